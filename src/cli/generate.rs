@@ -1,0 +1,179 @@
+//! `quizmaster generate`: one blueprint, in-process on the embedded database, with a progress
+//! bar on stderr when it is a terminal and the blueprint on stdout.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::app::build_generator;
+use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig};
+use crate::db::{self, CancelOutcome, GenerateOutcome, NewGeneration};
+use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
+use crate::domain::export::{self, ExportFormat};
+use crate::domain::time::now_ms;
+use crate::domain::{BlueprintStatus, TopicInput};
+use crate::jobs::hub::StatusHub;
+use crate::jobs::JobEngine;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_JOB_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Markdown,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The topic's title.
+    #[arg(long)]
+    pub title: String,
+    /// What the topic is about.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// A file of source material (lecture notes, a chapter).
+    #[arg(long)]
+    pub source: Option<PathBuf>,
+    /// Terminal objectives to aim for.
+    #[arg(long, default_value_t = 10)]
+    pub target: i64,
+    /// How to print the blueprint.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Markdown)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub jobs: JobConfig,
+    #[command(flatten)]
+    pub generator: GeneratorConfig,
+}
+
+fn usage_error(message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {message}");
+    EXIT_USAGE
+}
+
+pub async fn generate(args: GenerateArgs) -> i32 {
+    if !(TARGET_MIN..=TARGET_MAX).contains(&args.target) {
+        return usage_error(format!("--target must be from {TARGET_MIN} to {TARGET_MAX}"));
+    }
+    let source_text = match &args.source {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(err) => return usage_error(format!("cannot read {}: {err}", path.display())),
+        },
+    };
+    let body = json!({"title": args.title, "description": args.description, "source_text": source_text});
+    let input = match TopicInput::parse(&body) {
+        Ok(input) => input,
+        Err(errors) => {
+            let reasons: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+            return usage_error(reasons.join("; "));
+        }
+    };
+    match run(args, input).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            EXIT_JOB_FAILED
+        }
+    }
+}
+
+async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
+    let store = db::connect(&args.database.database_url).await?;
+    store.migrate().await?;
+    let topic = store.create_topic(Uuid::now_v7(), &input, now_ms()).await?;
+    let now = now_ms();
+    let new = NewGeneration {
+        blueprint_id: Uuid::now_v7(),
+        topic_id: topic.id,
+        target_terminal_objectives: args.target,
+        idempotency_key: None,
+        now,
+        idempotency_cutoff: now,
+    };
+    let GenerateOutcome::Created(mut blueprint) = store.create_generation(&new).await? else {
+        anyhow::bail!("the generation could not be started");
+    };
+    let hub = StatusHub::new();
+    let mut subscription = hub.subscribe(blueprint.id);
+    let mut settings = args.jobs.settings();
+    settings.workers = settings.workers.max(1);
+    settings.shutdown_grace = Duration::ZERO;
+    let engine = JobEngine::start(store.clone(), hub.clone(), build_generator(&args.generator), settings);
+
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(args.target as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {pos}/{len} objectives {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_message("queued");
+
+    let mut interrupted = false;
+    while !blueprint.status.is_terminal() {
+        tokio::select! {
+            newer = subscription.newer_than(blueprint.version) => {
+                let Some(newer) = newer else { break };
+                blueprint = (*newer).clone();
+                bar.set_position(blueprint.terminal_objectives_count.max(0) as u64);
+                bar.set_message(blueprint.status.as_str().to_string());
+            }
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                if let CancelOutcome::Cancelled(cancelled) =
+                    store.cancel_generation(topic.id, blueprint.id, now_ms()).await?
+                {
+                    hub.publish(&cancelled);
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    engine.shutdown().await;
+
+    match blueprint.status {
+        BlueprintStatus::Completed => {
+            let document = BlueprintDocument {
+                status: blueprint.status_view(),
+                terminal_objectives: store.get_objectives(blueprint.id).await?,
+            };
+            let format = match args.format {
+                OutputFormat::Markdown => ExportFormat::Markdown,
+                OutputFormat::Json => ExportFormat::Json,
+                OutputFormat::Csv => ExportFormat::Csv,
+            };
+            print!("{}", export::render(&document, format));
+            Ok(EXIT_OK)
+        }
+        BlueprintStatus::Cancelled => {
+            eprintln!("cancelled");
+            Ok(EXIT_INTERRUPTED)
+        }
+        _ => {
+            eprintln!(
+                "error: generation failed ({}): {}",
+                blueprint.error_code.map(|c| c.as_str()).unwrap_or("unknown"),
+                blueprint.error.as_deref().unwrap_or("no message")
+            );
+            Ok(EXIT_JOB_FAILED)
+        }
+    }
+}

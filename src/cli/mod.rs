@@ -1,0 +1,82 @@
+//! The command line: `serve`, `worker`, `migrate` and `generate`.
+
+mod generate;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, ServeConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "quizmaster", version, about = "Turn a topic into a quiz blueprint")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// API, web UI and workers in one process.
+    Serve(ServeConfig),
+    /// Workers only, against a shared database.
+    Worker {
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(flatten)]
+        jobs: JobConfig,
+        #[command(flatten)]
+        generator: GeneratorConfig,
+    },
+    /// Bring the database schema up to date and exit.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Generate one blueprint and print it to stdout.
+    Generate(generate::GenerateArgs),
+}
+
+/// Runs a command; the returned number is the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Serve(config) => serve::serve(config).await,
+        Command::Worker {
+            database,
+            jobs,
+            generator,
+        } => serve::worker(database, jobs, generator).await,
+        Command::Migrate { database } => serve::migrate(database).await,
+        Command::Generate(args) => return generate::generate(args).await,
+    };
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            1
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,88 @@
+//! `serve`, `worker` and `migrate`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{build_generator, AppState};
+use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, ServeConfig};
+use crate::db::{self, redact_url};
+use crate::jobs::hub::StatusHub;
+use crate::jobs::JobEngine;
+
+pub async fn migrate(database: DatabaseConfig) -> anyhow::Result<()> {
+    let store = db::connect(&database.database_url).await?;
+    store.migrate().await?;
+    tracing::info!(database = %redact_url(&database.database_url), "schema is up to date");
+    Ok(())
+}
+
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let store = db::connect(&config.database.database_url).await?;
+    store.migrate().await?;
+    let hub = StatusHub::new();
+    let generator = build_generator(&config.generator);
+    let jobs = JobEngine::start(store.clone(), hub.clone(), generator, config.jobs.settings());
+    let shutdown = CancellationToken::new();
+    let state = AppState {
+        store,
+        hub,
+        jobs: jobs.clone(),
+        shutdown: shutdown.clone(),
+    };
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("Failed to listen on {}; is another server using it?", config.bind))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        address = %format!("http://{address}"),
+        database = %redact_url(&config.database.database_url),
+        generator = jobs.generator_name(),
+        workers = config.jobs.workers,
+        "QuizMaster listening on http://{address}"
+    );
+
+    let app = crate::http::router(state);
+    let signal = {
+        let shutdown = shutdown.clone();
+        async move {
+            crate::cli::shutdown_signal().await;
+            tracing::info!("shutting down: no new jobs; running ones get a grace period");
+            // Ends SSE streams and long polls so that the server can drain.
+            shutdown.cancel();
+        }
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let served = server.await;
+    jobs.shutdown().await;
+    served.context("the HTTP server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub async fn worker(
+    database: DatabaseConfig,
+    jobs: JobConfig,
+    generator: GeneratorConfig,
+) -> anyhow::Result<()> {
+    let store = db::connect(&database.database_url).await?;
+    store.migrate().await?;
+    let engine: Arc<JobEngine> = JobEngine::start(
+        store,
+        StatusHub::new(),
+        build_generator(&generator),
+        jobs.settings(),
+    );
+    tracing::info!(
+        database = %redact_url(&database.database_url),
+        generator = engine.generator_name(),
+        workers = jobs.workers,
+        "QuizMaster worker started"
+    );
+    crate::cli::shutdown_signal().await;
+    tracing::info!("shutting down: no new jobs; running ones get a grace period");
+    engine.shutdown().await;
+    Ok(())
+}

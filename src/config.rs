@@ -1,0 +1,80 @@
+//! Every setting: a command-line flag and an environment variable, with a default that runs
+//! with no setup at all.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::jobs::JobSettings;
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` (created if missing).
+    #[arg(long, env = "QUIZMASTER_DATABASE_URL", default_value = "sqlite://quizmaster.db")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct JobConfig {
+    /// Generations run at once in this process; 0 serves the API only.
+    #[arg(long, env = "QUIZMASTER_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+    /// A generation running longer than this ends in `error`/`timeout`.
+    #[arg(long, env = "QUIZMASTER_GENERATION_TIMEOUT_SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub generation_timeout_secs: u64,
+    /// A worker's lease; renewed while the work runs.
+    #[arg(long, env = "QUIZMASTER_LEASE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_secs: u64,
+    /// Attempts before a job whose workers keep dying ends in `error`/`worker_lost`.
+    #[arg(long, env = "QUIZMASTER_MAX_ATTEMPTS", default_value_t = 3,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub max_attempts: i64,
+    /// Seconds running jobs may go on after a shutdown signal before they are handed back.
+    #[arg(long, env = "QUIZMASTER_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl JobConfig {
+    pub fn settings(&self) -> JobSettings {
+        JobSettings {
+            workers: self.workers,
+            lease: Duration::from_secs(self.lease_secs),
+            generation_timeout: Duration::from_secs(self.generation_timeout_secs),
+            max_attempts: self.max_attempts,
+            idle_poll: Duration::from_millis(500),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GeneratorKind {
+    /// Built in, no network.
+    Offline,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GeneratorConfig {
+    /// Which generator fills blueprints.
+    #[arg(long, env = "QUIZMASTER_GENERATOR", value_enum, default_value_t = GeneratorKind::Offline)]
+    pub generator: GeneratorKind,
+    /// Pause after each objective the offline generator stores (demos, tests of progress).
+    #[arg(long, env = "QUIZMASTER_OFFLINE_PACE_MS", default_value_t = 0)]
+    pub offline_pace_ms: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Listen address; port 0 picks a free one (the log says which).
+    #[arg(long, env = "QUIZMASTER_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub jobs: JobConfig,
+    #[command(flatten)]
+    pub generator: GeneratorConfig,
+}

@@ -1,0 +1,288 @@
+//! Storage: one operation-shaped interface over every backend. All SQL lives in the backend
+//! modules; each operation is one transaction, and every state change is a conditional update
+//! from the state it expects (never read-then-write).
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::domain::blueprint::Blueprint;
+use crate::domain::objective::TerminalObjective;
+use crate::domain::{BlueprintStatus, ErrorCode, TerminalDraft, Topic, TopicInput, TopicPatch};
+
+pub use sqlite::SqliteStore;
+
+/// A failure of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is too busy right now; retrying later may succeed.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(err),
+            sqlx::Error::Database(db) if is_busy_or_full(db.code().as_deref()) => {
+                StoreError::Unavailable(err)
+            }
+            _ => StoreError::Other(anyhow::Error::new(err)),
+        }
+    }
+}
+
+/// SQLite's BUSY/LOCKED/FULL and friends: the database is there but cannot take the write now.
+fn is_busy_or_full(code: Option<&str>) -> bool {
+    matches!(code, Some("5" | "6" | "13" | "261" | "517"))
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A position in a newest-first listing: the last item's creation time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: i64,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.created_at, self.id.simple())
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let (ms, id) = s.split_once('_')?;
+        Some(Self {
+            created_at: ms.parse().ok()?,
+            id: Uuid::parse_str(id).ok()?,
+        })
+    }
+}
+
+/// What `create_generation` did.
+#[derive(Debug, Clone)]
+pub enum GenerateOutcome {
+    /// A new blueprint and its job were stored.
+    Created(Blueprint),
+    /// The idempotency key was seen before: the blueprint it created then.
+    Replayed(Blueprint),
+    /// Another generation of this topic is active.
+    InProgress { active_blueprint_id: Uuid },
+    TopicNotFound,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGeneration {
+    pub blueprint_id: Uuid,
+    pub topic_id: Uuid,
+    pub target_terminal_objectives: i64,
+    pub idempotency_key: Option<String>,
+    pub now: i64,
+    /// Keys older than this (ms) are forgotten.
+    pub idempotency_cutoff: i64,
+}
+
+/// Looking a blueprint up under a topic.
+#[derive(Debug, Clone)]
+pub enum BlueprintLookup {
+    TopicNotFound,
+    BlueprintNotFound,
+    Found(Blueprint),
+}
+
+#[derive(Debug, Clone)]
+pub enum CancelOutcome {
+    Cancelled(Blueprint),
+    AlreadyTerminal(Blueprint),
+    TopicNotFound,
+    BlueprintNotFound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    Active,
+    TopicNotFound,
+    BlueprintNotFound,
+}
+
+/// A job a worker has just claimed.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub blueprint: Blueprint,
+    pub topic: Topic,
+    /// The previous holder's lease had expired: this claim rescues a lost job.
+    pub rescued: bool,
+}
+
+/// How a worker ends a generation it holds.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    Completed,
+    Failed { code: ErrorCode, message: String },
+}
+
+/// A queued or running generation, or one that ended recently, for the jobs dashboard.
+#[derive(Debug, Clone)]
+pub struct JobListing {
+    pub blueprint: Blueprint,
+    pub topic_title: String,
+}
+
+/// Every storage operation QuizMaster performs.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Brings the schema up to date.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// A human description (without credentials) for logs.
+    fn describe(&self) -> String;
+
+    async fn create_topic(&self, id: Uuid, input: &TopicInput, now: i64) -> StoreResult<Topic>;
+    async fn list_topics(&self, limit: i64, after: Option<Cursor>) -> StoreResult<Vec<Topic>>;
+    async fn get_topic(&self, id: Uuid) -> StoreResult<Option<Topic>>;
+    async fn update_topic(
+        &self,
+        id: Uuid,
+        patch: &TopicPatch,
+        now: i64,
+    ) -> StoreResult<Option<Topic>>;
+    /// Deletes a topic and its blueprints, cancelling its active generation first.
+    /// `None` when there was no such topic; otherwise the generations it cancelled.
+    async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>>;
+
+    /// Inserts the blueprint and its job in one transaction.
+    async fn create_generation(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome>;
+    async fn get_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<BlueprintLookup>;
+    async fn get_blueprint_by_id(&self, id: Uuid) -> StoreResult<Option<Blueprint>>;
+    async fn get_objectives(&self, blueprint_id: Uuid) -> StoreResult<Vec<TerminalObjective>>;
+    /// `None` when the topic does not exist.
+    async fn list_blueprints(
+        &self,
+        topic_id: Uuid,
+        status: Option<BlueprintStatus>,
+        limit: i64,
+        after: Option<Cursor>,
+    ) -> StoreResult<Option<Vec<Blueprint>>>;
+    async fn delete_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<DeleteOutcome>;
+    async fn cancel_generation(
+        &self,
+        topic_id: Uuid,
+        id: Uuid,
+        now: i64,
+    ) -> StoreResult<CancelOutcome>;
+    /// Active generations and those that ended after `ended_since`, newest first.
+    async fn list_jobs(&self, ended_since: i64, limit: i64) -> StoreResult<Vec<JobListing>>;
+
+    /// Claims the oldest claimable job: queued, released, or holding an expired lease with
+    /// attempts left. The claim raises the attempt (the fencing token) by one.
+    async fn claim_next_job(
+        &self,
+        worker_id: &str,
+        now: i64,
+        lease_ms: i64,
+        max_attempts: i64,
+    ) -> StoreResult<Option<ClaimedJob>>;
+    /// Extends the lease; `false` when the worker no longer holds the job.
+    async fn renew_lease(&self, id: Uuid, attempt: i64, now: i64, lease_ms: i64)
+        -> StoreResult<bool>;
+    /// Hands a job back (graceful shutdown) so that the next claim takes it at once.
+    async fn release_lease(&self, id: Uuid, attempt: i64) -> StoreResult<bool>;
+    /// Stores one terminal objective with its enabling objectives at the next position.
+    /// `None` when the writer is fenced off (lease lost, cancelled, timed out).
+    async fn append_terminal_objective(
+        &self,
+        id: Uuid,
+        attempt: i64,
+        draft: &TerminalDraft,
+        now: i64,
+    ) -> StoreResult<Option<Blueprint>>;
+    /// Sets the blueprint's title and description; `None` when fenced off.
+    async fn set_blueprint_summary(
+        &self,
+        id: Uuid,
+        attempt: i64,
+        title: &str,
+        description: &str,
+        now: i64,
+    ) -> StoreResult<Option<Blueprint>>;
+    /// Ends a generation the worker holds; `None` when fenced off.
+    async fn finish_generation(
+        &self,
+        id: Uuid,
+        attempt: i64,
+        finish: &Finish,
+        now: i64,
+    ) -> StoreResult<Option<Blueprint>>;
+    /// Ends in `error`/`timeout` every active generation that began before `started_before`.
+    async fn time_out_generations(
+        &self,
+        started_before: i64,
+        now: i64,
+    ) -> StoreResult<Vec<Blueprint>>;
+    /// Ends in `error`/`worker_lost` every generation whose lease expired with no attempts left.
+    async fn fail_lost_jobs(&self, now: i64, max_attempts: i64) -> StoreResult<Vec<Blueprint>>;
+}
+
+/// Opens the store a database URL names.
+pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if database_url.starts_with("sqlite:") {
+        let store = SqliteStore::connect(database_url)
+            .await
+            .with_context(|| format!("Failed to open the SQLite database {database_url}"))?;
+        Ok(Arc::new(store))
+    } else {
+        anyhow::bail!(
+            "unsupported database URL {:?}: use sqlite://FILE",
+            redact_url(database_url)
+        )
+    }
+}
+
+/// A database URL with any password replaced, safe to log.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let cursor = Cursor {
+            created_at: 1_700_000_000_123,
+            id: Uuid::new_v4(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::decode("nope"), None);
+        assert_eq!(Cursor::decode("12_notauuid"), None);
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

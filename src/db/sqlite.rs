@@ -1,0 +1,871 @@
+//! The SQLite backend: the embedded default. One file, WAL, and write transactions that take
+//! the write lock up front (`BEGIN IMMEDIATE`) so that two writers never deadlock upgrading a
+//! read lock. SQLite serializes writers, so a claim in a write transaction is already exclusive.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::*;
+use crate::domain::blueprint::{CANCELLED_MESSAGE, TIMEOUT_MESSAGE, WORKER_LOST_MESSAGE};
+use crate::domain::objective::{Objective, TerminalObjective};
+use crate::domain::{BloomLevel, ObjectiveDraft};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The blueprint columns, in the order `blueprint_from_row` reads them by name.
+macro_rules! blueprint_columns {
+    () => {
+        "b.id, b.topic_id, b.status, b.title, b.description, b.terminal_objectives_count, \
+         b.enabling_objectives_count, b.target_terminal_objectives, b.error, b.error_code, \
+         b.attempt, b.created_at, b.generation_started_at, b.finished_at, b.version, b.updated_at"
+    };
+}
+
+/// The same columns for `RETURNING`, which takes no table alias.
+macro_rules! returning_blueprint {
+    () => {
+        " RETURNING id, topic_id, status, title, description, terminal_objectives_count, \
+         enabling_objectives_count, target_terminal_objectives, error, error_code, attempt, \
+         created_at, generation_started_at, finished_at, version, updated_at"
+    };
+}
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    url: String,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .context("Failed to parse the SQLite URL")?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose
+            // the last transactions, and the job lease protocol recovers from that.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            pool,
+            url: url.to_string(),
+        })
+    }
+
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+fn decode_err(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("invalid {what} {value:?} in the database").into())
+}
+
+fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
+    let text: String = row.try_get(col)?;
+    Uuid::parse_str(&text).map_err(|_| decode_err("uuid", &text))
+}
+
+fn topic_from_row(row: &SqliteRow) -> Result<Topic, sqlx::Error> {
+    Ok(Topic {
+        id: uuid_col(row, "id")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        source_text: row.try_get("source_text")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn blueprint_from_row(row: &SqliteRow) -> Result<Blueprint, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let error_code: Option<String> = row.try_get("error_code")?;
+    Ok(Blueprint {
+        id: uuid_col(row, "id")?,
+        topic_id: uuid_col(row, "topic_id")?,
+        status: BlueprintStatus::parse(&status).ok_or_else(|| decode_err("status", &status))?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        terminal_objectives_count: row.try_get("terminal_objectives_count")?,
+        enabling_objectives_count: row.try_get("enabling_objectives_count")?,
+        target_terminal_objectives: row.try_get("target_terminal_objectives")?,
+        error: row.try_get("error")?,
+        error_code: match error_code {
+            Some(code) => Some(ErrorCode::parse(&code).ok_or_else(|| decode_err("code", &code))?),
+            None => None,
+        },
+        attempt: row.try_get("attempt")?,
+        created_at: row.try_get("created_at")?,
+        generation_started_at: row.try_get("generation_started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        version: row.try_get("version")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn objective_from_row(row: &SqliteRow) -> Result<Objective, sqlx::Error> {
+    let level: String = row.try_get("bloom_level")?;
+    Ok(Objective {
+        id: uuid_col(row, "id")?,
+        position: row.try_get("position")?,
+        text: row.try_get("text")?,
+        bloom_level: BloomLevel::parse(&level).ok_or_else(|| decode_err("level", &level))?,
+        verb: row.try_get("verb")?,
+        condition: row.try_get("condition")?,
+        criterion: row.try_get("criterion")?,
+    })
+}
+
+/// Ends every active generation of a topic in `cancelled`, inside the caller's transaction.
+async fn cancel_active_of_topic(
+    tx: &mut Transaction<'static, Sqlite>,
+    topic_id: Uuid,
+    now: i64,
+) -> Result<Vec<Blueprint>, sqlx::Error> {
+    let rows = sqlx::query(concat!(
+        "UPDATE blueprints SET status = 'cancelled', error = ?, error_code = 'cancelled', \
+         finished_at = ?, version = version + 1, updated_at = ? \
+         WHERE topic_id = ? AND status IN ('queued', 'generating')",
+        returning_blueprint!()
+    ))
+    .bind(CANCELLED_MESSAGE)
+    .bind(now)
+    .bind(now)
+    .bind(topic_id.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    let cancelled = rows
+        .iter()
+        .map(blueprint_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    for blueprint in &cancelled {
+        finish_job(tx, blueprint.id, now).await?;
+    }
+    Ok(cancelled)
+}
+
+async fn finish_job(
+    tx: &mut Transaction<'static, Sqlite>,
+    blueprint_id: Uuid,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE generation_jobs SET finished_at = ?, worker_id = NULL, lease_expires_at = NULL \
+         WHERE blueprint_id = ? AND finished_at IS NULL",
+    )
+    .bind(now)
+    .bind(blueprint_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_objective(
+    tx: &mut Transaction<'static, Sqlite>,
+    blueprint_id: Uuid,
+    terminal_id: Option<Uuid>,
+    position: i64,
+    draft: &ObjectiveDraft,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    let query = match terminal_id {
+        None => sqlx::query(
+            "INSERT INTO terminal_objectives \
+             (id, blueprint_id, position, text, bloom_level, verb, condition, criterion) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(blueprint_id.to_string()),
+        Some(terminal_id) => sqlx::query(
+            "INSERT INTO enabling_objectives \
+             (id, terminal_objective_id, blueprint_id, position, text, bloom_level, verb, \
+              condition, criterion) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(terminal_id.to_string())
+        .bind(blueprint_id.to_string()),
+    };
+    query
+        .bind(position)
+        .bind(draft.text.clone())
+        .bind(draft.bloom_level.as_str())
+        .bind(draft.verb.clone())
+        .bind(draft.condition.clone())
+        .bind(draft.criterion.clone())
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .context("Failed to apply the SQLite migrations")?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.url.clone()
+    }
+
+    async fn create_topic(&self, id: Uuid, input: &TopicInput, now: i64) -> StoreResult<Topic> {
+        let row = sqlx::query(
+            "INSERT INTO topics (id, title, description, source_text, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?) \
+             RETURNING id, title, description, source_text, created_at, updated_at",
+        )
+        .bind(id.to_string())
+        .bind(input.title.clone())
+        .bind(input.description.clone())
+        .bind(input.source_text.clone())
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(topic_from_row(&row)?)
+    }
+
+    async fn list_topics(&self, limit: i64, after: Option<Cursor>) -> StoreResult<Vec<Topic>> {
+        // Without a cursor, start after the largest possible key.
+        let (after_ms, after_id) = match after {
+            Some(c) => (c.created_at, c.id.to_string()),
+            None => (i64::MAX, String::new()),
+        };
+        let rows = sqlx::query(
+            "SELECT id, title, description, source_text, created_at, updated_at FROM topics \
+             WHERE created_at < ? OR (created_at = ? AND id < ?) \
+             ORDER BY created_at DESC, id DESC LIMIT ?",
+        )
+        .bind(after_ms)
+        .bind(after_ms)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(topic_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn get_topic(&self, id: Uuid) -> StoreResult<Option<Topic>> {
+        let row = sqlx::query(
+            "SELECT id, title, description, source_text, created_at, updated_at \
+             FROM topics WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(topic_from_row).transpose()?)
+    }
+
+    async fn update_topic(
+        &self,
+        id: Uuid,
+        patch: &TopicPatch,
+        now: i64,
+    ) -> StoreResult<Option<Topic>> {
+        // One statement: each column keeps its value unless the patch names it.
+        let row = sqlx::query(
+            "UPDATE topics SET \
+               title = CASE WHEN ? THEN ? ELSE title END, \
+               description = CASE WHEN ? THEN ? ELSE description END, \
+               source_text = CASE WHEN ? THEN ? ELSE source_text END, \
+               updated_at = ? \
+             WHERE id = ? \
+             RETURNING id, title, description, source_text, created_at, updated_at",
+        )
+        .bind(patch.title.is_some())
+        .bind(patch.title.clone())
+        .bind(patch.description.is_some())
+        .bind(patch.description.clone().flatten())
+        .bind(patch.source_text.is_some())
+        .bind(patch.source_text.clone().flatten())
+        .bind(now)
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(topic_from_row).transpose()?)
+    }
+
+    async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
+        let mut tx = self.write_tx().await?;
+        let cancelled = cancel_active_of_topic(&mut tx, id, now).await?;
+        let deleted = sqlx::query("DELETE FROM topics WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((deleted > 0).then_some(cancelled))
+    }
+
+    async fn create_generation(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome> {
+        let mut tx = self.write_tx().await?;
+        let topic_id = new.topic_id.to_string();
+        let topic_exists = sqlx::query("SELECT 1 FROM topics WHERE id = ?")
+            .bind(topic_id.clone())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !topic_exists {
+            return Ok(GenerateOutcome::TopicNotFound);
+        }
+        if let Some(key) = &new.idempotency_key {
+            sqlx::query("DELETE FROM idempotency_keys WHERE topic_id = ? AND key = ? AND created_at < ?")
+                .bind(topic_id.clone())
+                .bind(key.clone())
+                .bind(new.idempotency_cutoff)
+                .execute(&mut *tx)
+                .await?;
+            let replay = sqlx::query(concat!(
+                "SELECT ",
+                blueprint_columns!(),
+                " FROM idempotency_keys k JOIN blueprints b ON b.id = k.blueprint_id \
+                 WHERE k.topic_id = ? AND k.key = ?"
+            ))
+            .bind(topic_id.clone())
+            .bind(key.clone())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = replay {
+                let blueprint = blueprint_from_row(&row)?;
+                tx.commit().await?;
+                return Ok(GenerateOutcome::Replayed(blueprint));
+            }
+        }
+        let active = sqlx::query(
+            "SELECT id FROM blueprints WHERE topic_id = ? AND status IN ('queued', 'generating')",
+        )
+        .bind(topic_id.clone())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = active {
+            return Ok(GenerateOutcome::InProgress {
+                active_blueprint_id: uuid_col(&row, "id")?,
+            });
+        }
+        // The partial unique index is the real guard; the check above only gives the loser of
+        // a race a helpful answer. Under SQLite's single writer it never fires, but it is kept
+        // as the database's own guarantee.
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO blueprints (id, topic_id, status, target_terminal_objectives, \
+             created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?)",
+            returning_blueprint!()
+        ))
+        .bind(new.blueprint_id.to_string())
+        .bind(topic_id.clone())
+        .bind(new.target_terminal_objectives)
+        .bind(new.now)
+        .bind(new.now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let blueprint = blueprint_from_row(&inserted)?;
+        sqlx::query("INSERT INTO generation_jobs (blueprint_id, enqueued_at) VALUES (?, ?)")
+            .bind(new.blueprint_id.to_string())
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(key) = &new.idempotency_key {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (topic_id, key, blueprint_id, created_at) \
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(topic_id)
+            .bind(key.clone())
+            .bind(new.blueprint_id.to_string())
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(GenerateOutcome::Created(blueprint))
+    }
+
+    async fn get_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<BlueprintLookup> {
+        let row = sqlx::query(concat!(
+            "SELECT t.id AS topic_exists, ",
+            blueprint_columns!(),
+            " FROM topics t LEFT JOIN blueprints b ON b.id = ? AND b.topic_id = t.id \
+             WHERE t.id = ?"
+        ))
+        .bind(id.to_string())
+        .bind(topic_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(BlueprintLookup::TopicNotFound);
+        };
+        let found: Option<String> = row.try_get("id")?;
+        if found.is_none() {
+            return Ok(BlueprintLookup::BlueprintNotFound);
+        }
+        Ok(BlueprintLookup::Found(blueprint_from_row(&row)?))
+    }
+
+    async fn get_blueprint_by_id(&self, id: Uuid) -> StoreResult<Option<Blueprint>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            blueprint_columns!(),
+            " FROM blueprints b WHERE b.id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(blueprint_from_row).transpose()?)
+    }
+
+    async fn get_objectives(&self, blueprint_id: Uuid) -> StoreResult<Vec<TerminalObjective>> {
+        let id = blueprint_id.to_string();
+        let terminal_rows = sqlx::query(
+            "SELECT id, position, text, bloom_level, verb, condition, criterion \
+             FROM terminal_objectives WHERE blueprint_id = ? ORDER BY position",
+        )
+        .bind(id.clone())
+        .fetch_all(&self.pool)
+        .await?;
+        let enabling_rows = sqlx::query(
+            "SELECT terminal_objective_id, id, position, text, bloom_level, verb, condition, \
+             criterion FROM enabling_objectives WHERE blueprint_id = ? \
+             ORDER BY terminal_objective_id, position",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut terminals = terminal_rows
+            .iter()
+            .map(|row| {
+                Ok(TerminalObjective {
+                    objective: objective_from_row(row)?,
+                    enabling_objectives: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        for row in &enabling_rows {
+            let parent = uuid_col(row, "terminal_objective_id")?;
+            let objective = objective_from_row(row)?;
+            if let Some(terminal) = terminals.iter_mut().find(|t| t.objective.id == parent) {
+                terminal.enabling_objectives.push(objective);
+            }
+        }
+        Ok(terminals)
+    }
+
+    async fn list_blueprints(
+        &self,
+        topic_id: Uuid,
+        status: Option<BlueprintStatus>,
+        limit: i64,
+        after: Option<Cursor>,
+    ) -> StoreResult<Option<Vec<Blueprint>>> {
+        if self.get_topic(topic_id).await?.is_none() {
+            return Ok(None);
+        }
+        let (after_ms, after_id) = match after {
+            Some(c) => (c.created_at, c.id.to_string()),
+            None => (i64::MAX, String::new()),
+        };
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            blueprint_columns!(),
+            " FROM blueprints b WHERE b.topic_id = ? AND (? IS NULL OR b.status = ?) \
+             AND (b.created_at < ? OR (b.created_at = ? AND b.id < ?)) \
+             ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
+        ))
+        .bind(topic_id.to_string())
+        .bind(status.map(|s| s.as_str()))
+        .bind(status.map(|s| s.as_str()))
+        .bind(after_ms)
+        .bind(after_ms)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(
+            rows.iter()
+                .map(blueprint_from_row)
+                .collect::<Result<_, _>>()?,
+        ))
+    }
+
+    async fn delete_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<DeleteOutcome> {
+        let mut tx = self.write_tx().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM blueprints WHERE id = ? AND topic_id = ? \
+             AND status NOT IN ('queued', 'generating')",
+        )
+        .bind(id.to_string())
+        .bind(topic_id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let outcome = if deleted > 0 {
+            DeleteOutcome::Deleted
+        } else {
+            let row = sqlx::query(
+                "SELECT b.id AS blueprint_id FROM topics t \
+                 LEFT JOIN blueprints b ON b.id = ? AND b.topic_id = t.id WHERE t.id = ?",
+            )
+            .bind(id.to_string())
+            .bind(topic_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            match row {
+                None => DeleteOutcome::TopicNotFound,
+                Some(row) => match row.try_get::<Option<String>, _>("blueprint_id")? {
+                    None => DeleteOutcome::BlueprintNotFound,
+                    Some(_) => DeleteOutcome::Active,
+                },
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn cancel_generation(
+        &self,
+        topic_id: Uuid,
+        id: Uuid,
+        now: i64,
+    ) -> StoreResult<CancelOutcome> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE blueprints SET status = 'cancelled', error = ?, error_code = 'cancelled', \
+             finished_at = ?, version = version + 1, updated_at = ? \
+             WHERE id = ? AND topic_id = ? AND status IN ('queued', 'generating')",
+            returning_blueprint!()
+        ))
+        .bind(CANCELLED_MESSAGE)
+        .bind(now)
+        .bind(now)
+        .bind(id.to_string())
+        .bind(topic_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = row {
+            let blueprint = blueprint_from_row(&row)?;
+            finish_job(&mut tx, id, now).await?;
+            tx.commit().await?;
+            return Ok(CancelOutcome::Cancelled(blueprint));
+        }
+        tx.commit().await?;
+        Ok(match self.get_blueprint(topic_id, id).await? {
+            BlueprintLookup::TopicNotFound => CancelOutcome::TopicNotFound,
+            BlueprintLookup::BlueprintNotFound => CancelOutcome::BlueprintNotFound,
+            BlueprintLookup::Found(blueprint) => CancelOutcome::AlreadyTerminal(blueprint),
+        })
+    }
+
+    async fn list_jobs(&self, ended_since: i64, limit: i64) -> StoreResult<Vec<JobListing>> {
+        let rows = sqlx::query(concat!(
+            "SELECT t.title AS topic_title, ",
+            blueprint_columns!(),
+            " FROM blueprints b JOIN topics t ON t.id = b.topic_id \
+             WHERE b.status IN ('queued', 'generating') OR b.finished_at >= ? \
+             ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
+        ))
+        .bind(ended_since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                Ok(JobListing {
+                    blueprint: blueprint_from_row(row)?,
+                    topic_title: row.try_get("topic_title")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn claim_next_job(
+        &self,
+        worker_id: &str,
+        now: i64,
+        lease_ms: i64,
+        max_attempts: i64,
+    ) -> StoreResult<Option<ClaimedJob>> {
+        let mut tx = self.write_tx().await?;
+        // Claimable: never held or handed back (worker_id NULL), or held by a worker whose
+        // lease has run out while attempts remain. The watchdog ends the rest as worker_lost.
+        let candidate = sqlx::query(
+            "SELECT j.blueprint_id, j.worker_id, b.attempt FROM generation_jobs j \
+             JOIN blueprints b ON b.id = j.blueprint_id \
+             WHERE j.finished_at IS NULL AND b.status IN ('queued', 'generating') \
+               AND (j.worker_id IS NULL OR (j.lease_expires_at < ? AND b.attempt < ?)) \
+             ORDER BY j.enqueued_at LIMIT 1",
+        )
+        .bind(now)
+        .bind(max_attempts)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(candidate) = candidate else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let blueprint_id = uuid_col(&candidate, "blueprint_id")?;
+        let previous_worker: Option<String> = candidate.try_get("worker_id")?;
+        let attempt: i64 = candidate.try_get("attempt")?;
+        let row = sqlx::query(concat!(
+            "UPDATE blueprints SET status = 'generating', attempt = attempt + 1, \
+             generation_started_at = COALESCE(generation_started_at, ?), \
+             version = version + 1, updated_at = ? \
+             WHERE id = ? AND attempt = ? AND status IN ('queued', 'generating')",
+            returning_blueprint!()
+        ))
+        .bind(now)
+        .bind(now)
+        .bind(blueprint_id.to_string())
+        .bind(attempt)
+        .fetch_one(&mut *tx)
+        .await?;
+        let blueprint = blueprint_from_row(&row)?;
+        sqlx::query(
+            "UPDATE generation_jobs SET worker_id = ?, lease_expires_at = ?, heartbeat_at = ? \
+             WHERE blueprint_id = ?",
+        )
+        .bind(worker_id.to_string())
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(blueprint_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let topic_row = sqlx::query(
+            "SELECT id, title, description, source_text, created_at, updated_at \
+             FROM topics WHERE id = ?",
+        )
+        .bind(blueprint.topic_id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let topic = topic_from_row(&topic_row)?;
+        tx.commit().await?;
+        Ok(Some(ClaimedJob {
+            blueprint,
+            topic,
+            rescued: previous_worker.is_some(),
+        }))
+    }
+
+    async fn renew_lease(
+        &self,
+        id: Uuid,
+        attempt: i64,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        let renewed = sqlx::query(
+            "UPDATE generation_jobs SET lease_expires_at = ?, heartbeat_at = ? \
+             WHERE blueprint_id = ? AND finished_at IS NULL AND worker_id IS NOT NULL \
+               AND EXISTS (SELECT 1 FROM blueprints b WHERE b.id = ? AND b.attempt = ? \
+                           AND b.status = 'generating')",
+        )
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(id.to_string())
+        .bind(id.to_string())
+        .bind(attempt)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(renewed > 0)
+    }
+
+    async fn release_lease(&self, id: Uuid, attempt: i64) -> StoreResult<bool> {
+        let released = sqlx::query(
+            "UPDATE generation_jobs SET worker_id = NULL, lease_expires_at = NULL \
+             WHERE blueprint_id = ? AND finished_at IS NULL \
+               AND EXISTS (SELECT 1 FROM blueprints b WHERE b.id = ? AND b.attempt = ? \
+                           AND b.status = 'generating')",
+        )
+        .bind(id.to_string())
+        .bind(id.to_string())
+        .bind(attempt)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(released > 0)
+    }
+
+    async fn append_terminal_objective(
+        &self,
+        id: Uuid,
+        attempt: i64,
+        draft: &TerminalDraft,
+        now: i64,
+    ) -> StoreResult<Option<Blueprint>> {
+        let mut tx = self.write_tx().await?;
+        // The fence: only the current attempt of a generating blueprint may write, and the
+        // count it raises gives the position, so a retry cannot store a position twice.
+        let row = sqlx::query(concat!(
+            "UPDATE blueprints SET terminal_objectives_count = terminal_objectives_count + 1, \
+             enabling_objectives_count = enabling_objectives_count + ?, \
+             version = version + 1, updated_at = ? \
+             WHERE id = ? AND attempt = ? AND status = 'generating'",
+            returning_blueprint!()
+        ))
+        .bind(draft.enabling.len() as i64)
+        .bind(now)
+        .bind(id.to_string())
+        .bind(attempt)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let blueprint = blueprint_from_row(&row)?;
+        let terminal_id = insert_objective(
+            &mut tx,
+            id,
+            None,
+            blueprint.terminal_objectives_count,
+            &draft.objective,
+        )
+        .await?;
+        for (index, enabling) in draft.enabling.iter().enumerate() {
+            insert_objective(&mut tx, id, Some(terminal_id), index as i64 + 1, enabling).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(blueprint))
+    }
+
+    async fn set_blueprint_summary(
+        &self,
+        id: Uuid,
+        attempt: i64,
+        title: &str,
+        description: &str,
+        now: i64,
+    ) -> StoreResult<Option<Blueprint>> {
+        let row = sqlx::query(concat!(
+            "UPDATE blueprints SET title = ?, description = ?, version = version + 1, \
+             updated_at = ? WHERE id = ? AND attempt = ? AND status = 'generating'",
+            returning_blueprint!()
+        ))
+        .bind(title.to_string())
+        .bind(description.to_string())
+        .bind(now)
+        .bind(id.to_string())
+        .bind(attempt)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(blueprint_from_row).transpose()?)
+    }
+
+    async fn finish_generation(
+        &self,
+        id: Uuid,
+        attempt: i64,
+        finish: &Finish,
+        now: i64,
+    ) -> StoreResult<Option<Blueprint>> {
+        let (status, code, message) = match finish {
+            Finish::Completed => ("completed", None, None),
+            Finish::Failed { code, message } => ("error", Some(code.as_str()), Some(message.clone())),
+        };
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE blueprints SET status = ?, error_code = ?, error = ?, finished_at = ?, \
+             version = version + 1, updated_at = ? \
+             WHERE id = ? AND attempt = ? AND status = 'generating'",
+            returning_blueprint!()
+        ))
+        .bind(status)
+        .bind(code)
+        .bind(message)
+        .bind(now)
+        .bind(now)
+        .bind(id.to_string())
+        .bind(attempt)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        finish_job(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(Some(blueprint_from_row(&row)?))
+    }
+
+    async fn time_out_generations(
+        &self,
+        started_before: i64,
+        now: i64,
+    ) -> StoreResult<Vec<Blueprint>> {
+        let mut tx = self.write_tx().await?;
+        // A queued generation counts from its creation, so none waits forever either.
+        let rows = sqlx::query(concat!(
+            "UPDATE blueprints SET status = 'error', error_code = 'timeout', error = ?, \
+             finished_at = ?, version = version + 1, updated_at = ? \
+             WHERE status IN ('queued', 'generating') \
+               AND COALESCE(generation_started_at, created_at) < ?",
+            returning_blueprint!()
+        ))
+        .bind(TIMEOUT_MESSAGE)
+        .bind(now)
+        .bind(now)
+        .bind(started_before)
+        .fetch_all(&mut *tx)
+        .await?;
+        let timed_out = rows
+            .iter()
+            .map(blueprint_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        for blueprint in &timed_out {
+            finish_job(&mut tx, blueprint.id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(timed_out)
+    }
+
+    async fn fail_lost_jobs(&self, now: i64, max_attempts: i64) -> StoreResult<Vec<Blueprint>> {
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query(concat!(
+            "UPDATE blueprints SET status = 'error', error_code = 'worker_lost', error = ?, \
+             finished_at = ?, version = version + 1, updated_at = ? \
+             WHERE status = 'generating' AND attempt >= ? AND id IN ( \
+               SELECT blueprint_id FROM generation_jobs \
+               WHERE finished_at IS NULL AND worker_id IS NOT NULL AND lease_expires_at < ?)",
+            returning_blueprint!()
+        ))
+        .bind(WORKER_LOST_MESSAGE)
+        .bind(now)
+        .bind(now)
+        .bind(max_attempts)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let lost = rows
+            .iter()
+            .map(blueprint_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        for blueprint in &lost {
+            finish_job(&mut tx, blueprint.id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(lost)
+    }
+}

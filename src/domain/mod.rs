@@ -1,0 +1,28 @@
+//! The domain: topics, blueprints, objectives and the status machine.
+//! Pure types and rules; nothing here knows about HTTP or SQL.
+
+pub mod blueprint;
+pub mod export;
+pub mod objective;
+pub mod time;
+pub mod topic;
+
+pub use blueprint::{BlueprintStatus, ErrorCode, StatusView};
+pub use objective::{BloomLevel, ObjectiveDraft, TerminalDraft};
+pub use topic::{Topic, TopicInput, TopicPatch};
+
+/// One field that failed validation, reported in `422 validation_failed` details.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Topics and the rules for their fields.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::time::ms_as_rfc3339;
+use super::FieldError;
+
+pub const TITLE_MAX_CHARS: usize = 200;
+pub const DESCRIPTION_MAX_CHARS: usize = 5_000;
+pub const SOURCE_TEXT_MAX_CHARS: usize = 200_000;
+
+/// A stored topic, as the API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Topic {
+    pub id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub source_text: Option<String>,
+    #[serde(with = "ms_as_rfc3339")]
+    pub created_at: i64,
+    #[serde(with = "ms_as_rfc3339")]
+    pub updated_at: i64,
+}
+
+/// A validated new topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInput {
+    pub title: String,
+    pub description: Option<String>,
+    pub source_text: Option<String>,
+}
+
+/// A validated partial update. `Some(None)` clears an optional field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicPatch {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub source_text: Option<Option<String>>,
+}
+
+impl TopicPatch {
+    pub fn apply(&self, topic: &mut Topic) {
+        if let Some(title) = &self.title {
+            topic.title = title.clone();
+        }
+        if let Some(description) = &self.description {
+            topic.description = description.clone();
+        }
+        if let Some(source_text) = &self.source_text {
+            topic.source_text = source_text.clone();
+        }
+    }
+}
+
+impl TopicInput {
+    /// Validates a create request body. Every problem is reported, not just the first.
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let obj = as_object(body)?;
+        let mut errors = Vec::new();
+        let title = match obj.get("title") {
+            None | Some(Value::Null) => {
+                errors.push(FieldError::new("title", "title is required"));
+                None
+            }
+            Some(v) => parse_title(v).map_err(|e| errors.push(e)).ok(),
+        };
+        let description = optional_text(obj, "description", DESCRIPTION_MAX_CHARS, &mut errors);
+        let source_text = optional_text(obj, "source_text", SOURCE_TEXT_MAX_CHARS, &mut errors);
+        match (title, errors.is_empty()) {
+            (Some(title), true) => Ok(Self {
+                title,
+                description: description.flatten(),
+                source_text: source_text.flatten(),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl TopicPatch {
+    /// Validates a PATCH body: the same rules as create, every field optional.
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let obj = as_object(body)?;
+        let mut errors = Vec::new();
+        let title = match obj.get("title") {
+            None => None,
+            Some(Value::Null) => {
+                errors.push(FieldError::new("title", "title cannot be null"));
+                None
+            }
+            Some(v) => parse_title(v).map_err(|e| errors.push(e)).ok(),
+        };
+        let description = optional_text(obj, "description", DESCRIPTION_MAX_CHARS, &mut errors);
+        let source_text = optional_text(obj, "source_text", SOURCE_TEXT_MAX_CHARS, &mut errors);
+        if errors.is_empty() {
+            Ok(Self {
+                title,
+                description,
+                source_text,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn as_object(body: &Value) -> Result<&Map<String, Value>, Vec<FieldError>> {
+    body.as_object()
+        .ok_or_else(|| vec![FieldError::new("body", "the body must be a JSON object")])
+}
+
+fn parse_title(value: &Value) -> Result<String, FieldError> {
+    let Some(raw) = value.as_str() else {
+        return Err(FieldError::new("title", "title must be a string"));
+    };
+    let title = raw.trim();
+    let chars = title.chars().count();
+    if chars == 0 {
+        return Err(FieldError::new("title", "title must not be empty"));
+    }
+    if chars > TITLE_MAX_CHARS {
+        return Err(FieldError::new(
+            "title",
+            format!("title must be at most {TITLE_MAX_CHARS} characters (got {chars})"),
+        ));
+    }
+    if title.chars().any(|c| c.is_control()) {
+        return Err(FieldError::new(
+            "title",
+            "title must not contain control characters",
+        ));
+    }
+    Ok(title.to_string())
+}
+
+/// `None`: absent. `Some(None)`: explicitly null. `Some(Some(text))`: a valid string.
+fn optional_text(
+    obj: &Map<String, Value>,
+    field: &str,
+    max_chars: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<String>> {
+    match obj.get(field) {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(text)) => {
+            let chars = text.chars().count();
+            if chars > max_chars {
+                errors.push(FieldError::new(
+                    field,
+                    format!("{field} must be at most {max_chars} characters (got {chars})"),
+                ));
+                None
+            } else {
+                Some(Some(text.clone()))
+            }
+        }
+        Some(_) => {
+            errors.push(FieldError::new(field, format!("{field} must be a string")));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn title_is_trimmed_and_bounded() {
+        let input = TopicInput::parse(&json!({"title": "  Cells  "})).expect("valid");
+        assert_eq!(input.title, "Cells");
+        assert!(TopicInput::parse(&json!({"title": "   "})).is_err());
+        assert!(TopicInput::parse(&json!({"title": "x".repeat(201)})).is_err());
+        assert!(TopicInput::parse(&json!({"title": "é".repeat(200)})).is_ok());
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let errors = TopicInput::parse(&json!({"title": 5, "description": [], "source_text": 1}))
+            .expect_err("invalid");
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["title", "description", "source_text"]);
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_and_null() {
+        let patch = TopicPatch::parse(&json!({"description": null})).expect("valid");
+        assert_eq!(patch.description, Some(None));
+        assert_eq!(patch.title, None);
+        assert!(TopicPatch::parse(&json!({"title": null})).is_err());
+        assert!(TopicPatch::parse(&json!([1])).is_err());
+    }
+}

@@ -1,0 +1,350 @@
+//! `/api/topics/{topic_id}/blueprints...`: start a generation, follow it (status, long poll,
+//! SSE), cancel it, and read, list, delete and export blueprints.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::stream;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::topics::{page_of, page_params, Page};
+use crate::app::AppState;
+use crate::db::{BlueprintLookup, CancelOutcome, Cursor, DeleteOutcome, GenerateOutcome, NewGeneration};
+use crate::domain::blueprint::{Blueprint, BlueprintDocument, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
+use crate::domain::export::{self, ExportFormat};
+use crate::domain::time::now_ms;
+use crate::domain::{BlueprintStatus, StatusView};
+use crate::http::error::{status_url, ApiError, ApiResult};
+use crate::http::extract::{parse_id, JsonBody, QueryParams};
+use crate::jobs::hub::Subscription;
+
+const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+const LONG_POLL_MAX_SECS: i64 = 30;
+
+/// A status view with the headers a follower relies on.
+fn status_response(blueprint: &Blueprint, status: StatusCode) -> Response {
+    let mut response = (status, Json(blueprint.status_view())).into_response();
+    set_follow_headers(response.headers_mut(), blueprint);
+    response
+}
+
+fn set_follow_headers(headers: &mut HeaderMap, blueprint: &Blueprint) {
+    if let Ok(etag) = HeaderValue::from_str(&blueprint.etag()) {
+        headers.insert(header::ETAG, etag);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Some(secs) = blueprint.retry_after_secs(now_ms()) {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+}
+
+fn not_modified(blueprint: &Blueprint) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    set_follow_headers(response.headers_mut(), blueprint);
+    response
+}
+
+/// Whether `If-None-Match` names the blueprint's current ETag (weak comparison, lists, `*`).
+fn matches_if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
+}
+
+fn ids(topic_id: &str, blueprint_id: &str) -> ApiResult<(Uuid, Uuid)> {
+    Ok((parse_id(topic_id)?, parse_id(blueprint_id)?))
+}
+
+async fn find(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Blueprint> {
+    match state.store.get_blueprint(topic_id, id).await? {
+        BlueprintLookup::Found(blueprint) => Ok(blueprint),
+        BlueprintLookup::TopicNotFound => Err(ApiError::TopicNotFound),
+        BlueprintLookup::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
+    }
+}
+
+fn parse_target(body: Option<Value>) -> ApiResult<i64> {
+    let Some(body) = body else {
+        return Ok(TARGET_DEFAULT);
+    };
+    let Some(object) = body.as_object() else {
+        return Err(ApiError::validation("body", "the body must be a JSON object"));
+    };
+    match object.get("target_terminal_objectives") {
+        None | Some(Value::Null) => Ok(TARGET_DEFAULT),
+        Some(value) => value
+            .as_i64()
+            .filter(|n| (TARGET_MIN..=TARGET_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "target_terminal_objectives",
+                    format!("target_terminal_objectives must be an integer from {TARGET_MIN} to {TARGET_MAX}"),
+                )
+            }),
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    raw.to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|key| !key.is_empty() && key.len() <= 255)
+        .map(|key| Some(key.to_string()))
+        .ok_or_else(|| {
+            ApiError::validation("Idempotency-Key", "Idempotency-Key must be 1 to 255 visible ASCII characters")
+        })
+}
+
+/// `POST /api/topics/{topic_id}/blueprints/generate`: stores the blueprint and its job in one
+/// transaction and answers at once; a worker picks the job up.
+pub async fn generate(
+    State(state): State<AppState>,
+    Path(topic_id): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let topic_id = parse_id(&topic_id)?;
+    let target = parse_target(body.0)?;
+    let key = idempotency_key(&headers)?;
+    let now = now_ms();
+    let new = NewGeneration {
+        blueprint_id: Uuid::now_v7(),
+        topic_id,
+        target_terminal_objectives: target,
+        idempotency_key: key,
+        now,
+        idempotency_cutoff: now - IDEMPOTENCY_TTL_MS,
+    };
+    let blueprint = match state.store.create_generation(&new).await? {
+        GenerateOutcome::Created(blueprint) => {
+            state.jobs.notify_new_job();
+            blueprint
+        }
+        GenerateOutcome::Replayed(blueprint) => blueprint,
+        GenerateOutcome::InProgress { active_blueprint_id } => {
+            return Err(ApiError::GenerationInProgress {
+                topic_id,
+                blueprint_id: active_blueprint_id,
+            })
+        }
+        GenerateOutcome::TopicNotFound => return Err(ApiError::TopicNotFound),
+    };
+    let mut response = status_response(&blueprint, StatusCode::ACCEPTED);
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&status_url(topic_id, blueprint.id)) {
+        headers.insert(header::LOCATION, location);
+    }
+    // Even a replay of a finished generation says when to look: now.
+    headers
+        .entry(header::RETRY_AFTER)
+        .or_insert(HeaderValue::from_static("1"));
+    Ok(response)
+}
+
+/// `GET .../status[?wait=S]`: the status view; with `wait`, a long poll that answers as soon
+/// as the state differs from `If-None-Match`, or after S seconds.
+pub async fn status(
+    State(state): State<AppState>,
+    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    query: QueryParams,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
+    let wait = query.int("wait", 0, LONG_POLL_MAX_SECS, 0)?;
+    // Subscribe before reading, so that a change in between is not missed.
+    let subscription = (wait > 0).then(|| state.hub.subscribe(id));
+    let blueprint = find(&state, topic_id, id).await?;
+    if !matches_if_none_match(&headers, &blueprint.etag()) {
+        return Ok(status_response(&blueprint, StatusCode::OK));
+    }
+    let Some(mut subscription) = subscription.filter(|_| !blueprint.status.is_terminal()) else {
+        return Ok(not_modified(&blueprint));
+    };
+    tokio::select! {
+        newer = subscription.newer_than(blueprint.version) => match newer {
+            Some(newer) => Ok(status_response(&newer, StatusCode::OK)),
+            None => Ok(not_modified(&blueprint)),
+        },
+        _ = tokio::time::sleep(Duration::from_secs(wait as u64)) => Ok(not_modified(&blueprint)),
+        _ = state.shutdown.cancelled() => Ok(not_modified(&blueprint)),
+    }
+}
+
+fn status_event(blueprint: &Blueprint) -> Event {
+    Event::default()
+        .event("status")
+        .id(blueprint.version.to_string())
+        .json_data(blueprint.status_view())
+        .unwrap_or_else(|_| Event::default().event("status"))
+}
+
+struct EventStream {
+    subscription: Subscription,
+    last: Option<Arc<Blueprint>>,
+    first: Option<Blueprint>,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// `GET .../events`: an SSE stream of `status` events, the current state first and then every
+/// change; it ends after a terminal one. A reconnect (with or without `Last-Event-ID`) starts
+/// again from the current state, so a client never misses where the job is.
+pub async fn events(
+    State(state): State<AppState>,
+    Path((topic_id, blueprint_id)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
+    let subscription = state.hub.subscribe(id);
+    let blueprint = find(&state, topic_id, id).await?;
+    let start = EventStream {
+        subscription,
+        last: None,
+        first: Some(blueprint),
+        shutdown: state.shutdown.clone(),
+    };
+    let stream = stream::unfold(start, next_event);
+    Ok((
+        [(header::CACHE_CONTROL, "no-cache"), (header::HeaderName::from_static("x-accel-buffering"), "no")],
+        Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
+    ))
+}
+
+async fn next_event(mut s: EventStream) -> Option<(Result<Event, Infallible>, EventStream)> {
+    if let Some(first) = s.first.take() {
+        let event = status_event(&first);
+        s.last = Some(Arc::new(first));
+        return Some((Ok(event), s));
+    }
+    let last = s.last.clone()?;
+    if last.status.is_terminal() {
+        return None;
+    }
+    let newer = tokio::select! {
+        newer = s.subscription.newer_than(last.version) => newer?,
+        _ = s.shutdown.cancelled() => return None,
+    };
+    let event = status_event(&newer);
+    s.last = Some(newer);
+    Some((Ok(event), s))
+}
+
+/// `POST .../cancel`: ends a queued or running generation in `cancelled`; the worker running it
+/// hears of it through the hub and stops.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path((topic_id, blueprint_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
+    match state.store.cancel_generation(topic_id, id, now_ms()).await? {
+        CancelOutcome::Cancelled(blueprint) => {
+            state.hub.publish(&blueprint);
+            Ok(status_response(&blueprint, StatusCode::OK))
+        }
+        CancelOutcome::AlreadyTerminal(blueprint) => Err(ApiError::NotCancellable(blueprint.status)),
+        CancelOutcome::TopicNotFound => Err(ApiError::TopicNotFound),
+        CancelOutcome::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
+    }
+}
+
+async fn document(state: &AppState, blueprint: &Blueprint) -> ApiResult<BlueprintDocument> {
+    Ok(BlueprintDocument {
+        status: blueprint.status_view(),
+        terminal_objectives: state.store.get_objectives(blueprint.id).await?,
+    })
+}
+
+/// `GET .../{blueprint_id}`: the whole blueprint.
+pub async fn get(
+    State(state): State<AppState>,
+    Path((topic_id, blueprint_id)): Path<(String, String)>,
+) -> ApiResult<Json<BlueprintDocument>> {
+    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
+    let blueprint = find(&state, topic_id, id).await?;
+    Ok(Json(document(&state, &blueprint).await?))
+}
+
+/// `GET /api/topics/{topic_id}/blueprints?status=&limit=&cursor=`
+pub async fn list(
+    State(state): State<AppState>,
+    Path(topic_id): Path<String>,
+    query: QueryParams,
+) -> ApiResult<Json<Page<StatusView>>> {
+    let topic_id = parse_id(&topic_id)?;
+    let (limit, cursor) = page_params(&query)?;
+    let status = match query.get("status") {
+        None | Some("") => None,
+        Some(raw) => Some(BlueprintStatus::parse(raw).ok_or_else(|| {
+            ApiError::validation(
+                "status",
+                "status must be one of queued, generating, completed, error, cancelled",
+            )
+        })?),
+    };
+    let rows = state
+        .store
+        .list_blueprints(topic_id, status, limit + 1, cursor)
+        .await?
+        .ok_or(ApiError::TopicNotFound)?;
+    Ok(Json(page_of(
+        rows,
+        limit,
+        |b| Cursor { created_at: b.created_at, id: b.id },
+        Blueprint::status_view,
+    )))
+}
+
+/// `DELETE .../{blueprint_id}`: only once its generation has ended.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((topic_id, blueprint_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
+    match state.store.delete_blueprint(topic_id, id).await? {
+        DeleteOutcome::Deleted => Ok(StatusCode::NO_CONTENT),
+        DeleteOutcome::Active => Err(ApiError::GenerationInProgress { topic_id, blueprint_id: id }),
+        DeleteOutcome::TopicNotFound => Err(ApiError::TopicNotFound),
+        DeleteOutcome::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
+    }
+}
+
+/// `GET .../{blueprint_id}/export?format=markdown|csv|json`: a download of a completed blueprint.
+pub async fn export(
+    State(state): State<AppState>,
+    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    query: QueryParams,
+) -> ApiResult<Response> {
+    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
+    let format = match query.get("format") {
+        None | Some("") => ExportFormat::Markdown,
+        Some(raw) => ExportFormat::parse(raw).ok_or_else(|| {
+            ApiError::validation("format", "format must be one of markdown, csv, json")
+        })?,
+    };
+    let blueprint = find(&state, topic_id, id).await?;
+    if blueprint.status != BlueprintStatus::Completed {
+        return Err(ApiError::NotCompleted(blueprint.status));
+    }
+    let body = export::render(&document(&state, &blueprint).await?, format);
+    let disposition = format!("attachment; filename=\"blueprint-{id}.{}\"", format.extension());
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,4 @@
+//! The JSON API under `/api`.
+
+pub mod blueprints;
+pub mod topics;

@@ -1,0 +1,107 @@
+//! `/api/topics`: create, list, read, update and delete topics.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::db::Cursor;
+use crate::domain::time::now_ms;
+use crate::domain::{Topic, TopicInput, TopicPatch};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{parse_id, JsonBody, QueryParams};
+
+/// A page of a newest-first listing.
+#[derive(Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Reads `limit` and `cursor` from the query.
+pub fn page_params(query: &QueryParams) -> ApiResult<(i64, Option<Cursor>)> {
+    let limit = query.int("limit", 1, 100, 20)?;
+    let cursor = match query.get("cursor") {
+        None | Some("") => None,
+        Some(raw) => Some(Cursor::decode(raw).ok_or_else(|| {
+            ApiError::validation("cursor", "cursor is not one this server gave out; start again without it")
+        })?),
+    };
+    Ok((limit, cursor))
+}
+
+/// Builds a page from `limit + 1` rows: the extra row only says that there is a next page.
+pub fn page_of<T, V>(
+    mut rows: Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> Cursor,
+    view: impl Fn(&T) -> V,
+) -> Page<V> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(|r| key(r).encode()) } else { None };
+    Page {
+        items: rows.iter().map(view).collect(),
+        next_cursor,
+    }
+}
+
+/// `POST /api/topics`
+pub async fn create(State(state): State<AppState>, body: JsonBody) -> ApiResult<Response> {
+    let input = TopicInput::parse(&body.required()?).map_err(ApiError::Validation)?;
+    let topic = state.store.create_topic(Uuid::now_v7(), &input, now_ms()).await?;
+    let location = format!("/api/topics/{}", topic.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(topic)).into_response())
+}
+
+/// `GET /api/topics?limit=&cursor=`
+pub async fn list(State(state): State<AppState>, query: QueryParams) -> ApiResult<Json<Page<Topic>>> {
+    let (limit, cursor) = page_params(&query)?;
+    let rows = state.store.list_topics(limit + 1, cursor).await?;
+    Ok(Json(page_of(
+        rows,
+        limit,
+        |t| Cursor { created_at: t.created_at, id: t.id },
+        Topic::clone,
+    )))
+}
+
+/// `GET /api/topics/{topic_id}`
+pub async fn get(State(state): State<AppState>, Path(topic_id): Path<String>) -> ApiResult<Json<Topic>> {
+    let id = parse_id(&topic_id)?;
+    let topic = state.store.get_topic(id).await?.ok_or(ApiError::TopicNotFound)?;
+    Ok(Json(topic))
+}
+
+/// `PATCH /api/topics/{topic_id}`
+pub async fn update(
+    State(state): State<AppState>,
+    Path(topic_id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Json<Topic>> {
+    let id = parse_id(&topic_id)?;
+    let patch = TopicPatch::parse(&body.required()?).map_err(ApiError::Validation)?;
+    let topic = state
+        .store
+        .update_topic(id, &patch, now_ms())
+        .await?
+        .ok_or(ApiError::TopicNotFound)?;
+    Ok(Json(topic))
+}
+
+/// `DELETE /api/topics/{topic_id}`: cancels its active generation, deletes its blueprints.
+pub async fn delete(State(state): State<AppState>, Path(topic_id): Path<String>) -> ApiResult<StatusCode> {
+    let id = parse_id(&topic_id)?;
+    let cancelled = state
+        .store
+        .delete_topic(id, now_ms())
+        .await?
+        .ok_or(ApiError::TopicNotFound)?;
+    for blueprint in &cancelled {
+        state.hub.publish(blueprint);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

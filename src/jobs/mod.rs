@@ -1,0 +1,109 @@
+//! Jobs: how a generation runs durably. Workers claim jobs with a conditional update, hold a
+//! lease renewed by a heartbeat, write only while their attempt number still matches (fencing),
+//! and hand jobs back on shutdown. A watchdog ends generations that ran out of time or whose
+//! workers were lost too often. Every change is published on the [`hub::StatusHub`].
+
+pub mod hub;
+mod watchdog;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::db::Store;
+use crate::generator::Generator;
+use hub::StatusHub;
+
+/// How jobs run in this process.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    pub workers: usize,
+    pub lease: Duration,
+    pub generation_timeout: Duration,
+    pub max_attempts: i64,
+    /// How often an idle worker looks for work it was not woken for (expired leases, jobs
+    /// enqueued by another process).
+    pub idle_poll: Duration,
+    /// How long running jobs may go on after shutdown begins before their leases are handed back.
+    pub shutdown_grace: Duration,
+}
+
+impl JobSettings {
+    fn lease_ms(&self) -> i64 {
+        self.lease.as_millis() as i64
+    }
+
+    fn timeout_ms(&self) -> i64 {
+        self.generation_timeout.as_millis() as i64
+    }
+}
+
+/// The workers and the watchdog of this process.
+pub struct JobEngine {
+    store: Arc<dyn Store>,
+    hub: Arc<StatusHub>,
+    generator: Arc<dyn Generator>,
+    settings: JobSettings,
+    wake: Notify,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    instance: String,
+}
+
+impl JobEngine {
+    /// Starts `settings.workers` workers and the watchdog.
+    pub fn start(
+        store: Arc<dyn Store>,
+        hub: Arc<StatusHub>,
+        generator: Arc<dyn Generator>,
+        settings: JobSettings,
+    ) -> Arc<Self> {
+        let instance = format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let engine = Arc::new(Self {
+            store,
+            hub,
+            generator,
+            settings,
+            wake: Notify::new(),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            instance,
+        });
+        for n in 0..engine.settings.workers {
+            let worker = engine.clone();
+            engine
+                .tracker
+                .spawn(async move { worker.worker_loop(n).await });
+        }
+        let watchdog = engine.clone();
+        engine
+            .tracker
+            .spawn(async move { watchdog.watchdog_loop().await });
+        engine
+    }
+
+    /// Tells an idle worker that a job was just enqueued.
+    pub fn notify_new_job(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops claiming, lets running jobs go on for the grace period, then hands their leases
+    /// back so that the next process to start picks them up at once.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    pub fn generator_name(&self) -> &'static str {
+        self.generator.name()
+    }
+}

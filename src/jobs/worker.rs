@@ -1,0 +1,307 @@
+//! A worker: claim a job, run its generation under a lease, and end it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::hub::StatusHub;
+use super::JobEngine;
+use crate::db::{ClaimedJob, Finish, Store};
+use crate::domain::time::now_ms;
+use crate::domain::{ErrorCode, TerminalDraft};
+use crate::generator::{GenerateError, GenerationRequest, ObjectiveSink, SinkError};
+
+impl JobEngine {
+    pub(super) async fn worker_loop(self: Arc<Self>, n: usize) {
+        let worker_id = format!("{}-w{n}", self.instance);
+        let mut failures: u32 = 0;
+        while !self.shutdown.is_cancelled() {
+            let claim = self
+                .store
+                .claim_next_job(
+                    &worker_id,
+                    now_ms(),
+                    self.settings.lease_ms(),
+                    self.settings.max_attempts,
+                )
+                .await;
+            match claim {
+                Ok(Some(job)) => {
+                    failures = 0;
+                    let span = tracing::info_span!(
+                        "job",
+                        blueprint_id = %job.blueprint.id,
+                        attempt = job.blueprint.attempt
+                    );
+                    self.run_job(job).instrument(span).await;
+                }
+                Ok(None) => {
+                    failures = 0;
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return,
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(self.settings.idle_poll) => {}
+                    }
+                }
+                Err(err) => {
+                    // The database is unreachable or busy: back off (capped) and try again.
+                    failures = failures.saturating_add(1);
+                    let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                    tracing::warn!(error = %err, ?backoff, "claiming a job failed");
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run_job(&self, job: ClaimedJob) {
+        let blueprint = job.blueprint;
+        let (id, attempt) = (blueprint.id, blueprint.attempt);
+        tracing::info!(rescued = job.rescued, "generation started");
+        self.hub.publish(&blueprint);
+
+        // `stop` ends the generator: cancel, timeout, a lost lease or the end of shutdown grace.
+        let stop = CancellationToken::new();
+        // `done` ends the helper tasks once the generator has returned.
+        let done = CancellationToken::new();
+        let released = Arc::new(AtomicBool::new(false));
+        let started = blueprint.generation_started_at.unwrap_or(blueprint.created_at);
+        let deadline_in = Duration::from_millis(
+            (started + self.settings.timeout_ms() - now_ms()).max(0) as u64,
+        );
+
+        let helpers = [
+            tokio::spawn(
+                watch_for_stop(self.store.clone(), self.hub.clone(), id, attempt, stop.clone(), done.clone())
+                    .in_current_span(),
+            ),
+            tokio::spawn(
+                heartbeat(
+                    self.store.clone(),
+                    id,
+                    attempt,
+                    self.settings.lease,
+                    stop.clone(),
+                    done.clone(),
+                )
+                .in_current_span(),
+            ),
+            tokio::spawn({
+                let (stop, done, released) = (stop.clone(), done.clone(), released.clone());
+                let shutdown = self.shutdown.clone();
+                let grace = self.settings.shutdown_grace;
+                async move {
+                    tokio::select! {
+                        _ = done.cancelled() => {}
+                        _ = tokio::time::sleep(deadline_in) => stop.cancel(),
+                        _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                            released.store(true, Ordering::SeqCst);
+                            stop.cancel();
+                        }
+                    }
+                }
+            }),
+        ];
+
+        let request = GenerationRequest {
+            topic: job.topic,
+            target_terminal_objectives: blueprint.target_terminal_objectives.max(0) as usize,
+            already_stored: blueprint.terminal_objectives_count.max(0) as usize,
+        };
+        let mut sink = StoreSink {
+            store: self.store.clone(),
+            hub: self.hub.clone(),
+            id,
+            attempt,
+            stop: stop.clone(),
+        };
+        let result = self.generator.generate(&request, &mut sink, &stop).await;
+        done.cancel();
+        for helper in helpers {
+            helper.abort();
+        }
+
+        let finish = match result {
+            Ok(()) => Some(Finish::Completed),
+            Err(GenerateError::Failed(message)) => Some(Finish::Failed {
+                code: ErrorCode::GeneratorFailed,
+                message,
+            }),
+            Err(GenerateError::Stopped) if released.load(Ordering::SeqCst) => {
+                self.hand_back(id, attempt, "shutting down").await;
+                None
+            }
+            // Whoever stopped it (cancel, watchdog, a newer attempt) already stored why.
+            Err(GenerateError::Stopped) => {
+                tracing::info!("generation stopped");
+                None
+            }
+            Err(GenerateError::Storage(message)) => {
+                tracing::warn!(error = %message, "storage failed mid-generation");
+                self.hand_back(id, attempt, "storage failed").await;
+                None
+            }
+        };
+        if let Some(finish) = finish {
+            match self.store.finish_generation(id, attempt, &finish, now_ms()).await {
+                Ok(Some(ended)) => {
+                    tracing::info!(status = ended.status.as_str(), "generation ended");
+                    self.hub.publish(&ended);
+                }
+                Ok(None) => tracing::info!("generation ended elsewhere first"),
+                Err(err) => {
+                    // The lease will expire and another attempt will finish the job.
+                    tracing::warn!(error = %err, "storing the end of a generation failed")
+                }
+            }
+        }
+    }
+
+    /// Releases the lease so the next claim takes the job at once, with a new attempt that
+    /// continues after the objectives already stored.
+    async fn hand_back(&self, id: Uuid, attempt: i64, why: &str) {
+        match self.store.release_lease(id, attempt).await {
+            Ok(true) => {
+                tracing::info!(why, "job handed back");
+                self.wake.notify_one();
+            }
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %err, "handing a job back failed; its lease will expire"),
+        }
+    }
+}
+
+/// Stops the generator as soon as the blueprint leaves this attempt's hands: cancelled, timed
+/// out, deleted, or claimed by a newer attempt.
+async fn watch_for_stop(
+    store: Arc<dyn Store>,
+    hub: Arc<StatusHub>,
+    id: Uuid,
+    attempt: i64,
+    stop: CancellationToken,
+    done: CancellationToken,
+) {
+    let mut subscription = hub.subscribe(id);
+    // Read after subscribing, so a change published in between is not missed.
+    let mut version = match store.get_blueprint_by_id(id).await {
+        Ok(Some(current)) if current.status.is_terminal() || current.attempt != attempt => {
+            stop.cancel();
+            return;
+        }
+        Ok(Some(current)) => current.version,
+        Ok(None) => {
+            stop.cancel();
+            return;
+        }
+        Err(_) => 0,
+    };
+    loop {
+        tokio::select! {
+            _ = done.cancelled() => return,
+            newer = subscription.newer_than(version) => {
+                let Some(newer) = newer else { return };
+                if newer.status.is_terminal() || newer.attempt != attempt {
+                    stop.cancel();
+                    return;
+                }
+                version = newer.version;
+            }
+        }
+    }
+}
+
+/// Renews the lease every third of its length; stops the generator if the lease was lost.
+async fn heartbeat(
+    store: Arc<dyn Store>,
+    id: Uuid,
+    attempt: i64,
+    lease: Duration,
+    stop: CancellationToken,
+    done: CancellationToken,
+) {
+    let every = (lease / 3).max(Duration::from_millis(100));
+    let lease_ms = lease.as_millis() as i64;
+    loop {
+        tokio::select! {
+            _ = done.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match store.renew_lease(id, attempt, now_ms(), lease_ms).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!("lease lost; stopping");
+                stop.cancel();
+                return;
+            }
+            // Keep trying: if the lease really runs out, the fence stops every write anyway.
+            Err(err) => tracing::warn!(error = %err, "renewing the lease failed"),
+        }
+    }
+}
+
+/// Stores what the generator makes, fenced by the attempt number.
+struct StoreSink {
+    store: Arc<dyn Store>,
+    hub: Arc<StatusHub>,
+    id: Uuid,
+    attempt: i64,
+    stop: CancellationToken,
+}
+
+impl StoreSink {
+    fn fenced_off(&self) -> SinkError {
+        self.stop.cancel();
+        SinkError::Stopped
+    }
+}
+
+#[async_trait]
+impl ObjectiveSink for StoreSink {
+    async fn set_summary(&mut self, title: &str, description: &str) -> Result<(), SinkError> {
+        if self.stop.is_cancelled() {
+            return Err(SinkError::Stopped);
+        }
+        match self
+            .store
+            .set_blueprint_summary(self.id, self.attempt, title, description, now_ms())
+            .await
+        {
+            Ok(Some(blueprint)) => {
+                self.hub.publish(&blueprint);
+                Ok(())
+            }
+            Ok(None) => Err(self.fenced_off()),
+            Err(err) => Err(SinkError::Storage(err.to_string())),
+        }
+    }
+
+    async fn store_terminal(&mut self, draft: TerminalDraft) -> Result<(), SinkError> {
+        if self.stop.is_cancelled() {
+            return Err(SinkError::Stopped);
+        }
+        draft.objective.check().map_err(SinkError::Invalid)?;
+        for enabling in &draft.enabling {
+            enabling.check().map_err(SinkError::Invalid)?;
+        }
+        match self
+            .store
+            .append_terminal_objective(self.id, self.attempt, &draft, now_ms())
+            .await
+        {
+            Ok(Some(blueprint)) => {
+                self.hub.publish(&blueprint);
+                Ok(())
+            }
+            Ok(None) => Err(self.fenced_off()),
+            Err(err) => Err(SinkError::Storage(err.to_string())),
+        }
+    }
+}

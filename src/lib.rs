@@ -1,0 +1,19 @@
+//! QuizMaster: turns a topic into a quiz blueprint. Generating one is a long-running job, and
+//! how it runs (durable, single per topic, cancellable, bounded in time, never stuck) is half of
+//! the product.
+//!
+//! - [`domain`]: topics, blueprints, objectives, the status machine (pure).
+//! - [`db`]: the storage interface and its backends (all SQL).
+//! - [`jobs`]: claiming, leases, heartbeats, fencing, the watchdog, the status hub.
+//! - [`generator`]: the `Generator` trait and its implementations.
+//! - [`http`]: the router, API handlers, SSE, and the JSON errors.
+//! - [`cli`]: the command line.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod generator;
+pub mod http;
+pub mod jobs;
