@@ -11,7 +11,11 @@ use crate::jobs::JobSettings;
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseConfig {
     /// `sqlite://FILE` (created if missing).
-    #[arg(long, env = "QUIZMASTER_DATABASE_URL", default_value = "sqlite://quizmaster.db")]
+    #[arg(
+        long,
+        env = "QUIZMASTER_DATABASE_URL",
+        default_value = "sqlite://quizmaster.db"
+    )]
     pub database_url: String,
 }
 

@@ -64,7 +64,9 @@ fn usage_error(message: impl std::fmt::Display) -> i32 {
 
 pub async fn generate(args: GenerateArgs) -> i32 {
     if !(TARGET_MIN..=TARGET_MAX).contains(&args.target) {
-        return usage_error(format!("--target must be from {TARGET_MIN} to {TARGET_MAX}"));
+        return usage_error(format!(
+            "--target must be from {TARGET_MIN} to {TARGET_MAX}"
+        ));
     }
     let source_text = match &args.source {
         None => None,
@@ -73,7 +75,8 @@ pub async fn generate(args: GenerateArgs) -> i32 {
             Err(err) => return usage_error(format!("cannot read {}: {err}", path.display())),
         },
     };
-    let body = json!({"title": args.title, "description": args.description, "source_text": source_text});
+    let body =
+        json!({"title": args.title, "description": args.description, "source_text": source_text});
     let input = match TopicInput::parse(&body) {
         Ok(input) => input,
         Err(errors) => {
@@ -111,14 +114,21 @@ async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
     let mut settings = args.jobs.settings();
     settings.workers = settings.workers.max(1);
     settings.shutdown_grace = Duration::ZERO;
-    let engine = JobEngine::start(store.clone(), hub.clone(), build_generator(&args.generator), settings);
+    let engine = JobEngine::start(
+        store.clone(),
+        hub.clone(),
+        build_generator(&args.generator),
+        settings,
+    );
 
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(args.target as u64);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {pos}/{len} objectives {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} {msg:12} [{bar:30}] {pos}/{len} objectives {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
@@ -170,7 +180,10 @@ async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
         _ => {
             eprintln!(
                 "error: generation failed ({}): {}",
-                blueprint.error_code.map(|c| c.as_str()).unwrap_or("unknown"),
+                blueprint
+                    .error_code
+                    .map(|c| c.as_str())
+                    .unwrap_or("unknown"),
                 blueprint.error.as_deref().unwrap_or("no message")
             );
             Ok(EXIT_JOB_FAILED)

@@ -1,14 +1,18 @@
 //! The command line: `serve`, `worker`, `migrate` and `generate`.
 
 mod generate;
-mod serve;
+pub mod serve;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, ServeConfig};
 
 #[derive(Debug, Parser)]
-#[command(name = "quizmaster", version, about = "Turn a topic into a quiz blueprint")]
+#[command(
+    name = "quizmaster",
+    version,
+    about = "Turn a topic into a quiz blueprint"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

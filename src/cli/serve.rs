@@ -1,5 +1,6 @@
 //! `serve`, `worker` and `migrate`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -18,46 +19,80 @@ pub async fn migrate(database: DatabaseConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A running `serve`: the HTTP server, its workers and its watchdog.
+pub struct Server {
+    pub address: SocketAddr,
+    pub state: AppState,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Connects, migrates, starts the workers and listens. Returns once it accepts requests.
+    pub async fn start(config: ServeConfig) -> anyhow::Result<Self> {
+        let store = db::connect(&config.database.database_url).await?;
+        store.migrate().await?;
+        let hub = StatusHub::new();
+        let generator = build_generator(&config.generator);
+        let jobs = JobEngine::start(
+            store.clone(),
+            hub.clone(),
+            generator,
+            config.jobs.settings(),
+        );
+        let state = AppState {
+            store,
+            hub,
+            jobs: jobs.clone(),
+            shutdown: CancellationToken::new(),
+        };
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| {
+                format!(
+                    "Failed to listen on {}; is another server using it?",
+                    config.bind
+                )
+            })?;
+        let address = listener.local_addr()?;
+        tracing::info!(
+            address = %format!("http://{address}"),
+            database = %redact_url(&config.database.database_url),
+            generator = jobs.generator_name(),
+            workers = config.jobs.workers,
+            "QuizMaster listening on http://{address}"
+        );
+        let app = crate::http::router(state.clone());
+        let shutdown = state.shutdown.clone();
+        let http = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+        });
+        Ok(Self {
+            address,
+            state,
+            http,
+        })
+    }
+
+    /// Stops accepting requests, ends SSE streams and long polls, lets running jobs finish
+    /// within the grace period and hands the rest back.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.state.shutdown.cancel();
+        let served = self.http.await;
+        self.state.jobs.shutdown().await;
+        served
+            .context("the HTTP server task failed")?
+            .context("the HTTP server failed")?;
+        Ok(())
+    }
+}
+
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let store = db::connect(&config.database.database_url).await?;
-    store.migrate().await?;
-    let hub = StatusHub::new();
-    let generator = build_generator(&config.generator);
-    let jobs = JobEngine::start(store.clone(), hub.clone(), generator, config.jobs.settings());
-    let shutdown = CancellationToken::new();
-    let state = AppState {
-        store,
-        hub,
-        jobs: jobs.clone(),
-        shutdown: shutdown.clone(),
-    };
-
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("Failed to listen on {}; is another server using it?", config.bind))?;
-    let address = listener.local_addr()?;
-    tracing::info!(
-        address = %format!("http://{address}"),
-        database = %redact_url(&config.database.database_url),
-        generator = jobs.generator_name(),
-        workers = config.jobs.workers,
-        "QuizMaster listening on http://{address}"
-    );
-
-    let app = crate::http::router(state);
-    let signal = {
-        let shutdown = shutdown.clone();
-        async move {
-            crate::cli::shutdown_signal().await;
-            tracing::info!("shutting down: no new jobs; running ones get a grace period");
-            // Ends SSE streams and long polls so that the server can drain.
-            shutdown.cancel();
-        }
-    };
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
-    let served = server.await;
-    jobs.shutdown().await;
-    served.context("the HTTP server failed")?;
+    let server = Server::start(config).await?;
+    crate::cli::shutdown_signal().await;
+    tracing::info!("shutting down: no new jobs; running ones get a grace period");
+    server.stop().await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -77,7 +77,9 @@ pub enum GenerateOutcome {
     /// The idempotency key was seen before: the blueprint it created then.
     Replayed(Blueprint),
     /// Another generation of this topic is active.
-    InProgress { active_blueprint_id: Uuid },
+    InProgress {
+        active_blueprint_id: Uuid,
+    },
     TopicNotFound,
 }
 
@@ -195,8 +197,13 @@ pub trait Store: Send + Sync + 'static {
         max_attempts: i64,
     ) -> StoreResult<Option<ClaimedJob>>;
     /// Extends the lease; `false` when the worker no longer holds the job.
-    async fn renew_lease(&self, id: Uuid, attempt: i64, now: i64, lease_ms: i64)
-        -> StoreResult<bool>;
+    async fn renew_lease(
+        &self,
+        id: Uuid,
+        attempt: i64,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<bool>;
     /// Hands a job back (graceful shutdown) so that the next claim takes it at once.
     async fn release_lease(&self, id: Uuid, attempt: i64) -> StoreResult<bool>;
     /// Stores one terminal objective with its enabling objectives at the next position.

@@ -265,10 +265,7 @@ impl Store for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(topic_from_row)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(topic_from_row).collect::<Result<_, _>>()?)
     }
 
     async fn get_topic(&self, id: Uuid) -> StoreResult<Option<Topic>> {
@@ -335,12 +332,14 @@ impl Store for SqliteStore {
             return Ok(GenerateOutcome::TopicNotFound);
         }
         if let Some(key) = &new.idempotency_key {
-            sqlx::query("DELETE FROM idempotency_keys WHERE topic_id = ? AND key = ? AND created_at < ?")
-                .bind(topic_id.clone())
-                .bind(key.clone())
-                .bind(new.idempotency_cutoff)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE topic_id = ? AND key = ? AND created_at < ?",
+            )
+            .bind(topic_id.clone())
+            .bind(key.clone())
+            .bind(new.idempotency_cutoff)
+            .execute(&mut *tx)
+            .await?;
             let replay = sqlx::query(concat!(
                 "SELECT ",
                 blueprint_columns!(),
@@ -784,7 +783,9 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Blueprint>> {
         let (status, code, message) = match finish {
             Finish::Completed => ("completed", None, None),
-            Finish::Failed { code, message } => ("error", Some(code.as_str()), Some(message.clone())),
+            Finish::Failed { code, message } => {
+                ("error", Some(code.as_str()), Some(message.clone()))
+            }
         };
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(concat!(

@@ -185,7 +185,9 @@ impl Blueprint {
             progress: self.progress(),
             error: self.error.clone(),
             error_code: self.error_code,
-            attempt: self.attempt,
+            // The stored attempt is the fencing token and is 0 until the first claim; to a
+            // client a queued generation is already on its first attempt.
+            attempt: self.attempt.max(1),
             created_at: self.created_at,
             generation_started_at: self.generation_started_at,
             finished_at: self.finished_at,
@@ -255,8 +257,14 @@ mod tests {
     fn progress_grows_and_reaches_100_only_when_completed() {
         assert_eq!(blueprint(BlueprintStatus::Queued, 0, 10).progress(), 0);
         assert_eq!(blueprint(BlueprintStatus::Generating, 3, 10).progress(), 30);
-        assert_eq!(blueprint(BlueprintStatus::Generating, 10, 10).progress(), 99);
-        assert_eq!(blueprint(BlueprintStatus::Completed, 10, 10).progress(), 100);
+        assert_eq!(
+            blueprint(BlueprintStatus::Generating, 10, 10).progress(),
+            99
+        );
+        assert_eq!(
+            blueprint(BlueprintStatus::Completed, 10, 10).progress(),
+            100
+        );
     }
 
     #[test]

@@ -101,8 +101,9 @@ fn abcd_lines(out: &mut String, condition: Option<&str>, criterion: Option<&str>
 }
 
 fn csv(document: &BlueprintDocument) -> String {
-    let mut out =
-        String::from("terminal_position,enabling_position,kind,bloom_level,verb,text,condition,criterion\r\n");
+    let mut out = String::from(
+        "terminal_position,enabling_position,kind,bloom_level,verb,text,condition,criterion\r\n",
+    );
     for terminal in &document.terminal_objectives {
         let t = &terminal.objective;
         let mut row = |enabling_position: String, kind: &str, o: &super::objective::Objective| {

@@ -129,7 +129,9 @@ mod tests {
 
     #[test]
     fn text_must_start_with_a_measurable_verb() {
-        assert!(draft("Compute the mean of a sample", "compute").check().is_ok());
+        assert!(draft("Compute the mean of a sample", "compute")
+            .check()
+            .is_ok());
         assert!(draft("The mean is computed", "compute").check().is_err());
         assert!(draft("Understand means", "understand").check().is_err());
     }

@@ -243,16 +243,119 @@ fn terminal_objective(index: usize, concept: &str, related: &str, subject: &str)
 /// Words that separate key phrases. Deliberately small and free of domain words such as
 /// "system", "state" or "value", which general stop-word lists wrongly drop.
 const STOP_WORDS: &[&str] = &[
-    "a", "about", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been",
-    "before", "being", "between", "both", "but", "by", "can", "could", "did", "do", "does",
-    "each", "either", "for", "from", "had", "has", "have", "how", "however", "i", "if", "in",
-    "into", "is", "it", "its", "itself", "just", "may", "might", "more", "most", "much", "must",
-    "no", "not", "of", "on", "one", "only", "or", "other", "our", "over", "same", "should",
-    "so", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these",
-    "they", "this", "those", "through", "to", "too", "two", "under", "up", "use", "used",
-    "using", "very", "was", "we", "were", "what", "when", "where", "whether", "which", "while",
-    "who", "why", "will", "with", "would", "you", "your", "introduction", "chapter", "lecture",
-    "notes", "example", "examples", "e.g", "i.e", "etc", "many", "often", "usually", "called",
+    "a",
+    "about",
+    "after",
+    "all",
+    "also",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "been",
+    "before",
+    "being",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "each",
+    "either",
+    "for",
+    "from",
+    "had",
+    "has",
+    "have",
+    "how",
+    "however",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "may",
+    "might",
+    "more",
+    "most",
+    "much",
+    "must",
+    "no",
+    "not",
+    "of",
+    "on",
+    "one",
+    "only",
+    "or",
+    "other",
+    "our",
+    "over",
+    "same",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "two",
+    "under",
+    "up",
+    "use",
+    "used",
+    "using",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "whether",
+    "which",
+    "while",
+    "who",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "introduction",
+    "chapter",
+    "lecture",
+    "notes",
+    "example",
+    "examples",
+    "e.g",
+    "i.e",
+    "etc",
+    "many",
+    "often",
+    "usually",
+    "called",
 ];
 
 /// Folds simple English plurals so "hash function" and "hash functions" are one concept.
@@ -272,46 +375,64 @@ fn normalise_word(word: &str) -> String {
     }
 }
 
-/// Splits text into candidate phrases at stop words and punctuation.
-fn candidate_phrases(text: &str) -> Vec<Vec<String>> {
-    let mut phrases = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    let flush = |current: &mut Vec<String>, phrases: &mut Vec<Vec<String>>| {
-        if !current.is_empty() && current.len() <= 4 {
-            phrases.push(std::mem::take(current));
-        } else {
-            current.clear();
+/// A word as it is shown: lower case, unless it is an acronym or mixed case ("DNA", "RuBisCO").
+fn display_word(word: &str) -> String {
+    if word.chars().skip(1).any(char::is_uppercase) {
+        word.to_string()
+    } else {
+        word.to_lowercase()
+    }
+}
+
+/// Splits text into candidate chunks at stop words, numbers and punctuation. Each word is
+/// `(normalised, shown)`.
+fn candidate_chunks(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut chunks = Vec::new();
+    let mut current: Vec<(String, String)> = Vec::new();
+    let is_word_char = |c: char| c.is_alphanumeric() || c == '-' || c == '\'';
+    let mut rest = text;
+    while !rest.is_empty() {
+        let start = rest.find(is_word_char).unwrap_or(rest.len());
+        // Punctuation other than spaces between words ends a chunk.
+        if rest[..start].chars().any(|c| !c.is_whitespace()) && !current.is_empty() {
+            chunks.push(std::mem::take(&mut current));
         }
-    };
-    for token in text.split_inclusive(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\'')) {
-        let word: String = token
-            .chars()
-            .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '\'')
-            .collect();
-        let word = word.trim_matches(|c| c == '-' || c == '\'');
-        let boundary = token
-            .chars()
-            .last()
-            .is_some_and(|c| !(c.is_alphanumeric() || c == '-' || c == '\'' || c == ' '));
+        rest = &rest[start..];
+        let end = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
+        let word = rest[..end].trim_matches(|c| c == '-' || c == '\'');
+        rest = &rest[end..];
         if word.is_empty() {
-            flush(&mut current, &mut phrases);
-        } else if STOP_WORDS.contains(&word.to_lowercase().as_str())
+            continue;
+        }
+        let lower = word.to_lowercase();
+        if STOP_WORDS.contains(&lower.as_str())
             || word.chars().all(|c| c.is_ascii_digit())
             || word.chars().count() < 3
         {
-            flush(&mut current, &mut phrases);
+            if !current.is_empty() {
+                chunks.push(std::mem::take(&mut current));
+            }
         } else {
-            current.push(normalise_word(word));
-        }
-        if boundary {
-            flush(&mut current, &mut phrases);
+            current.push((normalise_word(word), display_word(word)));
         }
     }
-    flush(&mut current, &mut phrases);
-    phrases
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
 }
 
-/// The topic's key concepts, best first (RAKE scores; title and headings weigh more).
+#[derive(Default)]
+struct Gram {
+    weight: f64,
+    shown: String,
+    first_seen: usize,
+}
+
+/// The topic's key concepts, best first. Every 1- to 3-word n-gram inside a chunk is a
+/// candidate, scored by how often it recurs (weighted: the title and headings count more)
+/// with a bonus for longer phrases, so "hash function", seen three times, beats both "hash"
+/// and a one-off "hash function map".
 pub fn key_concepts(topic: &Topic, limit: usize) -> Vec<String> {
     let mut weighted: Vec<(String, f64)> = vec![(topic.title.clone(), 3.0)];
     if let Some(description) = &topic.description {
@@ -328,47 +449,84 @@ pub fn key_concepts(topic: &Topic, limit: usize) -> Vec<String> {
         }
     }
 
-    // RAKE: a word's score is its degree (co-occurrence within phrases) over its frequency.
-    let mut frequency: BTreeMap<String, f64> = BTreeMap::new();
-    let mut degree: BTreeMap<String, f64> = BTreeMap::new();
-    let mut phrase_weight: BTreeMap<Vec<String>, f64> = BTreeMap::new();
+    let mut grams: BTreeMap<String, Gram> = BTreeMap::new();
+    let mut order = 0;
     for (text, weight) in &weighted {
-        for phrase in candidate_phrases(text) {
-            for word in &phrase {
-                *frequency.entry(word.clone()).or_default() += 1.0;
-                *degree.entry(word.clone()).or_default() += phrase.len() as f64;
+        for chunk in candidate_chunks(text) {
+            for n in 1..=3.min(chunk.len()) {
+                for window in chunk.windows(n) {
+                    let key = window
+                        .iter()
+                        .map(|(k, _)| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let gram = grams.entry(key).or_insert_with(|| {
+                        order += 1;
+                        Gram {
+                            weight: 0.0,
+                            // Singular forms, except acronyms and mixed case, kept as written.
+                            shown: window
+                                .iter()
+                                .map(|(k, s)| {
+                                    if s.chars().any(char::is_uppercase) {
+                                        s.as_str()
+                                    } else {
+                                        k.as_str()
+                                    }
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                            first_seen: order,
+                        }
+                    });
+                    gram.weight += weight;
+                }
             }
-            *phrase_weight.entry(phrase).or_default() += weight;
         }
     }
-    let mut scored: Vec<(Vec<String>, f64)> = phrase_weight
-        .into_iter()
-        .map(|(phrase, weight)| {
-            let rake: f64 = phrase
-                .iter()
-                .map(|w| degree.get(w).copied().unwrap_or(0.0) / frequency.get(w).copied().unwrap_or(1.0))
-                .sum();
-            (phrase, rake * weight.sqrt() * (1.0 + weight.ln_1p()))
+    let mut scored: Vec<(f64, usize, &Gram)> = grams
+        .iter()
+        .map(|(key, gram)| {
+            let words = key.split(' ').count();
+            let bonus = match words {
+                1 => 1.0,
+                2 => 2.2,
+                _ => 2.8,
+            };
+            // A single short word seen once is rarely a concept.
+            let single_penalty = if words == 1 && (gram.weight < 2.0 || key.len() < 4) {
+                0.3
+            } else {
+                1.0
+            };
+            (gram.weight * bonus * single_penalty, gram.first_seen, gram)
         })
         .collect();
-    // Highest score first; ties broken by the phrase itself, never by map order.
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    // Highest score first; ties go to what appeared first in the text, never to map order.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
 
     let mut concepts: Vec<String> = Vec::new();
-    for (phrase, _) in scored {
-        let text = phrase.join(" ");
-        // Skip a phrase contained in one already chosen (or containing it), to avoid near-duplicates.
-        let overlaps = concepts
+    let mut keys: Vec<String> = Vec::new();
+    for (_, _, gram) in scored {
+        let key = gram.shown.to_lowercase();
+        // A phrase inside one already chosen (or around it) would be a near-duplicate.
+        let overlaps = keys
             .iter()
-            .any(|c| c.contains(text.as_str()) || text.contains(c.as_str()));
+            .any(|k| contains_words(k, &key) || contains_words(&key, k));
         if !overlaps {
-            concepts.push(text);
+            keys.push(key);
+            concepts.push(gram.shown.clone());
         }
         if concepts.len() >= limit {
             break;
         }
     }
     concepts
+}
+
+/// Whether `needle`'s words appear, in order and whole, inside `haystack`.
+fn contains_words(haystack: &str, needle: &str) -> bool {
+    format!(" {haystack} ").contains(&format!(" {needle} "))
 }
 
 #[cfg(test)]
@@ -395,8 +553,8 @@ mod tests {
             Some("Hash functions map keys. A hash function must be fast. Hash functions collide."),
         );
         let concepts = key_concepts(&t, 10);
-        assert!(concepts.contains(&"hash function".to_string()), "{concepts:?}");
-        assert!(!concepts.contains(&"hash functions".to_string()));
+        assert_eq!(concepts[0], "hash function", "{concepts:?}");
+        assert!(!concepts.iter().any(|c| c == "hash functions"));
     }
 
     #[test]
@@ -410,11 +568,16 @@ mod tests {
         assert_eq!(first, plan_blueprint(&t, 12));
         assert_eq!(first.terminals.len(), 12);
         for terminal in &first.terminals {
-            terminal.objective.check().expect("terminal objective follows the rules");
+            terminal
+                .objective
+                .check()
+                .expect("terminal objective follows the rules");
             assert!(terminal.objective.bloom_level >= BloomLevel::Apply);
             assert!((2..=4).contains(&terminal.enabling.len()), "{terminal:?}");
             for enabling in &terminal.enabling {
-                enabling.check().expect("enabling objective follows the rules");
+                enabling
+                    .check()
+                    .expect("enabling objective follows the rules");
                 assert!(enabling.bloom_level <= terminal.objective.bloom_level);
             }
         }
@@ -423,7 +586,11 @@ mod tests {
     #[test]
     fn a_title_alone_still_gives_distinct_objectives() {
         let plan = plan_blueprint(&topic("Photosynthesis", None, None), 8);
-        let mut texts: Vec<_> = plan.terminals.iter().map(|t| t.objective.text.clone()).collect();
+        let mut texts: Vec<_> = plan
+            .terminals
+            .iter()
+            .map(|t| t.objective.text.clone())
+            .collect();
         texts.sort();
         texts.dedup();
         assert_eq!(texts.len(), 8);

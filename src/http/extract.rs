@@ -30,7 +30,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .and_then(|v| v.split(';').next())
             .map(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -54,7 +55,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 impl JsonBody {
     /// The body, which this call requires.
     pub fn required(self) -> Result<Value, ApiError> {
-        self.0.ok_or_else(|| ApiError::InvalidJson("the request body is empty".into()))
+        self.0
+            .ok_or_else(|| ApiError::InvalidJson("the request body is empty".into()))
     }
 }
 
@@ -66,8 +68,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-            .map_err(|err| ApiError::validation("query", format!("malformed query string: {err}")))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|err| {
+            ApiError::validation("query", format!("malformed query string: {err}"))
+        })?;
         Ok(QueryParams(pairs.into_iter().collect()))
     }
 }
@@ -82,7 +85,10 @@ impl QueryParams {
                 .ok()
                 .filter(|n| (min..=max).contains(n))
                 .ok_or_else(|| {
-                    ApiError::validation(name, format!("{name} must be an integer from {min} to {max}"))
+                    ApiError::validation(
+                        name,
+                        format!("{name} must be an integer from {min} to {max}"),
+                    )
                 }),
         }
     }

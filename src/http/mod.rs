@@ -23,18 +23,35 @@ pub fn router(state: AppState) -> Router {
         .route("/topics", get(topics::list).post(topics::create))
         .route(
             "/topics/{topic_id}",
-            get(topics::get).patch(topics::update).delete(topics::delete),
+            get(topics::get)
+                .patch(topics::update)
+                .delete(topics::delete),
         )
         .route("/topics/{topic_id}/blueprints", get(blueprints::list))
-        .route("/topics/{topic_id}/blueprints/generate", post(blueprints::generate))
+        .route(
+            "/topics/{topic_id}/blueprints/generate",
+            post(blueprints::generate),
+        )
         .route(
             "/topics/{topic_id}/blueprints/{blueprint_id}",
             get(blueprints::get).delete(blueprints::delete),
         )
-        .route("/topics/{topic_id}/blueprints/{blueprint_id}/status", get(blueprints::status))
-        .route("/topics/{topic_id}/blueprints/{blueprint_id}/events", get(blueprints::events))
-        .route("/topics/{topic_id}/blueprints/{blueprint_id}/cancel", post(blueprints::cancel))
-        .route("/topics/{topic_id}/blueprints/{blueprint_id}/export", get(blueprints::export))
+        .route(
+            "/topics/{topic_id}/blueprints/{blueprint_id}/status",
+            get(blueprints::status),
+        )
+        .route(
+            "/topics/{topic_id}/blueprints/{blueprint_id}/events",
+            get(blueprints::events),
+        )
+        .route(
+            "/topics/{topic_id}/blueprints/{blueprint_id}/cancel",
+            post(blueprints::cancel),
+        )
+        .route(
+            "/topics/{topic_id}/blueprints/{blueprint_id}/export",
+            get(blueprints::export),
+        )
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed);
 

@@ -73,15 +73,23 @@ impl JobEngine {
         // `done` ends the helper tasks once the generator has returned.
         let done = CancellationToken::new();
         let released = Arc::new(AtomicBool::new(false));
-        let started = blueprint.generation_started_at.unwrap_or(blueprint.created_at);
-        let deadline_in = Duration::from_millis(
-            (started + self.settings.timeout_ms() - now_ms()).max(0) as u64,
-        );
+        let started = blueprint
+            .generation_started_at
+            .unwrap_or(blueprint.created_at);
+        let deadline_in =
+            Duration::from_millis((started + self.settings.timeout_ms() - now_ms()).max(0) as u64);
 
         let helpers = [
             tokio::spawn(
-                watch_for_stop(self.store.clone(), self.hub.clone(), id, attempt, stop.clone(), done.clone())
-                    .in_current_span(),
+                watch_for_stop(
+                    self.store.clone(),
+                    self.hub.clone(),
+                    id,
+                    attempt,
+                    stop.clone(),
+                    done.clone(),
+                )
+                .in_current_span(),
             ),
             tokio::spawn(
                 heartbeat(
@@ -151,7 +159,11 @@ impl JobEngine {
             }
         };
         if let Some(finish) = finish {
-            match self.store.finish_generation(id, attempt, &finish, now_ms()).await {
+            match self
+                .store
+                .finish_generation(id, attempt, &finish, now_ms())
+                .await
+            {
                 Ok(Some(ended)) => {
                     tracing::info!(status = ended.status.as_str(), "generation ended");
                     self.hub.publish(&ended);
@@ -174,7 +186,9 @@ impl JobEngine {
                 self.wake.notify_one();
             }
             Ok(false) => {}
-            Err(err) => tracing::warn!(error = %err, "handing a job back failed; its lease will expire"),
+            Err(err) => {
+                tracing::warn!(error = %err, "handing a job back failed; its lease will expire")
+            }
         }
     }
 }

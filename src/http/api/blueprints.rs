@@ -16,8 +16,12 @@ use uuid::Uuid;
 
 use super::topics::{page_of, page_params, Page};
 use crate::app::AppState;
-use crate::db::{BlueprintLookup, CancelOutcome, Cursor, DeleteOutcome, GenerateOutcome, NewGeneration};
-use crate::domain::blueprint::{Blueprint, BlueprintDocument, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
+use crate::db::{
+    BlueprintLookup, CancelOutcome, Cursor, DeleteOutcome, GenerateOutcome, NewGeneration,
+};
+use crate::domain::blueprint::{
+    Blueprint, BlueprintDocument, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN,
+};
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintStatus, StatusView};
@@ -79,7 +83,10 @@ fn parse_target(body: Option<Value>) -> ApiResult<i64> {
         return Ok(TARGET_DEFAULT);
     };
     let Some(object) = body.as_object() else {
-        return Err(ApiError::validation("body", "the body must be a JSON object"));
+        return Err(ApiError::validation(
+            "body",
+            "the body must be a JSON object",
+        ));
     };
     match object.get("target_terminal_objectives") {
         None | Some(Value::Null) => Ok(TARGET_DEFAULT),
@@ -105,7 +112,10 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
         .filter(|key| !key.is_empty() && key.len() <= 255)
         .map(|key| Some(key.to_string()))
         .ok_or_else(|| {
-            ApiError::validation("Idempotency-Key", "Idempotency-Key must be 1 to 255 visible ASCII characters")
+            ApiError::validation(
+                "Idempotency-Key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
         })
 }
 
@@ -135,7 +145,9 @@ pub async fn generate(
             blueprint
         }
         GenerateOutcome::Replayed(blueprint) => blueprint,
-        GenerateOutcome::InProgress { active_blueprint_id } => {
+        GenerateOutcome::InProgress {
+            active_blueprint_id,
+        } => {
             return Err(ApiError::GenerationInProgress {
                 topic_id,
                 blueprint_id: active_blueprint_id,
@@ -217,7 +229,10 @@ pub async fn events(
     };
     let stream = stream::unfold(start, next_event);
     Ok((
-        [(header::CACHE_CONTROL, "no-cache"), (header::HeaderName::from_static("x-accel-buffering"), "no")],
+        [
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
         Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
     ))
 }
@@ -248,12 +263,18 @@ pub async fn cancel(
     Path((topic_id, blueprint_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
-    match state.store.cancel_generation(topic_id, id, now_ms()).await? {
+    match state
+        .store
+        .cancel_generation(topic_id, id, now_ms())
+        .await?
+    {
         CancelOutcome::Cancelled(blueprint) => {
             state.hub.publish(&blueprint);
             Ok(status_response(&blueprint, StatusCode::OK))
         }
-        CancelOutcome::AlreadyTerminal(blueprint) => Err(ApiError::NotCancellable(blueprint.status)),
+        CancelOutcome::AlreadyTerminal(blueprint) => {
+            Err(ApiError::NotCancellable(blueprint.status))
+        }
         CancelOutcome::TopicNotFound => Err(ApiError::TopicNotFound),
         CancelOutcome::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
     }
@@ -301,7 +322,10 @@ pub async fn list(
     Ok(Json(page_of(
         rows,
         limit,
-        |b| Cursor { created_at: b.created_at, id: b.id },
+        |b| Cursor {
+            created_at: b.created_at,
+            id: b.id,
+        },
         Blueprint::status_view,
     )))
 }
@@ -314,7 +338,10 @@ pub async fn delete(
     let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     match state.store.delete_blueprint(topic_id, id).await? {
         DeleteOutcome::Deleted => Ok(StatusCode::NO_CONTENT),
-        DeleteOutcome::Active => Err(ApiError::GenerationInProgress { topic_id, blueprint_id: id }),
+        DeleteOutcome::Active => Err(ApiError::GenerationInProgress {
+            topic_id,
+            blueprint_id: id,
+        }),
         DeleteOutcome::TopicNotFound => Err(ApiError::TopicNotFound),
         DeleteOutcome::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
     }
@@ -338,7 +365,10 @@ pub async fn export(
         return Err(ApiError::NotCompleted(blueprint.status));
     }
     let body = export::render(&document(&state, &blueprint).await?, format);
-    let disposition = format!("attachment; filename=\"blueprint-{id}.{}\"", format.extension());
+    let disposition = format!(
+        "attachment; filename=\"blueprint-{id}.{}\"",
+        format.extension()
+    );
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),

@@ -27,7 +27,10 @@ pub fn page_params(query: &QueryParams) -> ApiResult<(i64, Option<Cursor>)> {
     let cursor = match query.get("cursor") {
         None | Some("") => None,
         Some(raw) => Some(Cursor::decode(raw).ok_or_else(|| {
-            ApiError::validation("cursor", "cursor is not one this server gave out; start again without it")
+            ApiError::validation(
+                "cursor",
+                "cursor is not one this server gave out; start again without it",
+            )
         })?),
     };
     Ok((limit, cursor))
@@ -42,7 +45,11 @@ pub fn page_of<T, V>(
 ) -> Page<V> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|r| key(r).encode()) } else { None };
+    let next_cursor = if more {
+        rows.last().map(|r| key(r).encode())
+    } else {
+        None
+    };
     Page {
         items: rows.iter().map(view).collect(),
         next_cursor,
@@ -52,27 +59,48 @@ pub fn page_of<T, V>(
 /// `POST /api/topics`
 pub async fn create(State(state): State<AppState>, body: JsonBody) -> ApiResult<Response> {
     let input = TopicInput::parse(&body.required()?).map_err(ApiError::Validation)?;
-    let topic = state.store.create_topic(Uuid::now_v7(), &input, now_ms()).await?;
+    let topic = state
+        .store
+        .create_topic(Uuid::now_v7(), &input, now_ms())
+        .await?;
     let location = format!("/api/topics/{}", topic.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(topic)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(topic),
+    )
+        .into_response())
 }
 
 /// `GET /api/topics?limit=&cursor=`
-pub async fn list(State(state): State<AppState>, query: QueryParams) -> ApiResult<Json<Page<Topic>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> ApiResult<Json<Page<Topic>>> {
     let (limit, cursor) = page_params(&query)?;
     let rows = state.store.list_topics(limit + 1, cursor).await?;
     Ok(Json(page_of(
         rows,
         limit,
-        |t| Cursor { created_at: t.created_at, id: t.id },
+        |t| Cursor {
+            created_at: t.created_at,
+            id: t.id,
+        },
         Topic::clone,
     )))
 }
 
 /// `GET /api/topics/{topic_id}`
-pub async fn get(State(state): State<AppState>, Path(topic_id): Path<String>) -> ApiResult<Json<Topic>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(topic_id): Path<String>,
+) -> ApiResult<Json<Topic>> {
     let id = parse_id(&topic_id)?;
-    let topic = state.store.get_topic(id).await?.ok_or(ApiError::TopicNotFound)?;
+    let topic = state
+        .store
+        .get_topic(id)
+        .await?
+        .ok_or(ApiError::TopicNotFound)?;
     Ok(Json(topic))
 }
 
@@ -93,7 +121,10 @@ pub async fn update(
 }
 
 /// `DELETE /api/topics/{topic_id}`: cancels its active generation, deletes its blueprints.
-pub async fn delete(State(state): State<AppState>, Path(topic_id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(topic_id): Path<String>,
+) -> ApiResult<StatusCode> {
     let id = parse_id(&topic_id)?;
     let cancelled = state
         .store

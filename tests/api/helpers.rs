@@ -1,0 +1,212 @@
+//! The test harness: a real `serve` (router, workers, watchdog) on a fresh SQLite file, over
+//! real HTTP on a loopback port, and helpers that wait for conditions with a deadline.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use quizmaster::cli::serve::Server;
+use quizmaster::config::{DatabaseConfig, GeneratorConfig, GeneratorKind, JobConfig, ServeConfig};
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    server: Option<Server>,
+    _dir: tempfile::TempDir,
+}
+
+/// Settings a test may change; everything else is the production default.
+#[derive(Clone)]
+pub struct Settings {
+    pub workers: usize,
+    pub pace_ms: u64,
+    pub timeout_secs: u64,
+    pub lease_secs: u64,
+    pub max_attempts: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            pace_ms: 0,
+            timeout_secs: 600,
+            lease_secs: 30,
+            max_attempts: 3,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Settings::default()).await
+}
+
+pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let config = ServeConfig {
+        bind: "127.0.0.1:0".parse().expect("address"),
+        database: DatabaseConfig { database_url },
+        jobs: JobConfig {
+            workers: settings.workers,
+            generation_timeout_secs: settings.timeout_secs,
+            lease_secs: settings.lease_secs,
+            max_attempts: settings.max_attempts,
+            shutdown_grace_secs: 0,
+        },
+        generator: GeneratorConfig {
+            generator: GeneratorKind::Offline,
+            offline_pace_ms: settings.pace_ms,
+        },
+    };
+    let server = Server::start(config).await.expect("server starts");
+    TestApp {
+        base: format!("http://{}", server.address),
+        client: Client::new(),
+        server: Some(server),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Response {
+        self.request(Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn create_topic(&self, title: &str) -> Value {
+        let response = self
+            .post_json(
+                "/api/topics",
+                json!({"title": title, "description": "About it", "source_text": "# Basics\nCore ideas and key terms.\n# Practice\nWorked problems with solutions."}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("topic json")
+    }
+
+    /// Starts a generation and returns the status view of the 202.
+    pub async fn start_generation(&self, topic_id: &str, target: i64) -> Value {
+        let response = self
+            .post_json(
+                &format!("/api/topics/{topic_id}/blueprints/generate"),
+                json!({"target_terminal_objectives": target}),
+            )
+            .await;
+        assert_eq!(response.status(), 202, "generate");
+        response.json().await.expect("status json")
+    }
+
+    pub async fn status(&self, topic_id: &str, blueprint_id: &str) -> Value {
+        let response = self
+            .get(&format!(
+                "/api/topics/{topic_id}/blueprints/{blueprint_id}/status"
+            ))
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("status json")
+    }
+
+    /// Polls the status until `done` holds, failing after `deadline`.
+    pub async fn wait_for_status(
+        &self,
+        topic_id: &str,
+        blueprint_id: &str,
+        deadline: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        match poll_until(deadline, || self.status(topic_id, blueprint_id), done).await {
+            Ok(last) => last,
+            Err(last) => panic!("condition not met within {deadline:?}; last status: {last}"),
+        }
+    }
+
+    pub async fn wait_terminal(&self, topic_id: &str, blueprint_id: &str) -> Value {
+        self.wait_for_status(topic_id, blueprint_id, Duration::from_secs(20), |s| {
+            matches!(
+                s["status"].as_str(),
+                Some("completed" | "error" | "cancelled")
+            )
+        })
+        .await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("clean stop");
+        }
+    }
+}
+
+/// Fetches a value until `done` holds for it (`Ok`) or the deadline passes (`Err` with the
+/// last value seen), 20 ms between fetches.
+pub async fn poll_until<T, F, Fut>(
+    deadline: Duration,
+    mut fetch: F,
+    done: impl Fn(&T) -> bool,
+) -> Result<T, T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let start = Instant::now();
+    loop {
+        let value = fetch().await;
+        if done(&value) {
+            return Ok(value);
+        }
+        if start.elapsed() > deadline {
+            return Err(value);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Asserts the contract's JSON error shape and returns the body.
+pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status for {code}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        content_type.starts_with("application/json"),
+        "JSON error, got {content_type}"
+    );
+    let body: Value = response.json().await.expect("error json");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "a message: {body}"
+    );
+    body
+}
+
+pub fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {value}"))
+}
