@@ -10,13 +10,38 @@ use crate::jobs::JobSettings;
 
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseConfig {
-    /// `sqlite://FILE` (created if missing).
+    /// `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
     #[arg(
         long,
         env = "QUIZMASTER_DATABASE_URL",
         default_value = "sqlite://quizmaster.db"
     )]
     pub database_url: String,
+    /// Most connections this process opens to PostgreSQL.
+    #[arg(long, env = "QUIZMASTER_DB_MAX_CONNECTIONS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
+    /// How long a request waits for a database connection before it gets a 503.
+    #[arg(long, env = "QUIZMASTER_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_acquire_timeout_secs: u64,
+}
+
+impl DatabaseConfig {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            db_max_connections: 10,
+            db_acquire_timeout_secs: 5,
+        }
+    }
+
+    pub fn pool(&self) -> crate::db::PoolSettings {
+        crate::db::PoolSettings {
+            max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -94,7 +94,7 @@ pub async fn generate(args: GenerateArgs) -> i32 {
 }
 
 async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
-    let store = db::connect(&args.database.database_url).await?;
+    let store = db::connect(&args.database.database_url, args.database.pool()).await?;
     store.migrate().await?;
     let topic = store.create_topic(Uuid::now_v7(), &input, now_ms()).await?;
     let now = now_ms();

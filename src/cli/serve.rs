@@ -13,7 +13,7 @@ use crate::jobs::hub::StatusHub;
 use crate::jobs::JobEngine;
 
 pub async fn migrate(database: DatabaseConfig) -> anyhow::Result<()> {
-    let store = db::connect(&database.database_url).await?;
+    let store = db::connect(&database.database_url, database.pool()).await?;
     store.migrate().await?;
     tracing::info!(database = %redact_url(&database.database_url), "schema is up to date");
     Ok(())
@@ -29,7 +29,7 @@ pub struct Server {
 impl Server {
     /// Connects, migrates, starts the workers and listens. Returns once it accepts requests.
     pub async fn start(config: ServeConfig) -> anyhow::Result<Self> {
-        let store = db::connect(&config.database.database_url).await?;
+        let store = db::connect(&config.database.database_url, config.database.pool()).await?;
         store.migrate().await?;
         let hub = StatusHub::new();
         let generator = build_generator(&config.generator);
@@ -102,7 +102,7 @@ pub async fn worker(
     jobs: JobConfig,
     generator: GeneratorConfig,
 ) -> anyhow::Result<()> {
-    let store = db::connect(&database.database_url).await?;
+    let store = db::connect(&database.database_url, database.pool()).await?;
     store.migrate().await?;
     let engine: Arc<JobEngine> = JobEngine::start(
         store,

@@ -2,9 +2,11 @@
 //! modules; each operation is one transaction, and every state change is a conditional update
 //! from the state it expects (never read-then-write).
 
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -14,7 +16,9 @@ use crate::domain::blueprint::Blueprint;
 use crate::domain::objective::TerminalObjective;
 use crate::domain::{BlueprintStatus, ErrorCode, TerminalDraft, Topic, TopicInput, TopicPatch};
 
+pub use postgres::{PoolSettings, PostgresStore};
 pub use sqlite::SqliteStore;
+use tokio::sync::mpsc;
 
 /// A failure of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +36,13 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(err),
-            sqlx::Error::Database(db) if is_busy_or_full(db.code().as_deref()) => {
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            sqlx::Error::Database(db)
+                if is_busy_or_full(db.code().as_deref())
+                    || is_connection_lost(db.code().as_deref()) =>
+            {
                 StoreError::Unavailable(err)
             }
             _ => StoreError::Other(anyhow::Error::new(err)),
@@ -44,6 +53,11 @@ impl From<sqlx::Error> for StoreError {
 /// SQLite's BUSY/LOCKED/FULL and friends: the database is there but cannot take the write now.
 fn is_busy_or_full(code: Option<&str>) -> bool {
     matches!(code, Some("5" | "6" | "13" | "261" | "517"))
+}
+
+/// PostgreSQL's "the server is going away or not there yet" and connection-exception codes.
+fn is_connection_lost(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300"))
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -141,6 +155,17 @@ pub struct JobListing {
     pub topic_title: String,
 }
 
+/// A change announced by the database, for processes that share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// This blueprint's stored state changed.
+    Blueprint(Uuid),
+    /// A job became claimable.
+    JobsAvailable,
+    /// The feed (re)connected: changes may have been missed, so re-read what matters.
+    Resync,
+}
+
 /// Every storage operation QuizMaster performs.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -150,6 +175,11 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// A human description (without credentials) for logs.
     fn describe(&self) -> String;
+    /// Changes made by other processes, for backends that several processes share.
+    /// `None` for the embedded database, whose only writer is this process.
+    async fn change_feed(&self) -> StoreResult<Option<mpsc::Receiver<Change>>> {
+        Ok(None)
+    }
 
     async fn create_topic(&self, id: Uuid, input: &TopicInput, now: i64) -> StoreResult<Topic>;
     async fn list_topics(&self, limit: i64, after: Option<Cursor>) -> StoreResult<Vec<Topic>>;
@@ -243,17 +273,36 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store a database URL names.
-pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn connect(database_url: &str, pool: PoolSettings) -> anyhow::Result<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
         let store = SqliteStore::connect(database_url)
             .await
             .with_context(|| format!("Failed to open the SQLite database {database_url}"))?;
         Ok(Arc::new(store))
+    } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        let store = PostgresStore::connect(database_url, pool)
+            .await
+            .with_context(|| {
+                format!(
+                    "Failed to connect to PostgreSQL at {}; is it running and reachable?",
+                    redact_url(database_url)
+                )
+            })?;
+        Ok(Arc::new(store))
     } else {
         anyhow::bail!(
-            "unsupported database URL {:?}: use sqlite://FILE",
+            "unsupported database URL {:?}: use sqlite://FILE or postgres://USER@HOST/DB",
             redact_url(database_url)
         )
+    }
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 

@@ -73,6 +73,16 @@ impl StatusHub {
     pub fn watched(&self) -> usize {
         self.lock().len()
     }
+
+    /// Whether anybody in this process follows the blueprint.
+    pub fn is_watched(&self, id: Uuid) -> bool {
+        self.lock().contains_key(&id)
+    }
+
+    /// The blueprints somebody in this process follows.
+    pub fn watched_ids(&self) -> Vec<Uuid> {
+        self.lock().keys().copied().collect()
+    }
 }
 
 impl Subscription {

@@ -3,6 +3,7 @@
 //! and hand jobs back on shutdown. A watchdog ends generations that ran out of time or whose
 //! workers were lost too often. Every change is published on the [`hub::StatusHub`].
 
+mod feed;
 pub mod hub;
 mod watchdog;
 mod worker;
@@ -87,6 +88,8 @@ impl JobEngine {
         engine
             .tracker
             .spawn(async move { watchdog.watchdog_loop().await });
+        let feed = engine.clone();
+        engine.tracker.spawn(async move { feed.feed_loop().await });
         engine
     }
 

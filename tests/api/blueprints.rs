@@ -5,9 +5,8 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn list_filters_by_status_and_pages() {
-    let app = spawn_app().await;
+async fn list_filters_by_status_and_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
     let topic = app.create_topic("Listing").await;
     let topic_id = str_of(&topic, "id");
     let mut ids = Vec::new();
@@ -65,12 +64,14 @@ async fn list_filters_by_status_and_pages() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn an_active_blueprint_cannot_be_deleted_an_ended_one_can() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 100,
-        ..Settings::default()
-    })
+async fn an_active_blueprint_cannot_be_deleted_an_ended_one_can(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 100,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Deleting").await;
     let topic_id = str_of(&topic, "id");
@@ -108,12 +109,14 @@ async fn an_active_blueprint_cannot_be_deleted_an_ended_one_can() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn deleting_a_topic_cancels_its_generation_and_removes_its_blueprints() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 100,
-        ..Settings::default()
-    })
+async fn deleting_a_topic_cancels_its_generation_and_removes_its_blueprints(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 100,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Doomed").await;
     let topic_id = str_of(&topic, "id").to_string();
@@ -162,12 +165,14 @@ async fn deleting_a_topic_cancels_its_generation_and_removes_its_blueprints() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn exports_in_three_formats_only_when_completed() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 150,
-        ..Settings::default()
-    })
+async fn exports_in_three_formats_only_when_completed(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 150,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Exporting, with \"quotes\"").await;
     let topic_id = str_of(&topic, "id");
@@ -241,3 +246,10 @@ async fn exports_in_three_formats_only_when_completed() {
     .await;
     app.stop().await;
 }
+
+crate::on_both_backends!(
+    list_filters_by_status_and_pages,
+    an_active_blueprint_cannot_be_deleted_an_ended_one_can,
+    deleting_a_topic_cancels_its_generation_and_removes_its_blueprints,
+    exports_in_three_formats_only_when_completed
+);

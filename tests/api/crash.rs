@@ -77,10 +77,11 @@ async fn status(client: &reqwest::Client, url: &str) -> Value {
         .expect("json")
 }
 
-#[tokio::test]
-async fn a_killed_server_restarts_and_the_same_blueprint_finishes_without_duplicates() {
-    let dir = tempfile::tempdir().expect("dir");
-    let database_url = format!("sqlite://{}", dir.path().join("crash.db").display());
+async fn a_killed_server_restarts_and_the_same_blueprint_finishes_without_duplicates(
+    backend: Backend,
+) {
+    let database = TestDatabase::create(backend).await;
+    let database_url = database.url.clone();
     let env = [
         ("QUIZMASTER_LEASE_SECS", "1"),
         ("QUIZMASTER_OFFLINE_PACE_MS", "150"),
@@ -154,12 +155,13 @@ async fn a_killed_server_restarts_and_the_same_blueprint_finishes_without_duplic
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 12, "no objective stored twice");
+    drop(second);
+    database.drop_database().await;
 }
 
-#[tokio::test]
-async fn a_job_whose_worker_keeps_dying_ends_in_worker_lost() {
-    let dir = tempfile::tempdir().expect("dir");
-    let database_url = format!("sqlite://{}", dir.path().join("lost.db").display());
+async fn a_job_whose_worker_keeps_dying_ends_in_worker_lost(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let database_url = database.url.clone();
     let env = [
         ("QUIZMASTER_LEASE_SECS", "1"),
         ("QUIZMASTER_OFFLINE_PACE_MS", "300"),
@@ -214,4 +216,11 @@ async fn a_job_whose_worker_keeps_dying_ends_in_worker_lost() {
     .unwrap_or_else(|last| panic!("not ended: {last}"));
     assert_eq!(last["error_code"], "worker_lost");
     assert!(last["error"].as_str().is_some_and(|m| !m.is_empty()));
+    drop(second);
+    database.drop_database().await;
 }
+
+crate::on_both_backends!(
+    a_killed_server_restarts_and_the_same_blueprint_finishes_without_duplicates,
+    a_job_whose_worker_keeps_dying_ends_in_worker_lost
+);

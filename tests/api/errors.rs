@@ -3,9 +3,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn malformed_requests_get_the_contracts_json_errors() {
-    let app = spawn_app().await;
+async fn malformed_requests_get_the_contracts_json_errors(backend: Backend) {
+    let app = spawn_app(backend).await;
     let topic = app.create_topic("Errors").await;
     let topic_id = str_of(&topic, "id");
 
@@ -139,9 +138,8 @@ async fn malformed_requests_get_the_contracts_json_errors() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_blueprint_is_not_found_under_another_topic() {
-    let app = spawn_app().await;
+async fn a_blueprint_is_not_found_under_another_topic(backend: Backend) {
+    let app = spawn_app(backend).await;
     let first = app.create_topic("First").await;
     let second = app.create_topic("Second").await;
     let started = app.start_generation(str_of(&first, "id"), 2).await;
@@ -172,3 +170,8 @@ async fn a_blueprint_is_not_found_under_another_topic() {
     .await;
     app.stop().await;
 }
+
+crate::on_both_backends!(
+    malformed_requests_get_the_contracts_json_errors,
+    a_blueprint_is_not_found_under_another_topic
+);

@@ -48,12 +48,14 @@ pub async fn read_events(response: reqwest::Response, deadline: Duration) -> Vec
     events
 }
 
-#[tokio::test]
-async fn status_has_etag_304_cache_control_and_retry_after() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 200,
-        ..Settings::default()
-    })
+async fn status_has_etag_304_cache_control_and_retry_after(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 200,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Caching").await;
     let topic_id = str_of(&topic, "id");
@@ -111,12 +113,14 @@ async fn status_has_etag_304_cache_control_and_retry_after() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn long_poll_answers_on_change_or_after_the_wait() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 400,
-        ..Settings::default()
-    })
+async fn long_poll_answers_on_change_or_after_the_wait(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 400,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Long poll").await;
     let topic_id = str_of(&topic, "id");
@@ -188,12 +192,14 @@ async fn long_poll_answers_on_change_or_after_the_wait() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn sse_streams_every_change_in_order_and_ends_after_a_terminal_event() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 50,
-        ..Settings::default()
-    })
+async fn sse_streams_every_change_in_order_and_ends_after_a_terminal_event(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 50,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Streaming").await;
     let topic_id = str_of(&topic, "id");
@@ -255,12 +261,14 @@ async fn sse_streams_every_change_in_order_and_ends_after_a_terminal_event() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn sse_reports_a_cancel_and_ends() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 200,
-        ..Settings::default()
-    })
+async fn sse_reports_a_cancel_and_ends(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 200,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Streaming cancel").await;
     let topic_id = str_of(&topic, "id").to_string();
@@ -290,3 +298,10 @@ async fn sse_reports_a_cancel_and_ends() {
     );
     app.stop().await;
 }
+
+crate::on_both_backends!(
+    status_has_etag_304_cache_control_and_retry_after,
+    long_poll_answers_on_change_or_after_the_wait,
+    sse_streams_every_change_in_order_and_ends_after_a_terminal_event,
+    sse_reports_a_cancel_and_ends
+);

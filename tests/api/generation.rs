@@ -43,9 +43,8 @@ pub fn assert_well_formed(document: &Value) {
     assert_eq!(document["enabling_objectives_count"], enabling_total);
 }
 
-#[tokio::test]
-async fn a_generation_runs_to_completed() {
-    let app = spawn_app().await;
+async fn a_generation_runs_to_completed(backend: Backend) {
+    let app = spawn_app(backend).await;
     let topic = app.create_topic("Photosynthesis").await;
     let topic_id = str_of(&topic, "id");
     let response = app
@@ -110,12 +109,14 @@ async fn a_generation_runs_to_completed() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn fifty_concurrent_generate_requests_start_exactly_one() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 200,
-        ..Settings::default()
-    })
+async fn fifty_concurrent_generate_requests_start_exactly_one(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 200,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Race").await;
     let path = format!("/api/topics/{}/blueprints/generate", str_of(&topic, "id"));
@@ -150,12 +151,14 @@ async fn fifty_concurrent_generate_requests_start_exactly_one() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_same_idempotency_key_replays_the_same_202() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 100,
-        ..Settings::default()
-    })
+async fn the_same_idempotency_key_replays_the_same_202(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 100,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Idempotent").await;
     let topic_id = str_of(&topic, "id");
@@ -208,12 +211,14 @@ async fn the_same_idempotency_key_replays_the_same_202() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn cancel_stops_the_work_and_nothing_more_is_stored() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 150,
-        ..Settings::default()
-    })
+async fn cancel_stops_the_work_and_nothing_more_is_stored(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 150,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Cancel me").await;
     let topic_id = str_of(&topic, "id");
@@ -267,12 +272,14 @@ async fn cancel_stops_the_work_and_nothing_more_is_stored() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_queued_generation_can_be_cancelled() {
-    let app = spawn_app_with(Settings {
-        workers: 0,
-        ..Settings::default()
-    })
+async fn a_queued_generation_can_be_cancelled(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            workers: 0,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Never claimed").await;
     let topic_id = str_of(&topic, "id");
@@ -293,13 +300,15 @@ async fn a_queued_generation_can_be_cancelled() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_generation_times_out_with_nobody_polling() {
-    let app = spawn_app_with(Settings {
-        pace_ms: 300,
-        timeout_secs: 1,
-        ..Settings::default()
-    })
+async fn a_generation_times_out_with_nobody_polling(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 300,
+            timeout_secs: 1,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Slow").await;
     let topic_id = str_of(&topic, "id");
@@ -330,13 +339,15 @@ async fn a_generation_times_out_with_nobody_polling() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_queued_generation_with_no_workers_times_out_too() {
-    let app = spawn_app_with(Settings {
-        workers: 0,
-        timeout_secs: 1,
-        ..Settings::default()
-    })
+async fn a_queued_generation_with_no_workers_times_out_too(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            workers: 0,
+            timeout_secs: 1,
+            ..Settings::default()
+        },
+    )
     .await;
     let topic = app.create_topic("Nobody works").await;
     let topic_id = str_of(&topic, "id");
@@ -353,9 +364,8 @@ async fn a_queued_generation_with_no_workers_times_out_too() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn many_topics_generate_in_parallel_without_duplicates() {
-    let app = spawn_app().await;
+async fn many_topics_generate_in_parallel_without_duplicates(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut started = Vec::new();
     for n in 0..12 {
         let topic = app.create_topic(&format!("Parallel {n}")).await;
@@ -383,3 +393,14 @@ async fn many_topics_generate_in_parallel_without_duplicates() {
     }
     app.stop().await;
 }
+
+crate::on_both_backends!(
+    a_generation_runs_to_completed,
+    fifty_concurrent_generate_requests_start_exactly_one,
+    the_same_idempotency_key_replays_the_same_202,
+    cancel_stops_the_work_and_nothing_more_is_stored,
+    a_queued_generation_can_be_cancelled,
+    a_generation_times_out_with_nobody_polling,
+    a_queued_generation_with_no_workers_times_out_too,
+    many_topics_generate_in_parallel_without_duplicates
+);

@@ -9,11 +9,124 @@ use quizmaster::config::{DatabaseConfig, GeneratorConfig, GeneratorKind, JobConf
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 
+/// Which database a test runs on. Every API and jobs test runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates, for each named `async fn name(backend: Backend)`, one `#[tokio::test]` per
+/// backend: `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if $crate::helpers::postgres_available().await {
+                        super::$name($crate::helpers::Backend::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// The server the PostgreSQL tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("QUIZMASTER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// Whether PostgreSQL is reachable. In CI (`CI=true`) it must be: a missing server fails the
+/// test loudly instead of letting it pass without running.
+pub async fn postgres_available() -> bool {
+    let reachable = sqlx::PgPool::connect(&postgres_admin_url()).await.is_ok();
+    if !reachable {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(
+            !in_ci,
+            "PostgreSQL is not reachable at {} and CI=true: the PostgreSQL tests must run in CI",
+            postgres_admin_url()
+        );
+        eprintln!(
+            "SKIPPED: PostgreSQL is not reachable at {}; this test did not run",
+            postgres_admin_url()
+        );
+    }
+    reachable
+}
+
+/// A fresh, empty database for one test: a SQLite file in a temp dir, or a new PostgreSQL
+/// database (dropped again by `drop_database`).
+pub struct TestDatabase {
+    pub url: String,
+    postgres_name: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.path().join("test.db").display()),
+                postgres_name: None,
+                _dir: dir,
+            },
+            Backend::Postgres => {
+                let name = format!("qm_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&postgres_admin_url())
+                    .await
+                    .expect("admin connection");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&admin)
+                    .await
+                    .expect("create the test database");
+                admin.close().await;
+                let base = postgres_admin_url();
+                let server = base
+                    .rsplit_once('/')
+                    .map(|(server, _)| server)
+                    .unwrap_or(&base);
+                Self {
+                    url: format!("{server}/{name}"),
+                    postgres_name: Some(name),
+                    _dir: dir,
+                }
+            }
+        }
+    }
+
+    pub async fn drop_database(&self) {
+        if let Some(name) = &self.postgres_name {
+            if let Ok(admin) = sqlx::PgPool::connect(&postgres_admin_url()).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&admin)
+                .await;
+                admin.close().await;
+            }
+        }
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,
     server: Option<Server>,
-    _dir: tempfile::TempDir,
+    database: TestDatabase,
 }
 
 /// Settings a test may change; everything else is the production default.
@@ -38,16 +151,15 @@ impl Default for Settings {
     }
 }
 
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Settings::default()).await
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Settings::default()).await
 }
 
-pub async fn spawn_app_with(settings: Settings) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
+    let database = TestDatabase::create(backend).await;
     let config = ServeConfig {
         bind: "127.0.0.1:0".parse().expect("address"),
-        database: DatabaseConfig { database_url },
+        database: DatabaseConfig::new(database.url.clone()),
         jobs: JobConfig {
             workers: settings.workers,
             generation_timeout_secs: settings.timeout_secs,
@@ -65,7 +177,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         base: format!("http://{}", server.address),
         client: Client::new(),
         server: Some(server),
-        _dir: dir,
+        database,
     }
 }
 
@@ -154,6 +266,7 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("clean stop");
         }
+        self.database.drop_database().await;
     }
 }
 

@@ -1,9 +1,11 @@
 //! API and jobs integration tests: one binary, each test with its own server and database.
 
+#[macro_use]
+mod helpers;
+
 mod blueprints;
 mod crash;
 mod errors;
 mod following;
 mod generation;
-mod helpers;
 mod topics;

@@ -3,9 +3,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn create_get_patch_delete_a_topic() {
-    let app = spawn_app().await;
+async fn create_get_patch_delete_a_topic(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .post_json("/api/topics", json!({"title": "  Cell biology  ", "description": "Cells", "source_text": "Mitochondria."}))
         .await;
@@ -47,9 +46,8 @@ async fn create_get_patch_delete_a_topic() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn topics_list_newest_first_with_a_cursor() {
-    let app = spawn_app().await;
+async fn topics_list_newest_first_with_a_cursor(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut created = Vec::new();
     for n in 0..5 {
         created.push(app.create_topic(&format!("Topic {n}")).await);
@@ -81,9 +79,8 @@ async fn topics_list_newest_first_with_a_cursor() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn topic_validation_reports_every_field() {
-    let app = spawn_app().await;
+async fn topic_validation_reports_every_field(backend: Backend) {
+    let app = spawn_app(backend).await;
     let cases = [
         (json!({}), "title"),
         (json!({"title": "   "}), "title"),
@@ -123,3 +120,9 @@ async fn topic_validation_reports_every_field() {
     );
     app.stop().await;
 }
+
+crate::on_both_backends!(
+    create_get_patch_delete_a_topic,
+    topics_list_newest_first_with_a_cursor,
+    topic_validation_reports_every_field
+);

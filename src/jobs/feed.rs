@@ -1,0 +1,53 @@
+//! Changes made by other processes (a shared PostgreSQL database) reach this process's hub
+//! here: one database notification is one read, however many clients follow the blueprint.
+
+use crate::db::Change;
+
+use super::JobEngine;
+
+impl JobEngine {
+    pub(super) async fn feed_loop(&self) {
+        let mut feed = match self.store.change_feed().await {
+            Ok(Some(feed)) => feed,
+            // The embedded database has no other writers: nothing to hear.
+            Ok(None) => return,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot follow database changes; other processes' updates will only be seen by heartbeats");
+                return;
+            }
+        };
+        loop {
+            let change = tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                change = feed.recv() => match change {
+                    Some(change) => change,
+                    None => return,
+                },
+            };
+            match change {
+                Change::Blueprint(id) => {
+                    if self.hub.is_watched(id) {
+                        self.refresh(id).await;
+                    }
+                }
+                Change::JobsAvailable => self.wake.notify_one(),
+                Change::Resync => {
+                    for id in self.hub.watched_ids() {
+                        self.refresh(id).await;
+                    }
+                    self.wake.notify_waiters();
+                }
+            }
+        }
+    }
+
+    async fn refresh(&self, id: uuid::Uuid) {
+        match self.store.get_blueprint_by_id(id).await {
+            Ok(Some(blueprint)) => self.hub.publish(&blueprint),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, blueprint_id = %id, "cannot read a changed blueprint")
+            }
+        }
+    }
+}
