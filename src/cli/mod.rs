@@ -24,6 +24,9 @@ pub enum Command {
     Serve(ServeConfig),
     /// Workers only, against a shared database.
     Worker {
+        /// Optional address for `/healthz` and `/readyz` (e.g. 127.0.0.1:9090); none by default.
+        #[arg(long, env = "QUIZMASTER_HEALTH_BIND")]
+        health_bind: Option<std::net::SocketAddr>,
         #[command(flatten)]
         database: DatabaseConfig,
         #[command(flatten)]
@@ -45,10 +48,11 @@ pub async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Serve(config) => serve::serve(config).await,
         Command::Worker {
+            health_bind,
             database,
             jobs,
             generator,
-        } => serve::worker(database, jobs, generator).await,
+        } => serve::worker(health_bind, database, jobs, generator).await,
         Command::Migrate { database } => serve::migrate(database).await,
         Command::Generate(args) => return generate::generate(args).await,
     };

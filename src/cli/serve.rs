@@ -98,6 +98,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 }
 
 pub async fn worker(
+    health_bind: Option<SocketAddr>,
     database: DatabaseConfig,
     jobs: JobConfig,
     generator: GeneratorConfig,
@@ -105,11 +106,29 @@ pub async fn worker(
     let store = db::connect(&database.database_url, database.pool()).await?;
     store.migrate().await?;
     let engine: Arc<JobEngine> = JobEngine::start(
-        store,
+        store.clone(),
         StatusHub::new(),
         build_generator(&generator),
         jobs.settings(),
     );
+    let shutdown = CancellationToken::new();
+    let health = match health_bind {
+        Some(bind) => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("Failed to listen on {bind} for health checks"))?;
+            let address = listener.local_addr()?;
+            tracing::info!("health checks on http://{address}/healthz and /readyz");
+            let app = crate::http::health_router(store);
+            let shutdown = shutdown.clone();
+            Some(tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                    .await
+            }))
+        }
+        None => None,
+    };
     tracing::info!(
         database = %redact_url(&database.database_url),
         generator = engine.generator_name(),
@@ -118,6 +137,10 @@ pub async fn worker(
     );
     crate::cli::shutdown_signal().await;
     tracing::info!("shutting down: no new jobs; running ones get a grace period");
+    shutdown.cancel();
     engine.shutdown().await;
+    if let Some(health) = health {
+        let _ = health.await;
+    }
     Ok(())
 }

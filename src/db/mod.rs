@@ -236,12 +236,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Hands a job back (graceful shutdown) so that the next claim takes it at once.
     async fn release_lease(&self, id: Uuid, attempt: i64) -> StoreResult<bool>;
-    /// Stores one terminal objective with its enabling objectives at the next position.
-    /// `None` when the writer is fenced off (lease lost, cancelled, timed out).
+    /// Stores one terminal objective with its enabling objectives at `position`, which must be
+    /// the next one. `None` when nothing was written: the writer is fenced off (lease lost,
+    /// cancelled, timed out) or that position is already stored (a retried write whose first
+    /// try committed) — the caller tells which by reading the blueprint.
     async fn append_terminal_objective(
         &self,
         id: Uuid,
         attempt: i64,
+        position: i64,
         draft: &TerminalDraft,
         now: i64,
     ) -> StoreResult<Option<Blueprint>>;

@@ -698,6 +698,7 @@ impl Store for PostgresStore {
         &self,
         id: Uuid,
         attempt: i64,
+        position: i64,
         draft: &TerminalDraft,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {
@@ -708,13 +709,15 @@ impl Store for PostgresStore {
             "UPDATE blueprints SET terminal_objectives_count = terminal_objectives_count + 1, \
              enabling_objectives_count = enabling_objectives_count + $1, \
              version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND attempt = $4 AND status = 'generating'",
+             WHERE id = $3 AND attempt = $4 AND status = 'generating' \
+               AND terminal_objectives_count = $5",
             returning_blueprint!()
         ))
         .bind(draft.enabling.len() as i64)
         .bind(now)
         .bind(id)
         .bind(attempt)
+        .bind(position - 1)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -853,7 +856,7 @@ async fn listen(pool: PgPool, feed: mpsc::Sender<Change>) {
             Ok(listener) => listener,
             Err(err) => {
                 failures = failures.saturating_add(1);
-                if failures == 1 || failures % 20 == 0 {
+                if failures == 1 || failures.is_multiple_of(20) {
                     tracing::warn!(error = %err, "change feed: cannot connect; retrying");
                 }
                 if feed.is_closed() {

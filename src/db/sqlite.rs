@@ -713,6 +713,7 @@ impl Store for SqliteStore {
         &self,
         id: Uuid,
         attempt: i64,
+        position: i64,
         draft: &TerminalDraft,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {
@@ -723,13 +724,15 @@ impl Store for SqliteStore {
             "UPDATE blueprints SET terminal_objectives_count = terminal_objectives_count + 1, \
              enabling_objectives_count = enabling_objectives_count + ?, \
              version = version + 1, updated_at = ? \
-             WHERE id = ? AND attempt = ? AND status = 'generating'",
+             WHERE id = ? AND attempt = ? AND status = 'generating' \
+               AND terminal_objectives_count = ?",
             returning_blueprint!()
         ))
         .bind(draft.enabling.len() as i64)
         .bind(now)
         .bind(id.to_string())
         .bind(attempt)
+        .bind(position - 1)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

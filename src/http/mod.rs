@@ -67,6 +67,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Only `/healthz` and `/readyz`: what `quizmaster worker` serves on its optional health port.
+pub fn health_router(store: std::sync::Arc<dyn crate::db::Store>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/readyz",
+            get(move || {
+                let store = store.clone();
+                async move { ready_response(store.as_ref()).await }
+            }),
+        )
+        .fallback(route_not_found)
+}
+
 async fn route_not_found() -> ApiError {
     ApiError::RouteNotFound
 }
@@ -81,8 +95,12 @@ async fn healthz() -> impl IntoResponse {
 }
 
 /// The database answers.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
+async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    ready_response(state.store.as_ref()).await
+}
+
+async fn ready_response(store: &dyn crate::db::Store) -> axum::response::Response {
+    match store.ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");

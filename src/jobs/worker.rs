@@ -1,5 +1,6 @@
 //! A worker: claim a job, run its generation under a lease, and end it.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,9 +12,9 @@ use uuid::Uuid;
 
 use super::hub::StatusHub;
 use super::JobEngine;
-use crate::db::{ClaimedJob, Finish, Store};
+use crate::db::{ClaimedJob, Finish, Store, StoreError, StoreResult};
 use crate::domain::time::now_ms;
-use crate::domain::{ErrorCode, TerminalDraft};
+use crate::domain::{BlueprintStatus, ErrorCode, TerminalDraft};
 use crate::generator::{GenerateError, GenerationRequest, ObjectiveSink, SinkError};
 
 impl JobEngine {
@@ -129,6 +130,7 @@ impl JobEngine {
             hub: self.hub.clone(),
             id,
             attempt,
+            next_position: blueprint.terminal_objectives_count.max(0) + 1,
             stop: stop.clone(),
         };
         let result = self.generator.generate(&request, &mut sink, &stop).await;
@@ -261,12 +263,40 @@ async fn heartbeat(
     }
 }
 
+/// Retries an operation while the database is unavailable (a restart, a dropped connection),
+/// for about seven seconds in all, so that a short outage does not cost the job its attempt.
+/// Only for operations that are safe to repeat.
+async fn retry_while_unavailable<T, F, Fut>(stop: &CancellationToken, mut op: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = StoreResult<T>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match op().await {
+            Err(StoreError::Unavailable(err)) if tries < 8 && !stop.is_cancelled() => {
+                tracing::warn!(error = %err, ?delay, "database unavailable; retrying");
+                tokio::select! {
+                    _ = stop.cancelled() => return Err(StoreError::Unavailable(err)),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Stores what the generator makes, fenced by the attempt number.
 struct StoreSink {
     store: Arc<dyn Store>,
     hub: Arc<StatusHub>,
     id: Uuid,
     attempt: i64,
+    /// The position the next terminal objective takes; it makes a retried write idempotent.
+    next_position: i64,
     stop: CancellationToken,
 }
 
@@ -283,11 +313,12 @@ impl ObjectiveSink for StoreSink {
         if self.stop.is_cancelled() {
             return Err(SinkError::Stopped);
         }
-        match self
-            .store
-            .set_blueprint_summary(self.id, self.attempt, title, description, now_ms())
-            .await
-        {
+        let stored = retry_while_unavailable(&self.stop, || {
+            self.store
+                .set_blueprint_summary(self.id, self.attempt, title, description, now_ms())
+        })
+        .await;
+        match stored {
             Ok(Some(blueprint)) => {
                 self.hub.publish(&blueprint);
                 Ok(())
@@ -305,16 +336,32 @@ impl ObjectiveSink for StoreSink {
         for enabling in &draft.enabling {
             enabling.check().map_err(SinkError::Invalid)?;
         }
-        match self
-            .store
-            .append_terminal_objective(self.id, self.attempt, &draft, now_ms())
-            .await
-        {
+        let position = self.next_position;
+        let stored = retry_while_unavailable(&self.stop, || {
+            self.store
+                .append_terminal_objective(self.id, self.attempt, position, &draft, now_ms())
+        })
+        .await;
+        match stored {
             Ok(Some(blueprint)) => {
+                self.next_position += 1;
                 self.hub.publish(&blueprint);
                 Ok(())
             }
-            Ok(None) => Err(self.fenced_off()),
+            // Nothing written: either a retried write had already committed (the position is
+            // stored and this attempt still holds the job), or this attempt is fenced off.
+            Ok(None) => match self.store.get_blueprint_by_id(self.id).await {
+                Ok(Some(current))
+                    if current.attempt == self.attempt
+                        && current.status == BlueprintStatus::Generating
+                        && current.terminal_objectives_count >= position =>
+                {
+                    self.next_position = current.terminal_objectives_count + 1;
+                    Ok(())
+                }
+                Ok(_) => Err(self.fenced_off()),
+                Err(err) => Err(SinkError::Storage(err.to_string())),
+            },
             Err(err) => Err(SinkError::Storage(err.to_string())),
         }
     }

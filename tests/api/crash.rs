@@ -1,70 +1,11 @@
 //! Real `quizmaster serve` child processes, killed with SIGKILL mid-generation.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::child::ChildProcess;
 use crate::helpers::*;
-
-struct ChildServer {
-    child: Child,
-    base: String,
-}
-
-impl ChildServer {
-    fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_quizmaster"));
-        command
-            .arg("serve")
-            .env("QUIZMASTER_DATABASE_URL", database_url)
-            .env("QUIZMASTER_BIND", "127.0.0.1:0")
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().expect("spawn quizmaster");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
-                        let address: String =
-                            rest.chars().take_while(|c| !c.is_whitespace()).collect();
-                        let _ = tx.send(address);
-                        sent = true;
-                    }
-                }
-            }
-        });
-        let address = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server logs its address");
-        Self {
-            child,
-            base: format!("http://{address}"),
-        }
-    }
-
-    fn kill_9(&mut self) {
-        // Child::kill sends SIGKILL on Unix: no shutdown code runs.
-        self.child.kill().expect("kill");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for ChildServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn status(client: &reqwest::Client, url: &str) -> Value {
     client
@@ -87,7 +28,7 @@ async fn a_killed_server_restarts_and_the_same_blueprint_finishes_without_duplic
         ("QUIZMASTER_OFFLINE_PACE_MS", "150"),
     ];
     let client = reqwest::Client::new();
-    let mut first = ChildServer::start(&database_url, &env);
+    let mut first = ChildProcess::serve(&database_url, &env);
 
     let topic: Value = client
         .post(format!("{}/api/topics", first.base))
@@ -124,7 +65,7 @@ async fn a_killed_server_restarts_and_the_same_blueprint_finishes_without_duplic
     assert!(reached.is_ok(), "progress before the kill: {reached:?}");
     first.kill_9();
 
-    let second = ChildServer::start(&database_url, &env);
+    let second = ChildProcess::serve(&database_url, &env);
     let status_url = format!("{}{path}/status", second.base);
     let done = poll_until(
         Duration::from_secs(20),
@@ -168,7 +109,7 @@ async fn a_job_whose_worker_keeps_dying_ends_in_worker_lost(backend: Backend) {
         ("QUIZMASTER_MAX_ATTEMPTS", "1"),
     ];
     let client = reqwest::Client::new();
-    let mut first = ChildServer::start(&database_url, &env);
+    let mut first = ChildProcess::serve(&database_url, &env);
     let topic: Value = client
         .post(format!("{}/api/topics", first.base))
         .json(&json!({"title": "Unlucky"}))
@@ -205,7 +146,7 @@ async fn a_job_whose_worker_keeps_dying_ends_in_worker_lost(backend: Backend) {
     assert!(running.is_ok(), "{running:?}");
     first.kill_9();
 
-    let second = ChildServer::start(&database_url, &env);
+    let second = ChildProcess::serve(&database_url, &env);
     let url = format!("{}{status_path}", second.base);
     let last = poll_until(
         Duration::from_secs(10),

@@ -3,6 +3,9 @@
 #[macro_use]
 mod helpers;
 
+#[path = "../support/child.rs"]
+mod child;
+
 mod blueprints;
 mod crash;
 mod errors;

@@ -1,0 +1,273 @@
+//! Scale-out on PostgreSQL with real processes: API servers with workers off, and separate
+//! `quizmaster worker` processes, all on one database.
+
+#[path = "../support/child.rs"]
+mod child;
+#[path = "../api/helpers.rs"]
+#[macro_use]
+#[allow(dead_code)]
+mod helpers;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use child::ChildProcess;
+use helpers::{poll_until, postgres_available, str_of, Backend, TestDatabase};
+
+const API_ONLY: &[(&str, &str)] = &[("QUIZMASTER_WORKERS", "0")];
+
+async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
+    let response = client.post(url).json(&body).send().await.expect("send");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+async fn get(client: &reqwest::Client, url: String) -> Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn create_topic(client: &reqwest::Client, base: &str, title: &str) -> String {
+    let (status, topic) = post(
+        client,
+        format!("{base}/api/topics"),
+        json!({"title": title}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    str_of(&topic, "id").to_string()
+}
+
+/// Reads `status` events until the stream ends.
+async fn read_statuses(response: reqwest::Response, deadline: Duration) -> Vec<Value> {
+    let mut statuses = Vec::new();
+    let mut buffer = String::new();
+    let mut stream = response.bytes_stream();
+    let end = tokio::time::Instant::now() + deadline;
+    while let Some(chunk) = tokio::time::timeout_at(end, stream.next())
+        .await
+        .expect("stream ended in time")
+    {
+        buffer.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+        while let Some(split) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..split + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                statuses.push(serde_json::from_str(data.trim()).expect("json data"));
+            }
+        }
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn a_job_started_on_one_server_streams_its_events_through_the_other() {
+    if !postgres_available().await {
+        return;
+    }
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let a = ChildProcess::serve(&database.url, API_ONLY);
+    let b = ChildProcess::serve(&database.url, API_ONLY);
+    let _worker = ChildProcess::worker(&database.url, &[("QUIZMASTER_OFFLINE_PACE_MS", "100")]);
+    let client = reqwest::Client::new();
+
+    let topic_id = create_topic(&client, &a.base, "Across servers").await;
+    let (status, started) = post(
+        &client,
+        format!("{}/api/topics/{topic_id}/blueprints/generate", a.base),
+        json!({"target_terminal_objectives": 6}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let blueprint_id = str_of(&started, "id");
+    let events = client
+        .get(format!(
+            "{}/api/topics/{topic_id}/blueprints/{blueprint_id}/events",
+            b.base
+        ))
+        .send()
+        .await
+        .expect("events");
+    let statuses = read_statuses(events, Duration::from_secs(20)).await;
+    let counts: Vec<i64> = statuses
+        .iter()
+        .map(|s| s["terminal_objectives_count"].as_i64().unwrap_or(-1))
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert!(
+        statuses.len() >= 4,
+        "progress streamed through the other server: {counts:?}"
+    );
+    assert_eq!(
+        statuses.last().map(|s| s["status"].clone()),
+        Some(json!("completed"))
+    );
+    drop((a, b));
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn forty_concurrent_generates_over_two_servers_start_exactly_one() {
+    if !postgres_available().await {
+        return;
+    }
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let a = ChildProcess::serve(&database.url, API_ONLY);
+    let b = ChildProcess::serve(&database.url, API_ONLY);
+    let client = reqwest::Client::new();
+    let topic_id = create_topic(&client, &a.base, "Contended").await;
+    let requests = (0..40).map(|n| {
+        let base = if n % 2 == 0 { &a.base } else { &b.base };
+        post(
+            &client,
+            format!("{base}/api/topics/{topic_id}/blueprints/generate"),
+            json!({"target_terminal_objectives": 2}),
+        )
+    });
+    let results = futures::future::join_all(requests).await;
+    let accepted: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == 202)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(accepted.len(), 1, "{results:?}");
+    let winner = str_of(accepted[0], "id");
+    for (status, body) in results.iter().filter(|(s, _)| *s != 202) {
+        assert_eq!(*status, 409, "{body}");
+        assert_eq!(body["error"]["blueprint_id"], winner);
+    }
+    drop((a, b));
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_job_is_replaced_by_another_without_duplicates() {
+    if !postgres_available().await {
+        return;
+    }
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let worker_env = [
+        ("QUIZMASTER_OFFLINE_PACE_MS", "150"),
+        ("QUIZMASTER_LEASE_SECS", "1"),
+    ];
+    let api = ChildProcess::serve(&database.url, API_ONLY);
+    let mut first = ChildProcess::worker(&database.url, &worker_env);
+    let client = reqwest::Client::new();
+    let topic_id = create_topic(&client, &api.base, "Worker crash").await;
+    let (_, started) = post(
+        &client,
+        format!("{}/api/topics/{topic_id}/blueprints/generate", api.base),
+        json!({"target_terminal_objectives": 10}),
+    )
+    .await;
+    let blueprint_id = str_of(&started, "id");
+    let status_url = format!(
+        "{}/api/topics/{topic_id}/blueprints/{blueprint_id}/status",
+        api.base
+    );
+    poll_until(
+        Duration::from_secs(10),
+        || get(&client, status_url.clone()),
+        |s| s["terminal_objectives_count"].as_i64() >= Some(3),
+    )
+    .await
+    .unwrap_or_else(|last| panic!("no progress before the kill: {last}"));
+    first.kill_9();
+
+    let second = ChildProcess::worker(&database.url, &worker_env);
+    let done = poll_until(
+        Duration::from_secs(20),
+        || get(&client, status_url.clone()),
+        |s| s["status"] == "completed",
+    )
+    .await
+    .unwrap_or_else(|last| panic!("not completed by the second worker: {last}"));
+    assert_eq!(done["attempt"], 2);
+    assert!(
+        second.log_count("generation started") >= 1,
+        "the second worker took the job over"
+    );
+    let whole = get(
+        &client,
+        format!(
+            "{}/api/topics/{topic_id}/blueprints/{blueprint_id}",
+            api.base
+        ),
+    )
+    .await;
+    let terminals = whole["terminal_objectives"].as_array().expect("objectives");
+    let positions: Vec<i64> = terminals
+        .iter()
+        .map(|t| t["position"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(positions, (1..=10).collect::<Vec<i64>>());
+    let texts: HashSet<&str> = terminals.iter().map(|t| str_of(t, "text")).collect();
+    assert_eq!(texts.len(), 10, "no objective stored twice");
+    assert_eq!(whole["terminal_objectives_count"], 10);
+    drop((api, second));
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn two_hundred_jobs_over_two_worker_processes_all_complete() {
+    if !postgres_available().await {
+        return;
+    }
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let api = ChildProcess::serve(&database.url, API_ONLY);
+    let worker_env = [("QUIZMASTER_WORKERS", "4")];
+    let first = ChildProcess::worker(&database.url, &worker_env);
+    let second = ChildProcess::worker(&database.url, &worker_env);
+    let client = reqwest::Client::new();
+    let mut jobs = Vec::new();
+    for n in 0..200 {
+        let topic_id = create_topic(&client, &api.base, &format!("Batch {n}")).await;
+        let (status, started) = post(
+            &client,
+            format!("{}/api/topics/{topic_id}/blueprints/generate", api.base),
+            json!({"target_terminal_objectives": 3}),
+        )
+        .await;
+        assert_eq!(status, 202);
+        jobs.push((topic_id, str_of(&started, "id").to_string()));
+    }
+    for (topic_id, blueprint_id) in &jobs {
+        let url = format!(
+            "{}/api/topics/{topic_id}/blueprints/{blueprint_id}/status",
+            api.base
+        );
+        let done = poll_until(
+            Duration::from_secs(60),
+            || get(&client, url.clone()),
+            |s| {
+                matches!(
+                    s["status"].as_str(),
+                    Some("completed" | "error" | "cancelled")
+                )
+            },
+        )
+        .await
+        .unwrap_or_else(|last| panic!("stuck: {last}"));
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(done["terminal_objectives_count"], 3);
+    }
+    let (by_first, by_second) = (
+        first.log_count("generation ended status"),
+        second.log_count("generation ended status"),
+    );
+    assert_eq!(by_first + by_second, 200, "every job ended exactly once");
+    assert!(
+        by_first > 0 && by_second > 0,
+        "both workers took jobs: {by_first} + {by_second}"
+    );
+    drop((api, first, second));
+    database.drop_database().await;
+}

@@ -1,0 +1,104 @@
+//! Real `quizmaster` child processes for multi-process and crash tests.
+// Each test binary uses a different part of this shared module.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct ChildProcess {
+    child: Child,
+    /// `http://ADDRESS` for `serve`; empty for `worker`.
+    pub base: String,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl ChildProcess {
+    /// Starts `quizmaster serve` on a free port and waits until it listens.
+    pub fn serve(database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start("serve", database_url, env, "listening on http://")
+    }
+
+    /// Starts `quizmaster worker` and waits until its workers run.
+    pub fn worker(database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start("worker", database_url, env, "worker started")
+    }
+
+    fn start(command: &str, database_url: &str, env: &[(&str, &str)], ready: &str) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_quizmaster"));
+        cmd.arg(command)
+            .env("QUIZMASTER_DATABASE_URL", database_url)
+            .env("QUIZMASTER_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut child = cmd.spawn().expect("spawn quizmaster");
+        let stderr = child.stderr.take().expect("stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ready = ready.to_string();
+        let collected = lines.clone();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent && line.contains(&ready) {
+                    let address = line
+                        .split("listening on http://")
+                        .nth(1)
+                        .map(|rest| {
+                            rest.chars()
+                                .take_while(|c| !c.is_whitespace())
+                                .collect::<String>()
+                        })
+                        .unwrap_or_default();
+                    let _ = tx.send(address);
+                    sent = true;
+                }
+                if let Ok(mut lines) = collected.lock() {
+                    lines.push(line);
+                }
+            }
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "quizmaster {command} did not start; its log: {:?}",
+                    lines.lock().map(|l| l.clone())
+                )
+            });
+        let base = if address.is_empty() {
+            String::new()
+        } else {
+            format!("http://{address}")
+        };
+        Self { child, base, lines }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill_9(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reaped");
+    }
+
+    /// How many log lines contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.lines
+            .lock()
+            .map(|lines| lines.iter().filter(|l| l.contains(needle)).count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
