@@ -73,7 +73,10 @@ impl JobConfig {
             lease: Duration::from_secs(self.lease_secs),
             generation_timeout: Duration::from_secs(self.generation_timeout_secs),
             max_attempts: self.max_attempts,
-            idle_poll: Duration::from_millis(500),
+            // New jobs wake workers at once (in-process, or by NOTIFY); the idle poll only finds
+            // leases that expired, so half a lease is soon enough.
+            idle_poll: (Duration::from_secs(self.lease_secs) / 2)
+                .clamp(Duration::from_millis(250), Duration::from_secs(5)),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
         }
     }

@@ -161,7 +161,74 @@ async fn a_job_whose_worker_keeps_dying_ends_in_worker_lost(backend: Backend) {
     database.drop_database().await;
 }
 
+async fn sigterm_hands_running_jobs_back_and_a_restart_resumes_them_at_once(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    // A long lease: if the job were not handed back, the restart would wait 60 s for it.
+    let env = [
+        ("QUIZMASTER_LEASE_SECS", "60"),
+        ("QUIZMASTER_OFFLINE_PACE_MS", "200"),
+        ("QUIZMASTER_SHUTDOWN_GRACE_SECS", "0"),
+    ];
+    let client = reqwest::Client::new();
+    let mut first = ChildProcess::serve(&database.url, &env);
+    let topic: Value = client
+        .post(format!("{}/api/topics", first.base))
+        .json(&json!({"title": "Graceful"}))
+        .send()
+        .await
+        .expect("topic")
+        .json()
+        .await
+        .expect("json");
+    let topic_id = str_of(&topic, "id").to_string();
+    let started: Value = client
+        .post(format!(
+            "{}/api/topics/{topic_id}/blueprints/generate",
+            first.base
+        ))
+        .json(&json!({"target_terminal_objectives": 10}))
+        .send()
+        .await
+        .expect("generate")
+        .json()
+        .await
+        .expect("json");
+    let path = format!(
+        "/api/topics/{topic_id}/blueprints/{}/status",
+        str_of(&started, "id")
+    );
+    let url = format!("{}{path}", first.base);
+    poll_until(
+        Duration::from_secs(10),
+        || status(&client, &url),
+        |s| s["terminal_objectives_count"].as_i64() >= Some(2),
+    )
+    .await
+    .unwrap_or_else(|last| panic!("no progress: {last}"));
+    let exit = first.terminate();
+    assert!(exit.success(), "a clean exit on SIGTERM: {exit:?}");
+    assert!(
+        first.log_count("job handed back") >= 1,
+        "the running job was handed back"
+    );
+
+    let second = ChildProcess::serve(&database.url, &env);
+    let url = format!("{}{path}", second.base);
+    let done = poll_until(
+        Duration::from_secs(15),
+        || status(&client, &url),
+        |s| s["status"] == "completed",
+    )
+    .await
+    .unwrap_or_else(|last| panic!("not resumed at once: {last}"));
+    assert_eq!(done["attempt"], 2);
+    assert_eq!(done["terminal_objectives_count"], 10);
+    drop(second);
+    database.drop_database().await;
+}
+
 crate::on_both_backends!(
     a_killed_server_restarts_and_the_same_blueprint_finishes_without_duplicates,
-    a_job_whose_worker_keeps_dying_ends_in_worker_lost
+    a_job_whose_worker_keeps_dying_ends_in_worker_lost,
+    sigterm_hands_running_jobs_back_and_a_restart_resumes_them_at_once
 );

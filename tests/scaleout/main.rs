@@ -271,3 +271,55 @@ async fn two_hundred_jobs_over_two_worker_processes_all_complete() {
     drop((api, first, second));
     database.drop_database().await;
 }
+
+#[tokio::test]
+async fn processes_starting_at_once_on_an_empty_database_migrate_safely() {
+    if !postgres_available().await {
+        return;
+    }
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let url = database.url.clone();
+    // Three processes race to apply the migrations to the same empty database.
+    let starters: Vec<_> = (0..3)
+        .map(|n| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                if n == 0 {
+                    ChildProcess::worker(&url, &[])
+                } else {
+                    ChildProcess::serve(&url, API_ONLY)
+                }
+            })
+        })
+        .collect();
+    let processes: Vec<ChildProcess> = starters
+        .into_iter()
+        .map(|s| s.join().expect("started"))
+        .collect();
+    let client = reqwest::Client::new();
+    let topic_id = create_topic(&client, &processes[1].base, "After the race").await;
+    let (status, started) = post(
+        &client,
+        format!(
+            "{}/api/topics/{topic_id}/blueprints/generate",
+            processes[2].base
+        ),
+        json!({"target_terminal_objectives": 2}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let url = format!(
+        "{}/api/topics/{topic_id}/blueprints/{}/status",
+        processes[1].base,
+        str_of(&started, "id")
+    );
+    poll_until(
+        Duration::from_secs(15),
+        || get(&client, url.clone()),
+        |s| s["status"] == "completed",
+    )
+    .await
+    .unwrap_or_else(|last| panic!("not completed: {last}"));
+    drop(processes);
+    database.drop_database().await;
+}

@@ -1,0 +1,158 @@
+//! `quizmaster generate`, run as a real process on a fresh SQLite file.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn generate(dir: &tempfile::TempDir, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quizmaster"))
+        .arg("generate")
+        .args(args)
+        .env(
+            "QUIZMASTER_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("cli.db").display()),
+        )
+        .output()
+        .expect("run quizmaster generate")
+}
+
+#[test]
+fn generate_prints_the_blueprint_in_each_format() {
+    let dir = tempfile::tempdir().expect("dir");
+    let notes = dir.path().join("notes.md");
+    std::fs::write(&notes, "# Hash tables\nA hash function maps keys to buckets.\n# Collisions\nChaining and open addressing resolve collisions.\n")
+        .expect("notes");
+    let notes = notes.to_string_lossy().to_string();
+
+    let json = generate(
+        &dir,
+        &[
+            "--title",
+            "Hash tables",
+            "--source",
+            &notes,
+            "--target",
+            "3",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        json.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let document: Value =
+        serde_json::from_slice(&json.stdout).expect("stdout is the JSON blueprint");
+    assert_eq!(document["status"], "completed");
+    assert_eq!(
+        document["terminal_objectives"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert!(
+        json.stderr.is_empty() || !String::from_utf8_lossy(&json.stderr).contains('\r'),
+        "no progress bar when stderr is not a terminal"
+    );
+
+    let csv = generate(
+        &dir,
+        &["--title", "Hash tables", "--target", "2", "--format", "csv"],
+    );
+    assert_eq!(csv.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("terminal_position,"));
+
+    let markdown = generate(&dir, &["--title", "Hash tables", "--target", "2"]);
+    assert_eq!(markdown.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&markdown.stdout).starts_with("# "));
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().expect("dir");
+    for args in [
+        vec!["--title", "T", "--target", "0"],
+        vec!["--title", "T", "--target", "31"],
+        vec!["--title", "   "],
+        vec!["--title", "T", "--source", "/definitely/not/here.md"],
+        vec!["--title", "T", "--format", "pdf"],
+        vec!["--description", "no title"],
+    ] {
+        let output = generate(&dir, &args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.to_lowercase().contains("error"),
+            "{args:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn ctrl_c_cancels_the_job_and_exits_130() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("cli.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quizmaster"))
+        .args(["generate", "--title", "Slow topic", "--target", "30"])
+        .env(
+            "QUIZMASTER_DATABASE_URL",
+            format!("sqlite://{}", db.display()),
+        )
+        .env("QUIZMASTER_OFFLINE_PACE_MS", "300")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+
+    // Wait until the generation is running (read the same SQLite file), then press Ctrl-C.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let running = runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(pool) = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await
+            {
+                let count: Option<i64> = sqlx::query_scalar(
+                    "SELECT terminal_objectives_count FROM blueprints WHERE status = 'generating'",
+                )
+                .fetch_optional(&pool)
+                .await
+                .unwrap_or(None);
+                pool.close().await;
+                if count >= Some(1) {
+                    return true;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    });
+    assert!(running, "the generation started");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "exited within 5 s of Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+
+    let state: String = runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .expect("open");
+        sqlx::query_scalar("SELECT status FROM blueprints")
+            .fetch_one(&pool)
+            .await
+            .expect("status")
+    });
+    assert_eq!(state, "cancelled");
+}
