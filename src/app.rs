@@ -18,6 +18,8 @@ pub struct AppState {
     pub jobs: Arc<JobEngine>,
     /// Ends SSE streams and long polls when the server shuts down.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// What `/metrics` requires from clients that are not on loopback.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 /// Builds the configured generator.

@@ -69,6 +69,7 @@ pub struct JobConfig {
 impl JobConfig {
     pub fn settings(&self) -> JobSettings {
         JobSettings {
+            retention: Duration::from_secs(30 * 24 * 3600),
             workers: self.workers,
             lease: Duration::from_secs(self.lease_secs),
             generation_timeout: Duration::from_secs(self.generation_timeout_secs),
@@ -99,6 +100,27 @@ pub struct GeneratorConfig {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct OpsConfig {
+    /// Job history (finished jobs, idempotency keys) older than this many days is purged.
+    /// Topics and blueprints are never purged.
+    #[arg(long, env = "QUIZMASTER_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub retention_days: u64,
+    /// Bearer token that `/metrics` requires from non-loopback clients (loopback needs none).
+    #[arg(long, env = "QUIZMASTER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            metrics_token: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     /// Listen address; port 0 picks a free one (the log says which).
     #[arg(long, env = "QUIZMASTER_BIND", default_value = "127.0.0.1:8080")]
@@ -109,4 +131,6 @@ pub struct ServeConfig {
     pub jobs: JobConfig,
     #[command(flatten)]
     pub generator: GeneratorConfig,
+    #[command(flatten)]
+    pub ops: OpsConfig,
 }

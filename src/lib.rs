@@ -17,3 +17,4 @@ pub mod domain;
 pub mod generator;
 pub mod http;
 pub mod jobs;
+pub mod telemetry;

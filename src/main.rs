@@ -1,5 +1,4 @@
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use quizmaster::cli::{run, Cli, Command};
 
@@ -11,12 +10,7 @@ async fn main() {
         Command::Generate(_) => "warn,sqlx=warn",
         _ => "info,sqlx=warn",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    quizmaster::telemetry::init_logging(cli.log_format, default_filter);
     let code = run(cli).await;
     std::process::exit(code);
 }

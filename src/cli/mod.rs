@@ -5,7 +5,7 @@ pub mod serve;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, ServeConfig};
+use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, OpsConfig, ServeConfig};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,6 +14,10 @@ use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, ServeConfig};
     about = "Turn a topic into a quiz blueprint"
 )]
 pub struct Cli {
+    /// `pretty` lines or one JSON object per line.
+    #[arg(long, global = true, env = "QUIZMASTER_LOG_FORMAT", value_enum,
+          default_value_t = crate::telemetry::LogFormat::Pretty)]
+    pub log_format: crate::telemetry::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -33,6 +37,8 @@ pub enum Command {
         jobs: JobConfig,
         #[command(flatten)]
         generator: GeneratorConfig,
+        #[command(flatten)]
+        ops: OpsConfig,
     },
     /// Bring the database schema up to date and exit.
     Migrate {
@@ -52,7 +58,8 @@ pub async fn run(cli: Cli) -> i32 {
             database,
             jobs,
             generator,
-        } => serve::worker(health_bind, database, jobs, generator).await,
+            ops,
+        } => serve::worker(health_bind, database, jobs, generator, ops).await,
         Command::Migrate { database } => serve::migrate(database).await,
         Command::Generate(args) => return generate::generate(args).await,
     };

@@ -2,12 +2,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{build_generator, AppState};
-use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, ServeConfig};
+use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, OpsConfig, ServeConfig};
 use crate::db::{self, redact_url};
 use crate::jobs::hub::StatusHub;
 use crate::jobs::JobEngine;
@@ -33,17 +34,16 @@ impl Server {
         store.migrate().await?;
         let hub = StatusHub::new();
         let generator = build_generator(&config.generator);
-        let jobs = JobEngine::start(
-            store.clone(),
-            hub.clone(),
-            generator,
-            config.jobs.settings(),
-        );
+        crate::telemetry::prometheus();
+        let mut settings = config.jobs.settings();
+        settings.retention = Duration::from_secs(config.ops.retention_days * 24 * 3600);
+        let jobs = JobEngine::start(store.clone(), hub.clone(), generator, settings);
         let state = AppState {
             store,
             hub,
             jobs: jobs.clone(),
             shutdown: CancellationToken::new(),
+            metrics_token: config.ops.metrics_token.as_deref().map(Arc::from),
         };
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -64,9 +64,12 @@ impl Server {
         let app = crate::http::router(state.clone());
         let shutdown = state.shutdown.clone();
         let http = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
         });
         Ok(Self {
             address,
@@ -102,14 +105,18 @@ pub async fn worker(
     database: DatabaseConfig,
     jobs: JobConfig,
     generator: GeneratorConfig,
+    ops: OpsConfig,
 ) -> anyhow::Result<()> {
     let store = db::connect(&database.database_url, database.pool()).await?;
     store.migrate().await?;
+    crate::telemetry::prometheus();
+    let mut settings = jobs.settings();
+    settings.retention = Duration::from_secs(ops.retention_days * 24 * 3600);
     let engine: Arc<JobEngine> = JobEngine::start(
         store.clone(),
         StatusHub::new(),
         build_generator(&generator),
-        jobs.settings(),
+        settings,
     );
     let shutdown = CancellationToken::new();
     let health = match health_bind {
@@ -119,12 +126,16 @@ pub async fn worker(
                 .with_context(|| format!("Failed to listen on {bind} for health checks"))?;
             let address = listener.local_addr()?;
             tracing::info!("health checks on http://{address}/healthz and /readyz");
-            let app = crate::http::health_router(store);
+            let app =
+                crate::http::health_router(store, ops.metrics_token.as_deref().map(Arc::from));
             let shutdown = shutdown.clone();
             Some(tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                    .await
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
             }))
         }
         None => None,

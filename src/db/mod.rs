@@ -273,6 +273,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Blueprint>>;
     /// Ends in `error`/`worker_lost` every generation whose lease expired with no attempts left.
     async fn fail_lost_jobs(&self, now: i64, max_attempts: i64) -> StoreResult<Vec<Blueprint>>;
+
+    /// How many generations wait for a worker, and when the oldest of them was created.
+    async fn queue_stats(&self) -> StoreResult<QueueStats>;
+    /// Retention: removes the job history of generations that ended before `finished_before`
+    /// and idempotency keys created before `keys_before`. Blueprints and topics (the users'
+    /// data) are never purged. Returns the rows removed.
+    async fn purge_history(&self, finished_before: i64, keys_before: i64) -> StoreResult<u64>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    pub queued: i64,
+    pub oldest_queued_at: Option<i64>,
 }
 
 /// Opens the store a database URL names.

@@ -872,4 +872,34 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(lost)
     }
+
+    async fn queue_stats(&self) -> StoreResult<QueueStats> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM blueprints \
+             WHERE status = 'queued'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(QueueStats {
+            queued: row.try_get("queued")?,
+            oldest_queued_at: row.try_get("oldest")?,
+        })
+    }
+
+    async fn purge_history(&self, finished_before: i64, keys_before: i64) -> StoreResult<u64> {
+        // Plain conditional deletes: running them in several processes at once is harmless.
+        let jobs = sqlx::query(
+            "DELETE FROM generation_jobs WHERE finished_at IS NOT NULL AND finished_at < ?",
+        )
+        .bind(finished_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
+            .bind(keys_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(jobs + keys)
+    }
 }

@@ -3,14 +3,16 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+mod ops;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use serde_json::json;
-use tower_http::trace::TraceLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::app::AppState;
 use api::{blueprints, topics};
@@ -53,23 +55,48 @@ pub fn router(state: AppState) -> Router {
             get(blueprints::export),
         )
         .fallback(route_not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn(ops::tag_route));
 
+    let metrics_token = state.metrics_token.clone();
     Router::new()
         .nest("/api", api)
         .route("/", get(|| async { Redirect::to("/topics") }))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(move |request: axum::extract::Request| {
+                ops::metrics(metrics_token.clone(), request)
+            }),
+        )
+        .route_layer(middleware::from_fn(ops::tag_route))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(ops::record_request))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(ops::request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 
-/// Only `/healthz` and `/readyz`: what `quizmaster worker` serves on its optional health port.
-pub fn health_router(store: std::sync::Arc<dyn crate::db::Store>) -> Router {
+/// `/healthz`, `/readyz` and `/metrics`: what `quizmaster worker` serves on its optional port.
+pub fn health_router(
+    store: std::sync::Arc<dyn crate::db::Store>,
+    metrics_token: Option<std::sync::Arc<str>>,
+) -> Router {
     Router::new()
+        .route(
+            "/metrics",
+            get(move |request: axum::extract::Request| {
+                ops::metrics(metrics_token.clone(), request)
+            }),
+        )
         .route("/healthz", get(healthz))
         .route(
             "/readyz",

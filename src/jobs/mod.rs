@@ -5,6 +5,7 @@
 
 mod feed;
 pub mod hub;
+mod retention;
 mod watchdog;
 mod worker;
 
@@ -31,6 +32,8 @@ pub struct JobSettings {
     pub idle_poll: Duration,
     /// How long running jobs may go on after shutdown begins before their leases are handed back.
     pub shutdown_grace: Duration,
+    /// Job history older than this is purged.
+    pub retention: Duration,
 }
 
 impl JobSettings {
@@ -90,6 +93,10 @@ impl JobEngine {
             .spawn(async move { watchdog.watchdog_loop().await });
         let feed = engine.clone();
         engine.tracker.spawn(async move { feed.feed_loop().await });
+        let retention = engine.clone();
+        engine
+            .tracker
+            .spawn(async move { retention.retention_loop().await });
         engine
     }
 

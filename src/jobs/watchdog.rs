@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::JobEngine;
 use crate::domain::time::now_ms;
+use crate::telemetry::{QUEUE_DEPTH, QUEUE_OLDEST_AGE};
 
 impl JobEngine {
     pub(super) async fn watchdog_loop(&self) {
@@ -34,6 +35,7 @@ impl JobEngine {
             Ok(timed_out) => {
                 for blueprint in &timed_out {
                     tracing::warn!(blueprint_id = %blueprint.id, attempt = blueprint.attempt, "generation timed out");
+                    crate::telemetry::count_ended(blueprint);
                     self.hub.publish(blueprint);
                 }
             }
@@ -47,10 +49,19 @@ impl JobEngine {
             Ok(lost) => {
                 for blueprint in &lost {
                     tracing::warn!(blueprint_id = %blueprint.id, attempt = blueprint.attempt, "worker lost too many times");
+                    crate::telemetry::count_ended(blueprint);
                     self.hub.publish(blueprint);
                 }
             }
             Err(err) => tracing::warn!(error = %err, "watchdog: lost-worker sweep failed"),
+        }
+        if let Ok(stats) = self.store.queue_stats().await {
+            metrics::gauge!(QUEUE_DEPTH).set(stats.queued as f64);
+            let age = stats
+                .oldest_queued_at
+                .map(|created| (now - created).max(0) as f64 / 1000.0)
+                .unwrap_or(0.0);
+            metrics::gauge!(QUEUE_OLDEST_AGE).set(age);
         }
     }
 }

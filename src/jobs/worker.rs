@@ -16,6 +16,10 @@ use crate::db::{ClaimedJob, Finish, Store, StoreError, StoreResult};
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintStatus, ErrorCode, TerminalDraft};
 use crate::generator::{GenerateError, GenerationRequest, ObjectiveSink, SinkError};
+use crate::telemetry::{
+    count_ended, GaugeGuard, GENERATOR_DURATION, GENERATOR_ERRORS, JOBS_RUNNING, JOB_CLAIMS,
+    JOB_RESCUES,
+};
 
 impl JobEngine {
     pub(super) async fn worker_loop(self: Arc<Self>, n: usize) {
@@ -67,6 +71,12 @@ impl JobEngine {
         let blueprint = job.blueprint;
         let (id, attempt) = (blueprint.id, blueprint.attempt);
         tracing::info!(rescued = job.rescued, "generation started");
+        metrics::counter!(JOB_CLAIMS).increment(1);
+        if job.rescued {
+            metrics::counter!(JOB_RESCUES).increment(1);
+        }
+        let _running = GaugeGuard::new(JOBS_RUNNING);
+        let generator = self.generator.name();
         self.hub.publish(&blueprint);
 
         // `stop` ends the generator: cancel, timeout, a lost lease or the end of shutdown grace.
@@ -133,7 +143,13 @@ impl JobEngine {
             next_position: blueprint.terminal_objectives_count.max(0) + 1,
             stop: stop.clone(),
         };
+        let called = std::time::Instant::now();
         let result = self.generator.generate(&request, &mut sink, &stop).await;
+        metrics::histogram!(GENERATOR_DURATION, "generator" => generator)
+            .record(called.elapsed().as_secs_f64());
+        if matches!(result, Err(GenerateError::Failed(_))) {
+            metrics::counter!(GENERATOR_ERRORS, "generator" => generator).increment(1);
+        }
         done.cancel();
         for helper in helpers {
             helper.abort();
@@ -168,6 +184,7 @@ impl JobEngine {
             {
                 Ok(Some(ended)) => {
                     tracing::info!(status = ended.status.as_str(), "generation ended");
+                    count_ended(&ended);
                     self.hub.publish(&ended);
                 }
                 Ok(None) => tracing::info!("generation ended elsewhere first"),

@@ -5,7 +5,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use quizmaster::cli::serve::Server;
-use quizmaster::config::{DatabaseConfig, GeneratorConfig, GeneratorKind, JobConfig, ServeConfig};
+use quizmaster::config::{
+    DatabaseConfig, GeneratorConfig, GeneratorKind, JobConfig, OpsConfig, ServeConfig,
+};
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 
@@ -171,6 +173,7 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
             generator: GeneratorKind::Offline,
             offline_pace_ms: settings.pace_ms,
         },
+        ops: OpsConfig::default(),
     };
     let server = Server::start(config).await.expect("server starts");
     TestApp {

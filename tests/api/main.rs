@@ -11,4 +11,5 @@ mod crash;
 mod errors;
 mod following;
 mod generation;
+mod retention;
 mod topics;

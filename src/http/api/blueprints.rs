@@ -28,6 +28,9 @@ use crate::domain::{BlueprintStatus, StatusView};
 use crate::http::error::{status_url, ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody, QueryParams};
 use crate::jobs::hub::Subscription;
+use crate::telemetry::{
+    count_ended, GaugeGuard, GENERATIONS_STARTED, LONG_POLLS_OPEN, SSE_STREAMS_OPEN,
+};
 
 const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 const LONG_POLL_MAX_SECS: i64 = 30;
@@ -141,6 +144,7 @@ pub async fn generate(
     };
     let blueprint = match state.store.create_generation(&new).await? {
         GenerateOutcome::Created(blueprint) => {
+            metrics::counter!(GENERATIONS_STARTED).increment(1);
             state.jobs.notify_new_job();
             blueprint
         }
@@ -186,6 +190,7 @@ pub async fn status(
     let Some(mut subscription) = subscription.filter(|_| !blueprint.status.is_terminal()) else {
         return Ok(not_modified(&blueprint));
     };
+    let _waiting = GaugeGuard::new(LONG_POLLS_OPEN);
     tokio::select! {
         newer = subscription.newer_than(blueprint.version) => match newer {
             Some(newer) => Ok(status_response(&newer, StatusCode::OK)),
@@ -205,6 +210,7 @@ fn status_event(blueprint: &Blueprint) -> Event {
 }
 
 struct EventStream {
+    _open: GaugeGuard,
     subscription: Subscription,
     last: Option<Arc<Blueprint>>,
     first: Option<Blueprint>,
@@ -222,6 +228,7 @@ pub async fn events(
     let subscription = state.hub.subscribe(id);
     let blueprint = find(&state, topic_id, id).await?;
     let start = EventStream {
+        _open: GaugeGuard::new(SSE_STREAMS_OPEN),
         subscription,
         last: None,
         first: Some(blueprint),
@@ -269,6 +276,7 @@ pub async fn cancel(
         .await?
     {
         CancelOutcome::Cancelled(blueprint) => {
+            count_ended(&blueprint);
             state.hub.publish(&blueprint);
             Ok(status_response(&blueprint, StatusCode::OK))
         }

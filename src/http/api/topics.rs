@@ -132,6 +132,7 @@ pub async fn delete(
         .await?
         .ok_or(ApiError::TopicNotFound)?;
     for blueprint in &cancelled {
+        crate::telemetry::count_ended(blueprint);
         state.hub.publish(blueprint);
     }
     Ok(StatusCode::NO_CONTENT)

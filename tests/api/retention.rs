@@ -1,0 +1,100 @@
+//! Retention removes old job history and expired idempotency keys, never users' data.
+
+use quizmaster::db::{self, Finish, GenerateOutcome, NewGeneration, PoolSettings};
+use quizmaster::domain::TopicInput;
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+async fn retention_removes_only_what_it_should(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = db::connect(&database.url, PoolSettings::default())
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    let input = TopicInput {
+        title: "Kept".into(),
+        description: None,
+        source_text: None,
+    };
+    let topic = store
+        .create_topic(Uuid::now_v7(), &input, 1_000)
+        .await
+        .expect("topic");
+    let day_ms = 24 * 3600 * 1000;
+    let mut ended = Vec::new();
+    // An old generation that ended long ago, and a recent one; both with idempotency keys.
+    for (key, now) in [("old", 1_000), ("new", 100 * day_ms)] {
+        let new = NewGeneration {
+            blueprint_id: Uuid::now_v7(),
+            topic_id: topic.id,
+            target_terminal_objectives: 1,
+            idempotency_key: Some(key.into()),
+            now,
+            idempotency_cutoff: 0,
+        };
+        let GenerateOutcome::Created(blueprint) =
+            store.create_generation(&new).await.expect("create")
+        else {
+            panic!("created");
+        };
+        let claimed = store
+            .claim_next_job("w", now, 60_000, 3)
+            .await
+            .expect("claim")
+            .expect("a job");
+        assert_eq!(claimed.blueprint.id, blueprint.id);
+        store
+            .finish_generation(
+                blueprint.id,
+                claimed.blueprint.attempt,
+                &Finish::Completed,
+                now + 10,
+            )
+            .await
+            .expect("finish")
+            .expect("held");
+        ended.push(blueprint.id);
+    }
+    // 30 days before "now" (day 100): the first job's history and key go, the second's stay.
+    let purged = store
+        .purge_history(70 * day_ms, 99 * day_ms)
+        .await
+        .expect("purge");
+    assert_eq!(purged, 2, "one finished job row and one expired key");
+    assert_eq!(
+        store
+            .purge_history(70 * day_ms, 99 * day_ms)
+            .await
+            .expect("again"),
+        0,
+        "idempotent"
+    );
+    for id in &ended {
+        let blueprint = store
+            .get_blueprint_by_id(*id)
+            .await
+            .expect("read")
+            .expect("blueprints are kept");
+        assert_eq!(blueprint.status.as_str(), "completed");
+    }
+    assert!(
+        store.get_topic(topic.id).await.expect("read").is_some(),
+        "topics are kept"
+    );
+    // The recent key still replays.
+    let replay = NewGeneration {
+        blueprint_id: Uuid::now_v7(),
+        topic_id: topic.id,
+        target_terminal_objectives: 1,
+        idempotency_key: Some("new".into()),
+        now: 100 * day_ms,
+        idempotency_cutoff: 99 * day_ms,
+    };
+    assert!(
+        matches!(store.create_generation(&replay).await.expect("replay"), GenerateOutcome::Replayed(b) if b.id == ended[1])
+    );
+    database.drop_database().await;
+}
+
+crate::on_both_backends!(retention_removes_only_what_it_should);
