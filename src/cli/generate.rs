@@ -1,12 +1,11 @@
 //! `quizmaster generate`: one blueprint, in-process on the embedded database, with a progress
 //! bar on stderr when it is a terminal and the blueprint on stdout.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::progress::Progress;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -49,6 +48,10 @@ pub struct GenerateArgs {
     /// How to print the blueprint.
     #[arg(long, value_enum, default_value_t = OutputFormat::Markdown)]
     pub format: OutputFormat,
+    /// Use this running server's API (e.g. http://127.0.0.1:8080) instead of generating
+    /// in-process; an API token is read from QUIZMASTER_TOKEN.
+    #[arg(long)]
+    pub server: Option<String>,
     #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]
@@ -84,6 +87,14 @@ pub async fn generate(args: GenerateArgs) -> i32 {
             return usage_error(reasons.join("; "));
         }
     };
+    if let Some(server) = &args.server {
+        let format = match args.format {
+            OutputFormat::Markdown => "markdown",
+            OutputFormat::Json => "json",
+            OutputFormat::Csv => "csv",
+        };
+        return super::client::generate_remote(server, &input, args.target, format).await;
+    }
     match run(args, input).await {
         Ok(code) => code,
         Err(err) => {
@@ -121,21 +132,7 @@ async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
         settings,
     );
 
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(args.target as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {msg:12} [{bar:30}] {pos}/{len} objectives {elapsed}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_message("queued");
+    let bar = Progress::new(args.target as u64);
 
     let mut interrupted = false;
     while !blueprint.status.is_terminal() {
@@ -143,8 +140,7 @@ async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
             newer = subscription.newer_than(blueprint.version) => {
                 let Some(newer) = newer else { break };
                 blueprint = (*newer).clone();
-                bar.set_position(blueprint.terminal_objectives_count.max(0) as u64);
-                bar.set_message(blueprint.status.as_str().to_string());
+                bar.update(blueprint.status.as_str(), blueprint.terminal_objectives_count);
             }
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
@@ -156,7 +152,7 @@ async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
             }
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
     engine.shutdown().await;
 
     match blueprint.status {

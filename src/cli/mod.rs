@@ -1,6 +1,8 @@
 //! The command line: `serve`, `worker`, `migrate` and `generate`.
 
+mod client;
 mod generate;
+mod progress;
 pub mod serve;
 
 use clap::{Parser, Subcommand};

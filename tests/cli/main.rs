@@ -1,5 +1,8 @@
 //! `quizmaster generate`, run as a real process on a fresh SQLite file.
 
+#[path = "../support/child.rs"]
+mod child;
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -155,4 +158,158 @@ fn ctrl_c_cancels_the_job_and_exits_130() {
             .expect("status")
     });
     assert_eq!(state, "cancelled");
+}
+
+fn client(server: &str, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_quizmaster"))
+        .args(["generate", "--server", server])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn client")
+}
+
+fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the client exited within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn server_db(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("server.db").display())
+}
+
+/// Polls the server until one blueprint has stored at least one objective.
+fn wait_for_progress(base: &str) -> (String, String) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            let topics: Value = http
+                .get(format!("{base}/api/topics"))
+                .send()
+                .await
+                .expect("topics")
+                .json()
+                .await
+                .expect("json");
+            if let Some(topic_id) = topics["items"][0]["id"].as_str() {
+                let list: Value = http
+                    .get(format!("{base}/api/topics/{topic_id}/blueprints"))
+                    .send()
+                    .await
+                    .expect("list")
+                    .json()
+                    .await
+                    .expect("json");
+                if list["items"][0]["terminal_objectives_count"].as_i64() >= Some(1) {
+                    let id = list["items"][0]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    return (topic_id.to_string(), id);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no progress on the server");
+    })
+}
+
+#[test]
+fn client_mode_generates_through_a_running_server() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server =
+        child::ChildProcess::serve(&server_db(&dir), &[("QUIZMASTER_OFFLINE_PACE_MS", "20")]);
+    let mut run = client(
+        &server.base,
+        &[
+            "--title",
+            "Remote topic",
+            "--target",
+            "4",
+            "--format",
+            "json",
+        ],
+    );
+    let status = wait_exit(&mut run, Duration::from_secs(30));
+    let output = run.wait_with_output().expect("output");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let document: Value = serde_json::from_slice(&output.stdout).expect("the JSON export");
+    assert_eq!(document["status"], "completed");
+    assert_eq!(
+        document["terminal_objectives"].as_array().map(Vec::len),
+        Some(4)
+    );
+}
+
+#[test]
+fn client_mode_ctrl_c_cancels_the_job_on_the_server() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server =
+        child::ChildProcess::serve(&server_db(&dir), &[("QUIZMASTER_OFFLINE_PACE_MS", "300")]);
+    let mut run = client(
+        &server.base,
+        &["--title", "Cancel remotely", "--target", "30"],
+    );
+    let (topic_id, blueprint_id) = wait_for_progress(&server.base);
+    let pid = run.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    assert_eq!(
+        wait_exit(&mut run, Duration::from_secs(5)).code(),
+        Some(130)
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let status: Value = runtime.block_on(async {
+        reqwest::get(format!(
+            "{}/api/topics/{topic_id}/blueprints/{blueprint_id}/status",
+            server.base
+        ))
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json")
+    });
+    assert_eq!(status["status"], "cancelled");
+}
+
+#[test]
+fn client_mode_reports_a_server_that_goes_away_or_was_never_there() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server =
+        child::ChildProcess::serve(&server_db(&dir), &[("QUIZMASTER_OFFLINE_PACE_MS", "300")]);
+    let mut run = client(&server.base, &["--title", "Abandoned", "--target", "30"]);
+    wait_for_progress(&server.base);
+    server.kill_9();
+    let status = wait_exit(&mut run, Duration::from_secs(20));
+    let output = run.wait_with_output().expect("output");
+    assert_eq!(status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("lost the server"), "{stderr}");
+
+    let mut nowhere = client("http://127.0.0.1:9", &["--title", "Nowhere"]);
+    let status = wait_exit(&mut nowhere, Duration::from_secs(10));
+    let output = nowhere.wait_with_output().expect("output");
+    assert_eq!(status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach"));
 }
