@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -17,6 +18,7 @@ use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintStatus, TopicInput};
+use crate::generator::Generator;
 use crate::jobs::hub::StatusHub;
 use crate::jobs::JobEngine;
 
@@ -84,7 +86,12 @@ pub async fn generate(args: GenerateArgs) -> i32 {
             return usage_error(reasons.join("; "));
         }
     };
-    match run(args, input).await {
+    // A missing or bad generator setting is bad usage, found before anything is stored.
+    let generator = match build_generator(&args.generator) {
+        Ok(generator) => generator,
+        Err(err) => return usage_error(format!("{err:#}")),
+    };
+    match run(args, input, generator).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -93,7 +100,11 @@ pub async fn generate(args: GenerateArgs) -> i32 {
     }
 }
 
-async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
+async fn run(
+    args: GenerateArgs,
+    input: TopicInput,
+    generator: Arc<dyn Generator>,
+) -> anyhow::Result<i32> {
     let store = db::connect(&args.database.database_url).await?;
     store.migrate().await?;
     let topic = store.create_topic(Uuid::now_v7(), &input, now_ms()).await?;
@@ -114,12 +125,7 @@ async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
     let mut settings = args.jobs.settings();
     settings.workers = settings.workers.max(1);
     settings.shutdown_grace = Duration::ZERO;
-    let engine = JobEngine::start(
-        store.clone(),
-        hub.clone(),
-        build_generator(&args.generator),
-        settings,
-    );
+    let engine = JobEngine::start(store.clone(), hub.clone(), generator, settings);
 
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(args.target as u64);
@@ -164,6 +170,7 @@ async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
             let document = BlueprintDocument {
                 status: blueprint.status_view(),
                 terminal_objectives: store.get_objectives(blueprint.id).await?,
+                quality: blueprint.quality.clone(),
             };
             let format = match args.format {
                 OutputFormat::Markdown => ExportFormat::Markdown,

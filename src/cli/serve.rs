@@ -32,7 +32,7 @@ impl Server {
         let store = db::connect(&config.database.database_url).await?;
         store.migrate().await?;
         let hub = StatusHub::new();
-        let generator = build_generator(&config.generator);
+        let generator = build_generator(&config.generator)?;
         let jobs = JobEngine::start(
             store.clone(),
             hub.clone(),
@@ -107,7 +107,7 @@ pub async fn worker(
     let engine: Arc<JobEngine> = JobEngine::start(
         store,
         StatusHub::new(),
-        build_generator(&generator),
+        build_generator(&generator)?,
         jobs.settings(),
     );
     tracing::info!(

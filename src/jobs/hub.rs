@@ -124,6 +124,7 @@ mod tests {
             finished_at: None,
             version,
             updated_at: 0,
+            quality: None,
         }
     }
 

@@ -58,6 +58,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         generator: GeneratorConfig {
             generator: GeneratorKind::Offline,
             offline_pace_ms: settings.pace_ms,
+            ..GeneratorConfig::default()
         },
     };
     let server = Server::start(config).await.expect("server starts");
