@@ -235,6 +235,31 @@ pub const STOP_WORDS: &[&str] = &[
     "today",
     "let",
     "lets",
+    "course",
+    "overview",
+    "background",
+    "conclusion",
+    "review",
+    "basics",
+    "introductory",
+    "lesson",
+    "unit",
+    "module",
+    "topic",
+    "topics",
+    "students",
+    "student",
+    "higher",
+    "lower",
+    "larger",
+    "smaller",
+    "greater",
+    "better",
+    "worse",
+    "popular",
+    "number",
+    "numbers",
+    "amount",
 ];
 
 /// Frequent verbs (in every form we meet) that end a key phrase, so "chlorophyll absorbs
@@ -321,10 +346,12 @@ pub const PHRASE_BREAKING_VERBS: &[&str] = &[
 
 /// Irregular verb forms that also end a phrase.
 const IRREGULAR_VERB_FORMS: &[&str] = &[
-    "became", "began", "begun", "broke", "broken", "brought", "built", "came", "found", "gave",
-    "given", "goes", "gone", "got", "gotten", "grew", "grown", "held", "kept", "led", "left",
-    "lies", "lay", "lost", "made", "meant", "met", "ran", "said", "saw", "seen", "sent", "shown",
-    "stood", "took", "taken", "went", "wrote", "written",
+    "fell", "fed", "rose", "fought", "won", "sought", "struck", "drove", "threw", "chose", "spoke",
+    "told", "thought", "felt", "heard", "paid", "sold", "bought", "taught", "became", "began",
+    "begun", "broke", "broken", "brought", "built", "came", "found", "gave", "given", "goes",
+    "gone", "got", "gotten", "grew", "grown", "held", "kept", "led", "left", "lies", "lay", "lost",
+    "made", "meant", "met", "ran", "said", "saw", "seen", "sent", "shown", "stood", "took",
+    "taken", "went", "wrote", "written",
 ];
 
 /// Whether a word (lower case) is a form of a phrase-breaking verb: the base, "-s", "-es",
@@ -355,9 +382,16 @@ pub fn is_stop_word(lower: &str) -> bool {
 /// "-ies" → "-y", "-sses"/"-ches"/"-shes"/"-xes" → drop "-es", otherwise a final "-s" (not
 /// "-ss", "-us", "-is"). Lower case.
 pub fn normalise_word(word: &str) -> String {
+    /// Words that end in "s" but are not plurals.
+    const SINGULAR_S: &[&str] = &[
+        "series", "species", "news", "chaos", "ethos", "pathos", "lens", "atlas", "canvas", "bias",
+        "gas", "bus", "plus", "alias", "always", "perhaps", "whereas", "thus",
+    ];
     let lower = word.to_lowercase();
     let n = lower.len();
-    if n > 4 && lower.ends_with("ies") {
+    if SINGULAR_S.contains(&lower.as_str()) || lower.ends_with("ics") {
+        lower
+    } else if n > 4 && lower.ends_with("ies") {
         format!("{}y", &lower[..n - 3])
     } else if n > 4
         && (lower.ends_with("sses")
@@ -402,6 +436,8 @@ mod tests {
         assert_eq!(normalise_word("analysis"), "analysis");
         assert_eq!(normalise_word("stimulus"), "stimulus");
         assert_eq!(normalise_word("class"), "class");
+        assert_eq!(normalise_word("economics"), "economics");
+        assert_eq!(normalise_word("species"), "species");
     }
 
     #[test]
