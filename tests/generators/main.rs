@@ -2,4 +2,6 @@
 //! and the `openai` generator against a fake OpenAI-compatible server on 127.0.0.1.
 
 mod corpus;
+mod fake_llm;
 mod offline;
+mod openai;
