@@ -170,7 +170,7 @@ async fn run(
             let document = BlueprintDocument {
                 status: blueprint.status_view(),
                 terminal_objectives: store.get_objectives(blueprint.id).await?,
-                quality: blueprint.quality.clone(),
+                quality: blueprint.quality.as_deref().cloned(),
             };
             let format = match args.format {
                 OutputFormat::Markdown => ExportFormat::Markdown,

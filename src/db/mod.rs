@@ -97,6 +97,8 @@ pub struct NewGeneration {
 }
 
 /// Looking a blueprint up under a topic.
+// One short-lived value per request; boxing the blueprint would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum BlueprintLookup {
     TopicNotFound,

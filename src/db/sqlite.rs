@@ -118,7 +118,7 @@ fn blueprint_from_row(row: &SqliteRow) -> Result<Blueprint, sqlx::Error> {
         updated_at: row.try_get("updated_at")?,
         quality: match quality_json {
             // Unreadable quality is shown as none rather than failing the whole blueprint.
-            Some(json) => serde_json::from_str(&json).ok(),
+            Some(json) => serde_json::from_str(&json).ok().map(Box::new),
             None => None,
         },
     })

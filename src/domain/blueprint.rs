@@ -126,8 +126,9 @@ pub struct Blueprint {
     /// Grows by one at every stored change; the ETag and the SSE event id.
     pub version: i64,
     pub updated_at: i64,
-    /// How the stored objectives score on the quality checks; set when it completes.
-    pub quality: Option<BlueprintQuality>,
+    /// How the stored objectives score on the quality checks; set when it completes. Boxed:
+    /// a `Blueprint` is passed around and published at every change, mostly without it.
+    pub quality: Option<Box<BlueprintQuality>>,
 }
 
 /// The status view of the contract.
