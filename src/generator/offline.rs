@@ -818,6 +818,44 @@ mod tests {
     }
 
     #[test]
+    fn templates_take_their_levels_from_the_verb_table() {
+        assert_eq!(TERMINAL_TEMPLATES.len(), 12, "the variant order assumes 12");
+        for (i, template) in TERMINAL_TEMPLATES.iter().enumerate() {
+            let level = verb_level(template.verb).expect("a table verb");
+            assert!(level >= BloomLevel::Apply, "{}", template.verb);
+            // Apply, Analyze, Evaluate, Create, again and again.
+            assert_eq!(level, BloomLevel::ALL[2 + i % 4], "{}", template.verb);
+            assert!(template.text.starts_with(template.verb));
+        }
+        for (level, templates) in [
+            (BloomLevel::Remember, REMEMBER_TEMPLATES),
+            (BloomLevel::Understand, UNDERSTAND_TEMPLATES),
+            (BloomLevel::Apply, APPLY_TEMPLATES),
+            (BloomLevel::Analyze, ANALYZE_TEMPLATES),
+        ] {
+            for template in templates {
+                assert_eq!(verb_level(template.verb), Some(level), "{}", template.verb);
+                assert!(template.text.starts_with(template.verb));
+            }
+        }
+    }
+
+    #[test]
+    fn verbs_do_not_end_up_inside_concepts() {
+        let t = topic(
+            "Photosynthesis",
+            None,
+            Some("Chlorophyll absorbs light energy. Chlorophyll absorbs light energy again."),
+        );
+        let concepts = key_concepts(&t, 10);
+        assert!(concepts.iter().any(|c| c == "light energy"), "{concepts:?}");
+        assert!(
+            !concepts.iter().any(|c| c.contains("absorb")),
+            "{concepts:?}"
+        );
+    }
+
+    #[test]
     fn a_title_alone_still_gives_distinct_objectives() {
         let plan = plan_blueprint(&topic("Photosynthesis", None, None), 8);
         let mut texts: Vec<_> = plan

@@ -77,6 +77,8 @@ pub struct OpenAiGenerator {
     settings: OpenAiSettings,
     client: reqwest::Client,
     endpoint: String,
+    /// The endpoint without any password in it, for logs and messages.
+    shown_endpoint: String,
 }
 
 impl OpenAiGenerator {
@@ -85,7 +87,7 @@ impl OpenAiGenerator {
             "{}/chat/completions",
             settings.base_url.trim_end_matches('/')
         );
-        let url = reqwest::Url::parse(&endpoint).map_err(|err| {
+        let mut url = reqwest::Url::parse(&endpoint).map_err(|err| {
             anyhow::anyhow!(
                 "QUIZMASTER_LLM_BASE_URL {:?} is not a valid URL ({err}); use one like http://127.0.0.1:11434/v1",
                 settings.base_url
@@ -103,10 +105,14 @@ impl OpenAiGenerator {
             .read_timeout(settings.request_timeout.min(Duration::from_secs(120)))
             .build()
             .map_err(|err| anyhow::anyhow!("Failed to build the HTTP client: {err}"))?;
+        if url.password().is_some() {
+            let _ = url.set_password(Some("***"));
+        }
         Ok(Self {
             settings,
             client,
             endpoint,
+            shown_endpoint: url.to_string(),
         })
     }
 
@@ -220,7 +226,7 @@ impl Generator for OpenAiGenerator {
                 attempt,
                 max_attempts,
                 model = %self.settings.model,
-                endpoint = %self.endpoint,
+                endpoint = %self.shown_endpoint,
                 stored = before,
                 "calling the model"
             );
@@ -288,14 +294,14 @@ impl Generator for OpenAiGenerator {
                      the server is up and that the model supports structured output \
                      (response_format json_schema), or use QUIZMASTER_GENERATOR=offline.",
                     self.settings.model,
-                    self.endpoint,
+                    self.shown_endpoint,
                     progress.stored(),
                     progress.target
                 )))
             }
             _ if progress.stored() == 0 => Err(GenerateError::Failed(format!(
                 "The model {:?} at {} answered without any terminal objective.",
-                self.settings.model, self.endpoint
+                self.settings.model, self.shown_endpoint
             ))),
             _ => Ok(()),
         }
@@ -334,7 +340,7 @@ impl OpenAiGenerator {
         let response = builder.send().await.map_err(|err| {
             CallError::retry(format!(
                 "could not reach the model server at {}: {}",
-                self.endpoint,
+                self.shown_endpoint,
                 describe_reqwest_error(&err)
             ))
         })?;
@@ -635,7 +641,7 @@ impl OpenAiGenerator {
             )),
             404 => CallError::Fatal(format!(
                 "{what}. Check QUIZMASTER_LLM_BASE_URL (calls go to {}) and QUIZMASTER_LLM_MODEL ({:?}).",
-                self.endpoint, self.settings.model
+                self.shown_endpoint, self.settings.model
             )),
             _ => CallError::Fatal(format!(
                 "{what}. The server rejected the request; check that the model {:?} supports \
@@ -694,15 +700,20 @@ pub fn error_message(value: &Value) -> Option<String> {
         .map(|m| truncate(m.trim(), 500))
 }
 
+/// What went wrong, from the error's kind and its sources; never its top-level text, which
+/// holds the URL (and so any password in it).
 fn describe_reqwest_error(err: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut text = if err.is_timeout() {
-        "timed out".to_string()
+        "timed out"
     } else if err.is_connect() {
-        "connection failed".to_string()
+        "connection failed"
+    } else if err.is_body() || err.is_decode() {
+        "reading the answer failed"
     } else {
-        err.to_string()
-    };
+        "the request failed"
+    }
+    .to_string();
     let mut source = err.source();
     while let Some(inner) = source {
         text.push_str(": ");

@@ -484,3 +484,131 @@ fn spread_check(objectives: &[&ObjectiveDraft]) -> Scored {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn objective(text: &str, level: BloomLevel) -> ObjectiveDraft {
+        ObjectiveDraft {
+            text: text.into(),
+            verb: text.split_whitespace().next().unwrap_or("").into(),
+            bloom_level: level,
+            condition: None,
+            criterion: None,
+        }
+    }
+
+    fn topic() -> Topic {
+        Topic {
+            id: Uuid::nil(),
+            title: "Hash tables".into(),
+            description: None,
+            source_text: Some("Hash functions map keys. Hash functions collide.".into()),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn good_terminal(subject: &str) -> TerminalDraft {
+        TerminalDraft {
+            objective: objective(
+                &format!("Apply {subject} to a new lookup problem"),
+                BloomLevel::Apply,
+            ),
+            enabling: vec![
+                objective(
+                    &format!("Define {subject} in precise terms"),
+                    BloomLevel::Remember,
+                ),
+                objective(
+                    &format!("Explain the role of {subject} in storage"),
+                    BloomLevel::Understand,
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn banned_phrases_are_found_on_whole_words_only() {
+        assert_eq!(banned_phrase("Understand hashing"), Some("understand"));
+        assert_eq!(
+            banned_phrase("Explain hashing and be familiar with probing"),
+            Some("be familiar with")
+        );
+        assert_eq!(banned_phrase("Apply machine learning to a dataset"), None);
+        assert_eq!(banned_phrase("Identify known weaknesses"), None);
+    }
+
+    #[test]
+    fn a_second_behaviour_is_found() {
+        assert_eq!(
+            second_behaviour("Define hashing and explain the load factor").as_deref(),
+            Some("explain")
+        );
+        assert_eq!(
+            second_behaviour("List the buckets, compute the load factor").as_deref(),
+            Some("compute")
+        );
+        assert_eq!(
+            second_behaviour("Compare chaining and open addressing in a table"),
+            None
+        );
+        assert_eq!(second_behaviour("Explain supply and demand"), None);
+    }
+
+    #[test]
+    fn per_objective_problems_name_what_is_wrong() {
+        let problems = objective_problems(&objective("Know hashing", BloomLevel::Remember));
+        assert!(
+            problems.iter().any(|p| p.contains("not a measurable verb")),
+            "{problems:?}"
+        );
+        assert!(problems.iter().any(|p| p.contains("words")), "{problems:?}");
+        let mut bad = good_terminal("hash functions");
+        bad.enabling[0].bloom_level = BloomLevel::Create;
+        bad.enabling.truncate(1);
+        let problems = terminal_problems(&bad);
+        assert!(
+            problems.iter().any(|p| p.contains("sits above")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("1 enabling")),
+            "{problems:?}"
+        );
+        assert!(terminal_problems(&good_terminal("hash functions")).is_empty());
+    }
+
+    #[test]
+    fn a_good_blueprint_passes_and_duplicates_fail() {
+        let good = vec![
+            good_terminal("hash functions"),
+            good_terminal("hash tables"),
+        ];
+        let verdict = assess(&topic(), &good);
+        assert!(verdict.passed, "{verdict:#?}");
+        assert_eq!(verdict.score, 100);
+
+        let duplicated = vec![
+            good_terminal("hash functions"),
+            good_terminal("hash functions"),
+        ];
+        let verdict = assess(&topic(), &duplicated);
+        assert!(
+            verdict.failed.contains(&"near_duplicates".to_string()),
+            "{verdict:#?}"
+        );
+        assert!(verdict.score < 100);
+
+        let empty = assess(&topic(), &[]);
+        assert_eq!((empty.score, empty.passed), (0, false));
+    }
+
+    #[test]
+    fn similarity_folds_plurals_and_ignores_stop_words() {
+        assert!(similarity("Define hash functions", "Define the hash function") > 0.99);
+        assert!(similarity("Define hash functions", "Compare two sorting algorithms") < 0.2);
+    }
+}
