@@ -457,6 +457,7 @@ struct Word {
 struct Chunk {
     words: Vec<Word>,
     after_the: bool,
+    after_a: bool,
 }
 
 /// Splits text into candidate chunks: runs of content words between stop words, verbs,
@@ -466,25 +467,32 @@ fn candidate_chunks(text: &str, capitals: &mut BTreeMap<String, (u32, u32)>) -> 
     let mut chunks = Vec::new();
     let mut current: Vec<Word> = Vec::new();
     let mut current_after_the = false;
+    let mut current_after_a = false;
     let mut previous_was_the = false;
     let mut previous_token = String::new();
     let is_word_char = |c: char| c.is_alphanumeric() || c == '-' || c == '\'';
     let mut rest = text;
     let mut sentence_start = true;
-    let flush = |current: &mut Vec<Word>, after_the: bool, chunks: &mut Vec<Chunk>| {
-        if !current.is_empty() {
-            chunks.push(Chunk {
-                words: std::mem::take(current),
-                after_the,
-            });
-        }
-    };
+    let flush =
+        |current: &mut Vec<Word>, (after_the, after_a): (bool, bool), chunks: &mut Vec<Chunk>| {
+            if !current.is_empty() {
+                chunks.push(Chunk {
+                    words: std::mem::take(current),
+                    after_the,
+                    after_a,
+                });
+            }
+        };
     while !rest.is_empty() {
         let start = rest.find(is_word_char).unwrap_or(rest.len());
         let gap = &rest[..start];
         // Punctuation other than spaces between words ends a chunk.
         if gap.chars().any(|c| !c.is_whitespace()) {
-            flush(&mut current, current_after_the, &mut chunks);
+            flush(
+                &mut current,
+                (current_after_the, current_after_a),
+                &mut chunks,
+            );
             previous_was_the = false;
             previous_token.clear();
         }
@@ -517,9 +525,14 @@ fn candidate_chunks(text: &str, capitals: &mut BTreeMap<String, (u32, u32)>) -> 
         let past = lower.len() > 4 && lower.ends_with("ed") && !lower.ends_with("eed");
         let past_verb =
             past && (!current.is_empty() || !BEFORE_ADJECTIVE.contains(&previous_token.as_str()));
+        let after_article = matches!(previous_token.as_str(), "a" | "an" | "each" | "every");
         previous_token.clone_from(&lower);
         if breaks || past_verb {
-            flush(&mut current, current_after_the, &mut chunks);
+            flush(
+                &mut current,
+                (current_after_the, current_after_a),
+                &mut chunks,
+            );
             previous_was_the = lower == "the";
             continue;
         }
@@ -539,6 +552,7 @@ fn candidate_chunks(text: &str, capitals: &mut BTreeMap<String, (u32, u32)>) -> 
         };
         if current.is_empty() {
             current_after_the = previous_was_the;
+            current_after_a = after_article;
         }
         previous_was_the = false;
         // A plural rarely modifies the next noun ("hash functions map keys", "plates shape
@@ -546,10 +560,18 @@ fn candidate_chunks(text: &str, capitals: &mut BTreeMap<String, (u32, u32)>) -> 
         let plural = key != lower && !acronym;
         current.push(Word { key, surface });
         if plural {
-            flush(&mut current, current_after_the, &mut chunks);
+            flush(
+                &mut current,
+                (current_after_the, current_after_a),
+                &mut chunks,
+            );
         }
     }
-    flush(&mut current, current_after_the, &mut chunks);
+    flush(
+        &mut current,
+        (current_after_the, current_after_a),
+        &mut chunks,
+    );
     // A participle after a noun ends the phrase rather than belonging to it: "energy stored".
     for chunk in &mut chunks {
         while chunk.words.len() > 1
@@ -571,6 +593,8 @@ struct Gram {
     surfaces: Vec<(String, u32)>,
     seen: u32,
     after_the: u32,
+    /// Times "a", "an", "each" or "every" came right before it: a countable noun.
+    after_a: u32,
     first_seen: usize,
     /// The phrase is a whole chunk of the title.
     in_title: bool,
@@ -632,14 +656,25 @@ pub fn key_concepts(topic: &Topic, limit: usize) -> Vec<String> {
                             surfaces: Vec::new(),
                             seen: 0,
                             after_the: 0,
+                            after_a: 0,
                             first_seen: order,
                             in_title: false,
                         }
                     });
-                    gram.weight += weight;
+                    // A word inside a longer phrase counts half: "call" in "call stack" is
+                    // evidence for the phrase more than for the word (as in RAKE, where
+                    // words that live in long phrases favour those phrases).
+                    gram.weight += if n < words.len() && n == 1 {
+                        weight * 0.5
+                    } else {
+                        weight
+                    };
                     gram.seen += 1;
                     if offset == 0 && chunk.after_the {
                         gram.after_the += 1;
+                    }
+                    if offset == 0 && chunk.after_a {
+                        gram.after_a += 1;
                     }
                     if part == 0 && n == words.len() {
                         gram.in_title = true;
@@ -741,9 +776,35 @@ fn shown_form(key: &str, gram: &Gram, capitals: &BTreeMap<String, (u32, u32)>) -
     let phrase = words.join(" ");
     if gram.after_the * 2 > gram.seen {
         format!("the {phrase}")
+    } else if gram.after_a > 0 && gram.after_a >= gram.after_the && best.0 == key {
+        // A countable noun, seen as "a recursive function": "recursive functions" reads
+        // naturally where a bare singular would not.
+        pluralise(&phrase)
     } else {
         phrase
     }
+}
+
+/// The plural of a phrase's last word, by the regular rules.
+fn pluralise(phrase: &str) -> String {
+    let (head, last) = match phrase.rsplit_once(' ') {
+        Some((head, last)) => (format!("{head} "), last),
+        None => (String::new(), phrase),
+    };
+    let plural = if last.ends_with(['s', 'x', 'z']) || last.ends_with("ch") || last.ends_with("sh")
+    {
+        format!("{last}es")
+    } else if last.len() > 2
+        && last.ends_with('y')
+        && !last[..last.len() - 1].ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        format!("{}ies", &last[..last.len() - 1])
+    } else if last.chars().all(|c| c.is_uppercase() || c.is_ascii_digit()) {
+        return phrase.to_string();
+    } else {
+        format!("{last}s")
+    };
+    format!("{head}{plural}")
 }
 
 /// Whether `needle`'s words appear, in order and whole, inside `haystack`.

@@ -316,6 +316,7 @@ pub const PHRASE_BREAKING_VERBS: &[&str] = &[
     "let",
     "lose",
     "make",
+    "need",
     "occur",
     "prevent",
     "produce",
