@@ -163,6 +163,43 @@ async fn retry_after_ms_is_honoured_too() {
 }
 
 #[tokio::test]
+async fn a_call_that_outlives_its_timeout_is_retried() {
+    let fake = FakeLlm::start(vec![
+        Behaviour::Stream {
+            answer: answer(2),
+            piece_delay: Duration::ZERO,
+            pause_after_terminal: Duration::from_secs(30),
+            cut_after: None,
+            finish_reason: "stop",
+        },
+        happy(2),
+    ])
+    .await;
+    let generator = OpenAiGenerator::new(OpenAiSettings {
+        request_timeout: Duration::from_millis(500),
+        ..settings(&fake.base_url)
+    })
+    .expect("generator");
+    let mut sink = Collect::default();
+    let started = Instant::now();
+    generator
+        .generate(&request(2), &mut sink, &CancellationToken::new())
+        .await
+        .expect("the second call completes");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.calls().len(), 2);
+    assert_eq!(
+        sink.texts(),
+        expected_texts(2),
+        "no duplicate of the first one"
+    );
+}
+
+#[tokio::test]
 async fn a_truncated_stream_is_retried_without_duplicates() {
     let fake = FakeLlm::start(vec![
         Behaviour::Stream {
