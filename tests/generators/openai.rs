@@ -585,6 +585,46 @@ async fn progress_moves_while_the_model_streams_and_the_request_is_as_the_contra
 }
 
 #[tokio::test]
+async fn cancelling_through_the_api_closes_the_model_connection_within_2s() {
+    let fake = FakeLlm::start(vec![Behaviour::Stream {
+        answer: answer(3),
+        piece_delay: Duration::from_millis(2),
+        pause_after_terminal: Duration::from_secs(30),
+        cut_after: None,
+        finish_reason: "stop",
+    }])
+    .await;
+    let app = App::start(App::openai(&fake)).await;
+    let (status_path, _) = app.generate(3).await;
+    // Wait (with a deadline) for the first objective: the model is now mid-stream.
+    let start = Instant::now();
+    loop {
+        let status = app.json(reqwest::Method::GET, &status_path, None).await;
+        if status["terminal_objectives_count"] == 1 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cancel_path = status_path.replace("/status", "/cancel");
+    let cancelled_at = Instant::now();
+    let status = app.json(reqwest::Method::POST, &cancel_path, None).await;
+    assert_eq!(status["status"], "cancelled");
+    loop {
+        if let Some(closed) = fake.closed().first() {
+            assert!(*closed - cancelled_at < Duration::from_secs(2));
+            break;
+        }
+        assert!(
+            cancelled_at.elapsed() < Duration::from_secs(2),
+            "the connection to the model stayed open"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn garbage_every_time_ends_in_generator_failed_after_bounded_calls() {
     let fake = FakeLlm::start(vec![Behaviour::Content(
         "Sure! Here is your blueprint: it is about cells.".into(),
