@@ -87,6 +87,25 @@ impl JobConfig {
 pub enum GeneratorKind {
     /// Built in, no network.
     Offline,
+    /// Any OpenAI-compatible chat-completions server (OpenAI, Ollama, vLLM, llama.cpp).
+    Openai,
+}
+
+/// A secret setting: shown as `***` in `Debug`, so logging a config never leaks it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -97,6 +116,39 @@ pub struct GeneratorConfig {
     /// Pause after each objective the offline generator stores (demos, tests of progress).
     #[arg(long, env = "QUIZMASTER_OFFLINE_PACE_MS", default_value_t = 0)]
     pub offline_pace_ms: u64,
+    /// For `openai`: the server's base URL, like `http://127.0.0.1:11434/v1`; the call is
+    /// `POST {base}/chat/completions`.
+    #[arg(long, env = "QUIZMASTER_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    /// For `openai`: the model name, like `gpt-4o-mini` or `llama3.1`.
+    #[arg(long, env = "QUIZMASTER_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    /// For `openai`: sent as `Authorization: Bearer ...` when set; never logged.
+    #[arg(long, env = "QUIZMASTER_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<Secret>,
+    /// For `openai`: the longest one call to the model may take.
+    #[arg(long, env = "QUIZMASTER_LLM_TIMEOUT_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub llm_timeout_secs: u64,
+    /// For `openai`: calls to the model per generation, retries included.
+    #[arg(long, env = "QUIZMASTER_LLM_MAX_ATTEMPTS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub llm_max_attempts: u32,
+}
+
+impl Default for GeneratorConfig {
+    /// The offline generator at full speed, the defaults of every `openai` setting.
+    fn default() -> Self {
+        Self {
+            generator: GeneratorKind::Offline,
+            offline_pace_ms: 0,
+            llm_base_url: None,
+            llm_model: None,
+            llm_api_key: None,
+            llm_timeout_secs: 300,
+            llm_max_attempts: 4,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

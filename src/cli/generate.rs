@@ -2,6 +2,7 @@
 //! bar on stderr when it is a terminal and the blueprint on stdout.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::progress::Progress;
@@ -16,6 +17,7 @@ use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintStatus, TopicInput};
+use crate::generator::Generator;
 use crate::jobs::hub::StatusHub;
 use crate::jobs::JobEngine;
 
@@ -95,7 +97,12 @@ pub async fn generate(args: GenerateArgs) -> i32 {
         };
         return super::client::generate_remote(server, &input, args.target, format).await;
     }
-    match run(args, input).await {
+    // A missing or bad generator setting is bad usage, found before anything is stored.
+    let generator = match build_generator(&args.generator) {
+        Ok(generator) => generator,
+        Err(err) => return usage_error(format!("{err:#}")),
+    };
+    match run(args, input, generator).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -104,7 +111,11 @@ pub async fn generate(args: GenerateArgs) -> i32 {
     }
 }
 
-async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
+async fn run(
+    args: GenerateArgs,
+    input: TopicInput,
+    generator: Arc<dyn Generator>,
+) -> anyhow::Result<i32> {
     let store = db::connect(&args.database.database_url, args.database.pool()).await?;
     store.migrate().await?;
     let topic = store.create_topic(Uuid::now_v7(), &input, now_ms()).await?;
@@ -125,12 +136,7 @@ async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
     let mut settings = args.jobs.settings();
     settings.workers = settings.workers.max(1);
     settings.shutdown_grace = Duration::ZERO;
-    let engine = JobEngine::start(
-        store.clone(),
-        hub.clone(),
-        build_generator(&args.generator),
-        settings,
-    );
+    let engine = JobEngine::start(store.clone(), hub.clone(), generator, settings);
 
     let bar = Progress::new(args.target as u64);
 
@@ -160,6 +166,7 @@ async fn run(args: GenerateArgs, input: TopicInput) -> anyhow::Result<i32> {
             let document = BlueprintDocument {
                 status: blueprint.status_view(),
                 terminal_objectives: store.get_objectives(blueprint.id).await?,
+                quality: blueprint.quality.as_deref().cloned(),
             };
             let format = match args.format {
                 OutputFormat::Markdown => ExportFormat::Markdown,

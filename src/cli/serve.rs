@@ -33,7 +33,7 @@ impl Server {
         let store = db::connect(&config.database.database_url, config.database.pool()).await?;
         store.migrate().await?;
         let hub = StatusHub::new();
-        let generator = build_generator(&config.generator);
+        let generator = build_generator(&config.generator)?;
         crate::telemetry::prometheus();
         let mut settings = config.jobs.settings();
         settings.retention = Duration::from_secs(config.ops.retention_days * 24 * 3600);
@@ -115,7 +115,7 @@ pub async fn worker(
     let engine: Arc<JobEngine> = JobEngine::start(
         store.clone(),
         StatusHub::new(),
-        build_generator(&generator),
+        build_generator(&generator)?,
         settings,
     );
     let shutdown = CancellationToken::new();

@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use crate::domain::blueprint::Blueprint;
 use crate::domain::objective::TerminalObjective;
-use crate::domain::{BlueprintStatus, ErrorCode, TerminalDraft, Topic, TopicInput, TopicPatch};
+use crate::domain::{
+    BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft, Topic, TopicInput, TopicPatch,
+};
 
 pub use postgres::{PoolSettings, PostgresStore};
 pub use sqlite::SqliteStore;
@@ -109,6 +111,8 @@ pub struct NewGeneration {
 }
 
 /// Looking a blueprint up under a topic.
+// One short-lived value per request; boxing the blueprint would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum BlueprintLookup {
     TopicNotFound,
@@ -144,8 +148,14 @@ pub struct ClaimedJob {
 /// How a worker ends a generation it holds.
 #[derive(Debug, Clone)]
 pub enum Finish {
-    Completed,
-    Failed { code: ErrorCode, message: String },
+    /// Completed, with the quality of what was stored (`None` when it could not be scored).
+    Completed {
+        quality: Option<BlueprintQuality>,
+    },
+    Failed {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// A queued or running generation, or one that ended recently, for the jobs dashboard.
@@ -257,7 +267,8 @@ pub trait Store: Send + Sync + 'static {
         description: &str,
         now: i64,
     ) -> StoreResult<Option<Blueprint>>;
-    /// Ends a generation the worker holds; `None` when fenced off.
+    /// Ends a generation the worker holds; `None` when fenced off. A completed one stores its
+    /// quality (`quality_score`, `quality_json`) in the same update.
     async fn finish_generation(
         &self,
         id: Uuid,

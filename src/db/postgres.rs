@@ -27,7 +27,8 @@ macro_rules! blueprint_columns {
     () => {
         "b.id, b.topic_id, b.status, b.title, b.description, b.terminal_objectives_count, \
          b.enabling_objectives_count, b.target_terminal_objectives, b.error, b.error_code, \
-         b.attempt, b.created_at, b.generation_started_at, b.finished_at, b.version, b.updated_at"
+         b.attempt, b.created_at, b.generation_started_at, b.finished_at, b.version, b.updated_at, \
+         b.quality_json"
     };
 }
 
@@ -35,7 +36,7 @@ macro_rules! returning_blueprint {
     () => {
         " RETURNING id, topic_id, status, title, description, terminal_objectives_count, \
          enabling_objectives_count, target_terminal_objectives, error, error_code, attempt, \
-         created_at, generation_started_at, finished_at, version, updated_at"
+         created_at, generation_started_at, finished_at, version, updated_at, quality_json"
     };
 }
 
@@ -97,6 +98,7 @@ fn topic_from_row(row: &PgRow) -> Result<Topic, sqlx::Error> {
 fn blueprint_from_row(row: &PgRow) -> Result<Blueprint, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let error_code: Option<String> = row.try_get("error_code")?;
+    let quality_json: Option<String> = row.try_get("quality_json")?;
     Ok(Blueprint {
         id: row.try_get("id")?,
         topic_id: row.try_get("topic_id")?,
@@ -117,6 +119,11 @@ fn blueprint_from_row(row: &PgRow) -> Result<Blueprint, sqlx::Error> {
         finished_at: row.try_get("finished_at")?,
         version: row.try_get("version")?,
         updated_at: row.try_get("updated_at")?,
+        quality: match quality_json {
+            // Unreadable quality is shown as none rather than failing the whole blueprint.
+            Some(json) => serde_json::from_str(&json).ok().map(Box::new),
+            None => None,
+        },
     })
 }
 
@@ -770,16 +777,20 @@ impl Store for PostgresStore {
         finish: &Finish,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {
-        let (status, code, message) = match finish {
-            Finish::Completed => ("completed", None, None),
+        let (status, code, message, quality) = match finish {
+            Finish::Completed { quality } => ("completed", None, None, quality.as_ref()),
             Finish::Failed { code, message } => {
-                ("error", Some(code.as_str()), Some(message.clone()))
+                ("error", Some(code.as_str()), Some(message.clone()), None)
             }
         };
+        let quality_json = quality
+            .map(serde_json::to_string)
+            .transpose()
+            .context("Failed to encode the blueprint quality")?;
         let row = sqlx::query(concat!(
             "WITH ended AS ( \
                UPDATE blueprints SET status = $1, error_code = $2, error = $3, finished_at = $4, \
-               version = version + 1, updated_at = $4 \
+               quality_score = $7, quality_json = $8, version = version + 1, updated_at = $4 \
                WHERE id = $5 AND attempt = $6 AND status = 'generating'",
             returning_blueprint!(),
             "), finished AS ( \
@@ -793,6 +804,8 @@ impl Store for PostgresStore {
         .bind(now)
         .bind(id)
         .bind(attempt)
+        .bind(quality.map(|q| q.score))
+        .bind(quality_json)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(blueprint_from_row).transpose()?)

@@ -4,6 +4,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::objective::TerminalObjective;
+use super::quality::BlueprintQuality;
 use super::time::{ms_as_rfc3339, opt_ms_as_rfc3339};
 
 pub const TARGET_MIN: i64 = 1;
@@ -125,6 +126,9 @@ pub struct Blueprint {
     /// Grows by one at every stored change; the ETag and the SSE event id.
     pub version: i64,
     pub updated_at: i64,
+    /// How the stored objectives score on the quality checks; set when it completes. Boxed:
+    /// a `Blueprint` is passed around and published at every change, mostly without it.
+    pub quality: Option<Box<BlueprintQuality>>,
 }
 
 /// The status view of the contract.
@@ -156,6 +160,8 @@ pub struct BlueprintDocument {
     #[serde(flatten)]
     pub status: StatusView,
     pub terminal_objectives: Vec<TerminalObjective>,
+    /// The quality checks' verdict; null until the blueprint is completed.
+    pub quality: Option<BlueprintQuality>,
 }
 
 impl Blueprint {
@@ -239,6 +245,7 @@ mod tests {
             finished_at: None,
             version: 1,
             updated_at: 0,
+            quality: None,
         }
     }
 

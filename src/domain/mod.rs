@@ -4,11 +4,13 @@
 pub mod blueprint;
 pub mod export;
 pub mod objective;
+pub mod quality;
 pub mod time;
 pub mod topic;
 
 pub use blueprint::{BlueprintStatus, ErrorCode, StatusView};
 pub use objective::{BloomLevel, ObjectiveDraft, TerminalDraft};
+pub use quality::{BlueprintQuality, QualityCheck};
 pub use topic::{Topic, TopicInput, TopicPatch};
 
 /// One field that failed validation, reported in `422 validation_failed` details.

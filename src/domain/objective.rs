@@ -93,6 +93,144 @@ pub const BANNED_VERBS: &[&str] = &[
     "internalize",
 ];
 
+/// The canonical verb table: every measurable verb QuizMaster knows, with the one Bloom level
+/// it stands for (after Anderson & Krathwohl's revised taxonomy). The offline generator's
+/// templates take their verbs from here, and the quality checks judge any generator's
+/// objectives against it. Lower case; British spellings included where they differ.
+pub const VERB_LEVELS: &[(&str, BloomLevel)] = &[
+    // Remember: retrieve facts from memory.
+    ("define", BloomLevel::Remember),
+    ("identify", BloomLevel::Remember),
+    ("label", BloomLevel::Remember),
+    ("list", BloomLevel::Remember),
+    ("locate", BloomLevel::Remember),
+    ("match", BloomLevel::Remember),
+    ("name", BloomLevel::Remember),
+    ("recall", BloomLevel::Remember),
+    ("recite", BloomLevel::Remember),
+    ("recognize", BloomLevel::Remember),
+    ("recognise", BloomLevel::Remember),
+    ("reproduce", BloomLevel::Remember),
+    ("state", BloomLevel::Remember),
+    // Understand: construct meaning.
+    ("classify", BloomLevel::Understand),
+    ("describe", BloomLevel::Understand),
+    ("discuss", BloomLevel::Understand),
+    ("explain", BloomLevel::Understand),
+    ("illustrate", BloomLevel::Understand),
+    ("infer", BloomLevel::Understand),
+    ("interpret", BloomLevel::Understand),
+    ("outline", BloomLevel::Understand),
+    ("paraphrase", BloomLevel::Understand),
+    ("predict", BloomLevel::Understand),
+    ("restate", BloomLevel::Understand),
+    ("summarize", BloomLevel::Understand),
+    ("summarise", BloomLevel::Understand),
+    ("translate", BloomLevel::Understand),
+    // Apply: carry out a procedure in a given situation.
+    ("apply", BloomLevel::Apply),
+    ("calculate", BloomLevel::Apply),
+    ("compute", BloomLevel::Apply),
+    ("convert", BloomLevel::Apply),
+    ("demonstrate", BloomLevel::Apply),
+    ("draw", BloomLevel::Apply),
+    ("estimate", BloomLevel::Apply),
+    ("execute", BloomLevel::Apply),
+    ("implement", BloomLevel::Apply),
+    ("measure", BloomLevel::Apply),
+    ("operate", BloomLevel::Apply),
+    ("perform", BloomLevel::Apply),
+    ("plot", BloomLevel::Apply),
+    ("sketch", BloomLevel::Apply),
+    ("solve", BloomLevel::Apply),
+    ("trace", BloomLevel::Apply),
+    ("use", BloomLevel::Apply),
+    // Analyze: break material into parts and see how they relate.
+    ("analyze", BloomLevel::Analyze),
+    ("analyse", BloomLevel::Analyze),
+    ("categorize", BloomLevel::Analyze),
+    ("categorise", BloomLevel::Analyze),
+    ("compare", BloomLevel::Analyze),
+    ("contrast", BloomLevel::Analyze),
+    ("debug", BloomLevel::Analyze),
+    ("deconstruct", BloomLevel::Analyze),
+    ("diagnose", BloomLevel::Analyze),
+    ("differentiate", BloomLevel::Analyze),
+    ("distinguish", BloomLevel::Analyze),
+    ("examine", BloomLevel::Analyze),
+    ("investigate", BloomLevel::Analyze),
+    ("organize", BloomLevel::Analyze),
+    ("organise", BloomLevel::Analyze),
+    // Evaluate: judge against criteria.
+    ("appraise", BloomLevel::Evaluate),
+    ("argue", BloomLevel::Evaluate),
+    ("assess", BloomLevel::Evaluate),
+    ("critique", BloomLevel::Evaluate),
+    ("defend", BloomLevel::Evaluate),
+    ("evaluate", BloomLevel::Evaluate),
+    ("judge", BloomLevel::Evaluate),
+    ("justify", BloomLevel::Evaluate),
+    ("prioritize", BloomLevel::Evaluate),
+    ("prioritise", BloomLevel::Evaluate),
+    ("rank", BloomLevel::Evaluate),
+    ("recommend", BloomLevel::Evaluate),
+    ("validate", BloomLevel::Evaluate),
+    ("verify", BloomLevel::Evaluate),
+    // Create: put elements together into something new.
+    ("build", BloomLevel::Create),
+    ("compose", BloomLevel::Create),
+    ("construct", BloomLevel::Create),
+    ("create", BloomLevel::Create),
+    ("design", BloomLevel::Create),
+    ("develop", BloomLevel::Create),
+    ("devise", BloomLevel::Create),
+    ("formulate", BloomLevel::Create),
+    ("generate", BloomLevel::Create),
+    ("hypothesize", BloomLevel::Create),
+    ("hypothesise", BloomLevel::Create),
+    ("invent", BloomLevel::Create),
+    ("plan", BloomLevel::Create),
+    ("produce", BloomLevel::Create),
+    ("propose", BloomLevel::Create),
+    ("write", BloomLevel::Create),
+];
+
+/// The Bloom level a measurable verb stands for, in any case; `None` for a verb not in the
+/// canonical table.
+pub fn verb_level(verb: &str) -> Option<BloomLevel> {
+    let verb = verb.trim().to_ascii_lowercase();
+    VERB_LEVELS
+        .iter()
+        .find(|(known, _)| *known == verb)
+        .map(|(_, level)| *level)
+}
+
+/// Phrases that name no observable behaviour anywhere in an objective, beyond the banned
+/// first verbs: "be familiar with", "have an awareness of", ...
+pub const BANNED_PHRASES: &[&str] = &[
+    "understand",
+    "understanding of",
+    "know",
+    "knowledge of",
+    "learn",
+    "learn about",
+    "appreciate",
+    "appreciation of",
+    "be familiar with",
+    "become familiar with",
+    "familiarity with",
+    "be aware of",
+    "awareness of",
+    "become acquainted with",
+    "grasp",
+    "comprehend",
+    "realize",
+    "believe",
+    "internalize",
+    "get a feel for",
+    "gain insight into",
+];
+
 /// A stored objective, as the API shows it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Objective {
@@ -134,6 +272,23 @@ mod tests {
             .is_ok());
         assert!(draft("The mean is computed", "compute").check().is_err());
         assert!(draft("Understand means", "understand").check().is_err());
+    }
+
+    #[test]
+    fn the_verb_table_has_one_level_per_verb_and_no_banned_verb() {
+        for (i, (verb, _)) in VERB_LEVELS.iter().enumerate() {
+            assert_eq!(verb.to_ascii_lowercase(), *verb);
+            assert!(!BANNED_VERBS.contains(verb), "{verb}");
+            assert!(
+                VERB_LEVELS[i + 1..].iter().all(|(other, _)| other != verb),
+                "{verb} is listed twice"
+            );
+        }
+        assert_eq!(verb_level("Explain"), Some(BloomLevel::Understand));
+        assert_eq!(verb_level("understand"), None);
+        for level in BloomLevel::ALL {
+            assert!(VERB_LEVELS.iter().any(|(_, l)| *l == level), "{level:?}");
+        }
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! soon as they are ready, and stops when its cancellation token fires.
 
 pub mod offline;
+pub mod openai;
+pub mod quality;
+pub mod text;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +18,9 @@ pub struct GenerationRequest {
     pub target_terminal_objectives: usize,
     /// Terminal objectives an earlier attempt already stored; generation continues after them.
     pub already_stored: usize,
+    /// The texts of those terminal objectives, in order (so a model can be told what not to
+    /// repeat). May be empty even when `already_stored` is not.
+    pub stored_terminal_texts: Vec<String>,
 }
 
 /// Why a sink refused a write.

@@ -134,6 +134,7 @@ mod tests {
             finished_at: None,
             version,
             updated_at: 0,
+            quality: None,
         }
     }
 

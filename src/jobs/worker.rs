@@ -14,8 +14,8 @@ use super::hub::StatusHub;
 use super::JobEngine;
 use crate::db::{ClaimedJob, Finish, Store, StoreError, StoreResult};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintStatus, ErrorCode, TerminalDraft};
-use crate::generator::{GenerateError, GenerationRequest, ObjectiveSink, SinkError};
+use crate::domain::{BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft};
+use crate::generator::{quality, GenerateError, GenerationRequest, ObjectiveSink, SinkError};
 use crate::telemetry::{
     count_ended, GaugeGuard, GENERATOR_DURATION, GENERATOR_ERRORS, JOBS_RUNNING, JOB_CLAIMS,
     JOB_RESCUES,
@@ -130,10 +130,23 @@ impl JobEngine {
             }),
         ];
 
+        let already_stored = blueprint.terminal_objectives_count.max(0) as usize;
+        let stored_terminal_texts = if already_stored > 0 {
+            match self.store.get_objectives(id).await {
+                Ok(stored) => stored.into_iter().map(|t| t.objective.text).collect(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "reading the stored objectives failed");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let request = GenerationRequest {
             topic: job.topic,
             target_terminal_objectives: blueprint.target_terminal_objectives.max(0) as usize,
-            already_stored: blueprint.terminal_objectives_count.max(0) as usize,
+            already_stored,
+            stored_terminal_texts,
         };
         let mut sink = StoreSink {
             store: self.store.clone(),
@@ -156,7 +169,9 @@ impl JobEngine {
         }
 
         let finish = match result {
-            Ok(()) => Some(Finish::Completed),
+            Ok(()) => Some(Finish::Completed {
+                quality: self.assess(id, &request).await,
+            }),
             Err(GenerateError::Failed(message)) => Some(Finish::Failed {
                 code: ErrorCode::GeneratorFailed,
                 message,
@@ -192,6 +207,26 @@ impl JobEngine {
                     // The lease will expire and another attempt will finish the job.
                     tracing::warn!(error = %err, "storing the end of a generation failed")
                 }
+            }
+        }
+    }
+
+    /// Scores what was stored. `None` (and a warning) if the objectives cannot be read: the
+    /// blueprint still completes, only without a score.
+    async fn assess(&self, id: Uuid, request: &GenerationRequest) -> Option<BlueprintQuality> {
+        match self.store.get_objectives(id).await {
+            Ok(stored) => {
+                let quality = quality::assess(&request.topic, &quality::drafts_of(&stored));
+                tracing::info!(
+                    score = quality.score,
+                    failed = ?quality.failed,
+                    "blueprint quality assessed"
+                );
+                Some(quality)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the objectives to score them failed");
+                None
             }
         }
     }

@@ -172,6 +172,7 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
         generator: GeneratorConfig {
             generator: GeneratorKind::Offline,
             offline_pace_ms: settings.pace_ms,
+            ..GeneratorConfig::default()
         },
         ops: OpsConfig::default(),
     };

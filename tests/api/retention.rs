@@ -48,7 +48,7 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
             .finish_generation(
                 blueprint.id,
                 claimed.blueprint.attempt,
-                &Finish::Completed,
+                &Finish::Completed { quality: None },
                 now + 10,
             )
             .await

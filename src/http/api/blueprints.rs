@@ -292,6 +292,7 @@ async fn document(state: &AppState, blueprint: &Blueprint) -> ApiResult<Blueprin
     Ok(BlueprintDocument {
         status: blueprint.status_view(),
         terminal_objectives: state.store.get_objectives(blueprint.id).await?,
+        quality: blueprint.quality.as_deref().cloned(),
     })
 }
 

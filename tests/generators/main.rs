@@ -1,0 +1,7 @@
+//! Tests of the generators: the offline generator's quality gate over a corpus of our own,
+//! and the `openai` generator against a fake OpenAI-compatible server on 127.0.0.1.
+
+mod corpus;
+mod fake_llm;
+mod offline;
+mod openai;

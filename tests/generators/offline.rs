@@ -1,0 +1,54 @@
+//! The offline generator's quality gate. The thresholds are published in the README.
+
+use quizmaster::generator::offline::plan_blueprint;
+use quizmaster::generator::quality;
+
+use crate::corpus::CORPUS;
+
+/// Every corpus topic must reach this overall score, and pass every check.
+const MIN_SCORE: i64 = 90;
+
+#[test]
+fn every_corpus_topic_passes_the_quality_gate() {
+    let mut report = String::new();
+    let mut failures = Vec::new();
+    for sample in CORPUS {
+        for target in [3, 10, 30] {
+            let topic = sample.topic();
+            let plan = plan_blueprint(&topic, target);
+            assert_eq!(plan, plan_blueprint(&topic, target), "deterministic");
+            let verdict = quality::assess(&topic, &plan.terminals);
+            report.push_str(&format!(
+                "{} (target {target}): score {} failed {:?}\n",
+                sample.title, verdict.score, verdict.failed
+            ));
+            if verdict.score < MIN_SCORE || !verdict.passed {
+                failures.push(format!("{} (target {target}): {verdict:#?}", sample.title));
+            }
+        }
+    }
+    println!("{report}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn print_corpus_blueprints() {
+    if std::env::var("PRINT_BLUEPRINTS").is_err() {
+        return;
+    }
+    for sample in CORPUS {
+        let topic = sample.topic();
+        let plan = plan_blueprint(&topic, 10);
+        println!("## {}\n{}", plan.title, plan.description);
+        for t in &plan.terminals {
+            println!(
+                "- [{}] {}",
+                t.objective.bloom_level.as_str(),
+                t.objective.text
+            );
+            for e in &t.enabling {
+                println!("    - [{}] {}", e.bloom_level.as_str(), e.text);
+            }
+        }
+    }
+}
