@@ -16,7 +16,7 @@ pub const WORKER_LOST_MESSAGE: &str =
     "The worker running this generation was lost too many times; start a new generation";
 
 /// `queued` → `generating` → one of `completed`, `error`, `cancelled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BlueprintStatus {
     Queued,
@@ -75,7 +75,7 @@ impl BlueprintStatus {
 }
 
 /// Why a generation ended in `error` (or `cancelled`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     Timeout,
@@ -132,7 +132,7 @@ pub struct Blueprint {
 }
 
 /// The status view of the contract.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct StatusView {
     pub id: Uuid,
     pub topic_id: Uuid,
@@ -142,20 +142,25 @@ pub struct StatusView {
     pub terminal_objectives_count: i64,
     pub enabling_objectives_count: i64,
     pub target_terminal_objectives: i64,
+    /// Percent done, 0–100, computed by the server.
+    #[schema(minimum = 0, maximum = 100)]
     pub progress: i64,
     pub error: Option<String>,
     pub error_code: Option<ErrorCode>,
     pub attempt: i64,
     #[serde(with = "ms_as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(with = "opt_ms_as_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub generation_started_at: Option<i64>,
     #[serde(with = "opt_ms_as_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<i64>,
 }
 
 /// The whole blueprint: the status view and its objectives.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct BlueprintDocument {
     #[serde(flatten)]
     pub status: StatusView,

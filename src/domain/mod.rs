@@ -14,7 +14,7 @@ pub use quality::{BlueprintQuality, QualityCheck};
 pub use topic::{Topic, TopicInput, TopicPatch};
 
 /// One field that failed validation, reported in `422 validation_failed` details.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -4,7 +4,19 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Bloom's revised taxonomy, lowest to highest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BloomLevel {
     Remember,
@@ -232,7 +244,7 @@ pub const BANNED_PHRASES: &[&str] = &[
 ];
 
 /// A stored objective, as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Objective {
     pub id: Uuid,
     pub position: i64,
@@ -244,7 +256,7 @@ pub struct Objective {
 }
 
 /// A stored terminal objective with its enabling objectives.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TerminalObjective {
     #[serde(flatten)]
     pub objective: Objective,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A blueprint's quality: an overall score and every check behind it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlueprintQuality {
     /// 0–100: the weighted mean of the checks' scores.
     pub score: i64,
@@ -15,7 +15,7 @@ pub struct BlueprintQuality {
 }
 
 /// One check: its score, whether it reached its threshold, and what it found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QualityCheck {
     /// A stable snake_case name, e.g. `measurable_verb`.
     pub name: String,

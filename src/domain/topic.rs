@@ -12,15 +12,17 @@ pub const DESCRIPTION_MAX_CHARS: usize = 5_000;
 pub const SOURCE_TEXT_MAX_CHARS: usize = 200_000;
 
 /// A stored topic, as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Topic {
     pub id: Uuid,
     pub title: String,
     pub description: Option<String>,
     pub source_text: Option<String>,
     #[serde(with = "ms_as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(with = "ms_as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: i64,
 }
 

@@ -3,73 +3,45 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 mod ops;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
+use std::sync::Arc;
+
+use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::AppState;
 use api::{blueprints, topics};
 use error::ApiError;
 use extract::BODY_LIMIT_BYTES;
 
-/// The whole HTTP surface of `quizmaster serve`.
+/// The whole HTTP surface of `quizmaster serve`. The API routes and the OpenAPI document are
+/// built together from the handlers' `#[utoipa::path]` annotations, so they cannot drift.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/topics", get(topics::list).post(topics::create))
-        .route(
-            "/topics/{topic_id}",
-            get(topics::get)
-                .patch(topics::update)
-                .delete(topics::delete),
-        )
-        .route("/topics/{topic_id}/blueprints", get(blueprints::list))
-        .route(
-            "/topics/{topic_id}/blueprints/generate",
-            post(blueprints::generate),
-        )
-        .route(
-            "/topics/{topic_id}/blueprints/{blueprint_id}",
-            get(blueprints::get).delete(blueprints::delete),
-        )
-        .route(
-            "/topics/{topic_id}/blueprints/{blueprint_id}/status",
-            get(blueprints::status),
-        )
-        .route(
-            "/topics/{topic_id}/blueprints/{blueprint_id}/events",
-            get(blueprints::events),
-        )
-        .route(
-            "/topics/{topic_id}/blueprints/{blueprint_id}/cancel",
-            post(blueprints::cancel),
-        )
-        .route(
-            "/topics/{topic_id}/blueprints/{blueprint_id}/export",
-            get(blueprints::export),
-        )
-        .fallback(route_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .route_layer(middleware::from_fn(ops::tag_route));
-
-    let metrics_token = state.metrics_token.clone();
+    let (routes, document) = api_routes().split_for_parts();
+    let document = Arc::new(document);
+    let served = document.clone();
     Router::new()
-        .nest("/api", api)
-        .route("/", get(|| async { Redirect::to("/topics") }))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .merge(routes)
         .route(
-            "/metrics",
-            get(move |request: axum::extract::Request| {
-                ops::metrics(metrics_token.clone(), request)
-            }),
+            "/api/openapi.json",
+            get(move || async move { Json(served.as_ref().clone()) }),
         )
+        .merge(
+            SwaggerUi::new("/api/docs")
+                .config(utoipa_swagger_ui::Config::from("/api/openapi.json")),
+        )
+        .route("/", get(|| async { Redirect::to("/topics") }))
         .route_layer(middleware::from_fn(ops::tag_route))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -83,6 +55,28 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// Every route the OpenAPI document describes.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(topics::list, topics::create))
+        .routes(routes!(topics::get, topics::update, topics::delete))
+        .routes(routes!(blueprints::list))
+        .routes(routes!(blueprints::generate))
+        .routes(routes!(blueprints::get, blueprints::delete))
+        .routes(routes!(blueprints::status))
+        .routes(routes!(blueprints::events))
+        .routes(routes!(blueprints::cancel))
+        .routes(routes!(blueprints::export))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+/// The OpenAPI document, as `/api/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
 }
 
 /// `/healthz`, `/readyz` and `/metrics`: what `quizmaster worker` serves on its optional port.
@@ -108,6 +102,19 @@ pub fn health_router(
         .fallback(route_not_found)
 }
 
+/// Prometheus text; free on loopback, elsewhere `Authorization: Bearer <QUIZMASTER_METRICS_TOKEN>`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 401, description = "Outside loopback without the token", body = openapi::ErrorBody),
+    ))]
+async fn metrics(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    ops::metrics(state.metrics_token.clone(), request).await
+}
+
 async fn route_not_found() -> ApiError {
     ApiError::RouteNotFound
 }
@@ -117,11 +124,18 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = serde_json::Value)))]
 async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
 /// The database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = serde_json::Value),
+        (status = 503, description = "The database is unreachable", body = openapi::ErrorBody),
+    ))]
 async fn readyz(State(state): State<AppState>) -> axum::response::Response {
     ready_response(state.store.as_ref()).await
 }

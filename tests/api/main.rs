@@ -11,5 +11,6 @@ mod crash;
 mod errors;
 mod following;
 mod generation;
+mod openapi;
 mod retention;
 mod topics;

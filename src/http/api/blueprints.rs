@@ -122,6 +122,20 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
         })
 }
 
+#[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/generate", tag = "blueprints",
+    params(("topic_id" = String, Path, description = "A UUID"),
+           ("Idempotency-Key" = Option<String>, Header, description = "The same key (per topic, 24 h) replays the same 202")),
+    request_body(content = Option<crate::http::openapi::GenerateRequest>, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Accepted: follow it at Location", body = StatusView,
+         headers(("Location" = String, description = "The status URL"), ("Retry-After" = i64, description = "Seconds until the next look"))),
+        (status = 400, description = "Not a UUID, or malformed JSON", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "generation_in_progress: blueprint_id and Location name the active one", body = crate::http::openapi::ErrorBody),
+        (status = 413, description = "Body over 2 MiB", body = crate::http::openapi::ErrorBody),
+        (status = 415, description = "Not application/json", body = crate::http::openapi::ErrorBody),
+        (status = 422, description = "Invalid values", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `POST /api/topics/{topic_id}/blueprints/generate`: stores the blueprint and its job in one
 /// transaction and answers at once; a worker picks the job up.
 pub async fn generate(
@@ -171,6 +185,18 @@ pub async fn generate(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/status", tag = "blueprints",
+    params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID"),
+           ("wait" = Option<i64>, Query, description = "Long poll: up to this many seconds (≤ 30) for a change from If-None-Match", minimum = 0, maximum = 30),
+           ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
+    responses(
+        (status = 200, description = "The status view", body = StatusView,
+         headers(("ETag" = String), ("Cache-Control" = String), ("Retry-After" = i64, description = "While not terminal"))),
+        (status = 304, description = "Unchanged since If-None-Match"),
+        (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found or blueprint_not_found", body = crate::http::openapi::ErrorBody),
+        (status = 422, description = "Invalid wait", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `GET .../status[?wait=S]`: the status view; with `wait`, a long poll that answers as soon
 /// as the state differs from `If-None-Match`, or after S seconds.
 pub async fn status(
@@ -217,6 +243,14 @@ struct EventStream {
     shutdown: tokio_util::sync::CancellationToken,
 }
 
+#[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/events", tag = "blueprints",
+    params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID"), ("Last-Event-ID" = Option<String>, Header, description = "Resume: the current state is sent at once")),
+    responses(
+        (status = 200, description = "text/event-stream of `status` events (data = status view, id = version); ends after a terminal one",
+         content_type = "text/event-stream", body = String),
+        (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found or blueprint_not_found", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `GET .../events`: an SSE stream of `status` events, the current state first and then every
 /// change; it ends after a terminal one. A reconnect (with or without `Last-Event-ID`) starts
 /// again from the current state, so a client never misses where the job is.
@@ -263,6 +297,14 @@ async fn next_event(mut s: EventStream) -> Option<(Result<Event, Infallible>, Ev
     Some((Ok(event), s))
 }
 
+#[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/cancel", tag = "blueprints",
+    params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID")),
+    responses(
+        (status = 200, description = "Cancelled; the running work stops within 2 s", body = StatusView),
+        (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found or blueprint_not_found", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "not_cancellable: already ended", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `POST .../cancel`: ends a queued or running generation in `cancelled`; the worker running it
 /// hears of it through the hub and stops.
 pub async fn cancel(
@@ -296,6 +338,13 @@ async fn document(state: &AppState, blueprint: &Blueprint) -> ApiResult<Blueprin
     })
 }
 
+#[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}", tag = "blueprints",
+    params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID")),
+    responses(
+        (status = 200, description = "The whole blueprint", body = BlueprintDocument),
+        (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found or blueprint_not_found", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `GET .../{blueprint_id}`: the whole blueprint.
 pub async fn get(
     State(state): State<AppState>,
@@ -306,6 +355,17 @@ pub async fn get(
     Ok(Json(document(&state, &blueprint).await?))
 }
 
+#[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints", tag = "blueprints",
+    params(("topic_id" = String, Path, description = "A UUID"),
+           ("status" = Option<BlueprintStatus>, Query, description = "Only this status"),
+           ("limit" = Option<i64>, Query, description = "1–100, default 20", minimum = 1, maximum = 100),
+           ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses(
+        (status = 200, description = "Status views, newest first", body = Page<StatusView>),
+        (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found", body = crate::http::openapi::ErrorBody),
+        (status = 422, description = "Invalid status, limit or cursor", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `GET /api/topics/{topic_id}/blueprints?status=&limit=&cursor=`
 pub async fn list(
     State(state): State<AppState>,
@@ -339,6 +399,14 @@ pub async fn list(
     )))
 }
 
+#[utoipa::path(delete, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}", tag = "blueprints",
+    params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found or blueprint_not_found", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "generation_in_progress: cancel it first", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `DELETE .../{blueprint_id}`: only once its generation has ended.
 pub async fn delete(
     State(state): State<AppState>,
@@ -356,6 +424,16 @@ pub async fn delete(
     }
 }
 
+#[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/export", tag = "blueprints",
+    params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID"), ("format" = Option<String>, Query, description = "markdown (default), csv or json")),
+    responses(
+        (status = 200, description = "A download (Content-Disposition: attachment)",
+         content((String = "text/markdown"), (String = "text/csv"), (BlueprintDocument = "application/json"))),
+        (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found or blueprint_not_found", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "not_completed", body = crate::http::openapi::ErrorBody),
+        (status = 422, description = "Unknown format", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `GET .../{blueprint_id}/export?format=markdown|csv|json`: a download of a completed blueprint.
 pub async fn export(
     State(state): State<AppState>,

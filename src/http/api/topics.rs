@@ -15,7 +15,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody, QueryParams};
 
 /// A page of a newest-first listing.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -56,6 +56,15 @@ pub fn page_of<T, V>(
     }
 }
 
+#[utoipa::path(post, path = "/api/topics", tag = "topics",
+    request_body(content = crate::http::openapi::TopicRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The topic", body = Topic, headers(("Location" = String, description = "The topic's URL"))),
+        (status = 400, description = "Malformed JSON", body = crate::http::openapi::ErrorBody),
+        (status = 413, description = "Body over 2 MiB", body = crate::http::openapi::ErrorBody),
+        (status = 415, description = "Not application/json", body = crate::http::openapi::ErrorBody),
+        (status = 422, description = "Invalid values", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `POST /api/topics`
 pub async fn create(State(state): State<AppState>, body: JsonBody) -> ApiResult<Response> {
     let input = TopicInput::parse(&body.required()?).map_err(ApiError::Validation)?;
@@ -72,6 +81,15 @@ pub async fn create(State(state): State<AppState>, body: JsonBody) -> ApiResult<
         .into_response())
 }
 
+#[utoipa::path(get, path = "/api/topics", tag = "topics",
+    params(
+        ("limit" = Option<i64>, Query, description = "1–100, default 20", minimum = 1, maximum = 100),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = Page<Topic>),
+        (status = 422, description = "Invalid limit or cursor", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `GET /api/topics?limit=&cursor=`
 pub async fn list(
     State(state): State<AppState>,
@@ -90,6 +108,13 @@ pub async fn list(
     )))
 }
 
+#[utoipa::path(get, path = "/api/topics/{topic_id}", tag = "topics",
+    params(("topic_id" = String, Path, description = "A UUID")),
+    responses(
+        (status = 200, description = "The topic", body = Topic),
+        (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `GET /api/topics/{topic_id}`
 pub async fn get(
     State(state): State<AppState>,
@@ -104,6 +129,17 @@ pub async fn get(
     Ok(Json(topic))
 }
 
+#[utoipa::path(patch, path = "/api/topics/{topic_id}", tag = "topics",
+    params(("topic_id" = String, Path, description = "A UUID")),
+    request_body(content = crate::http::openapi::TopicPatchRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The topic", body = Topic),
+        (status = 400, description = "Not a UUID, or malformed JSON", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found", body = crate::http::openapi::ErrorBody),
+        (status = 413, description = "Body over 2 MiB", body = crate::http::openapi::ErrorBody),
+        (status = 415, description = "Not application/json", body = crate::http::openapi::ErrorBody),
+        (status = 422, description = "Invalid values", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `PATCH /api/topics/{topic_id}`
 pub async fn update(
     State(state): State<AppState>,
@@ -120,6 +156,13 @@ pub async fn update(
     Ok(Json(topic))
 }
 
+#[utoipa::path(delete, path = "/api/topics/{topic_id}", tag = "topics",
+    params(("topic_id" = String, Path, description = "A UUID")),
+    responses(
+        (status = 204, description = "Deleted, with its blueprints; its active generation cancelled"),
+        (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
+        (status = 404, description = "topic_not_found", body = crate::http::openapi::ErrorBody),
+    ))]
 /// `DELETE /api/topics/{topic_id}`: cancels its active generation, deletes its blueprints.
 pub async fn delete(
     State(state): State<AppState>,
