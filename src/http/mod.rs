@@ -3,6 +3,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .nest("/api", api)
+        .merge(ui::router())
         .route("/", get(|| async { Redirect::to("/topics") }))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
