@@ -95,19 +95,25 @@ export function mountStatusPage(env = {}) {
     return region.querySelector(`[data-toast="${kind}"]`);
   }
 
+  function showNotice(kind) {
+    const outcome = field('outcome');
+    if (!outcome.querySelector(`[data-notice="${kind}"]`)) {
+      outcome.append(doc.getElementById(`tpl-notice-${kind}`).content.cloneNode(true));
+    }
+    return outcome.querySelector(`[data-notice="${kind}"]`);
+  }
+
   function finish(view) {
     if (view.status === 'completed') {
       showToast('tpl-toast-success', 'success');
       successTimer = setTimer(() => navigate(root.dataset.blueprintUrl), SUCCESS_DELAY_MS);
     } else if (view.status === 'error') {
+      const message = view.error || 'The generation failed.';
       const toast = showToast('tpl-toast-error', 'error');
-      const message = toast.querySelector('[data-field="message"]');
-      message.textContent = view.error || 'The generation failed.';
+      toast.querySelector('[data-field="message"]').textContent = message;
+      showNotice('error').querySelector('[data-field="notice-message"]').textContent = message;
     } else if (view.status === 'cancelled') {
-      const outcome = field('outcome');
-      if (!outcome.querySelector('[data-notice="cancelled"]')) {
-        outcome.append(doc.getElementById('tpl-notice-cancelled').content.cloneNode(true));
-      }
+      showNotice('cancelled');
     }
   }
 

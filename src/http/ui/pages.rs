@@ -14,13 +14,14 @@ use crate::app::AppState;
 use crate::db::{BlueprintLookup, CancelOutcome, Cursor, GenerateOutcome};
 use crate::domain::blueprint::{Blueprint, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
 use crate::domain::time::now_ms;
-use crate::domain::topic::SOURCE_TEXT_MAX_CHARS;
 use crate::domain::{BlueprintStatus, Topic};
 use crate::http::api::blueprints as api;
 
 type PageResult = Result<Response, UiError>;
 
 const TOPICS_PER_PAGE: i64 = 20;
+/// `SOURCE_TEXT_MAX_CHARS` as people read it (checked by a test below).
+const SOURCE_MAX_TEXT: &str = "200,000";
 const BLUEPRINTS_SHOWN: i64 = 50;
 const JOBS_SHOWN: i64 = 100;
 /// How long an ended generation stays on the jobs dashboard.
@@ -77,7 +78,7 @@ struct TopicsPage {
     first_page: bool,
     values: TopicFormValues,
     errors: TopicFormErrors,
-    source_max: usize,
+    source_max: &'static str,
 }
 
 async fn topics_page(
@@ -104,7 +105,7 @@ async fn topics_page(
         first_page: cursor.is_none(),
         values,
         errors,
-        source_max: SOURCE_TEXT_MAX_CHARS,
+        source_max: SOURCE_MAX_TEXT,
     })
 }
 
@@ -461,4 +462,15 @@ pub async fn jobs(State(state): State<AppState>, RawQuery(query): RawQuery) -> P
         active_count,
     };
     render(&page, StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::topic::SOURCE_TEXT_MAX_CHARS;
+
+    #[test]
+    fn the_stated_source_limit_is_the_real_one() {
+        assert_eq!(SOURCE_MAX_TEXT.replace(',', ""), SOURCE_TEXT_MAX_CHARS.to_string());
+    }
 }
