@@ -471,6 +471,9 @@ mod tests {
 
     #[test]
     fn the_stated_source_limit_is_the_real_one() {
-        assert_eq!(SOURCE_MAX_TEXT.replace(',', ""), SOURCE_TEXT_MAX_CHARS.to_string());
+        assert_eq!(
+            SOURCE_MAX_TEXT.replace(',', ""),
+            SOURCE_TEXT_MAX_CHARS.to_string()
+        );
     }
 }
