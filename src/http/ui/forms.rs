@@ -128,10 +128,16 @@ impl TopicFormErrors {
     }
 }
 
+/// A topic form that did not validate: what to show again, and why.
+pub struct InvalidTopicForm {
+    pub values: TopicFormValues,
+    pub errors: TopicFormErrors,
+}
+
 const UPLOAD_EXTENSIONS: [&str; 3] = [".txt", ".md", ".markdown"];
 
 /// Validates the topic form. Source material is pasted text or an uploaded `.txt`/`.md` file.
-pub fn parse_topic(form: &FormFields) -> Result<TopicInput, (TopicFormValues, TopicFormErrors)> {
+pub fn parse_topic(form: &FormFields) -> Result<TopicInput, Box<InvalidTopicForm>> {
     let mut values = TopicFormValues {
         title: form.get("title").to_string(),
         description: form.get("description").to_string(),
@@ -197,7 +203,7 @@ pub fn parse_topic(form: &FormFields) -> Result<TopicInput, (TopicFormValues, To
                 // The file's text was read; keep it in the box so it is not uploaded again.
                 values.source_text = source;
             }
-            Err((values, errors))
+            Err(Box::new(InvalidTopicForm { values, errors }))
         }
     }
 }
@@ -276,12 +282,13 @@ mod tests {
 
     #[test]
     fn errors_keep_what_was_typed_and_name_the_field() {
-        let Err((values, errors)) = parse_topic(&form(
+        let Err(invalid) = parse_topic(&form(
             &[("title", "   "), ("description", "kept")],
             Some(("slides.pdf", b"%PDF")),
         )) else {
             panic!("should fail");
         };
+        let InvalidTopicForm { values, errors } = *invalid;
         assert_eq!(values.description, "kept");
         assert!(errors.title.is_some());
         assert!(errors

@@ -135,8 +135,8 @@ pub async fn create_topic(State(state): State<AppState>, request: Request) -> Pa
                 .await?;
             Ok(Redirect::to(&topic_url(topic.id)).into_response())
         }
-        Err((values, errors)) => {
-            let page = topics_page(&state, None, values, errors).await?;
+        Err(invalid) => {
+            let page = topics_page(&state, None, invalid.values, invalid.errors).await?;
             render(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }

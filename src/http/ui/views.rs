@@ -99,10 +99,6 @@ pub fn generate_action(topic_id: Uuid) -> String {
     format!("/topics/{topic_id}/blueprints/generate")
 }
 
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// A topic in the list.
 pub struct TopicRow {
     pub url: String,
@@ -163,9 +159,14 @@ impl BlueprintRow {
             created: human_time(b.created_at),
             created_iso: rfc3339(b.created_at),
             counts: format!(
-                "{} · {}",
-                plural(b.terminal_objectives_count, "terminal", "terminal"),
-                plural(b.enabling_objectives_count, "enabling", "enabling")
+                "{} terminal · {} enabling {}",
+                b.terminal_objectives_count,
+                b.enabling_objectives_count,
+                if b.enabling_objectives_count == 1 {
+                    "objective"
+                } else {
+                    "objectives"
+                }
             ),
             error: b
                 .error
