@@ -7,3 +7,4 @@ mod following;
 mod generation;
 mod helpers;
 mod topics;
+mod ui;
