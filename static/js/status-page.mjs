@@ -81,8 +81,17 @@ export function mountStatusPage(env = {}) {
     renderClock();
     if (isTerminal(status)) {
       stopClock();
-      const cancel = root.querySelector('form[data-action="cancel"]');
-      if (cancel) cancel.remove();
+      const actions = field('actions');
+      actions.querySelector('form[data-action="cancel"]')?.remove();
+      if (status === 'completed' && !actions.querySelector('a')) {
+        const open = doc.createElement('a');
+        open.className = 'button button-primary';
+        open.href = root.dataset.blueprintUrl;
+        open.textContent = 'Open the blueprint';
+        actions.append(open);
+      }
+      // An empty row would still take its share of the card's spacing.
+      actions.hidden = actions.children.length === 0;
     }
   }
 
