@@ -165,6 +165,14 @@ async fn starting_twice_leads_to_the_running_job_and_cancel_redirects_back() {
     let topic_id = str_of(&topic, "id");
     let path = format!("/topics/{topic_id}/blueprints/generate");
 
+    let form = app.get(&path).await;
+    assert_eq!(form.status(), 200);
+    assert_eq!(
+        form.headers()["cache-control"],
+        "no-store",
+        "a fresh key each time"
+    );
+
     let bad = post_form(&app, &path, "target_terminal_objectives=99").await;
     assert_eq!(bad.status(), 422);
     assert!(bad.text().await.expect("html").contains("from 1 to 30"));

@@ -31,6 +31,18 @@ fn render(template: &impl Template, status: StatusCode) -> PageResult {
     Ok((status, Html(template.render()?)).into_response())
 }
 
+/// For responses that must never come from a cache: live fragments, and pages whose forms carry
+/// a one-time idempotency key (no stored copy, no back/forward cache), so that going back and
+/// sending the form again starts a new generation instead of replaying the old one.
+fn render_fresh(template: &impl Template, status: StatusCode) -> PageResult {
+    let mut response = render(template, status)?;
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
 fn page_id(raw: &str) -> Result<Uuid, UiError> {
     Uuid::parse_str(raw).map_err(|_| UiError::NotFound)
 }
@@ -241,7 +253,7 @@ pub async fn generate_page(
 ) -> PageResult {
     let topic = load_topic(&state, page_id(&topic_id)?).await?;
     let page = generate_page_for(&state, &topic, TARGET_DEFAULT.to_string(), None).await?;
-    render(&page, StatusCode::OK)
+    render_fresh(&page, StatusCode::OK)
 }
 
 /// `POST /topics/{topic_id}/blueprints/generate`: starts the job and goes to its status page.
@@ -260,7 +272,7 @@ pub async fn start_generation(
             let topic = load_topic(&state, topic_id).await?;
             let value = form.get("target_terminal_objectives").to_string();
             let page = generate_page_for(&state, &topic, value, Some(message)).await?;
-            return render(&page, StatusCode::UNPROCESSABLE_ENTITY);
+            return render_fresh(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
     let key = Some(form.get("idempotency_key").trim())
@@ -330,7 +342,7 @@ pub async fn status_page(
         retry_action: generate_action(topic_id),
         retry_key: form_key(),
     };
-    render(&page, StatusCode::OK)
+    render_fresh(&page, StatusCode::OK)
 }
 
 /// `POST /topics/{topic_id}/blueprints/{blueprint_id}/cancel`: cancels and goes back to the
@@ -448,12 +460,7 @@ pub async fn jobs(State(state): State<AppState>, RawQuery(query): RawQuery) -> P
     let rows: Vec<JobRow> = listings.iter().map(|l| JobRow::new(l, now)).collect();
     let active_count = rows.iter().filter(|r| r.job.active).count();
     if query_get(&query_pairs(query), "fragment") == Some("table") {
-        let mut response = render(&JobsTable { rows, active_count }, StatusCode::OK)?;
-        response.headers_mut().insert(
-            axum::http::header::CACHE_CONTROL,
-            axum::http::HeaderValue::from_static("no-store"),
-        );
-        return Ok(response);
+        return render_fresh(&JobsTable { rows, active_count }, StatusCode::OK);
     }
     let page = JobsPage {
         title: "Generation jobs".into(),
