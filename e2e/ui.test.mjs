@@ -215,6 +215,40 @@ describe('web UI', { skip: skip ?? false }, () => {
     await context.close();
   });
 
+  test('a hidden tab pauses the follower and showing it resumes', async () => {
+    const topic = await createTopic(server.base, 'Background tab');
+    const { context, page, problems } = await openPage();
+    await context.addInitScript(() => {
+      delete window.EventSource;
+    });
+    const apiRequests = [];
+    context.on('request', (request) => {
+      if (request.url().includes('/api/')) apiRequests.push(Date.now());
+    });
+    await startFromGeneratePage(page, server.base, topic.id, 30);
+    await waitFor(() => apiRequests.length >= 2, { what: 'the follower to poll' });
+    // Headless Chromium has no real tab switching: make the document report hidden and tell
+    // the page, as the browser does when the tab goes to the background.
+    const setHidden = (hidden) =>
+      page.evaluate((value) => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => value });
+        Object.defineProperty(document, 'visibilityState', {
+          configurable: true,
+          get: () => (value ? 'hidden' : 'visible'),
+        });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, hidden);
+    await setHidden(true);
+    const hiddenAt = Date.now();
+    await page.getByText('Paused while this tab is in the background.').waitFor();
+    await page.waitForTimeout(3000); // two polls' worth at Retry-After >= 1 s
+    assert.deepEqual(apiRequests.filter((at) => at > hiddenAt + 50), []);
+    await setHidden(false);
+    await waitFor(() => apiRequests.some((at) => at > hiddenAt + 3000), { what: 'polling to resume' });
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   test('the jobs dashboard shows live progress and cancels', async () => {
     const topic = await createTopic(server.base, 'Cell biology');
     const { context, page, problems } = await openPage();
