@@ -249,6 +249,52 @@ describe('web UI', { skip: skip ?? false }, () => {
     await context.close();
   });
 
+  test('after repeated failures the follower stops, says so, and Reconnect resumes', async () => {
+    const topic = await createTopic(server.base, 'Flaky network');
+    const { context, page, problems } = await openPage();
+    await context.addInitScript(() => {
+      delete window.EventSource;
+    });
+    // The page's timers run on Playwright's clock so that the backoff (seconds) can be skipped.
+    await page.clock.install();
+    let failures = 0;
+    await page.route('**/api/topics/*/blueprints/*/status', (route) => {
+      failures += 1;
+      return route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: '{"error":{"code":"service_unavailable","message":"down"}}',
+      });
+    });
+    const started = await (
+      await fetch(`${server.base}/api/topics/${topic.id}/blueprints/generate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ target_terminal_objectives: 30 }),
+      })
+    ).json();
+    await page.goto(`${server.base}/topics/${topic.id}/blueprints/generate-status?blueprint=${started.id}`);
+    for (let seen = 1; seen < 6; seen += 1) {
+      // Once the page says so, its retry timer is set: only then skip ahead.
+      await page.getByText(`(${seen} failed ${seen === 1 ? 'try' : 'tries'} in a row)`).waitFor();
+      await page.clock.fastForward(31_000); // past the longest backoff step
+    }
+    await page.getByText('Live updates stopped after 6 failed attempts.').waitFor();
+    await page.clock.fastForward(120_000);
+    assert.equal(failures, 6, 'no more requests after giving up');
+    await screenshot(page, '14-status-reconnect');
+
+    await page.unroute('**/api/topics/*/blueprints/*/status');
+    await page.getByRole('button', { name: 'Reconnect' }).click();
+    await page.getByText(/Checking every \d+ s\./).waitFor();
+    assert.ok((await valueNow(page)) >= 5);
+    assert.deepEqual(
+      problems.filter((p) => !/status of 503/.test(p)),
+      [],
+    );
+    await context.close();
+  });
+
   test('the jobs dashboard shows live progress and cancels', async () => {
     const topic = await createTopic(server.base, 'Cell biology');
     const { context, page, problems } = await openPage();

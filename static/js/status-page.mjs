@@ -138,7 +138,7 @@ export function mountStatusPage(env = {}) {
         connection.textContent = `Checking every ${Math.max(1, Math.round(event.nextMs / 1000))} s.`;
         break;
       case 'retrying':
-        connection.textContent = `Connection lost; trying again in ${Math.max(1, Math.round(event.delayMs / 1000))} s.`;
+        connection.textContent = `Connection lost; trying again in ${Math.max(1, Math.round(event.delayMs / 1000))} s (${event.failures} failed ${event.failures === 1 ? 'try' : 'tries'} in a row).`;
         break;
       case 'paused':
         connection.textContent = 'Paused while this tab is in the background.';
