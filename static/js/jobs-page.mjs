@@ -89,8 +89,9 @@ export function mountJobsPage(env = {}) {
 
   doc.addEventListener('visibilitychange', () => {
     if (stopped) return;
-    if (doc.hidden) halt();
-    else if (failures < MAX_FAILURES) refresh();
+    halt();
+    // Back in view: show the current state at once, then carry on as before.
+    if (!doc.hidden && failures < MAX_FAILURES) refresh();
   });
   win.addEventListener('pagehide', () => {
     stopped = true;
@@ -102,7 +103,7 @@ export function mountJobsPage(env = {}) {
       refresh();
     }
   });
-  schedule(activeCount() > 0 ? ACTIVE_MS : IDLE_MS);
+  if (!doc.hidden) schedule(activeCount() > 0 ? ACTIVE_MS : IDLE_MS);
   return { refresh, halt };
 }
 
