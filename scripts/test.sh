@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test QuizMaster has: formatting, lints, unit and integration tests.
+# Runs every test QuizMaster has: formatting, lints, Rust unit and integration tests, the
+# JavaScript unit tests of the web UI (node --test) and the browser end-to-end tests
+# (Playwright in Chromium against a real `quizmaster serve`).
+# Needs: a Rust toolchain, Node.js 20+ with npm, and Chromium at /usr/bin/chromium
+# (with CI=true a missing Chromium fails the run; otherwise the browser tests are skipped).
 # Usage: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,5 +16,19 @@ cargo clippy --all-targets -- -D warnings
 
 echo "== cargo test"
 cargo test --all-targets
+
+echo "== cargo build (the binary the browser tests start)"
+cargo build
+
+if [ ! -d node_modules/playwright-core ]; then
+  echo "== npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+echo "== web UI unit tests (node --test)"
+node --test tests/js/
+
+echo "== web UI end-to-end tests (Playwright + Chromium)"
+node --test --test-concurrency=1 --test-timeout=180000 e2e/
 
 echo "== all tests passed"

@@ -6,7 +6,7 @@
 //! - [`db`]: the storage interface and its backends (all SQL).
 //! - [`jobs`]: claiming, leases, heartbeats, fencing, the watchdog, the status hub.
 //! - [`generator`]: the `Generator` trait and its implementations.
-//! - [`http`]: the router, API handlers, SSE, and the JSON errors.
+//! - [`http`]: the router, API handlers, SSE, the JSON errors, and the web UI (`http::ui`).
 //! - [`cli`]: the command line.
 
 pub mod app;

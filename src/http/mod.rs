@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 mod ops;
+pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
             SwaggerUi::new("/api/docs")
                 .config(utoipa_swagger_ui::Config::from("/api/openapi.json")),
         )
+        .merge(ui::router())
         .route("/", get(|| async { Redirect::to("/topics") }))
         .route_layer(middleware::from_fn(ops::tag_route))
         .fallback(route_not_found)

@@ -14,3 +14,4 @@ mod generation;
 mod openapi;
 mod retention;
 mod topics;
+mod ui;

@@ -18,6 +18,7 @@ use super::topics::{page_of, page_params, Page};
 use crate::app::AppState;
 use crate::db::{
     BlueprintLookup, CancelOutcome, Cursor, DeleteOutcome, GenerateOutcome, NewGeneration,
+    StoreError,
 };
 use crate::domain::blueprint::{
     Blueprint, BlueprintDocument, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN,
@@ -122,6 +123,49 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
         })
 }
 
+/// Stores a new generation (blueprint and job in one transaction) and wakes a worker when one
+/// was created. Shared by the JSON API and the web UI's form so both behave the same.
+pub async fn start_generation(
+    state: &AppState,
+    topic_id: Uuid,
+    target: i64,
+    idempotency_key: Option<String>,
+) -> Result<GenerateOutcome, StoreError> {
+    let now = now_ms();
+    let new = NewGeneration {
+        blueprint_id: Uuid::now_v7(),
+        topic_id,
+        target_terminal_objectives: target,
+        idempotency_key,
+        now,
+        idempotency_cutoff: now - IDEMPOTENCY_TTL_MS,
+    };
+    let outcome = state.store.create_generation(&new).await?;
+    if let GenerateOutcome::Created(_) = &outcome {
+        metrics::counter!(GENERATIONS_STARTED).increment(1);
+        state.jobs.notify_new_job();
+    }
+    Ok(outcome)
+}
+
+/// Cancels a queued or running generation and publishes the change, so the worker running it
+/// (and every follower) hears of it at once. Shared by the JSON API and the web UI.
+pub async fn cancel_generation(
+    state: &AppState,
+    topic_id: Uuid,
+    id: Uuid,
+) -> Result<CancelOutcome, StoreError> {
+    let outcome = state
+        .store
+        .cancel_generation(topic_id, id, now_ms())
+        .await?;
+    if let CancelOutcome::Cancelled(blueprint) = &outcome {
+        count_ended(blueprint);
+        state.hub.publish(blueprint);
+    }
+    Ok(outcome)
+}
+
 #[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/generate", tag = "blueprints",
     params(("topic_id" = String, Path, description = "A UUID"),
            ("Idempotency-Key" = Option<String>, Header, description = "The same key (per topic, 24 h) replays the same 202")),
@@ -147,22 +191,8 @@ pub async fn generate(
     let topic_id = parse_id(&topic_id)?;
     let target = parse_target(body.0)?;
     let key = idempotency_key(&headers)?;
-    let now = now_ms();
-    let new = NewGeneration {
-        blueprint_id: Uuid::now_v7(),
-        topic_id,
-        target_terminal_objectives: target,
-        idempotency_key: key,
-        now,
-        idempotency_cutoff: now - IDEMPOTENCY_TTL_MS,
-    };
-    let blueprint = match state.store.create_generation(&new).await? {
-        GenerateOutcome::Created(blueprint) => {
-            metrics::counter!(GENERATIONS_STARTED).increment(1);
-            state.jobs.notify_new_job();
-            blueprint
-        }
-        GenerateOutcome::Replayed(blueprint) => blueprint,
+    let blueprint = match start_generation(&state, topic_id, target, key).await? {
+        GenerateOutcome::Created(blueprint) | GenerateOutcome::Replayed(blueprint) => blueprint,
         GenerateOutcome::InProgress {
             active_blueprint_id,
         } => {
@@ -312,16 +342,8 @@ pub async fn cancel(
     Path((topic_id, blueprint_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
-    match state
-        .store
-        .cancel_generation(topic_id, id, now_ms())
-        .await?
-    {
-        CancelOutcome::Cancelled(blueprint) => {
-            count_ended(&blueprint);
-            state.hub.publish(&blueprint);
-            Ok(status_response(&blueprint, StatusCode::OK))
-        }
+    match cancel_generation(&state, topic_id, id).await? {
+        CancelOutcome::Cancelled(blueprint) => Ok(status_response(&blueprint, StatusCode::OK)),
         CancelOutcome::AlreadyTerminal(blueprint) => {
             Err(ApiError::NotCancellable(blueprint.status))
         }

@@ -1,0 +1,486 @@
+//! The page handlers: read through the `Store`, render a template; form posts validate,
+//! act through the same operations as the JSON API, and redirect (303) to the page to see next.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use uuid::Uuid;
+
+use super::forms::{self, FormFields, TopicFormErrors, TopicFormValues};
+use super::views::*;
+use super::UiError;
+use crate::app::AppState;
+use crate::db::{BlueprintLookup, CancelOutcome, Cursor, GenerateOutcome};
+use crate::domain::blueprint::{Blueprint, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
+use crate::domain::time::now_ms;
+use crate::domain::{BlueprintStatus, Topic};
+use crate::http::api::blueprints as api;
+
+type PageResult = Result<Response, UiError>;
+
+const TOPICS_PER_PAGE: i64 = 20;
+/// `SOURCE_TEXT_MAX_CHARS` as people read it (checked by a test below).
+const SOURCE_MAX_TEXT: &str = "200,000";
+const BLUEPRINTS_SHOWN: i64 = 50;
+const JOBS_SHOWN: i64 = 100;
+/// How long an ended generation stays on the jobs dashboard.
+const JOBS_RECENT_MS: i64 = 24 * 60 * 60 * 1000;
+
+fn render(template: &impl Template, status: StatusCode) -> PageResult {
+    Ok((status, Html(template.render()?)).into_response())
+}
+
+/// For responses that must never come from a cache: live fragments, and pages whose forms carry
+/// a one-time idempotency key (no stored copy, no back/forward cache), so that going back and
+/// sending the form again starts a new generation instead of replaying the old one.
+fn render_fresh(template: &impl Template, status: StatusCode) -> PageResult {
+    let mut response = render(template, status)?;
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+fn page_id(raw: &str) -> Result<Uuid, UiError> {
+    Uuid::parse_str(raw).map_err(|_| UiError::NotFound)
+}
+
+fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default()
+}
+
+fn query_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+async fn load_topic(state: &AppState, id: Uuid) -> Result<Topic, UiError> {
+    state.store.get_topic(id).await?.ok_or(UiError::NotFound)
+}
+
+async fn load_blueprint(state: &AppState, topic_id: Uuid, id: Uuid) -> Result<Blueprint, UiError> {
+    match state.store.get_blueprint(topic_id, id).await? {
+        BlueprintLookup::Found(blueprint) => Ok(blueprint),
+        BlueprintLookup::TopicNotFound | BlueprintLookup::BlueprintNotFound => {
+            Err(UiError::NotFound)
+        }
+    }
+}
+
+/// A fresh key for a form that starts a generation: a double submit (or a resubmit after a
+/// lost answer) then replays the first generation instead of starting a second.
+fn form_key() -> String {
+    format!("web-form-{}", Uuid::new_v4().simple())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics
+
+#[derive(Template)]
+#[template(path = "topics.html")]
+struct TopicsPage {
+    title: String,
+    nav: &'static str,
+    topics: Vec<TopicRow>,
+    next_url: Option<String>,
+    first_page: bool,
+    values: TopicFormValues,
+    errors: TopicFormErrors,
+    source_max: &'static str,
+}
+
+async fn topics_page(
+    state: &AppState,
+    cursor: Option<Cursor>,
+    values: TopicFormValues,
+    errors: TopicFormErrors,
+) -> Result<TopicsPage, UiError> {
+    let mut rows = state.store.list_topics(TOPICS_PER_PAGE + 1, cursor).await?;
+    let more = rows.len() as i64 > TOPICS_PER_PAGE;
+    rows.truncate(TOPICS_PER_PAGE as usize);
+    let next_url = rows.last().filter(|_| more).map(|t| {
+        let cursor = Cursor {
+            created_at: t.created_at,
+            id: t.id,
+        };
+        format!("/topics?cursor={}", cursor.encode())
+    });
+    Ok(TopicsPage {
+        title: "Topics".into(),
+        nav: "topics",
+        topics: rows.iter().map(TopicRow::new).collect(),
+        next_url,
+        first_page: cursor.is_none(),
+        values,
+        errors,
+        source_max: SOURCE_MAX_TEXT,
+    })
+}
+
+/// `GET /topics`: the topics, newest first, and the form to create one.
+pub async fn topics(State(state): State<AppState>, RawQuery(query): RawQuery) -> PageResult {
+    let pairs = query_pairs(query);
+    let cursor = query_get(&pairs, "cursor").and_then(Cursor::decode);
+    let page = topics_page(
+        &state,
+        cursor,
+        TopicFormValues::default(),
+        TopicFormErrors::default(),
+    )
+    .await?;
+    render(&page, StatusCode::OK)
+}
+
+/// `POST /topics`: creates a topic and goes to its page; with errors, shows the form again
+/// (422) with what was typed and a message at each field.
+pub async fn create_topic(State(state): State<AppState>, request: Request) -> PageResult {
+    let form = FormFields::from_request(request, "source_file").await?;
+    match forms::parse_topic(&form) {
+        Ok(input) => {
+            let topic = state
+                .store
+                .create_topic(Uuid::now_v7(), &input, now_ms())
+                .await?;
+            Ok(Redirect::to(&topic_url(topic.id)).into_response())
+        }
+        Err(invalid) => {
+            let page = topics_page(&state, None, invalid.values, invalid.errors).await?;
+            render(&page, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One topic
+
+#[derive(Template)]
+#[template(path = "topic.html")]
+struct TopicPage {
+    title: String,
+    nav: &'static str,
+    topic: TopicRow,
+    description: Option<String>,
+    source_text: Option<String>,
+    source_chars: usize,
+    blueprints: Vec<BlueprintRow>,
+    active: Option<JobView>,
+    generate_url: String,
+}
+
+/// `GET /topics/{topic_id}`: the topic, its blueprints, and the way to generate one.
+pub async fn topic(State(state): State<AppState>, Path(topic_id): Path<String>) -> PageResult {
+    let id = page_id(&topic_id)?;
+    let topic = load_topic(&state, id).await?;
+    let blueprints = state
+        .store
+        .list_blueprints(id, None, BLUEPRINTS_SHOWN, None)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let now = now_ms();
+    let active = blueprints
+        .iter()
+        .find(|b| !b.status.is_terminal())
+        .map(|b| JobView::new(b, now));
+    let source_text = topic.source_text.clone().filter(|s| !s.trim().is_empty());
+    let page = TopicPage {
+        title: topic.title.clone(),
+        nav: "topics",
+        description: topic.description.clone().filter(|d| !d.trim().is_empty()),
+        source_chars: source_text.as_deref().map_or(0, |s| s.chars().count()),
+        source_text,
+        topic: TopicRow::new(&topic),
+        blueprints: blueprints.iter().map(BlueprintRow::new).collect(),
+        active,
+        generate_url: generate_action(id),
+    };
+    render(&page, StatusCode::OK)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting a generation
+
+#[derive(Template)]
+#[template(path = "generate.html")]
+struct GeneratePage {
+    title: String,
+    nav: &'static str,
+    topic: TopicRow,
+    action: String,
+    target_value: String,
+    target_error: Option<String>,
+    target_min: i64,
+    target_max: i64,
+    key: String,
+    active: Option<JobView>,
+}
+
+async fn generate_page_for(
+    state: &AppState,
+    topic: &Topic,
+    target_value: String,
+    target_error: Option<String>,
+) -> Result<GeneratePage, UiError> {
+    let active = state
+        .store
+        .list_blueprints(topic.id, None, BLUEPRINTS_SHOWN, None)
+        .await?
+        .unwrap_or_default()
+        .iter()
+        .find(|b| !b.status.is_terminal())
+        .map(|b| JobView::new(b, now_ms()));
+    Ok(GeneratePage {
+        title: format!("Generate a blueprint: {}", topic.title),
+        nav: "topics",
+        topic: TopicRow::new(topic),
+        action: generate_action(topic.id),
+        target_value,
+        target_error,
+        target_min: TARGET_MIN,
+        target_max: TARGET_MAX,
+        key: form_key(),
+        active,
+    })
+}
+
+/// `GET /topics/{topic_id}/blueprints/generate`: the generation form.
+pub async fn generate_page(
+    State(state): State<AppState>,
+    Path(topic_id): Path<String>,
+) -> PageResult {
+    let topic = load_topic(&state, page_id(&topic_id)?).await?;
+    let page = generate_page_for(&state, &topic, TARGET_DEFAULT.to_string(), None).await?;
+    render_fresh(&page, StatusCode::OK)
+}
+
+/// `POST /topics/{topic_id}/blueprints/generate`: starts the job and goes to its status page.
+/// When another generation of the topic is running, goes to that one's status page instead:
+/// following the running job is what the person wants, not an error.
+pub async fn start_generation(
+    State(state): State<AppState>,
+    Path(topic_id): Path<String>,
+    request: Request,
+) -> PageResult {
+    let topic_id = page_id(&topic_id)?;
+    let form = FormFields::from_request(request, "").await?;
+    let target = match forms::parse_target(form.get("target_terminal_objectives")) {
+        Ok(target) => target,
+        Err(message) => {
+            let topic = load_topic(&state, topic_id).await?;
+            let value = form.get("target_terminal_objectives").to_string();
+            let page = generate_page_for(&state, &topic, value, Some(message)).await?;
+            return render_fresh(&page, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let key = Some(form.get("idempotency_key").trim())
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .map(str::to_string);
+    let next = match api::start_generation(&state, topic_id, target, key).await? {
+        GenerateOutcome::Created(b) | GenerateOutcome::Replayed(b) => {
+            status_page_url(topic_id, b.id)
+        }
+        GenerateOutcome::InProgress {
+            active_blueprint_id,
+        } => format!(
+            "{}&notice=already-running",
+            status_page_url(topic_id, active_blueprint_id)
+        ),
+        GenerateOutcome::TopicNotFound => return Err(UiError::NotFound),
+    };
+    Ok(Redirect::to(&next).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Following a generation
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage {
+    title: String,
+    nav: &'static str,
+    topic: TopicRow,
+    job: JobView,
+    notice: Option<&'static str>,
+    status_api: String,
+    events_api: String,
+    cancel_api: String,
+    retry_action: String,
+    retry_key: String,
+}
+
+/// `GET /topics/{topic_id}/blueprints/generate-status?blueprint=ID`: the live status page. It
+/// shows the server's current state, so a reload picks the job up where it is.
+pub async fn status_page(
+    State(state): State<AppState>,
+    Path(topic_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    let topic_id = page_id(&topic_id)?;
+    let pairs = query_pairs(query);
+    let blueprint_id = page_id(query_get(&pairs, "blueprint").unwrap_or(""))?;
+    let topic = load_topic(&state, topic_id).await?;
+    let blueprint = load_blueprint(&state, topic_id, blueprint_id).await?;
+    let notice = match query_get(&pairs, "notice") {
+        Some("already-running") => {
+            Some("A generation was already running for this topic, so here it is.")
+        }
+        _ => None,
+    };
+    let api = format!("/api/topics/{topic_id}/blueprints/{blueprint_id}");
+    let page = StatusPage {
+        title: format!("Generating: {}", topic.title),
+        nav: "topics",
+        topic: TopicRow::new(&topic),
+        job: JobView::new(&blueprint, now_ms()),
+        notice,
+        status_api: format!("{api}/status"),
+        events_api: format!("{api}/events"),
+        cancel_api: format!("{api}/cancel"),
+        retry_action: generate_action(topic_id),
+        retry_key: form_key(),
+    };
+    render_fresh(&page, StatusCode::OK)
+}
+
+/// `POST /topics/{topic_id}/blueprints/{blueprint_id}/cancel`: cancels and goes back to the
+/// status page (or to `/jobs` when the form says so). Cancelling a generation that has just
+/// ended is not an error to the person: the page they land on shows how it ended.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    request: Request,
+) -> PageResult {
+    let topic_id = page_id(&topic_id)?;
+    let blueprint_id = page_id(&blueprint_id)?;
+    let form = FormFields::from_request(request, "").await?;
+    match api::cancel_generation(&state, topic_id, blueprint_id).await? {
+        CancelOutcome::Cancelled(_) | CancelOutcome::AlreadyTerminal(_) => {}
+        CancelOutcome::TopicNotFound | CancelOutcome::BlueprintNotFound => {
+            return Err(UiError::NotFound)
+        }
+    }
+    let next = if form.get("return_to") == "jobs" {
+        "/jobs".to_string()
+    } else {
+        status_page_url(topic_id, blueprint_id)
+    };
+    Ok(Redirect::to(&next).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A blueprint
+
+#[derive(Template)]
+#[template(path = "blueprint.html")]
+struct BlueprintPage {
+    title: String,
+    nav: &'static str,
+    topic: TopicRow,
+    heading: String,
+    description: Option<String>,
+    job: JobView,
+    terminals: Vec<TerminalView>,
+    spread: Vec<BloomBar>,
+    objective_total: i64,
+    exports: Vec<(&'static str, String)>,
+}
+
+/// `GET /topics/{topic_id}/blueprints/{blueprint_id}`: the objectives, the Bloom spread and
+/// the export links.
+pub async fn blueprint_page(
+    State(state): State<AppState>,
+    Path((topic_id, blueprint_id)): Path<(String, String)>,
+) -> PageResult {
+    let topic_id = page_id(&topic_id)?;
+    let blueprint_id = page_id(&blueprint_id)?;
+    let topic = load_topic(&state, topic_id).await?;
+    let blueprint = load_blueprint(&state, topic_id, blueprint_id).await?;
+    let objectives = state.store.get_objectives(blueprint_id).await?;
+    let api = format!("/api/topics/{topic_id}/blueprints/{blueprint_id}/export");
+    let exports = if blueprint.status == BlueprintStatus::Completed {
+        vec![
+            ("Markdown", format!("{api}?format=markdown")),
+            ("CSV", format!("{api}?format=csv")),
+            ("JSON", format!("{api}?format=json")),
+        ]
+    } else {
+        Vec::new()
+    };
+    let page = BlueprintPage {
+        title: blueprint
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("Blueprint: {}", topic.title)),
+        nav: "topics",
+        heading: blueprint
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("Blueprint for {}", topic.title)),
+        description: blueprint.description.clone(),
+        topic: TopicRow::new(&topic),
+        job: JobView::new(&blueprint, now_ms()),
+        spread: bloom_spread(&objectives),
+        objective_total: blueprint.terminal_objectives_count + blueprint.enabling_objectives_count,
+        terminals: terminal_views(&objectives),
+        exports,
+    };
+    render(&page, StatusCode::OK)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The jobs dashboard
+
+#[derive(Template)]
+#[template(path = "jobs.html")]
+struct JobsPage {
+    title: String,
+    nav: &'static str,
+    rows: Vec<JobRow>,
+    active_count: usize,
+}
+
+#[derive(Template)]
+#[template(path = "jobs_table.html")]
+struct JobsTable {
+    rows: Vec<JobRow>,
+    active_count: usize,
+}
+
+/// `GET /jobs`: queued, running and recently ended generations across topics. With
+/// `?fragment=table`, only the table, which the page's script fetches to stay live.
+pub async fn jobs(State(state): State<AppState>, RawQuery(query): RawQuery) -> PageResult {
+    let now = now_ms();
+    let listings = state
+        .store
+        .list_jobs(now - JOBS_RECENT_MS, JOBS_SHOWN)
+        .await?;
+    let rows: Vec<JobRow> = listings.iter().map(|l| JobRow::new(l, now)).collect();
+    let active_count = rows.iter().filter(|r| r.job.active).count();
+    if query_get(&query_pairs(query), "fragment") == Some("table") {
+        return render_fresh(&JobsTable { rows, active_count }, StatusCode::OK);
+    }
+    let page = JobsPage {
+        title: "Generation jobs".into(),
+        nav: "jobs",
+        rows,
+        active_count,
+    };
+    render(&page, StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::topic::SOURCE_TEXT_MAX_CHARS;
+
+    #[test]
+    fn the_stated_source_limit_is_the_real_one() {
+        assert_eq!(
+            SOURCE_MAX_TEXT.replace(',', ""),
+            SOURCE_TEXT_MAX_CHARS.to_string()
+        );
+    }
+}
