@@ -92,10 +92,7 @@ impl Api {
     }
 
     pub fn status_url(&self, topic: &str, bp: &str) -> String {
-        format!(
-            "{}/api/topics/{topic}/blueprints/{bp}/status",
-            self.base
-        )
+        format!("{}/api/topics/{topic}/blueprints/{bp}/status", self.base)
     }
 
     pub async fn status(&self, topic: &str, bp: &str) -> Result<Value> {
@@ -156,7 +153,10 @@ impl Api {
 /// stored, positions that repeat or skip, the same text twice. Empty when all is well.
 pub fn objective_faults(doc: &Value) -> Vec<String> {
     let mut faults = Vec::new();
-    let terminals = doc["terminal_objectives"].as_array().cloned().unwrap_or_default();
+    let terminals = doc["terminal_objectives"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let count = doc["terminal_objectives_count"].as_i64().unwrap_or(-1);
     if terminals.len() as i64 != count {
         faults.push(format!(
@@ -174,12 +174,19 @@ pub fn objective_faults(doc: &Value) -> Vec<String> {
     let mut texts = std::collections::HashSet::new();
     for (i, t) in terminals.iter().enumerate() {
         if t["position"].as_i64() != Some(i as i64 + 1) {
-            faults.push(format!("terminal #{} has position {}", i + 1, t["position"]));
+            faults.push(format!(
+                "terminal #{} has position {}",
+                i + 1,
+                t["position"]
+            ));
         }
         if !texts.insert(t["text"].as_str().unwrap_or_default().to_string()) {
             faults.push(format!("terminal objective text repeated: {}", t["text"]));
         }
-        let enabling = t["enabling_objectives"].as_array().cloned().unwrap_or_default();
+        let enabling = t["enabling_objectives"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         for (j, e) in enabling.iter().enumerate() {
             if e["position"].as_i64() != Some(j as i64 + 1) {
                 faults.push(format!(

@@ -92,7 +92,10 @@ impl Bench {
                 self.gens_pg(table, 1).await?;
                 self.gens_pg(table, 2).await?;
             } else {
-                eprintln!("!! PostgreSQL not reachable at {}: PostgreSQL rows skipped", self.pg_admin);
+                eprintln!(
+                    "!! PostgreSQL not reachable at {}: PostgreSQL rows skipped",
+                    self.pg_admin
+                );
             }
         }
         if self.wants("notice") {
@@ -113,7 +116,10 @@ impl Bench {
 
     /// Status polls against `/healthz` in the same run: wrk, 2 threads, 64 and 1,024 connections.
     async fn polls(&self, table: &mut Table) -> Result<()> {
-        eprintln!("== status polls vs /healthz (wrk, {} s each)", self.sizes.poll_secs);
+        eprintln!(
+            "== status polls vs /healthz (wrk, {} s each)",
+            self.sizes.poll_secs
+        );
         let db = sqlite_url(&self.dir, "polls");
         let server = self.launcher.serve(&db, "127.0.0.1:0", &[])?;
         let api = Api::new(&server.base);
@@ -133,7 +139,10 @@ impl Bench {
             let ratio = s.rps / h.rps;
             table.push(Row::new(
                 format!("/healthz, {conns} conns"),
-                format!("{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms", h.rps, h.p50_ms, h.p99_ms),
+                format!(
+                    "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                    h.rps, h.p50_ms, h.p99_ms
+                ),
                 "ceiling of the HTTP stack".into(),
                 None,
                 format!("errors {}", h.errors),
@@ -228,7 +237,10 @@ impl Bench {
     }
 
     async fn gens_sqlite(&self, table: &mut Table) -> Result<()> {
-        eprintln!("== generations/s, SQLite, one process ({} jobs)", self.sizes.gens_sqlite);
+        eprintln!(
+            "== generations/s, SQLite, one process ({} jobs)",
+            self.sizes.gens_sqlite
+        );
         let db = sqlite_url(&self.dir, "gens");
         let server = self.launcher.serve(&db, "127.0.0.1:0", &[])?;
         let (rate, bad) = self
@@ -239,7 +251,10 @@ impl Bench {
             format!("{rate:.0}/s ({:.0} × the seed's 14/s)", rate / 14.0),
             "≥ 1,500/s".into(),
             Some(rate >= 1500.0 && bad == 0),
-            format!("{} jobs of 10 terminal objectives, {bad} failed", self.sizes.gens_sqlite),
+            format!(
+                "{} jobs of 10 terminal objectives, {bad} failed",
+                self.sizes.gens_sqlite
+            ),
         ));
         Ok(())
     }
@@ -250,9 +265,15 @@ impl Bench {
             self.sizes.gens_pg
         );
         let db = PgDb::create(&self.pg_admin, &format!("gens{workers}"))?;
-        let api_env = env(&[("QUIZMASTER_WORKERS", "0"), ("QUIZMASTER_DB_MAX_CONNECTIONS", "16")]);
+        let api_env = env(&[
+            ("QUIZMASTER_WORKERS", "0"),
+            ("QUIZMASTER_DB_MAX_CONNECTIONS", "16"),
+        ]);
         let server = self.launcher.serve(&db.url, "127.0.0.1:0", &api_env)?;
-        let worker_env = env(&[("QUIZMASTER_WORKERS", "8"), ("QUIZMASTER_DB_MAX_CONNECTIONS", "12")]);
+        let worker_env = env(&[
+            ("QUIZMASTER_WORKERS", "8"),
+            ("QUIZMASTER_DB_MAX_CONNECTIONS", "12"),
+        ]);
         let procs: Vec<Proc> = (0..workers)
             .map(|_| self.launcher.worker(&db.url, &worker_env))
             .collect::<Result<_>>()?;
@@ -264,7 +285,10 @@ impl Bench {
             format!("{rate:.0}/s ({:.0} × the seed's 14/s)", rate / 14.0),
             "(figure only)".into(),
             Some(bad == 0),
-            format!("{} jobs, API in its own process, {bad} failed", self.sizes.gens_pg),
+            format!(
+                "{} jobs, API in its own process, {bad} failed",
+                self.sizes.gens_pg
+            ),
         ));
         drop(procs);
         drop(server);
@@ -352,15 +376,18 @@ impl Bench {
         eprintln!("== memory with {n} open SSE streams");
         let db = sqlite_url(&self.dir, "sse");
         // No workers: every job stays queued, so every stream stays open.
-        let server = self
-            .launcher
-            .serve(&db, "127.0.0.1:0", &env(&[("QUIZMASTER_WORKERS", "0")]))?;
+        let server =
+            self.launcher
+                .serve(&db, "127.0.0.1:0", &env(&[("QUIZMASTER_WORKERS", "0")]))?;
         let api = Api::new(&server.base);
         let mut urls = Vec::new();
         for i in 0..100 {
             let t = api.create_topic(&format!("sse {i}")).await?;
             let bp = api.start(&t, 10).await?;
-            urls.push(format!("{}/api/topics/{t}/blueprints/{bp}/events", api.base));
+            urls.push(format!(
+                "{}/api/topics/{t}/blueprints/{bp}/events",
+                api.base
+            ));
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         let before = server.rss_bytes();
@@ -395,7 +422,10 @@ impl Bench {
         let deadline = Instant::now() + Duration::from_secs(120);
         while opened.load(Ordering::SeqCst) < n {
             if Instant::now() > deadline {
-                bail!("only {} of {n} streams opened", opened.load(Ordering::SeqCst));
+                bail!(
+                    "only {} of {n} streams opened",
+                    opened.load(Ordering::SeqCst)
+                );
             }
             if let Some(t) = tasks.iter().find(|t| t.is_finished()) {
                 let _ = t;
@@ -429,7 +459,10 @@ impl Bench {
             ),
             "< 200 MB".into(),
             Some(during < 200 * 1_048_576),
-            format!("opened in {open_secs:.1} s; {:.1} MB after all closed", mb(after)),
+            format!(
+                "opened in {open_secs:.1} s; {:.1} MB after all closed",
+                mb(after)
+            ),
         ));
         drop(server);
         Ok(())
@@ -443,11 +476,9 @@ impl Bench {
         let lease = 3;
         eprintln!("== recovery after kill -9 of a worker holding {n} jobs (lease {lease} s)");
         let db = PgDb::create(&self.pg_admin, "recovery")?;
-        let server = self.launcher.serve(
-            &db.url,
-            "127.0.0.1:0",
-            &env(&[("QUIZMASTER_WORKERS", "0")]),
-        )?;
+        let server =
+            self.launcher
+                .serve(&db.url, "127.0.0.1:0", &env(&[("QUIZMASTER_WORKERS", "0")]))?;
         let n_str = n.to_string();
         let lease_str = lease.to_string();
         let worker_env = env(&[
@@ -470,7 +501,8 @@ impl Bench {
             let mut ready = 0;
             for (t, bp) in &jobs {
                 let v = api.status(t, bp).await?;
-                if v["status"] == "generating" && v["terminal_objectives_count"].as_i64() >= Some(2) {
+                if v["status"] == "generating" && v["terminal_objectives_count"].as_i64() >= Some(2)
+                {
                     ready += 1;
                 }
             }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! qm-bench bench  [--quick] [--only polls,gens,notice,sse,recovery] [--bin PATH] [--pg URL]
-//! qm-bench faults [--short] [--bin PATH] [--pg URL]
+//! qm-bench faults [--short] [--only kills,stampede,sse,disk,pg] [--bin PATH] [--pg URL]
 //! ```
 
 mod api;
@@ -26,7 +26,13 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(what: String, figure: String, target: String, met: Option<bool>, note: String) -> Self {
+    pub fn new(
+        what: String,
+        figure: String,
+        target: String,
+        met: Option<bool>,
+        note: String,
+    ) -> Self {
         eprintln!("   {what}: {figure} [{note}]");
         Self {
             what,
@@ -57,7 +63,10 @@ impl Table {
                 Some(false) => "**no**",
                 None => "–",
             };
-            println!("| {} | {} | {} | {} | {} |", r.what, r.figure, r.target, met, r.note);
+            println!(
+                "| {} | {} | {} | {} | {} |",
+                r.what, r.figure, r.target, met, r.note
+            );
         }
     }
 
@@ -99,10 +108,13 @@ fn args() -> Result<Args> {
         }
     }
     if !matches!(a.mode.as_str(), "bench" | "faults") {
-        bail!("usage: qm-bench bench [--quick] [--only polls,gens,notice,sse,recovery] [--bin PATH] [--pg URL]\n       qm-bench faults [--short] [--bin PATH] [--pg URL]");
+        bail!("usage: qm-bench bench [--quick] [--only polls,gens,notice,sse,recovery] [--bin PATH] [--pg URL]\n       qm-bench faults [--short] [--only kills,stampede,sse,disk,pg] [--bin PATH] [--pg URL]");
     }
     if !a.bin.exists() {
-        bail!("{} not found: build quizmaster first (or pass --bin)", a.bin.display());
+        bail!(
+            "{} not found: build quizmaster first (or pass --bin)",
+            a.bin.display()
+        );
     }
     Ok(a)
 }
@@ -134,6 +146,7 @@ async fn main() -> Result<()> {
             short: a.quick,
             pg_admin: a.pg.clone(),
             dir: dir.clone(),
+            only: a.only.clone(),
         };
         f.run(&mut table).await
     };
@@ -143,7 +156,9 @@ async fn main() -> Result<()> {
         "QuizMaster {} ({}), {} cores, {:.0} s",
         a.mode,
         if a.quick { "short" } else { "full" },
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         started.elapsed().as_secs_f64()
     );
     println!();

@@ -89,7 +89,12 @@ impl Launcher {
                 let _ = child.wait();
                 bail!(
                     "quizmaster {cmd} did not start; log:\n{}",
-                    log.lock().unwrap().iter().cloned().collect::<Vec<_>>().join("\n")
+                    log.lock()
+                        .unwrap()
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 );
             }
         };
@@ -122,7 +127,12 @@ impl Proc {
     pub fn log_tail(&self, n: usize) -> String {
         let lines = self.log.lock().unwrap();
         let skip = lines.len().saturating_sub(n);
-        lines.iter().skip(skip).cloned().collect::<Vec<_>>().join("\n")
+        lines
+            .iter()
+            .skip(skip)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -164,7 +174,10 @@ impl PgDb {
     /// `admin` is a `postgres://` URL of an existing database (e.g. `.../test`).
     pub fn create(admin: &str, label: &str) -> Result<Self> {
         let name = format!("qmbench_{label}_{}", std::process::id());
-        psql(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        psql(
+            admin,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )?;
         psql(admin, &format!("CREATE DATABASE {name}"))?;
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
         Ok(Self {

@@ -29,7 +29,10 @@ pub fn run(url: &str, connections: usize, secs: u64) -> Result<WrkResult> {
         .context("wrk is needed (apt-get install wrk)")?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
-        bail!("wrk failed: {text} {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "wrk failed: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     parse(&text).with_context(|| format!("cannot read wrk's output:\n{text}"))
 }
