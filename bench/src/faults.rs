@@ -519,7 +519,19 @@ impl Faults {
             .map(|s| s.success())
             .unwrap_or(false);
         if !restarted {
-            bail!("pg_ctlcluster restart failed (needs root)");
+            let msg = "SKIPPED: pg_ctlcluster could not restart PostgreSQL (needs root)";
+            eprintln!("!! {msg}");
+            if std::env::var("CI").is_ok() {
+                bail!("{msg} (and CI is set: it must run there)");
+            }
+            table.push(Row::new(
+                "PostgreSQL restarted mid-batch".into(),
+                msg.into(),
+                "".into(),
+                None,
+                "".into(),
+            ));
+            return Ok(());
         }
         let o = settle(&api, &jobs, Duration::from_secs(90)).await?;
         table.push(Row::new(
