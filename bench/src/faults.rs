@@ -457,12 +457,22 @@ impl Faults {
         let o = settle(&api, &jobs, Duration::from_secs(60)).await?;
         eprintln!("   the server's last log lines:\n{}", server.log_tail(6));
         drop(server);
+        // The sqlite3 shell if there is one, else Python's sqlite3 module.
         let integrity = Command::new("sqlite3")
             .arg(&db_path)
             .arg("PRAGMA integrity_check;")
             .output()
+            .or_else(|_| {
+                Command::new("python3")
+                    .args([
+                        "-c",
+                        "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])",
+                    ])
+                    .arg(&db_path)
+                    .output()
+            })
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_else(|e| format!("sqlite3 not available: {e}"));
+            .unwrap_or_else(|e| format!("neither sqlite3 nor python3 to check it: {e}"));
         let saw_errors = statuses.keys().any(|k| k.contains(" 5"));
         table.push(Row::new(
             "SQLite on a full disk (8 MB tmpfs)".into(),
