@@ -14,8 +14,19 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 
+echo "== cargo clippy (bench)"
+cargo clippy -p qm-bench --all-targets -- -D warnings
+
 echo "== cargo test"
 cargo test --all-targets
+cargo test -p qm-bench
+
+# The fault campaign's short form (about a minute): kill -9 of the server during a batch,
+# 1,000 concurrent generate requests, slow and abandoned SSE clients, SQLite on a full disk,
+# PostgreSQL restarted mid-batch. Needs root for the tmpfs mount and pg_ctlcluster (CI runs
+# as root; with CI set, a check that cannot run is a failure, not a skip).
+echo "== fault campaign (short)"
+./bench/faults.sh --short --debug
 
 echo "== cargo build (the binary the browser tests start)"
 cargo build

@@ -32,7 +32,13 @@ impl Server {
     pub async fn start(config: ServeConfig) -> anyhow::Result<Self> {
         let store = db::connect(&config.database.database_url, config.database.pool()).await?;
         store.migrate().await?;
-        let hub = StatusHub::new();
+        // With the embedded database this process makes every change, so status polls can be
+        // answered from the hub's view cache; with a shared database they read the database.
+        let hub = if config.database.database_url.starts_with("sqlite:") {
+            StatusHub::with_view_cache()
+        } else {
+            StatusHub::new()
+        };
         let generator = build_generator(&config.generator)?;
         crate::telemetry::prometheus();
         let mut settings = config.jobs.settings();

@@ -59,6 +59,13 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
+            // A COMMIT that fails (SQLITE_FULL on a full disk) leaves sqlx believing the
+            // connection is still inside a transaction, and every later `BEGIN` on it fails
+            // ("non-zero transaction depth"). Such a connection is closed instead of reused;
+            // a healthy one whose rollback is still queued may be closed too, which is harmless.
+            .before_acquire(|conn, _| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            })
             .connect_with(options)
             .await?;
         Ok(Self {
@@ -239,6 +246,10 @@ impl Store for SqliteStore {
     }
 
     async fn create_topic(&self, id: Uuid, input: &TopicInput, now: i64) -> StoreResult<Topic> {
+        // An explicit transaction, as for every write with RETURNING: in autocommit mode the
+        // commit runs when the statement is finished, after `fetch_one` already has its row,
+        // and a failed commit (SQLITE_FULL) would go unreported while the row is rolled back.
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(
             "INSERT INTO topics (id, title, description, source_text, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?) \
@@ -250,9 +261,11 @@ impl Store for SqliteStore {
         .bind(input.source_text.clone())
         .bind(now)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(topic_from_row(&row)?)
+        let topic = topic_from_row(&row)?;
+        tx.commit().await?;
+        Ok(topic)
     }
 
     async fn list_topics(&self, limit: i64, after: Option<Cursor>) -> StoreResult<Vec<Topic>> {
@@ -292,7 +305,9 @@ impl Store for SqliteStore {
         patch: &TopicPatch,
         now: i64,
     ) -> StoreResult<Option<Topic>> {
-        // One statement: each column keeps its value unless the patch names it.
+        // One statement: each column keeps its value unless the patch names it. In an explicit
+        // transaction so that a failed commit is reported (see `create_topic`).
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(
             "UPDATE topics SET \
                title = CASE WHEN ? THEN ? ELSE title END, \
@@ -310,9 +325,11 @@ impl Store for SqliteStore {
         .bind(patch.source_text.clone().flatten())
         .bind(now)
         .bind(id.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(row.as_ref().map(topic_from_row).transpose()?)
+        let topic = row.as_ref().map(topic_from_row).transpose()?;
+        tx.commit().await?;
+        Ok(topic)
     }
 
     async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
@@ -769,6 +786,8 @@ impl Store for SqliteStore {
         description: &str,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {
+        // An explicit transaction so that a failed commit is reported (see `create_topic`).
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(concat!(
             "UPDATE blueprints SET title = ?, description = ?, version = version + 1, \
              updated_at = ? WHERE id = ? AND attempt = ? AND status = 'generating'",
@@ -779,9 +798,11 @@ impl Store for SqliteStore {
         .bind(now)
         .bind(id.to_string())
         .bind(attempt)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(row.as_ref().map(blueprint_from_row).transpose()?)
+        let blueprint = row.as_ref().map(blueprint_from_row).transpose()?;
+        tx.commit().await?;
+        Ok(blueprint)
     }
 
     async fn finish_generation(

@@ -1,8 +1,15 @@
 //! The in-process publisher of status changes. Every change this process stores (or, with a
 //! shared database, hears about) is published here once; SSE streams, long polls and the
 //! worker running the job all wait on it instead of polling the database.
+//!
+//! With the embedded database the hub can also keep a view cache: the latest state of each
+//! blueprint this process has read or published, so that a status poll needs no query. It is
+//! only correct where this process makes every change (SQLite: one process owns the file), so
+//! it is off unless [`StatusHub::with_view_cache`] is used; with a shared database other
+//! processes change blueprints without this process hearing of every change.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
@@ -12,9 +19,53 @@ use crate::domain::blueprint::Blueprint;
 
 type Slot = watch::Sender<Option<Arc<Blueprint>>>;
 
+/// At most this many blueprints are cached; when full, the cache starts again empty.
+const VIEW_CACHE_CAPACITY: usize = 50_000;
+
 #[derive(Default)]
 pub struct StatusHub {
     channels: Mutex<HashMap<Uuid, Slot>>,
+    views: Option<ViewCache>,
+}
+
+#[derive(Default)]
+struct ViewCache {
+    entries: Mutex<HashMap<Uuid, CachedView>>,
+    /// Bumped by every deletion: a read from the database that began before a deletion must
+    /// not be cached after it.
+    epoch: AtomicU64,
+}
+
+enum CachedView {
+    Current(Arc<Blueprint>),
+    /// Deleted: a late publish of the same id must not bring it back.
+    Deleted,
+}
+
+impl ViewCache {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, CachedView>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn offer(&self, blueprint: &Arc<Blueprint>) {
+        Self::insert(&mut self.lock(), blueprint);
+    }
+
+    /// Stores `blueprint` unless a newer version (or a deletion) is already known.
+    fn insert(entries: &mut HashMap<Uuid, CachedView>, blueprint: &Arc<Blueprint>) {
+        if entries.len() >= VIEW_CACHE_CAPACITY && !entries.contains_key(&blueprint.id) {
+            entries.clear();
+        }
+        match entries.get(&blueprint.id) {
+            Some(CachedView::Deleted) => {}
+            Some(CachedView::Current(seen)) if seen.version >= blueprint.version => {}
+            _ => {
+                entries.insert(blueprint.id, CachedView::Current(blueprint.clone()));
+            }
+        }
+    }
 }
 
 /// A live interest in one blueprint's changes. Dropping it unregisters the interest.
@@ -27,6 +78,55 @@ pub struct Subscription {
 impl StatusHub {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A hub that also caches status views, for a process that makes every change itself.
+    pub fn with_view_cache() -> Arc<Self> {
+        Arc::new(Self {
+            channels: Mutex::default(),
+            views: Some(ViewCache::default()),
+        })
+    }
+
+    /// The cached state of a blueprint, if the cache is on and knows it.
+    pub fn cached_view(&self, id: Uuid) -> Option<Arc<Blueprint>> {
+        match self.views.as_ref()?.lock().get(&id)? {
+            CachedView::Current(blueprint) => Some(blueprint.clone()),
+            CachedView::Deleted => None,
+        }
+    }
+
+    /// Take this before reading a blueprint from the database, and hand it to [`Self::remember`].
+    pub fn view_epoch(&self) -> u64 {
+        self.views
+            .as_ref()
+            .map_or(0, |v| v.epoch.load(Ordering::SeqCst))
+    }
+
+    /// Caches a state just read from the database, unless something was deleted since the
+    /// read began (`epoch` from [`Self::view_epoch`]) or a newer state is known.
+    pub fn remember(&self, blueprint: &Blueprint, epoch: u64) {
+        if let Some(views) = &self.views {
+            let blueprint = Arc::new(blueprint.clone());
+            // Checked under the lock that deletions also take, so none can slip in between.
+            let mut entries = views.lock();
+            if views.epoch.load(Ordering::SeqCst) == epoch {
+                ViewCache::insert(&mut entries, &blueprint);
+            }
+        }
+    }
+
+    /// Forgets deleted blueprints for good, and everything else cached (a topic's deletion
+    /// takes all its blueprints, which the caller need not list).
+    pub fn forget_deleted(&self, deleted: &[Uuid]) {
+        if let Some(views) = &self.views {
+            let mut entries = views.lock();
+            views.epoch.fetch_add(1, Ordering::SeqCst);
+            entries.retain(|_, v| matches!(v, CachedView::Deleted));
+            for id in deleted {
+                entries.insert(*id, CachedView::Deleted);
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Slot>> {
@@ -55,6 +155,10 @@ impl StatusHub {
     /// Publishes a stored state. Older versions than the one already seen are ignored, so
     /// publishers may race without moving a subscriber backwards.
     pub fn publish(&self, blueprint: &Blueprint) {
+        let shared = Arc::new(blueprint.clone());
+        if let Some(views) = &self.views {
+            views.offer(&shared);
+        }
         let channels = self.lock();
         if let Some(slot) = channels.get(&blueprint.id) {
             slot.send_if_modified(|current| {
@@ -62,7 +166,7 @@ impl StatusHub {
                     .as_ref()
                     .is_none_or(|seen| blueprint.version > seen.version);
                 if newer {
-                    *current = Some(Arc::new(blueprint.clone()));
+                    *current = Some(shared);
                 }
                 newer
             });
@@ -149,6 +253,43 @@ mod tests {
         assert_eq!(seen.version, 3);
         let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), sub.newer_than(3));
         assert!(waiting.await.is_err(), "nothing newer than 3 was published");
+    }
+
+    #[test]
+    fn the_view_cache_keeps_the_newest_state_and_forgets_deletions() {
+        let hub = StatusHub::with_view_cache();
+        let id = Uuid::new_v4();
+        assert!(hub.cached_view(id).is_none());
+        let epoch = hub.view_epoch();
+        hub.remember(&blueprint(id, 2), epoch);
+        assert_eq!(hub.cached_view(id).map(|b| b.version), Some(2));
+        hub.publish(&blueprint(id, 3));
+        hub.remember(&blueprint(id, 1), hub.view_epoch());
+        assert_eq!(
+            hub.cached_view(id).map(|b| b.version),
+            Some(3),
+            "never older"
+        );
+
+        // A read that began before a deletion is not cached after it.
+        let other = Uuid::new_v4();
+        let before = hub.view_epoch();
+        hub.forget_deleted(&[id]);
+        hub.remember(&blueprint(other, 1), before);
+        assert!(hub.cached_view(other).is_none());
+        // A late publish of a deleted blueprint does not bring it back.
+        assert!(hub.cached_view(id).is_none());
+        hub.publish(&blueprint(id, 4));
+        assert!(hub.cached_view(id).is_none());
+    }
+
+    #[test]
+    fn without_the_view_cache_nothing_is_cached() {
+        let hub = StatusHub::new();
+        let id = Uuid::new_v4();
+        hub.publish(&blueprint(id, 1));
+        hub.remember(&blueprint(id, 1), hub.view_epoch());
+        assert!(hub.cached_view(id).is_none());
     }
 
     #[tokio::test]

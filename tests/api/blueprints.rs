@@ -90,6 +90,19 @@ async fn an_active_blueprint_cannot_be_deleted_an_ended_one_can(backend: Backend
     assert_eq!(body["error"]["blueprint_id"], blueprint_id);
 
     app.wait_terminal(topic_id, blueprint_id).await;
+    // Polled above, so a cached status view (SQLite) exists: it must not answer for another
+    // topic, nor outlive the deletion.
+    let other = app.create_topic("Someone else's").await;
+    assert_error(
+        app.get(&format!(
+            "/api/topics/{}/blueprints/{blueprint_id}/status",
+            str_of(&other, "id")
+        ))
+        .await,
+        404,
+        "blueprint_not_found",
+    )
+    .await;
     let deleted = app
         .request(Method::DELETE, &path)
         .send()
@@ -97,6 +110,12 @@ async fn an_active_blueprint_cannot_be_deleted_an_ended_one_can(backend: Backend
         .expect("send");
     assert_eq!(deleted.status(), 204);
     assert_error(app.get(&path).await, 404, "blueprint_not_found").await;
+    assert_error(
+        app.get(&format!("{path}/status")).await,
+        404,
+        "blueprint_not_found",
+    )
+    .await;
     assert_error(
         app.request(Method::DELETE, &path)
             .send()
@@ -150,6 +169,16 @@ async fn deleting_a_topic_cancels_its_generation_and_removes_its_blueprints(back
     assert_error(
         app.get(&format!("/api/topics/{topic_id}/blueprints/{blueprint_id}"))
             .await,
+        404,
+        "topic_not_found",
+    )
+    .await;
+    // Its status was polled while it ran (a cached view, with SQLite): gone too.
+    assert_error(
+        app.get(&format!(
+            "/api/topics/{topic_id}/blueprints/{blueprint_id}/status"
+        ))
+        .await,
         404,
         "topic_not_found",
     )

@@ -82,6 +82,22 @@ async fn find(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Blueprint
     }
 }
 
+/// The blueprint's current state for a status poll: from the hub's view cache when it has it
+/// (no query; only with the embedded database, see `StatusHub::with_view_cache`), otherwise
+/// from the database, and then cached. A cached blueprint of another topic is looked up in the
+/// database, which tells `topic_not_found` from `blueprint_not_found`.
+async fn current(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Arc<Blueprint>> {
+    if let Some(cached) = state.hub.cached_view(id) {
+        if cached.topic_id == topic_id {
+            return Ok(cached);
+        }
+    }
+    let epoch = state.hub.view_epoch();
+    let blueprint = find(state, topic_id, id).await?;
+    state.hub.remember(&blueprint, epoch);
+    Ok(Arc::new(blueprint))
+}
+
 fn parse_target(body: Option<Value>) -> ApiResult<i64> {
     let Some(body) = body else {
         return Ok(TARGET_DEFAULT);
@@ -239,7 +255,7 @@ pub async fn status(
     let wait = query.int("wait", 0, LONG_POLL_MAX_SECS, 0)?;
     // Subscribe before reading, so that a change in between is not missed.
     let subscription = (wait > 0).then(|| state.hub.subscribe(id));
-    let blueprint = find(&state, topic_id, id).await?;
+    let blueprint = current(&state, topic_id, id).await?;
     if !matches_if_none_match(&headers, &blueprint.etag()) {
         return Ok(status_response(&blueprint, StatusCode::OK));
     }
@@ -436,7 +452,10 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     match state.store.delete_blueprint(topic_id, id).await? {
-        DeleteOutcome::Deleted => Ok(StatusCode::NO_CONTENT),
+        DeleteOutcome::Deleted => {
+            state.hub.forget_deleted(&[id]);
+            Ok(StatusCode::NO_CONTENT)
+        }
         DeleteOutcome::Active => Err(ApiError::GenerationInProgress {
             topic_id,
             blueprint_id: id,

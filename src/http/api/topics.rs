@@ -178,5 +178,8 @@ pub async fn delete(
         crate::telemetry::count_ended(blueprint);
         state.hub.publish(blueprint);
     }
+    // After the publishes: the cancelled ones stay gone even if a worker publishes them late.
+    let ids: Vec<_> = cancelled.iter().map(|b| b.id).collect();
+    state.hub.forget_deleted(&ids);
     Ok(StatusCode::NO_CONTENT)
 }
