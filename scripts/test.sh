@@ -36,6 +36,9 @@ if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund
 fi
 
+echo "== API fuzzing (schemathesis against the OpenAPI document)"
+./scripts/fuzz-api.sh
+
 echo "== web UI unit tests (node --test)"
 node --test tests/js/
 

@@ -386,6 +386,8 @@ struct BlueprintPage {
     spread: Vec<BloomBar>,
     objective_total: i64,
     exports: Vec<(&'static str, String)>,
+    /// The quality checks' verdict, once completed.
+    quality: Option<crate::domain::BlueprintQuality>,
 }
 
 /// `GET /topics/{topic_id}/blueprints/{blueprint_id}`: the objectives, the Bloom spread and
@@ -426,6 +428,7 @@ pub async fn blueprint_page(
         objective_total: blueprint.terminal_objectives_count + blueprint.enabling_objectives_count,
         terminals: terminal_views(&objectives),
         exports,
+        quality: blueprint.quality.as_deref().cloned(),
     };
     render(&page, StatusCode::OK)
 }
