@@ -336,7 +336,10 @@ impl Default for PoolSettings {
 /// A database URL with any password replaced, safe to log.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
+        // Only a userinfo with a password (`user:secret@`) has anything to hide.
+        (Some(scheme_end), Some(at))
+            if at > scheme_end && url[scheme_end + 3..at].contains(':') =>
+        {
             let userinfo = &url[scheme_end + 3..at];
             let user = userinfo.split(':').next().unwrap_or("");
             format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
@@ -367,5 +370,9 @@ mod tests {
             "postgres://u:***@h:5432/db"
         );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/db"),
+            "postgres://postgres@127.0.0.1/db"
+        );
     }
 }
