@@ -40,6 +40,24 @@ macro_rules! returning_blueprint {
     };
 }
 
+/// Closes the query that ends generations in a CTE named `$cte`: their job rows are finished in
+/// the same statement (`$now` is the placeholder holding the time), and the ended blueprints
+/// are what the statement returns.
+macro_rules! finish_jobs_of {
+    ($cte:literal, $now:literal) => {
+        concat!(
+            "), finished AS ( \
+               UPDATE generation_jobs SET finished_at = ",
+            $now,
+            ", worker_id = NULL, lease_expires_at = NULL \
+               WHERE blueprint_id IN (SELECT id FROM ",
+            $cte,
+            ") AND finished_at IS NULL) SELECT * FROM ",
+            $cte
+        )
+    };
+}
+
 /// Connection pool settings.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
@@ -376,10 +394,7 @@ impl Store for PostgresStore {
                finished_at = $2, version = version + 1, updated_at = $2 \
                WHERE topic_id = $3 AND status IN ('queued', 'generating')",
             returning_blueprint!(),
-            "), finished AS ( \
-               UPDATE generation_jobs SET finished_at = $2, worker_id = NULL, lease_expires_at = NULL \
-               WHERE blueprint_id IN (SELECT id FROM cancelled) AND finished_at IS NULL) \
-             SELECT * FROM cancelled"
+            finish_jobs_of!("cancelled", "$2")
         ))
         .bind(CANCELLED_MESSAGE)
         .bind(now)
@@ -547,10 +562,7 @@ impl Store for PostgresStore {
                finished_at = $2, version = version + 1, updated_at = $2 \
                WHERE id = $3 AND topic_id = $4 AND status IN ('queued', 'generating')",
             returning_blueprint!(),
-            "), finished AS ( \
-               UPDATE generation_jobs SET finished_at = $2, worker_id = NULL, lease_expires_at = NULL \
-               WHERE blueprint_id IN (SELECT id FROM cancelled) AND finished_at IS NULL) \
-             SELECT * FROM cancelled"
+            finish_jobs_of!("cancelled", "$2")
         ))
         .bind(CANCELLED_MESSAGE)
         .bind(now)
@@ -793,10 +805,7 @@ impl Store for PostgresStore {
                quality_score = $7, quality_json = $8, version = version + 1, updated_at = $4 \
                WHERE id = $5 AND attempt = $6 AND status = 'generating'",
             returning_blueprint!(),
-            "), finished AS ( \
-               UPDATE generation_jobs SET finished_at = $4, worker_id = NULL, lease_expires_at = NULL \
-               WHERE blueprint_id IN (SELECT id FROM ended) AND finished_at IS NULL) \
-             SELECT * FROM ended"
+            finish_jobs_of!("ended", "$4")
         ))
         .bind(status)
         .bind(code)
@@ -823,10 +832,7 @@ impl Store for PostgresStore {
                WHERE status IN ('queued', 'generating') \
                  AND COALESCE(generation_started_at, created_at) < $3",
             returning_blueprint!(),
-            "), finished AS ( \
-               UPDATE generation_jobs SET finished_at = $2, worker_id = NULL, lease_expires_at = NULL \
-               WHERE blueprint_id IN (SELECT id FROM ended) AND finished_at IS NULL) \
-             SELECT * FROM ended"
+            finish_jobs_of!("ended", "$2")
         ))
         .bind(TIMEOUT_MESSAGE)
         .bind(now)
@@ -845,10 +851,7 @@ impl Store for PostgresStore {
                  SELECT blueprint_id FROM generation_jobs \
                  WHERE finished_at IS NULL AND worker_id IS NOT NULL AND lease_expires_at < $2)",
             returning_blueprint!(),
-            "), finished AS ( \
-               UPDATE generation_jobs SET finished_at = $2, worker_id = NULL, lease_expires_at = NULL \
-               WHERE blueprint_id IN (SELECT id FROM ended) AND finished_at IS NULL) \
-             SELECT * FROM ended"
+            finish_jobs_of!("ended", "$2")
         ))
         .bind(WORKER_LOST_MESSAGE)
         .bind(now)

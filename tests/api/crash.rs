@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::child::ChildProcess;
+use crate::child::{start_generation, ChildProcess};
 use crate::helpers::*;
 
 async fn status(client: &reqwest::Client, url: &str) -> Value {
@@ -30,29 +30,7 @@ async fn a_killed_server_restarts_and_the_same_blueprint_finishes_without_duplic
     let client = reqwest::Client::new();
     let mut first = ChildProcess::serve(&database_url, &env);
 
-    let topic: Value = client
-        .post(format!("{}/api/topics", first.base))
-        .json(&json!({"title": "Crash course"}))
-        .send()
-        .await
-        .expect("topic")
-        .json()
-        .await
-        .expect("json");
-    let topic_id = str_of(&topic, "id").to_string();
-    let started: Value = client
-        .post(format!(
-            "{}/api/topics/{topic_id}/blueprints/generate",
-            first.base
-        ))
-        .json(&json!({"target_terminal_objectives": 12}))
-        .send()
-        .await
-        .expect("generate")
-        .json()
-        .await
-        .expect("json");
-    let blueprint_id = str_of(&started, "id").to_string();
+    let (topic_id, blueprint_id) = start_generation(&client, &first.base, "Crash course", 12).await;
     let path = format!("/api/topics/{topic_id}/blueprints/{blueprint_id}");
 
     let status_url = format!("{}{path}/status", first.base);
@@ -110,32 +88,8 @@ async fn a_job_whose_worker_keeps_dying_ends_in_worker_lost(backend: Backend) {
     ];
     let client = reqwest::Client::new();
     let mut first = ChildProcess::serve(&database_url, &env);
-    let topic: Value = client
-        .post(format!("{}/api/topics", first.base))
-        .json(&json!({"title": "Unlucky"}))
-        .send()
-        .await
-        .expect("topic")
-        .json()
-        .await
-        .expect("json");
-    let topic_id = str_of(&topic, "id").to_string();
-    let started: Value = client
-        .post(format!(
-            "{}/api/topics/{topic_id}/blueprints/generate",
-            first.base
-        ))
-        .json(&json!({"target_terminal_objectives": 20}))
-        .send()
-        .await
-        .expect("generate")
-        .json()
-        .await
-        .expect("json");
-    let status_path = format!(
-        "/api/topics/{topic_id}/blueprints/{}/status",
-        str_of(&started, "id")
-    );
+    let (topic_id, blueprint_id) = start_generation(&client, &first.base, "Unlucky", 20).await;
+    let status_path = format!("/api/topics/{topic_id}/blueprints/{}/status", blueprint_id);
     let url = format!("{}{status_path}", first.base);
     let running = poll_until(
         Duration::from_secs(10),
@@ -171,32 +125,8 @@ async fn sigterm_hands_running_jobs_back_and_a_restart_resumes_them_at_once(back
     ];
     let client = reqwest::Client::new();
     let mut first = ChildProcess::serve(&database.url, &env);
-    let topic: Value = client
-        .post(format!("{}/api/topics", first.base))
-        .json(&json!({"title": "Graceful"}))
-        .send()
-        .await
-        .expect("topic")
-        .json()
-        .await
-        .expect("json");
-    let topic_id = str_of(&topic, "id").to_string();
-    let started: Value = client
-        .post(format!(
-            "{}/api/topics/{topic_id}/blueprints/generate",
-            first.base
-        ))
-        .json(&json!({"target_terminal_objectives": 10}))
-        .send()
-        .await
-        .expect("generate")
-        .json()
-        .await
-        .expect("json");
-    let path = format!(
-        "/api/topics/{topic_id}/blueprints/{}/status",
-        str_of(&started, "id")
-    );
+    let (topic_id, blueprint_id) = start_generation(&client, &first.base, "Graceful", 10).await;
+    let path = format!("/api/topics/{topic_id}/blueprints/{}/status", blueprint_id);
     let url = format!("{}{path}", first.base);
     poll_until(
         Duration::from_secs(10),

@@ -11,10 +11,10 @@ mod helpers;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use child::ChildProcess;
-use helpers::{poll_until, str_of, Backend, TestDatabase};
+use helpers::{poll_until, Backend, TestDatabase};
 
 /// Parses Prometheus text into `name{labels}` → value.
 fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
@@ -25,29 +25,6 @@ fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
             Some((key.to_string(), value.parse().ok()?))
         })
         .collect()
-}
-
-async fn start(client: &reqwest::Client, base: &str, title: &str, target: i64) -> (String, String) {
-    let topic: Value = client
-        .post(format!("{base}/api/topics"))
-        .json(&json!({"title": title}))
-        .send()
-        .await
-        .expect("topic")
-        .json()
-        .await
-        .expect("json");
-    let topic_id = str_of(&topic, "id").to_string();
-    let started: Value = client
-        .post(format!("{base}/api/topics/{topic_id}/blueprints/generate"))
-        .json(&json!({"target_terminal_objectives": target}))
-        .send()
-        .await
-        .expect("generate")
-        .json()
-        .await
-        .expect("json");
-    (topic_id, str_of(&started, "id").to_string())
 }
 
 async fn wait_status(
@@ -88,7 +65,7 @@ async fn metrics_count_completed_cancelled_timed_out_and_rescued_generations() {
             ("QUIZMASTER_OFFLINE_PACE_MS", "300"),
         ],
     );
-    let rescued = start(&client, &first.base, "Rescued", 5).await;
+    let rescued = child::start_generation(&client, &first.base, "Rescued", 5).await;
     wait_status(&client, &first.base, &rescued, |s| {
         s["terminal_objectives_count"].as_i64() >= Some(1)
     })
@@ -105,8 +82,8 @@ async fn metrics_count_completed_cancelled_timed_out_and_rescued_generations() {
     let done = wait_status(&client, &base, &rescued, |s| s["status"] == "completed").await;
     assert_eq!(done["attempt"], 2);
 
-    let timed_out = start(&client, &base, "Too long", 30).await;
-    let cancelled = start(&client, &base, "Cancelled", 30).await;
+    let timed_out = child::start_generation(&client, &base, "Too long", 30).await;
+    let cancelled = child::start_generation(&client, &base, "Cancelled", 30).await;
     wait_status(&client, &base, &cancelled, |s| {
         s["terminal_objectives_count"].as_i64() >= Some(1)
     })

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use child::ChildProcess;
 use helpers::{poll_until, postgres_available, str_of, Backend, TestDatabase};
@@ -59,29 +59,8 @@ async fn every_job_finishes_across_a_postgres_restart() {
         .expect("client");
     let mut jobs = Vec::new();
     for n in 0..6 {
-        let topic: Value = client
-            .post(format!("{}/api/topics", server.base))
-            .json(&json!({"title": format!("Restart {n}")}))
-            .send()
-            .await
-            .expect("topic")
-            .json()
-            .await
-            .expect("json");
-        let topic_id = str_of(&topic, "id").to_string();
-        let started: Value = client
-            .post(format!(
-                "{}/api/topics/{topic_id}/blueprints/generate",
-                server.base
-            ))
-            .json(&json!({"target_terminal_objectives": 8}))
-            .send()
-            .await
-            .expect("generate")
-            .json()
-            .await
-            .expect("json");
-        jobs.push((topic_id, str_of(&started, "id").to_string()));
+        let title = format!("Restart {n}");
+        jobs.push(child::start_generation(&client, &server.base, &title, 8).await);
     }
     let first_status = format!(
         "{}/api/topics/{}/blueprints/{}/status",

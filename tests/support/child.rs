@@ -133,3 +133,34 @@ impl Drop for ChildProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Creates a topic and starts its generation through a server's API; returns the topic id and
+/// the blueprint id.
+pub async fn start_generation(
+    client: &reqwest::Client,
+    base: &str,
+    title: &str,
+    target: i64,
+) -> (String, String) {
+    let topic: serde_json::Value = client
+        .post(format!("{base}/api/topics"))
+        .json(&serde_json::json!({"title": title}))
+        .send()
+        .await
+        .expect("topic")
+        .json()
+        .await
+        .expect("json");
+    let topic_id = topic["id"].as_str().expect("topic id").to_string();
+    let started: serde_json::Value = client
+        .post(format!("{base}/api/topics/{topic_id}/blueprints/generate"))
+        .json(&serde_json::json!({"target_terminal_objectives": target}))
+        .send()
+        .await
+        .expect("generate")
+        .json()
+        .await
+        .expect("json");
+    let blueprint_id = started["id"].as_str().expect("blueprint id").to_string();
+    (topic_id, blueprint_id)
+}
