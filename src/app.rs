@@ -23,6 +23,8 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// What `/metrics` requires from clients that are not on loopback.
     pub metrics_token: Option<Arc<str>>,
+    /// Accounts settings, log-in throttling and the topic-owner cache.
+    pub auth: Arc<crate::http::auth::AuthState>,
 }
 
 /// Builds the configured generator; fails with a message naming the missing or bad setting.

@@ -172,6 +172,73 @@ impl Default for OpsConfig {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Accounts: every `/api/topics...` call needs a session or an API token.
+    On,
+    /// One built-in local user and no log-in: for a laptop, scripts and the in-process CLI.
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignupMode {
+    /// Anyone who reaches the server can create an account.
+    Open,
+    /// `POST /api/auth/signup` answers `403 signup_closed` (once the accounts you want exist).
+    Closed,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AccountsConfig {
+    /// `on`: accounts and log-in; `off`: one built-in local user, no log-in.
+    #[arg(long, env = "QUIZMASTER_AUTH", value_enum, default_value_t = AuthMode::On)]
+    pub auth: AuthMode,
+    /// Whether strangers may sign up (`open`) or not (`closed`).
+    #[arg(long, env = "QUIZMASTER_SIGNUP", value_enum, default_value_t = SignupMode::Open)]
+    pub signup: SignupMode,
+    /// Generations one user may start per minute; 0 turns the limit off.
+    #[arg(long, env = "QUIZMASTER_GENERATE_PER_MINUTE", default_value_t = 30)]
+    pub generate_per_minute: u32,
+    /// Generations one user may have queued or running at once; 0 turns the limit off.
+    #[arg(long, env = "QUIZMASTER_MAX_ACTIVE_PER_USER", default_value_t = 10)]
+    pub max_active_per_user: u32,
+    /// Days a log-in session lasts.
+    #[arg(long, env = "QUIZMASTER_SESSION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=365))]
+    pub session_days: u64,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            auth: AuthMode::On,
+            signup: SignupMode::Open,
+            generate_per_minute: 30,
+            max_active_per_user: 10,
+            session_days: 30,
+        }
+    }
+}
+
+impl AccountsConfig {
+    /// Single-user local use with no limits: what tests of the job machinery run with.
+    pub fn local_unlimited() -> Self {
+        Self {
+            auth: AuthMode::Off,
+            generate_per_minute: 0,
+            max_active_per_user: 0,
+            ..Self::default()
+        }
+    }
+
+    pub fn generation_limits(&self) -> crate::db::GenerationLimits {
+        crate::db::GenerationLimits {
+            per_minute: self.generate_per_minute,
+            max_active: self.max_active_per_user,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     /// Listen address; port 0 picks a free one (the log says which).
@@ -185,4 +252,6 @@ pub struct ServeConfig {
     pub generator: GeneratorConfig,
     #[command(flatten)]
     pub ops: OpsConfig,
+    #[command(flatten)]
+    pub accounts: AccountsConfig,
 }

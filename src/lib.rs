@@ -9,6 +9,7 @@
 //! - [`http`]: the router, API handlers, SSE, the JSON errors, and the web UI (`http::ui`).
 //! - [`cli`]: the command line.
 
+pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use crate::app::build_generator;
 use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig};
-use crate::db::{self, CancelOutcome, GenerateOutcome, NewGeneration};
+use crate::db::{self, CancelOutcome, GenerateOutcome, GenerationLimits, NewGeneration};
 use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintStatus, TopicInput};
+use crate::domain::{BlueprintStatus, TopicInput, LOCAL_USER_ID};
 use crate::generator::Generator;
 use crate::jobs::hub::StatusHub;
 use crate::jobs::JobEngine;
@@ -118,11 +118,16 @@ async fn run(
 ) -> anyhow::Result<i32> {
     let store = db::connect(&args.database.database_url, args.database.pool()).await?;
     store.migrate().await?;
-    let topic = store.create_topic(Uuid::now_v7(), &input, now_ms()).await?;
+    // In-process, on the local database: no account, the built-in local user owns the topic.
+    let topic = store
+        .create_topic(LOCAL_USER_ID, Uuid::now_v7(), &input, now_ms())
+        .await?;
     let now = now_ms();
     let new = NewGeneration {
         blueprint_id: Uuid::now_v7(),
         topic_id: topic.id,
+        owner_id: LOCAL_USER_ID,
+        limits: GenerationLimits::default(),
         target_terminal_objectives: args.target,
         idempotency_key: None,
         now,

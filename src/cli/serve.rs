@@ -50,6 +50,7 @@ impl Server {
             jobs: jobs.clone(),
             shutdown: CancellationToken::new(),
             metrics_token: config.ops.metrics_token.as_deref().map(Arc::from),
+            auth: Arc::new(crate::http::auth::AuthState::new(&config.accounts)),
         };
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -65,6 +66,7 @@ impl Server {
             database = %redact_url(&config.database.database_url),
             generator = jobs.generator_name(),
             workers = config.jobs.workers,
+            auth = if state.auth.enabled() { "on" } else { "off" },
             "QuizMaster listening on http://{address}"
         );
         let app = crate::http::router(state.clone());

@@ -15,7 +15,8 @@ use uuid::Uuid;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::objective::TerminalObjective;
 use crate::domain::{
-    BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft, Topic, TopicInput, TopicPatch,
+    ApiTokenInfo, BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft, Topic, TopicInput,
+    TopicPatch, User,
 };
 
 pub use postgres::{PoolSettings, PostgresStore};
@@ -96,13 +97,38 @@ pub enum GenerateOutcome {
     InProgress {
         active_blueprint_id: Uuid,
     },
+    /// The owner started `GenerationLimits::per_minute` generations in the last minute; the
+    /// oldest of them leaves the window in `retry_after_ms`.
+    RateLimited {
+        retry_after_ms: i64,
+    },
+    /// The owner already has `GenerationLimits::max_active` generations queued or running.
+    ActiveLimitReached {
+        limit: u32,
+    },
     TopicNotFound,
 }
+
+/// Per-user limits on starting generations, checked inside the transaction that creates the
+/// job, so that parallel requests cannot slip past them. `0` turns a limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GenerationLimits {
+    /// Generations one user may start in any 60 seconds.
+    pub per_minute: u32,
+    /// Generations one user may have queued or running at once.
+    pub max_active: u32,
+}
+
+/// The sliding window of `GenerationLimits::per_minute`.
+pub const RATE_WINDOW_MS: i64 = 60_000;
 
 #[derive(Debug, Clone)]
 pub struct NewGeneration {
     pub blueprint_id: Uuid,
     pub topic_id: Uuid,
+    /// The topic's owner: the generation counts against this user's limits.
+    pub owner_id: Uuid,
+    pub limits: GenerationLimits,
     pub target_terminal_objectives: i64,
     pub idempotency_key: Option<String>,
     pub now: i64,
@@ -163,6 +189,25 @@ pub enum Finish {
 pub struct JobListing {
     pub blueprint: Blueprint,
     pub topic_title: String,
+    pub owner_id: Uuid,
+    pub owner_email: String,
+}
+
+/// A new account. The first one (besides the built-in local user) becomes an admin.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub email: String,
+    /// An Argon2id PHC string.
+    pub password_hash: String,
+    pub now: i64,
+}
+
+/// What `create_user` did.
+#[derive(Debug, Clone)]
+pub enum SignupOutcome {
+    Created(User),
+    EmailTaken,
 }
 
 /// A change announced by the database, for processes that share it.
@@ -191,8 +236,52 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
-    async fn create_topic(&self, id: Uuid, input: &TopicInput, now: i64) -> StoreResult<Topic>;
-    async fn list_topics(&self, limit: i64, after: Option<Cursor>) -> StoreResult<Vec<Topic>>;
+    /// Stores an account. The first account besides the built-in local user is made an admin
+    /// and takes over the local user's topics (data stored while `QUIZMASTER_AUTH` was off).
+    async fn create_user(&self, new: &NewUser) -> StoreResult<SignupOutcome>;
+    /// The user with this (normalized) email and their password hash, if they have one.
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: Uuid,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// The user of an unexpired session.
+    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn create_api_token(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        name: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<ApiTokenInfo>;
+    async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>>;
+    /// `false` when the user has no such token.
+    async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// The user of an API token; notes when it was last used (at most once a minute, so that
+    /// reading with a token is not a write per request).
+    async fn api_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>>;
+    /// Who owns a topic. Owners never change, so callers may cache the answer.
+    async fn topic_owner(&self, topic_id: Uuid) -> StoreResult<Option<Uuid>>;
+
+    async fn create_topic(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        input: &TopicInput,
+        now: i64,
+    ) -> StoreResult<Topic>;
+    /// The owner's topics, newest first.
+    async fn list_topics(
+        &self,
+        owner_id: Uuid,
+        limit: i64,
+        after: Option<Cursor>,
+    ) -> StoreResult<Vec<Topic>>;
     async fn get_topic(&self, id: Uuid) -> StoreResult<Option<Topic>>;
     async fn update_topic(
         &self,
@@ -204,7 +293,8 @@ pub trait Store: Send + Sync + 'static {
     /// `None` when there was no such topic; otherwise the generations it cancelled.
     async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>>;
 
-    /// Inserts the blueprint and its job in one transaction.
+    /// Inserts the blueprint and its job in one transaction, after checking (in it) that the
+    /// topic belongs to `new.owner_id` and that the owner's limits allow another generation.
     async fn create_generation(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome>;
     async fn get_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<BlueprintLookup>;
     async fn get_blueprint_by_id(&self, id: Uuid) -> StoreResult<Option<Blueprint>>;
@@ -224,8 +314,14 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
         now: i64,
     ) -> StoreResult<CancelOutcome>;
-    /// Active generations and those that ended after `ended_since`, newest first.
-    async fn list_jobs(&self, ended_since: i64, limit: i64) -> StoreResult<Vec<JobListing>>;
+    /// Active generations and those that ended after `ended_since`, newest first: of one
+    /// owner's topics, or of everyone's with `None`.
+    async fn list_jobs(
+        &self,
+        owner_id: Option<Uuid>,
+        ended_since: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<JobListing>>;
 
     /// Claims the oldest claimable job: queued, released, or holding an expired lease with
     /// attempts left. The claim raises the attempt (the fencing token) by one.
@@ -287,9 +383,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many generations wait for a worker, and when the oldest of them was created.
     async fn queue_stats(&self) -> StoreResult<QueueStats>;
-    /// Retention: removes the job history of generations that ended before `finished_before`
-    /// and idempotency keys created before `keys_before`. Blueprints and topics (the users'
-    /// data) are never purged. Returns the rows removed.
+    /// Retention: removes the job history of generations that ended before `finished_before`,
+    /// and idempotency keys, sessions that expired and rate-limit records from before
+    /// `keys_before`. Blueprints and topics (the users' data) are never purged. Returns the rows
+    /// removed.
     async fn purge_history(&self, finished_before: i64, keys_before: i64) -> StoreResult<u64>;
 }
 

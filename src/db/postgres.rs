@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::*;
 use crate::domain::blueprint::{CANCELLED_MESSAGE, TIMEOUT_MESSAGE, WORKER_LOST_MESSAGE};
 use crate::domain::objective::{Objective, TerminalObjective};
-use crate::domain::{BloomLevel, ObjectiveDraft};
+use crate::domain::{BloomLevel, ObjectiveDraft, LOCAL_USER_ID};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -110,6 +110,24 @@ fn topic_from_row(row: &PgRow) -> Result<Topic, sqlx::Error> {
         source_text: row.try_get("source_text")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        is_admin: row.try_get("is_admin")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn api_token_from_row(row: &PgRow) -> Result<ApiTokenInfo, sqlx::Error> {
+    Ok(ApiTokenInfo {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
     })
 }
 
@@ -209,8 +227,9 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await?;
         // Lock the topic row: concurrent generate calls for one topic queue up here, so the
         // loser sees the winner's blueprint instead of failing on the unique index.
-        let topic = sqlx::query("SELECT id FROM topics WHERE id = $1 FOR UPDATE")
+        let topic = sqlx::query("SELECT id FROM topics WHERE id = $1 AND owner_id = $2 FOR UPDATE")
             .bind(new.topic_id)
+            .bind(new.owner_id)
             .fetch_optional(&mut *tx)
             .await?;
         if topic.is_none() {
@@ -251,6 +270,51 @@ impl PostgresStore {
             return Ok(GenerateOutcome::InProgress {
                 active_blueprint_id: row.try_get("id")?,
             });
+        }
+        if new.limits != GenerationLimits::default() {
+            // Lock the owner's row: one user's generate calls (on any of their topics) take
+            // turns here, so two parallel requests cannot both count room for one more. The
+            // lock order (topic, then user) is the same for every caller.
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(new.owner_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if new.limits.max_active > 0 {
+            let active: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM blueprints b JOIN topics t ON t.id = b.topic_id \
+                 WHERE t.owner_id = $1 AND b.status IN ('queued', 'generating')",
+            )
+            .bind(new.owner_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if active >= i64::from(new.limits.max_active) {
+                return Ok(GenerateOutcome::ActiveLimitReached {
+                    limit: new.limits.max_active,
+                });
+            }
+        }
+        if new.limits.per_minute > 0 {
+            let window = sqlx::query(
+                "SELECT COUNT(*) AS started, MIN(started_at) AS oldest FROM generation_starts \
+                 WHERE user_id = $1 AND started_at > $2",
+            )
+            .bind(new.owner_id)
+            .bind(new.now - RATE_WINDOW_MS)
+            .fetch_one(&mut *tx)
+            .await?;
+            let started: i64 = window.try_get("started")?;
+            if started >= i64::from(new.limits.per_minute) {
+                let oldest: Option<i64> = window.try_get("oldest")?;
+                return Ok(GenerateOutcome::RateLimited {
+                    retry_after_ms: oldest.unwrap_or(new.now) + RATE_WINDOW_MS - new.now,
+                });
+            }
+            sqlx::query("INSERT INTO generation_starts (user_id, started_at) VALUES ($1, $2)")
+                .bind(new.owner_id)
+                .bind(new.now)
+                .execute(&mut *tx)
+                .await?;
         }
         let inserted = sqlx::query(concat!(
             "INSERT INTO blueprints (id, topic_id, status, target_terminal_objectives, \
@@ -314,10 +378,189 @@ impl Store for PostgresStore {
         Ok(Some(rx))
     }
 
-    async fn create_topic(&self, id: Uuid, input: &TopicInput, now: i64) -> StoreResult<Topic> {
+    async fn create_user(&self, new: &NewUser) -> StoreResult<SignupOutcome> {
+        let mut tx = self.pool.begin().await?;
+        // Lock the local user's row: sign-ups take turns here, so two at once on an empty
+        // database cannot both become the first admin.
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(LOCAL_USER_ID)
+            .execute(&mut *tx)
+            .await?;
+        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id <> $1")
+            .bind(LOCAL_USER_ID)
+            .fetch_one(&mut *tx)
+            .await?;
+        let first = others == 0;
         let row = sqlx::query(
-            "INSERT INTO topics (id, title, description, source_text, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) \
+            "INSERT INTO users (id, email, password_hash, is_admin, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING \
+             RETURNING id, email, is_admin, created_at",
+        )
+        .bind(new.id)
+        .bind(new.email.clone())
+        .bind(new.password_hash.clone())
+        .bind(first)
+        .bind(new.now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(SignupOutcome::EmailTaken);
+        };
+        let user = user_from_row(&row)?;
+        if first {
+            sqlx::query("UPDATE topics SET owner_id = $1 WHERE owner_id = $2")
+                .bind(user.id)
+                .bind(LOCAL_USER_ID)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(SignupOutcome::Created(user))
+    }
+
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
+        let row = sqlx::query(
+            "SELECT id, email, is_admin, created_at, password_hash FROM users \
+             WHERE email = $1 AND password_hash IS NOT NULL",
+        )
+        .bind(email.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .map(|row| Ok::<_, sqlx::Error>((user_from_row(&row)?, row.try_get("password_hash")?)))
+            .transpose()?)
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: Uuid,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash.to_string())
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.is_admin, u.created_at FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash.to_string())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_api_token(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        name: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<ApiTokenInfo> {
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id, name, created_at, last_used_at",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(name.to_string())
+        .bind(token_hash.to_string())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(api_token_from_row(&row)?)
+    }
+
+    async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_used_at FROM api_tokens WHERE user_id = $1 \
+             ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(api_token_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    async fn api_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.is_admin, u.created_at, t.id AS token_id, t.last_used_at \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+        )
+        .bind(token_hash.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let last_used_at: Option<i64> = row.try_get("last_used_at")?;
+        if last_used_at.is_none_or(|at| at < now - 60_000) {
+            let token_id: Uuid = row.try_get("token_id")?;
+            // Only a note for the token list: a failed write must not refuse the request.
+            if let Err(err) = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(token_id)
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(error = %err, "could not note when an API token was used");
+            }
+        }
+        Ok(Some(user_from_row(&row)?))
+    }
+
+    async fn topic_owner(&self, topic_id: Uuid) -> StoreResult<Option<Uuid>> {
+        Ok(
+            sqlx::query_scalar("SELECT owner_id FROM topics WHERE id = $1")
+                .bind(topic_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn create_topic(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        input: &TopicInput,
+        now: i64,
+    ) -> StoreResult<Topic> {
+        let row = sqlx::query(
+            "INSERT INTO topics (id, owner_id, title, description, source_text, created_at, \
+             updated_at) VALUES ($1, $6, $2, $3, $4, $5, $5) \
              RETURNING id, title, description, source_text, created_at, updated_at",
         )
         .bind(id)
@@ -325,23 +568,31 @@ impl Store for PostgresStore {
         .bind(input.description.clone())
         .bind(input.source_text.clone())
         .bind(now)
+        .bind(owner_id)
         .fetch_one(&self.pool)
         .await?;
         Ok(topic_from_row(&row)?)
     }
 
-    async fn list_topics(&self, limit: i64, after: Option<Cursor>) -> StoreResult<Vec<Topic>> {
+    async fn list_topics(
+        &self,
+        owner_id: Uuid,
+        limit: i64,
+        after: Option<Cursor>,
+    ) -> StoreResult<Vec<Topic>> {
         let (after_ms, after_id) = match after {
             Some(c) => (c.created_at, c.id),
             None => (i64::MAX, Uuid::max()),
         };
         let rows = sqlx::query(
             "SELECT id, title, description, source_text, created_at, updated_at FROM topics \
-             WHERE (created_at, id) < ($1, $2) ORDER BY created_at DESC, id DESC LIMIT $3",
+             WHERE owner_id = $4 AND (created_at, id) < ($1, $2) \
+             ORDER BY created_at DESC, id DESC LIMIT $3",
         )
         .bind(after_ms)
         .bind(after_id)
         .bind(limit)
+        .bind(owner_id)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(topic_from_row).collect::<Result<_, _>>()?)
@@ -580,16 +831,24 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn list_jobs(&self, ended_since: i64, limit: i64) -> StoreResult<Vec<JobListing>> {
+    async fn list_jobs(
+        &self,
+        owner_id: Option<Uuid>,
+        ended_since: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<JobListing>> {
         let rows = sqlx::query(concat!(
-            "SELECT t.title AS topic_title, ",
+            "SELECT t.title AS topic_title, t.owner_id, u.email AS owner_email, ",
             blueprint_columns!(),
             " FROM blueprints b JOIN topics t ON t.id = b.topic_id \
-             WHERE b.status IN ('queued', 'generating') OR b.finished_at >= $1 \
+             JOIN users u ON u.id = t.owner_id \
+             WHERE ($3::uuid IS NULL OR t.owner_id = $3) \
+               AND (b.status IN ('queued', 'generating') OR b.finished_at >= $1) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT $2"
         ))
         .bind(ended_since)
         .bind(limit)
+        .bind(owner_id)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -598,6 +857,8 @@ impl Store for PostgresStore {
                 Ok(JobListing {
                     blueprint: blueprint_from_row(row)?,
                     topic_title: row.try_get("topic_title")?,
+                    owner_id: row.try_get("owner_id")?,
+                    owner_email: row.try_get("owner_email")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?)
@@ -888,7 +1149,17 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        Ok(jobs + keys)
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(keys_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let starts = sqlx::query("DELETE FROM generation_starts WHERE started_at < $1")
+            .bind(keys_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(jobs + keys + sessions + starts)
     }
 }
 

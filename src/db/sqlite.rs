@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::*;
 use crate::domain::blueprint::{CANCELLED_MESSAGE, TIMEOUT_MESSAGE, WORKER_LOST_MESSAGE};
 use crate::domain::objective::{Objective, TerminalObjective};
-use crate::domain::{BloomLevel, ObjectiveDraft};
+use crate::domain::{BloomLevel, ObjectiveDraft, LOCAL_USER_ID};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -96,6 +96,24 @@ fn topic_from_row(row: &SqliteRow) -> Result<Topic, sqlx::Error> {
         source_text: row.try_get("source_text")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: uuid_col(row, "id")?,
+        email: row.try_get("email")?,
+        is_admin: row.try_get("is_admin")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn api_token_from_row(row: &SqliteRow) -> Result<ApiTokenInfo, sqlx::Error> {
+    Ok(ApiTokenInfo {
+        id: uuid_col(row, "id")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
     })
 }
 
@@ -245,17 +263,195 @@ impl Store for SqliteStore {
         self.url.clone()
     }
 
-    async fn create_topic(&self, id: Uuid, input: &TopicInput, now: i64) -> StoreResult<Topic> {
+    async fn create_user(&self, new: &NewUser) -> StoreResult<SignupOutcome> {
+        let mut tx = self.write_tx().await?;
+        let local = LOCAL_USER_ID.to_string();
+        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id <> ?")
+            .bind(local.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+        let first = others == 0;
+        let row = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, is_admin, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING \
+             RETURNING id, email, is_admin, created_at",
+        )
+        .bind(new.id.to_string())
+        .bind(new.email.clone())
+        .bind(new.password_hash.clone())
+        .bind(first)
+        .bind(new.now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(SignupOutcome::EmailTaken);
+        };
+        let user = user_from_row(&row)?;
+        if first {
+            sqlx::query("UPDATE topics SET owner_id = ? WHERE owner_id = ?")
+                .bind(user.id.to_string())
+                .bind(local)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(SignupOutcome::Created(user))
+    }
+
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
+        let row = sqlx::query(
+            "SELECT id, email, is_admin, created_at, password_hash FROM users \
+             WHERE email = ? AND password_hash IS NOT NULL",
+        )
+        .bind(email.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .map(|row| Ok::<_, sqlx::Error>((user_from_row(&row)?, row.try_get("password_hash")?)))
+            .transpose()?)
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: Uuid,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash.to_string())
+        .bind(user_id.to_string())
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.is_admin, u.created_at FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?",
+        )
+        .bind(token_hash.to_string())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_api_token(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        name: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<ApiTokenInfo> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id, name, created_at, last_used_at",
+        )
+        .bind(id.to_string())
+        .bind(user_id.to_string())
+        .bind(name.to_string())
+        .bind(token_hash.to_string())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let token = api_token_from_row(&row)?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_used_at FROM api_tokens WHERE user_id = ? \
+             ORDER BY created_at, id",
+        )
+        .bind(user_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(api_token_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = ? AND user_id = ?")
+            .bind(id.to_string())
+            .bind(user_id.to_string())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    async fn api_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.is_admin, u.created_at, t.id AS token_id, t.last_used_at \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+        )
+        .bind(token_hash.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let last_used_at: Option<i64> = row.try_get("last_used_at")?;
+        if last_used_at.is_none_or(|at| at < now - 60_000) {
+            let token_id: String = row.try_get("token_id")?;
+            // Only a note for the token list: a failed write must not refuse the request.
+            if let Err(err) = sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(token_id)
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(error = %err, "could not note when an API token was used");
+            }
+        }
+        Ok(Some(user_from_row(&row)?))
+    }
+
+    async fn topic_owner(&self, topic_id: Uuid) -> StoreResult<Option<Uuid>> {
+        let row = sqlx::query("SELECT owner_id FROM topics WHERE id = ?")
+            .bind(topic_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| uuid_col(&row, "owner_id")).transpose()?)
+    }
+
+    async fn create_topic(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        input: &TopicInput,
+        now: i64,
+    ) -> StoreResult<Topic> {
         // An explicit transaction, as for every write with RETURNING: in autocommit mode the
         // commit runs when the statement is finished, after `fetch_one` already has its row,
         // and a failed commit (SQLITE_FULL) would go unreported while the row is rolled back.
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(
-            "INSERT INTO topics (id, title, description, source_text, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?) \
+            "INSERT INTO topics (id, owner_id, title, description, source_text, created_at, \
+             updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
              RETURNING id, title, description, source_text, created_at, updated_at",
         )
         .bind(id.to_string())
+        .bind(owner_id.to_string())
         .bind(input.title.clone())
         .bind(input.description.clone())
         .bind(input.source_text.clone())
@@ -268,7 +464,12 @@ impl Store for SqliteStore {
         Ok(topic)
     }
 
-    async fn list_topics(&self, limit: i64, after: Option<Cursor>) -> StoreResult<Vec<Topic>> {
+    async fn list_topics(
+        &self,
+        owner_id: Uuid,
+        limit: i64,
+        after: Option<Cursor>,
+    ) -> StoreResult<Vec<Topic>> {
         // Without a cursor, start after the largest possible key.
         let (after_ms, after_id) = match after {
             Some(c) => (c.created_at, c.id.to_string()),
@@ -276,9 +477,10 @@ impl Store for SqliteStore {
         };
         let rows = sqlx::query(
             "SELECT id, title, description, source_text, created_at, updated_at FROM topics \
-             WHERE created_at < ? OR (created_at = ? AND id < ?) \
+             WHERE owner_id = ? AND (created_at < ? OR (created_at = ? AND id < ?)) \
              ORDER BY created_at DESC, id DESC LIMIT ?",
         )
+        .bind(owner_id.to_string())
         .bind(after_ms)
         .bind(after_ms)
         .bind(after_id)
@@ -347,8 +549,10 @@ impl Store for SqliteStore {
     async fn create_generation(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome> {
         let mut tx = self.write_tx().await?;
         let topic_id = new.topic_id.to_string();
-        let topic_exists = sqlx::query("SELECT 1 FROM topics WHERE id = ?")
+        let owner_id = new.owner_id.to_string();
+        let topic_exists = sqlx::query("SELECT 1 FROM topics WHERE id = ? AND owner_id = ?")
             .bind(topic_id.clone())
+            .bind(owner_id.clone())
             .fetch_optional(&mut *tx)
             .await?
             .is_some();
@@ -390,6 +594,44 @@ impl Store for SqliteStore {
             return Ok(GenerateOutcome::InProgress {
                 active_blueprint_id: uuid_col(&row, "id")?,
             });
+        }
+        // The limits are counted inside this write transaction: SQLite has one writer at a
+        // time, so two parallel requests cannot both see room for one more.
+        if new.limits.max_active > 0 {
+            let active: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM blueprints b JOIN topics t ON t.id = b.topic_id \
+                 WHERE t.owner_id = ? AND b.status IN ('queued', 'generating')",
+            )
+            .bind(owner_id.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+            if active >= i64::from(new.limits.max_active) {
+                return Ok(GenerateOutcome::ActiveLimitReached {
+                    limit: new.limits.max_active,
+                });
+            }
+        }
+        if new.limits.per_minute > 0 {
+            let window = sqlx::query(
+                "SELECT COUNT(*) AS started, MIN(started_at) AS oldest FROM generation_starts \
+                 WHERE user_id = ? AND started_at > ?",
+            )
+            .bind(owner_id.clone())
+            .bind(new.now - RATE_WINDOW_MS)
+            .fetch_one(&mut *tx)
+            .await?;
+            let started: i64 = window.try_get("started")?;
+            if started >= i64::from(new.limits.per_minute) {
+                let oldest: Option<i64> = window.try_get("oldest")?;
+                return Ok(GenerateOutcome::RateLimited {
+                    retry_after_ms: oldest.unwrap_or(new.now) + RATE_WINDOW_MS - new.now,
+                });
+            }
+            sqlx::query("INSERT INTO generation_starts (user_id, started_at) VALUES (?, ?)")
+                .bind(owner_id.clone())
+                .bind(new.now)
+                .execute(&mut *tx)
+                .await?;
         }
         // The partial unique index is the real guard; the check above only gives the loser of
         // a race a helpful answer. Under SQLite's single writer it never fires, but it is kept
@@ -602,14 +844,23 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn list_jobs(&self, ended_since: i64, limit: i64) -> StoreResult<Vec<JobListing>> {
+    async fn list_jobs(
+        &self,
+        owner_id: Option<Uuid>,
+        ended_since: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<JobListing>> {
         let rows = sqlx::query(concat!(
-            "SELECT t.title AS topic_title, ",
+            "SELECT t.title AS topic_title, t.owner_id, u.email AS owner_email, ",
             blueprint_columns!(),
             " FROM blueprints b JOIN topics t ON t.id = b.topic_id \
-             WHERE b.status IN ('queued', 'generating') OR b.finished_at >= ? \
+             JOIN users u ON u.id = t.owner_id \
+             WHERE (? IS NULL OR t.owner_id = ?) \
+               AND (b.status IN ('queued', 'generating') OR b.finished_at >= ?) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
         ))
+        .bind(owner_id.map(|id| id.to_string()))
+        .bind(owner_id.map(|id| id.to_string()))
         .bind(ended_since)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -620,6 +871,8 @@ impl Store for SqliteStore {
                 Ok(JobListing {
                     blueprint: blueprint_from_row(row)?,
                     topic_title: row.try_get("topic_title")?,
+                    owner_id: uuid_col(row, "owner_id")?,
+                    owner_email: row.try_get("owner_email")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?)
@@ -934,6 +1187,16 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        Ok(jobs + keys)
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
+            .bind(keys_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let starts = sqlx::query("DELETE FROM generation_starts WHERE started_at < ?")
+            .bind(keys_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(jobs + keys + sessions + starts)
     }
 }

@@ -1,6 +1,7 @@
 //! The domain: topics, blueprints, objectives and the status machine.
 //! Pure types and rules; nothing here knows about HTTP or SQL.
 
+pub mod account;
 pub mod blueprint;
 pub mod export;
 pub mod objective;
@@ -8,6 +9,7 @@ pub mod quality;
 pub mod time;
 pub mod topic;
 
+pub use account::{ApiTokenInfo, Credentials, User, LOCAL_USER_ID};
 pub use blueprint::{BlueprintStatus, ErrorCode, StatusView};
 pub use objective::{BloomLevel, ObjectiveDraft, TerminalDraft};
 pub use quality::{BlueprintQuality, QualityCheck};

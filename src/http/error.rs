@@ -48,6 +48,43 @@ pub enum ApiError {
     /// 409
     #[error("The blueprint is not completed yet ({}); export it once its status is completed", .0.as_str())]
     NotCompleted(BlueprintStatus),
+    /// 401: no session cookie and no bearer token (or an expired session).
+    #[error("Log in first: send the session cookie or Authorization: Bearer <API token>")]
+    Unauthenticated,
+    /// 401: the bearer token is not one this server knows (mistyped or revoked).
+    #[error(
+        "The API token is not valid (mistyped or revoked); create a new one at /account/tokens"
+    )]
+    InvalidToken,
+    /// 401: the same answer for an unknown email and a wrong password.
+    #[error("The email or password is not right")]
+    InvalidCredentials,
+    /// 429: too many failed log-ins for this account or from this address.
+    #[error("Too many failed log-in attempts; wait {0} seconds before trying again")]
+    TooManyAttempts(u64),
+    /// 409
+    #[error("An account with this email already exists; log in instead")]
+    EmailTaken,
+    /// 403: `QUIZMASTER_SIGNUP=closed`.
+    #[error("Sign-up is closed on this server; ask its administrator for an account")]
+    SignupClosed,
+    /// 409: account calls while `QUIZMASTER_AUTH=off`.
+    #[error("Accounts are off on this server (QUIZMASTER_AUTH=off): everything belongs to the local user and no log-in is needed")]
+    AuthDisabled,
+    /// 404
+    #[error("API token not found")]
+    TokenNotFound,
+    /// 403: a state-changing request a browser sent from another site.
+    #[error("This request came from another site and was refused; send it from this site's pages or with an API token")]
+    CrossSiteRequest,
+    /// 429: the per-user limit on starting generations.
+    #[error("You started too many generations in the last minute; wait {0} seconds")]
+    RateLimited(u64),
+    /// 429: the per-user limit on generations running at once.
+    #[error(
+        "You already have {0} generations queued or running; wait for one to end or cancel one"
+    )]
+    ActiveLimitReached(u32),
     /// 503: the database cannot be reached right now.
     #[error("The database is unavailable right now; retry shortly")]
     Unavailable,
@@ -57,8 +94,17 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    pub fn status_code(&self) -> StatusCode {
         match self {
+            ApiError::Unauthenticated | ApiError::InvalidToken | ApiError::InvalidCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::TooManyAttempts(_)
+            | ApiError::RateLimited(_)
+            | ApiError::ActiveLimitReached(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::EmailTaken | ApiError::AuthDisabled => StatusCode::CONFLICT,
+            ApiError::SignupClosed | ApiError::CrossSiteRequest => StatusCode::FORBIDDEN,
+            ApiError::TokenNotFound => StatusCode::NOT_FOUND,
             ApiError::InvalidId(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -89,6 +135,16 @@ impl ApiError {
             ApiError::GenerationInProgress { .. } => "generation_in_progress",
             ApiError::NotCancellable(_) => "not_cancellable",
             ApiError::NotCompleted(_) => "not_completed",
+            ApiError::Unauthenticated | ApiError::InvalidToken => "unauthenticated",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::TooManyAttempts(_) => "too_many_attempts",
+            ApiError::EmailTaken => "email_taken",
+            ApiError::SignupClosed => "signup_closed",
+            ApiError::AuthDisabled => "auth_disabled",
+            ApiError::TokenNotFound => "token_not_found",
+            ApiError::CrossSiteRequest => "cross_site_request",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::ActiveLimitReached(_) => "too_many_active_generations",
             ApiError::Unavailable => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -142,7 +198,7 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (
-            self.status(),
+            self.status_code(),
             axum::Json(json!({ "error": Value::Object(body) })),
         )
             .into_response();
@@ -150,8 +206,21 @@ impl IntoResponse for ApiError {
         if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             headers.insert(header::LOCATION, location);
         }
-        if matches!(self, ApiError::Unavailable) {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        match &self {
+            ApiError::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::TooManyAttempts(secs) | ApiError::RateLimited(secs) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+            }
+            // A slot frees when one of the running generations ends: look again soon.
+            ApiError::ActiveLimitReached(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+            }
+            ApiError::Unauthenticated | ApiError::InvalidToken => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response
     }

@@ -1,6 +1,7 @@
 //! HTTP: the router, the API handlers, and the operational endpoints.
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -22,14 +23,15 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::AppState;
-use api::{blueprints, topics};
+use api::{auth as accounts_api, blueprints, topics};
 use error::ApiError;
 use extract::BODY_LIMIT_BYTES;
 
 /// The whole HTTP surface of `quizmaster serve`. The API routes and the OpenAPI document are
 /// built together from the handlers' `#[utoipa::path]` annotations, so they cannot drift.
 pub fn router(state: AppState) -> Router {
-    let (routes, document) = api_routes().split_for_parts();
+    let (routes, mut document) = api_routes(Some(&state)).split_for_parts();
+    openapi::add_security(&mut document);
     let document = Arc::new(document);
     let served = document.clone();
     Router::new()
@@ -42,11 +44,12 @@ pub fn router(state: AppState) -> Router {
             SwaggerUi::new("/api/docs")
                 .config(utoipa_swagger_ui::Config::from("/api/openapi.json")),
         )
-        .merge(ui::router())
+        .merge(ui::router(&state))
         .route("/", get(|| async { Redirect::to("/topics") }))
         .route_layer(middleware::from_fn(ops::tag_route))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(auth::refuse_cross_site))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(ops::record_request))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -59,9 +62,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Every route the OpenAPI document describes.
-fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+/// Every route the OpenAPI document describes. The routes of topics, blueprints and tokens sit
+/// behind the access layer (`auth::require_user`); it needs the state, so the router built
+/// without one (`openapi_document`) is only ever used for its document.
+fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
+    let mut protected = OpenApiRouter::new()
         .routes(routes!(topics::list, topics::create))
         .routes(routes!(topics::get, topics::update, topics::delete))
         .routes(routes!(blueprints::list))
@@ -71,6 +76,23 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(blueprints::events))
         .routes(routes!(blueprints::cancel))
         .routes(routes!(blueprints::export))
+        .routes(routes!(
+            accounts_api::create_api_token,
+            accounts_api::list_api_tokens
+        ))
+        .routes(routes!(accounts_api::revoke_api_token));
+    if let Some(state) = state {
+        protected = protected.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_user,
+        ));
+    }
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(protected)
+        .routes(routes!(accounts_api::signup))
+        .routes(routes!(accounts_api::login))
+        .routes(routes!(accounts_api::logout))
+        .routes(routes!(accounts_api::me))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
@@ -78,7 +100,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, as `/api/openapi.json` serves it.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    let mut document = api_routes(None).split_for_parts().1;
+    openapi::add_security(&mut document);
+    document
 }
 
 /// `/healthz`, `/readyz` and `/metrics`: what `quizmaster worker` serves on its optional port.

@@ -21,9 +21,11 @@ use crate::domain::{BlueprintStatus, FieldError};
     tags(
         (name = "topics", description = "What a teacher wants a quiz on"),
         (name = "blueprints", description = "Blueprints and their generation jobs"),
+        (name = "accounts", description = "Sign-up, log-in, sessions and API tokens"),
         (name = "operations", description = "Health, readiness and metrics")
     ),
-    components(schemas(ErrorBody, ErrorDetail, FieldError, TopicRequest, TopicPatchRequest, GenerateRequest))
+    components(schemas(ErrorBody, ErrorDetail, FieldError, TopicRequest, TopicPatchRequest, GenerateRequest,
+                       CredentialsRequest, TokenRequest))
 )]
 pub struct ApiDoc;
 
@@ -80,4 +82,80 @@ pub struct GenerateRequest {
     /// How many terminal objectives to aim for (default 10).
     #[schema(minimum = 1, maximum = 30)]
     pub target_terminal_objectives: Option<i64>,
+}
+
+/// `POST /api/auth/signup` and `/login`.
+#[derive(Serialize, ToSchema)]
+pub struct CredentialsRequest {
+    /// Trimmed and compared without case.
+    #[schema(max_length = 254)]
+    pub email: String,
+    /// At sign-up: 10 to 1,024 characters.
+    #[schema(min_length = 10, max_length = 1024)]
+    pub password: String,
+}
+
+/// `POST /api/auth/tokens`.
+#[derive(Serialize, ToSchema)]
+pub struct TokenRequest {
+    /// What the token is for, e.g. "grading script".
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+}
+
+/// Operations anyone may call; every other one needs a session or an API token.
+const OPEN_OPERATIONS: [&str; 7] = [
+    "/api/auth/signup",
+    "/api/auth/login",
+    "/api/auth/logout",
+    "/api/auth/me",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+];
+
+/// Declares the two ways to authenticate (with `QUIZMASTER_AUTH=off`, neither is needed) and
+/// marks the open operations as needing none. Runs on the finished document, once the
+/// handlers' paths are in it.
+pub fn add_security(openapi: &mut utoipa::openapi::OpenApi) {
+    {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A personal API token from POST /api/auth/tokens"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("qm_session"))),
+        );
+        openapi.security = Some(vec![
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("session", Vec::<String>::new()),
+        ]);
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !OPEN_OPERATIONS.contains(&path.as_str()) {
+                continue;
+            }
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation.security = Some(vec![SecurityRequirement::default()]);
+            }
+        }
+    }
 }

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use quizmaster::cli::serve::Server;
 use quizmaster::config::{
-    DatabaseConfig, GeneratorConfig, GeneratorKind, JobConfig, OpsConfig, ServeConfig,
+    AccountsConfig, DatabaseConfig, GeneratorConfig, GeneratorKind, JobConfig, OpsConfig,
+    ServeConfig,
 };
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{json, Value};
@@ -139,6 +140,8 @@ pub struct Settings {
     pub timeout_secs: u64,
     pub lease_secs: u64,
     pub max_attempts: i64,
+    /// Accounts: off and unlimited unless a test is about accounts.
+    pub accounts: AccountsConfig,
 }
 
 impl Default for Settings {
@@ -149,6 +152,7 @@ impl Default for Settings {
             timeout_secs: 600,
             lease_secs: 30,
             max_attempts: 3,
+            accounts: AccountsConfig::local_unlimited(),
         }
     }
 }
@@ -175,6 +179,7 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
             ..GeneratorConfig::default()
         },
         ops: OpsConfig::default(),
+        accounts: settings.accounts,
     };
     let server = Server::start(config).await.expect("server starts");
     TestApp {

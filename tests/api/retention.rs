@@ -1,7 +1,9 @@
 //! Retention removes old job history and expired idempotency keys, never users' data.
 
-use quizmaster::db::{self, Finish, GenerateOutcome, NewGeneration, PoolSettings};
-use quizmaster::domain::TopicInput;
+use quizmaster::db::{
+    self, Finish, GenerateOutcome, GenerationLimits, NewGeneration, PoolSettings,
+};
+use quizmaster::domain::{TopicInput, LOCAL_USER_ID};
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -18,7 +20,7 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         source_text: None,
     };
     let topic = store
-        .create_topic(Uuid::now_v7(), &input, 1_000)
+        .create_topic(LOCAL_USER_ID, Uuid::now_v7(), &input, 1_000)
         .await
         .expect("topic");
     let day_ms = 24 * 3600 * 1000;
@@ -28,6 +30,8 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         let new = NewGeneration {
             blueprint_id: Uuid::now_v7(),
             topic_id: topic.id,
+            owner_id: LOCAL_USER_ID,
+            limits: GenerationLimits::default(),
             target_terminal_objectives: 1,
             idempotency_key: Some(key.into()),
             now,
@@ -86,6 +90,8 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
     let replay = NewGeneration {
         blueprint_id: Uuid::now_v7(),
         topic_id: topic.id,
+        owner_id: LOCAL_USER_ID,
+        limits: GenerationLimits::default(),
         target_terminal_objectives: 1,
         idempotency_key: Some("new".into()),
         now: 100 * day_ms,

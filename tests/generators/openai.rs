@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use quizmaster::app::build_generator;
 use quizmaster::cli::serve::Server;
 use quizmaster::config::{
-    DatabaseConfig, GeneratorConfig, GeneratorKind, JobConfig, Secret, ServeConfig,
+    AccountsConfig, DatabaseConfig, GeneratorConfig, GeneratorKind, JobConfig, Secret, ServeConfig,
 };
 use quizmaster::domain::{TerminalDraft, Topic};
 use quizmaster::generator::openai::{OpenAiGenerator, OpenAiSettings};
@@ -440,6 +440,7 @@ impl App {
             },
             generator,
             ops: Default::default(),
+            accounts: AccountsConfig::local_unlimited(),
         };
         let server = Server::start(config).await.expect("server starts");
         Self {

@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use futures::stream;
 use serde_json::Value;
@@ -26,6 +27,7 @@ use crate::domain::blueprint::{
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintStatus, StatusView};
+use crate::http::auth::CurrentUser;
 use crate::http::error::{status_url, ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody, QueryParams};
 use crate::jobs::hub::Subscription;
@@ -98,6 +100,11 @@ async fn current(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Arc<Bl
     Ok(Arc::new(blueprint))
 }
 
+/// Whole seconds to wait, at least one, for a wait in milliseconds.
+pub fn retry_after_secs(wait_ms: i64) -> u64 {
+    (wait_ms.max(1) as u64).div_ceil(1000)
+}
+
 fn parse_target(body: Option<Value>) -> ApiResult<i64> {
     let Some(body) = body else {
         return Ok(TARGET_DEFAULT);
@@ -143,6 +150,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 /// was created. Shared by the JSON API and the web UI's form so both behave the same.
 pub async fn start_generation(
     state: &AppState,
+    owner_id: Uuid,
     topic_id: Uuid,
     target: i64,
     idempotency_key: Option<String>,
@@ -151,6 +159,8 @@ pub async fn start_generation(
     let new = NewGeneration {
         blueprint_id: Uuid::now_v7(),
         topic_id,
+        owner_id,
+        limits: state.auth.limits,
         target_terminal_objectives: target,
         idempotency_key,
         now,
@@ -192,6 +202,8 @@ pub async fn cancel_generation(
         (status = 400, description = "Not a UUID, or malformed JSON", body = crate::http::openapi::ErrorBody),
         (status = 404, description = "topic_not_found", body = crate::http::openapi::ErrorBody),
         (status = 409, description = "generation_in_progress: blueprint_id and Location name the active one", body = crate::http::openapi::ErrorBody),
+        (status = 429, description = "rate_limited (QUIZMASTER_GENERATE_PER_MINUTE) or too_many_active_generations, with Retry-After", body = crate::http::openapi::ErrorBody,
+         headers(("Retry-After" = i64, description = "Seconds until a generation may start"))),
         (status = 413, description = "Body over 2 MiB", body = crate::http::openapi::ErrorBody),
         (status = 415, description = "Not application/json", body = crate::http::openapi::ErrorBody),
         (status = 422, description = "Invalid values", body = crate::http::openapi::ErrorBody),
@@ -200,6 +212,7 @@ pub async fn cancel_generation(
 /// transaction and answers at once; a worker picks the job up.
 pub async fn generate(
     State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
     Path(topic_id): Path<String>,
     headers: HeaderMap,
     body: JsonBody,
@@ -207,7 +220,7 @@ pub async fn generate(
     let topic_id = parse_id(&topic_id)?;
     let target = parse_target(body.0)?;
     let key = idempotency_key(&headers)?;
-    let blueprint = match start_generation(&state, topic_id, target, key).await? {
+    let blueprint = match start_generation(&state, caller.id(), topic_id, target, key).await? {
         GenerateOutcome::Created(blueprint) | GenerateOutcome::Replayed(blueprint) => blueprint,
         GenerateOutcome::InProgress {
             active_blueprint_id,
@@ -216,6 +229,12 @@ pub async fn generate(
                 topic_id,
                 blueprint_id: active_blueprint_id,
             })
+        }
+        GenerateOutcome::RateLimited { retry_after_ms } => {
+            return Err(ApiError::RateLimited(retry_after_secs(retry_after_ms)))
+        }
+        GenerateOutcome::ActiveLimitReached { limit } => {
+            return Err(ApiError::ActiveLimitReached(limit))
         }
         GenerateOutcome::TopicNotFound => return Err(ApiError::TopicNotFound),
     };

@@ -1,4 +1,5 @@
 //! The JSON API under `/api`.
 
+pub mod auth;
 pub mod blueprints;
 pub mod topics;

@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::db::Cursor;
 use crate::domain::time::now_ms;
 use crate::domain::{Topic, TopicInput, TopicPatch};
+use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody, QueryParams};
 
@@ -66,11 +67,15 @@ pub fn page_of<T, V>(
         (status = 422, description = "Invalid values", body = crate::http::openapi::ErrorBody),
     ))]
 /// `POST /api/topics`
-pub async fn create(State(state): State<AppState>, body: JsonBody) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    body: JsonBody,
+) -> ApiResult<Response> {
     let input = TopicInput::parse(&body.required()?).map_err(ApiError::Validation)?;
     let topic = state
         .store
-        .create_topic(Uuid::now_v7(), &input, now_ms())
+        .create_topic(caller.id(), Uuid::now_v7(), &input, now_ms())
         .await?;
     let location = format!("/api/topics/{}", topic.id);
     Ok((
@@ -93,10 +98,14 @@ pub async fn create(State(state): State<AppState>, body: JsonBody) -> ApiResult<
 /// `GET /api/topics?limit=&cursor=`
 pub async fn list(
     State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
     query: QueryParams,
 ) -> ApiResult<Json<Page<Topic>>> {
     let (limit, cursor) = page_params(&query)?;
-    let rows = state.store.list_topics(limit + 1, cursor).await?;
+    let rows = state
+        .store
+        .list_topics(caller.id(), limit + 1, cursor)
+        .await?;
     Ok(Json(page_of(
         rows,
         limit,

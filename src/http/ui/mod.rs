@@ -3,8 +3,8 @@
 //! forms post and redirect; the scripts only make the pages live.
 //!
 //! Security: every response here carries a strict Content-Security-Policy (no inline scripts
-//! or styles anywhere, so nothing injected can run), and state-changing form posts must come
-//! from this origin.
+//! or styles anywhere, so nothing injected can run); state-changing posts from other sites are
+//! refused for the whole server (`http::auth::refuse_cross_site`).
 
 mod assets;
 mod error;
@@ -13,9 +13,9 @@ mod pages;
 mod views;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -27,9 +27,10 @@ pub use error::UiError;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// The HTML pages, their form posts and the static assets.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// The HTML pages, their form posts and the static assets. Every page but the assets sits
+/// behind the pages' access layer (log in first; someone else's topic is "not found").
+pub fn router(state: &AppState) -> Router<AppState> {
+    let pages = Router::new()
         .route("/topics", get(pages::topics).post(pages::create_topic))
         .route("/topics/{topic_id}", get(pages::topic))
         .route(
@@ -49,8 +50,13 @@ pub fn router() -> Router<AppState> {
             post(pages::cancel),
         )
         .route("/jobs", get(pages::jobs))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::auth::require_page_user,
+        ));
+    Router::new()
+        .merge(pages)
         .route("/static/{*path}", get(assets::serve))
-        .layer(middleware::from_fn(same_origin_posts))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -70,33 +76,4 @@ async fn security_headers(request: Request, next: Next) -> Response {
         HeaderValue::from_static("same-origin"),
     );
     response
-}
-
-/// Refuses form posts that a browser says come from another site, so a foreign page cannot
-/// make a visitor's browser start or cancel generations. Browsers send `Sec-Fetch-Site`; older
-/// ones send `Origin`, which must then name this host. Clients that send neither (curl,
-/// scripts) are not browsers acting for someone else and pass.
-async fn same_origin_posts(request: Request, next: Next) -> Response {
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        let headers = request.headers();
-        let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let allowed = match (header_str("sec-fetch-site"), header_str("origin")) {
-            (Some(site), _) => site == "same-origin" || site == "none",
-            (None, Some(origin)) => {
-                let host = header_str("host").unwrap_or("");
-                origin
-                    .split_once("://")
-                    .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
-            }
-            (None, None) => true,
-        };
-        if !allowed {
-            return UiError::Status(
-                StatusCode::FORBIDDEN,
-                "This form was sent from another site, so it was refused.".into(),
-            )
-            .into_response();
-        }
-    }
-    next.run(request).await
 }

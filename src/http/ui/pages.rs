@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Extension;
 use uuid::Uuid;
 
 use super::forms::{self, FormFields, TopicFormErrors, TopicFormValues};
@@ -16,6 +17,7 @@ use crate::domain::blueprint::{Blueprint, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintStatus, Topic};
 use crate::http::api::blueprints as api;
+use crate::http::auth::CurrentUser;
 
 type PageResult = Result<Response, UiError>;
 
@@ -95,11 +97,15 @@ struct TopicsPage {
 
 async fn topics_page(
     state: &AppState,
+    caller: &CurrentUser,
     cursor: Option<Cursor>,
     values: TopicFormValues,
     errors: TopicFormErrors,
 ) -> Result<TopicsPage, UiError> {
-    let mut rows = state.store.list_topics(TOPICS_PER_PAGE + 1, cursor).await?;
+    let mut rows = state
+        .store
+        .list_topics(caller.id(), TOPICS_PER_PAGE + 1, cursor)
+        .await?;
     let more = rows.len() as i64 > TOPICS_PER_PAGE;
     rows.truncate(TOPICS_PER_PAGE as usize);
     let next_url = rows.last().filter(|_| more).map(|t| {
@@ -122,11 +128,16 @@ async fn topics_page(
 }
 
 /// `GET /topics`: the topics, newest first, and the form to create one.
-pub async fn topics(State(state): State<AppState>, RawQuery(query): RawQuery) -> PageResult {
+pub async fn topics(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
     let pairs = query_pairs(query);
     let cursor = query_get(&pairs, "cursor").and_then(Cursor::decode);
     let page = topics_page(
         &state,
+        &caller,
         cursor,
         TopicFormValues::default(),
         TopicFormErrors::default(),
@@ -137,18 +148,22 @@ pub async fn topics(State(state): State<AppState>, RawQuery(query): RawQuery) ->
 
 /// `POST /topics`: creates a topic and goes to its page; with errors, shows the form again
 /// (422) with what was typed and a message at each field.
-pub async fn create_topic(State(state): State<AppState>, request: Request) -> PageResult {
+pub async fn create_topic(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    request: Request,
+) -> PageResult {
     let form = FormFields::from_request(request, "source_file").await?;
     match forms::parse_topic(&form) {
         Ok(input) => {
             let topic = state
                 .store
-                .create_topic(Uuid::now_v7(), &input, now_ms())
+                .create_topic(caller.id(), Uuid::now_v7(), &input, now_ms())
                 .await?;
             Ok(Redirect::to(&topic_url(topic.id)).into_response())
         }
         Err(invalid) => {
-            let page = topics_page(&state, None, invalid.values, invalid.errors).await?;
+            let page = topics_page(&state, &caller, None, invalid.values, invalid.errors).await?;
             render(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
@@ -261,6 +276,7 @@ pub async fn generate_page(
 /// following the running job is what the person wants, not an error.
 pub async fn start_generation(
     State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
     Path(topic_id): Path<String>,
     request: Request,
 ) -> PageResult {
@@ -278,7 +294,7 @@ pub async fn start_generation(
     let key = Some(form.get("idempotency_key").trim())
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .map(str::to_string);
-    let next = match api::start_generation(&state, topic_id, target, key).await? {
+    let next = match api::start_generation(&state, caller.id(), topic_id, target, key).await? {
         GenerateOutcome::Created(b) | GenerateOutcome::Replayed(b) => {
             status_page_url(topic_id, b.id)
         }
@@ -288,6 +304,19 @@ pub async fn start_generation(
             "{}&notice=already-running",
             status_page_url(topic_id, active_blueprint_id)
         ),
+        GenerateOutcome::RateLimited { retry_after_ms } => {
+            let secs = api::retry_after_secs(retry_after_ms);
+            return Err(UiError::Status(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("You started too many generations in the last minute. Wait {secs} seconds and try again."),
+            ));
+        }
+        GenerateOutcome::ActiveLimitReached { limit } => {
+            return Err(UiError::Status(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("You already have {limit} generations queued or running. Wait for one to end, or cancel one on the Jobs page."),
+            ));
+        }
         GenerateOutcome::TopicNotFound => return Err(UiError::NotFound),
     };
     Ok(Redirect::to(&next).into_response())
@@ -454,11 +483,17 @@ struct JobsTable {
 
 /// `GET /jobs`: queued, running and recently ended generations across topics. With
 /// `?fragment=table`, only the table, which the page's script fetches to stay live.
-pub async fn jobs(State(state): State<AppState>, RawQuery(query): RawQuery) -> PageResult {
+pub async fn jobs(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
     let now = now_ms();
+    // An admin sees everyone's jobs; anyone else their own.
+    let owner = (!caller.user.is_admin).then(|| caller.id());
     let listings = state
         .store
-        .list_jobs(now - JOBS_RECENT_MS, JOBS_SHOWN)
+        .list_jobs(owner, now - JOBS_RECENT_MS, JOBS_SHOWN)
         .await?;
     let rows: Vec<JobRow> = listings.iter().map(|l| JobRow::new(l, now)).collect();
     let active_count = rows.iter().filter(|r| r.job.active).count();

@@ -1,0 +1,397 @@
+//! Who is calling, and what they may touch.
+//!
+//! Every `/api/topics...` route and every page sits behind [`require_user`] (API) or
+//! [`require_page_user`] (pages): they authenticate the caller (a bearer token, else the
+//! session cookie; with `QUIZMASTER_AUTH=off` always the built-in local user) and, when the
+//! route names a `{topic_id}`, check that the caller owns that topic. Someone else's topic
+//! answers exactly as a missing one does (`404 topic_not_found`), so ids leak nothing.
+//! Because the check sits on the routes, not in each handler, a new route cannot forget it.
+//!
+//! Cross-site requests: [`refuse_cross_site`] turns away state-changing requests that a browser
+//! says come from another site, unless they carry a bearer token (which a foreign page cannot
+//! make a browser send). Cookies are also `SameSite=Lax`; the check is the second lock.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::extract::{RawPathParams, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use uuid::Uuid;
+
+use crate::accounts::hash_secret;
+use crate::accounts::throttle::{LoginThrottle, ThrottlePolicy};
+use crate::app::AppState;
+use crate::config::{AccountsConfig, AuthMode, SignupMode};
+use crate::db::GenerationLimits;
+use crate::domain::time::now_ms;
+use crate::domain::User;
+use crate::http::error::ApiError;
+use crate::http::extract::parse_id;
+use crate::http::ui::UiError;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "qm_session";
+
+/// Topic owners remembered at most; past that the cache starts again (owners never change, so
+/// a cached answer is never stale: a deleted topic is caught by the query that follows).
+const OWNER_CACHE_MAX: usize = 65_536;
+
+/// The accounts settings and the state the checks keep.
+pub struct AuthState {
+    pub mode: AuthMode,
+    pub signup: SignupMode,
+    pub limits: GenerationLimits,
+    pub session_ttl_ms: i64,
+    pub throttle: LoginThrottle,
+    topic_owners: Mutex<HashMap<Uuid, Uuid>>,
+}
+
+impl AuthState {
+    pub fn new(config: &AccountsConfig) -> Self {
+        Self {
+            mode: config.auth,
+            signup: config.signup,
+            limits: config.generation_limits(),
+            session_ttl_ms: i64::try_from(config.session_days).unwrap_or(30) * 24 * 3600 * 1000,
+            throttle: LoginThrottle::new(ThrottlePolicy::default()),
+            topic_owners: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.mode == AuthMode::On
+    }
+
+    fn cached_owner(&self, topic_id: Uuid) -> Option<Uuid> {
+        self.owners().get(&topic_id).copied()
+    }
+
+    fn remember_owner(&self, topic_id: Uuid, owner: Uuid) {
+        let mut owners = self.owners();
+        if owners.len() >= OWNER_CACHE_MAX {
+            owners.clear();
+        }
+        owners.insert(topic_id, owner);
+    }
+
+    fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Uuid>> {
+        self.topic_owners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// `QUIZMASTER_AUTH=off`: the built-in local user.
+    Local,
+    Session,
+    Token,
+}
+
+/// The authenticated caller, put in the request's extensions by the access layers.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub via: Via,
+}
+
+impl CurrentUser {
+    pub fn id(&self) -> Uuid {
+        self.user.id
+    }
+}
+
+/// The bearer token of `Authorization`, if the header is there (`Some("")` when malformed).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().unwrap_or("");
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+    Some(if scheme.eq_ignore_ascii_case("bearer") {
+        token.trim()
+    } else {
+        ""
+    })
+}
+
+/// The value of the session cookie, if sent.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// Who the request comes from. `Ok(None)` when it carries no valid credential; a bearer token
+/// that is not (or no longer) valid is an error of its own, so scripts learn why.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<CurrentUser>, ApiError> {
+    if !state.auth.enabled() {
+        return Ok(Some(CurrentUser {
+            user: User::local(),
+            via: Via::Local,
+        }));
+    }
+    let now = now_ms();
+    if let Some(token) = bearer_token(headers) {
+        let user = match token {
+            "" => None,
+            token => state.store.api_token_user(&hash_secret(token), now).await?,
+        };
+        return user
+            .map(|user| {
+                Some(CurrentUser {
+                    user,
+                    via: Via::Token,
+                })
+            })
+            .ok_or(ApiError::InvalidToken);
+    }
+    let Some(session) = session_cookie(headers) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .session_user(&hash_secret(session), now)
+        .await?
+        .map(|user| CurrentUser {
+            user,
+            via: Via::Session,
+        }))
+}
+
+/// Checks that the `{topic_id}` of the matched route, if any, belongs to the caller.
+async fn check_topic_owner(
+    state: &AppState,
+    params: &RawPathParams,
+    caller: &CurrentUser,
+) -> Result<(), ApiError> {
+    let Some((_, raw)) = params.iter().find(|(name, _)| *name == "topic_id") else {
+        return Ok(());
+    };
+    let topic_id = parse_id(raw)?;
+    let owner = match state.auth.cached_owner(topic_id) {
+        Some(owner) => owner,
+        None => {
+            let owner = state
+                .store
+                .topic_owner(topic_id)
+                .await?
+                .ok_or(ApiError::TopicNotFound)?;
+            state.auth.remember_owner(topic_id, owner);
+            owner
+        }
+    };
+    if owner == caller.id() {
+        Ok(())
+    } else {
+        Err(ApiError::TopicNotFound)
+    }
+}
+
+/// The API's access layer: `401 unauthenticated` without a valid credential, `404` for a topic
+/// of someone else's.
+pub async fn require_user(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller = match authenticate(&state, request.headers()).await {
+        Ok(Some(caller)) => caller,
+        Ok(None) => return ApiError::Unauthenticated.into_response(),
+        Err(err) => return err.into_response(),
+    };
+    if let Err(err) = check_topic_owner(&state, &params, &caller).await {
+        return err.into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// The pages' access layer: without a session, to the log-in page (and back afterwards);
+/// someone else's topic is the same "Page not found" as a missing one.
+pub async fn require_page_user(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller = match authenticate(&state, request.headers()).await {
+        Ok(Some(caller)) => caller,
+        Ok(None) | Err(ApiError::InvalidToken) => {
+            return Redirect::to(&login_url_for(&request)).into_response()
+        }
+        Err(err) => return page_error(err).into_response(),
+    };
+    if let Err(err) = check_topic_owner(&state, &params, &caller).await {
+        return page_error(err).into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+fn page_error(err: ApiError) -> UiError {
+    match err {
+        ApiError::TopicNotFound | ApiError::InvalidId(_) => UiError::NotFound,
+        ApiError::Unavailable => UiError::Status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The database is busy or unreachable right now. Please try again in a moment.".into(),
+        ),
+        other => UiError::Status(other.status_code(), other.to_string()),
+    }
+}
+
+/// `/login?next=...` back to this page (a GET page; a form post goes back to the list).
+fn login_url_for(request: &Request) -> String {
+    let next = if request.method() == Method::GET {
+        request
+            .uri()
+            .path_and_query()
+            .map_or("/topics", |pq| pq.as_str())
+    } else {
+        "/topics"
+    };
+    format!(
+        "/login?{}",
+        serde_urlencoded::to_string([("next", next)]).unwrap_or_default()
+    )
+}
+
+/// Whether a browser says this request comes from another site. Browsers send
+/// `Sec-Fetch-Site`; older ones send `Origin`, which must then name this host. Clients that
+/// send neither (curl, scripts) are not a browser acting for someone else.
+pub fn is_cross_site(headers: &HeaderMap) -> bool {
+    let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match (header_str("sec-fetch-site"), header_str("origin")) {
+        (Some(site), _) => site != "same-origin" && site != "none",
+        (None, Some(origin)) => {
+            let host = header_str("host").unwrap_or("");
+            !origin
+                .split_once("://")
+                .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
+        }
+        (None, None) => false,
+    }
+}
+
+/// Refuses state-changing requests from other sites, except those with a bearer token: JSON
+/// `403 cross_site_request` under `/api`, an HTML page elsewhere.
+pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if !safe && bearer_token(request.headers()).is_none() && is_cross_site(request.headers()) {
+        return if request.uri().path().starts_with("/api/") {
+            ApiError::CrossSiteRequest.into_response()
+        } else {
+            UiError::Status(
+                StatusCode::FORBIDDEN,
+                "This form was sent from another site, so it was refused.".into(),
+            )
+            .into_response()
+        };
+    }
+    next.run(request).await
+}
+
+/// Whether the request reached us over HTTPS (directly or through a proxy that says so), in
+/// which case the session cookie is marked `Secure`.
+fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// The `Set-Cookie` that starts a session.
+pub fn session_cookie_header(headers: &HeaderMap, secret: &str, ttl_ms: i64) -> HeaderValue {
+    let secure = if is_https(headers) { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        ttl_ms / 1000
+    );
+    // The secret is URL-safe base64, so the value is always a valid header.
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The `Set-Cookie` that ends a session.
+pub fn clear_session_cookie(headers: &HeaderMap) -> HeaderValue {
+    let secure = if is_https(headers) { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).expect("header"));
+        }
+        map
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let h = headers(&[("cookie", "a=1; qm_session=qms_abc ; b=2")]);
+        assert_eq!(session_cookie(&h), Some("qms_abc"));
+        assert_eq!(session_cookie(&headers(&[("cookie", "qm_session=")])), None);
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "bearer qmt_x")])),
+            Some("qmt_x")
+        );
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "Basic Zm9v")])),
+            Some("")
+        );
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn cross_site_is_told_by_fetch_metadata_or_origin() {
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!is_cross_site(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(is_cross_site(&headers(&[
+            ("origin", "http://evil.example"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(!is_cross_site(&headers(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(!is_cross_site(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn cookies_are_http_only_lax_and_secure_behind_https() {
+        let plain = session_cookie_header(&HeaderMap::new(), "qms_x", 86_400_000);
+        let plain = plain.to_str().expect("ascii");
+        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax"));
+        assert!(plain.contains("Max-Age=86400") && !plain.contains("Secure"));
+        let https =
+            session_cookie_header(&headers(&[("x-forwarded-proto", "https")]), "qms_x", 1000);
+        assert!(https.to_str().expect("ascii").ends_with("; Secure"));
+    }
+}
