@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(auth::refuse_cross_site))
+        .layer(middleware::from_fn(baseline_security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(ops::record_request))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -139,6 +140,37 @@ async fn metrics(
     request: axum::extract::Request,
 ) -> axum::response::Response {
     ops::metrics(state.metrics_token.clone(), request).await
+}
+
+/// Headers every response carries, whatever produced it (the pages set a fuller policy of
+/// their own, which is kept): no MIME sniffing, no referrer to other sites, no framing. JSON and
+/// other non-HTML answers also get a policy that lets them run nothing. The Swagger UI under
+/// `/api/docs` keeps its own needs (its scripts), so it only gets the first three.
+async fn baseline_security_headers(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let docs = request.uri().path().starts_with("/api/docs");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
+    headers
+        .entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    if !docs {
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(
+                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+            ));
+    }
+    response
 }
 
 async fn route_not_found() -> ApiError {
