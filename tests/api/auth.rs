@@ -215,7 +215,13 @@ async fn anonymous_requests_are_refused_with_www_authenticate(backend: Backend) 
         assert_error(response, 401, "unauthenticated").await;
     }
     // What needs no log-in; every answer carries the baseline security headers.
-    for path in ["/healthz", "/readyz", "/api/openapi.json", "/metrics", "/api/topics"] {
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/api/openapi.json",
+        "/metrics",
+        "/api/topics",
+    ] {
         let response = app.get(path).await;
         if path != "/api/topics" {
             assert_eq!(response.status(), 200, "{path}");
@@ -224,7 +230,10 @@ async fn anonymous_requests_are_refused_with_www_authenticate(backend: Backend) 
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
         let policy = headers["content-security-policy"].to_str().expect("ascii");
-        assert!(policy.contains("frame-ancestors 'none'"), "{path}: {policy}");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
     }
     app.stop().await;
 }
