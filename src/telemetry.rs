@@ -23,6 +23,8 @@ pub const LONG_POLLS_OPEN: &str = "quizmaster_long_polls_open";
 pub const GENERATOR_DURATION: &str = "quizmaster_generator_call_duration_seconds";
 pub const GENERATOR_ERRORS: &str = "quizmaster_generator_errors_total";
 pub const HISTORY_PURGED: &str = "quizmaster_history_purged_total";
+pub const LOGINS: &str = "quizmaster_logins_total";
+pub const GENERATIONS_REFUSED: &str = "quizmaster_generations_refused_total";
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -111,6 +113,14 @@ fn describe() {
         "Generations that ended in error, by error_code"
     );
     describe_counter!(GENERATIONS_CANCELLED, "Generations that ended in cancelled");
+    describe_counter!(
+        LOGINS,
+        "Log-in attempts by outcome: success, invalid_credentials, throttled"
+    );
+    describe_counter!(
+        GENERATIONS_REFUSED,
+        "Generate calls refused by a per-user limit: rate_limited, too_many_active_generations"
+    );
     describe_counter!(
         JOB_CLAIMS,
         "Jobs claimed by a worker of this process (every attempt)"

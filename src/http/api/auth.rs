@@ -22,6 +22,7 @@ use crate::http::auth::{
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody};
 use crate::http::openapi::ErrorBody;
+use crate::telemetry::LOGINS;
 
 /// A session just started: the user and the secret for the cookie.
 pub struct NewSession {
@@ -82,6 +83,7 @@ pub async fn log_in(
     }
     let throttle = &state.auth.throttle;
     if let Some(wait) = throttle.retry_after(&credentials.email, client, now_ms()) {
+        metrics::counter!(LOGINS, "outcome" => "throttled").increment(1);
         return Err(ApiError::TooManyAttempts(wait));
     }
     let found = state.store.user_credentials(&credentials.email).await?;
@@ -95,10 +97,12 @@ pub async fn log_in(
     match user.filter(|_| matches) {
         Some(user) => {
             throttle.record_success(&credentials.email);
+            metrics::counter!(LOGINS, "outcome" => "success").increment(1);
             start_session(state, user).await
         }
         None => {
             throttle.record_failure(&credentials.email, client, now_ms());
+            metrics::counter!(LOGINS, "outcome" => "invalid_credentials").increment(1);
             tracing::info!(client = %client, "failed log-in");
             Err(ApiError::InvalidCredentials)
         }

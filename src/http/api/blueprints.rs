@@ -32,7 +32,8 @@ use crate::http::error::{status_url, ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody, QueryParams};
 use crate::jobs::hub::Subscription;
 use crate::telemetry::{
-    count_ended, GaugeGuard, GENERATIONS_STARTED, LONG_POLLS_OPEN, SSE_STREAMS_OPEN,
+    count_ended, GaugeGuard, GENERATIONS_REFUSED, GENERATIONS_STARTED, LONG_POLLS_OPEN,
+    SSE_STREAMS_OPEN,
 };
 
 const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
@@ -167,9 +168,19 @@ pub async fn start_generation(
         idempotency_cutoff: now - IDEMPOTENCY_TTL_MS,
     };
     let outcome = state.store.create_generation(&new).await?;
-    if let GenerateOutcome::Created(_) = &outcome {
-        metrics::counter!(GENERATIONS_STARTED).increment(1);
-        state.jobs.notify_new_job();
+    match &outcome {
+        GenerateOutcome::Created(_) => {
+            metrics::counter!(GENERATIONS_STARTED).increment(1);
+            state.jobs.notify_new_job();
+        }
+        GenerateOutcome::RateLimited { .. } => {
+            metrics::counter!(GENERATIONS_REFUSED, "limit" => "rate_limited").increment(1);
+        }
+        GenerateOutcome::ActiveLimitReached { .. } => {
+            metrics::counter!(GENERATIONS_REFUSED, "limit" => "too_many_active_generations")
+                .increment(1);
+        }
+        _ => {}
     }
     Ok(outcome)
 }
