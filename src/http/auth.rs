@@ -38,6 +38,12 @@ pub const SESSION_COOKIE: &str = "qm_session";
 /// a cached answer is never stale: a deleted topic is caught by the query that follows).
 const OWNER_CACHE_MAX: usize = 65_536;
 
+/// How long a checked session or token is believed without asking the database again. In this
+/// process a log-out or a revoke forgets it at once; another process sharing the database may
+/// go on accepting a revoked credential for at most this long.
+const CREDENTIAL_CACHE_MS: i64 = 5_000;
+const CREDENTIAL_CACHE_MAX: usize = 16_384;
+
 /// The accounts settings and the state the checks keep.
 pub struct AuthState {
     pub mode: AuthMode,
@@ -46,6 +52,8 @@ pub struct AuthState {
     pub session_ttl_ms: i64,
     pub throttle: LoginThrottle,
     topic_owners: Mutex<HashMap<Uuid, Uuid>>,
+    /// Secret hash → the caller it proved and until when that answer is believed.
+    credentials: Mutex<HashMap<String, (CurrentUser, i64)>>,
 }
 
 impl AuthState {
@@ -57,7 +65,30 @@ impl AuthState {
             session_ttl_ms: i64::try_from(config.session_days).unwrap_or(30) * 24 * 3600 * 1000,
             throttle: LoginThrottle::new(ThrottlePolicy::default()),
             topic_owners: Mutex::new(HashMap::new()),
+            credentials: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn cached_caller(&self, secret_hash: &str, now: i64) -> Option<CurrentUser> {
+        let credentials = lock(&self.credentials);
+        let (caller, until) = credentials.get(secret_hash)?;
+        (*until > now).then(|| caller.clone())
+    }
+
+    fn remember_caller(&self, secret_hash: String, caller: &CurrentUser, now: i64) {
+        let mut credentials = lock(&self.credentials);
+        if credentials.len() >= CREDENTIAL_CACHE_MAX {
+            credentials.retain(|_, (_, until)| *until > now);
+            if credentials.len() >= CREDENTIAL_CACHE_MAX {
+                credentials.clear();
+            }
+        }
+        credentials.insert(secret_hash, (caller.clone(), now + CREDENTIAL_CACHE_MS));
+    }
+
+    /// After a log-out or a revoke: nothing checked before is believed any more.
+    pub fn forget_credentials(&self) {
+        lock(&self.credentials).clear();
     }
 
     pub fn enabled(&self) -> bool {
@@ -65,22 +96,23 @@ impl AuthState {
     }
 
     fn cached_owner(&self, topic_id: Uuid) -> Option<Uuid> {
-        self.owners().get(&topic_id).copied()
+        lock(&self.topic_owners).get(&topic_id).copied()
     }
 
     fn remember_owner(&self, topic_id: Uuid, owner: Uuid) {
-        let mut owners = self.owners();
+        let mut owners = lock(&self.topic_owners);
         if owners.len() >= OWNER_CACHE_MAX {
             owners.clear();
         }
         owners.insert(topic_id, owner);
     }
+}
 
-    fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Uuid>> {
-        self.topic_owners
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+/// A panic while holding one of these locks leaves only a cache behind, which is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How the caller proved who they are.
@@ -143,30 +175,42 @@ pub async fn authenticate(
     }
     let now = now_ms();
     if let Some(token) = bearer_token(headers) {
-        let user = match token {
-            "" => None,
-            token => state.store.api_token_user(&hash_secret(token), now).await?,
-        };
-        return user
-            .map(|user| {
-                Some(CurrentUser {
-                    user,
-                    via: Via::Token,
-                })
+        if token.is_empty() {
+            return Err(ApiError::InvalidToken);
+        }
+        let hash = hash_secret(token);
+        if let Some(caller) = state.auth.cached_caller(&hash, now) {
+            return Ok(Some(caller));
+        }
+        let user = state.store.api_token_user(&hash, now).await?;
+        let caller = user
+            .map(|user| CurrentUser {
+                user,
+                via: Via::Token,
             })
-            .ok_or(ApiError::InvalidToken);
+            .ok_or(ApiError::InvalidToken)?;
+        state.auth.remember_caller(hash, &caller, now);
+        return Ok(Some(caller));
     }
     let Some(session) = session_cookie(headers) else {
         return Ok(None);
     };
-    Ok(state
+    let hash = hash_secret(session);
+    if let Some(caller) = state.auth.cached_caller(&hash, now) {
+        return Ok(Some(caller));
+    }
+    let caller = state
         .store
-        .session_user(&hash_secret(session), now)
+        .session_user(&hash, now)
         .await?
         .map(|user| CurrentUser {
             user,
             via: Via::Session,
-        }))
+        });
+    if let Some(caller) = &caller {
+        state.auth.remember_caller(hash, caller, now);
+    }
+    Ok(caller)
 }
 
 /// Checks that the `{topic_id}` of the matched route, if any, belongs to the caller.
@@ -241,14 +285,7 @@ pub async fn require_page_user(
 }
 
 fn page_error(err: ApiError) -> UiError {
-    match err {
-        ApiError::TopicNotFound | ApiError::InvalidId(_) => UiError::NotFound,
-        ApiError::Unavailable => UiError::Status(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The database is busy or unreachable right now. Please try again in a moment.".into(),
-        ),
-        other => UiError::Status(other.status_code(), other.to_string()),
-    }
+    UiError::from(err)
 }
 
 /// `/login?next=...` back to this page (a GET page; a form post goes back to the list).

@@ -113,12 +113,14 @@ pub async fn log_in(
 pub async fn log_out(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     if let Some(secret) = session_cookie(headers) {
         state.store.delete_session(&hash_secret(secret)).await?;
+        state.auth.forget_credentials();
     }
     Ok(())
 }
 
 /// The address log-in throttling counts; loopback when the server was built without it.
-fn client_ip(connect: Option<Extension<ConnectInfo<SocketAddr>>>) -> IpAddr {
+/// (Also used by the log-in page.)
+pub fn client_ip(connect: Option<Extension<ConnectInfo<SocketAddr>>>) -> IpAddr {
     connect.map_or(
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         |Extension(ConnectInfo(addr))| addr.ip(),
@@ -288,8 +290,17 @@ pub async fn revoke_api_token(
     Path(token_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&token_id)?;
-    if state.store.delete_api_token(caller.id(), id).await? {
-        Ok(StatusCode::NO_CONTENT)
+    revoke_token(&state, caller.id(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes one of the owner's tokens; it is refused from the next request on. Shared by the
+/// JSON API and the token page.
+pub async fn revoke_token(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<()> {
+    if state.store.delete_api_token(owner, id).await? {
+        // Drop what the credential cache believes, so this process refuses the token at once.
+        state.auth.forget_credentials();
+        Ok(())
     } else {
         Err(ApiError::TokenNotFound)
     }
