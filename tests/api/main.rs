@@ -16,3 +16,4 @@ mod openapi;
 mod retention;
 mod topics;
 mod ui;
+mod ui_accounts;

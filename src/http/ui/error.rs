@@ -4,7 +4,9 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use super::views::Viewer;
 use crate::db::StoreError;
+use crate::http::error::ApiError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
@@ -18,6 +20,9 @@ pub enum UiError {
     Store(#[from] StoreError),
     #[error("template failed: {0}")]
     Render(#[from] askama::Error),
+    /// 500: a failure inside the server (logged, never shown).
+    #[error("internal error: {0}")]
+    Internal(anyhow::Error),
 }
 
 #[derive(Template)]
@@ -25,8 +30,30 @@ pub enum UiError {
 struct ErrorPage {
     title: String,
     nav: &'static str,
+    /// Always `None`: an error page says what went wrong and nothing more.
+    viewer: Option<Viewer>,
     heading: String,
     message: String,
+}
+
+/// The shared account and access operations answer in the API's terms; on a page, a missing
+/// (or someone else's) thing is "Page not found" and the rest keeps its status and message.
+impl From<ApiError> for UiError {
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::TopicNotFound
+            | ApiError::BlueprintNotFound
+            | ApiError::TokenNotFound
+            | ApiError::InvalidId(_) => UiError::NotFound,
+            ApiError::Unavailable => UiError::Status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is busy or unreachable right now. Please try again in a moment."
+                    .into(),
+            ),
+            ApiError::Internal(source) => UiError::Internal(source),
+            other => UiError::Status(other.status_code(), other.to_string()),
+        }
+    }
 }
 
 impl IntoResponse for UiError {
@@ -56,10 +83,15 @@ impl IntoResponse for UiError {
                 tracing::error!(error = %source, "template failed");
                 internal()
             }
+            UiError::Internal(source) => {
+                tracing::error!(error = ?source, "page failed");
+                internal()
+            }
         };
         let page = ErrorPage {
             title: heading.to_string(),
             nav: "",
+            viewer: None,
             heading: heading.to_string(),
             message,
         };

@@ -209,7 +209,7 @@ pub fn parse_topic(form: &FormFields) -> Result<TopicInput, Box<InvalidTopicForm
 }
 
 /// "title must not be empty" → "Title must not be empty."
-fn sentence(message: &str) -> String {
+pub fn sentence(message: &str) -> String {
     let message = message.replace("source_text", "source material");
     let mut chars = message.chars();
     let mut out: String = chars

@@ -6,6 +6,7 @@
 //! or styles anywhere, so nothing injected can run); state-changing posts from other sites are
 //! refused for the whole server (`http::auth::refuse_cross_site`).
 
+mod account;
 mod assets;
 mod error;
 mod forms;
@@ -27,8 +28,9 @@ pub use error::UiError;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// The HTML pages, their form posts and the static assets. Every page but the assets sits
-/// behind the pages' access layer (log in first; someone else's topic is "not found").
+/// The HTML pages, their form posts and the static assets. Every page but sign-up, log-in and
+/// the assets sits behind the pages' access layer (log in first; someone else's topic is
+/// "not found").
 pub fn router(state: &AppState) -> Router<AppState> {
     let pages = Router::new()
         .route("/topics", get(pages::topics).post(pages::create_topic))
@@ -50,12 +52,26 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(pages::cancel),
         )
         .route("/jobs", get(pages::jobs))
+        .route(
+            "/account/tokens",
+            get(account::tokens).post(account::create_api_token),
+        )
+        .route(
+            "/account/tokens/{token_id}/revoke",
+            post(account::revoke_api_token),
+        )
+        .route("/logout", post(account::logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::http::auth::require_page_user,
         ));
+    // For anonymous people: the way in.
+    let entry = Router::new()
+        .route("/signup", get(account::signup_page).post(account::signup))
+        .route("/login", get(account::login_page).post(account::login));
     Router::new()
         .merge(pages)
+        .merge(entry)
         .route("/static/{*path}", get(assets::serve))
         .layer(middleware::from_fn(security_headers))
 }

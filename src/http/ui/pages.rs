@@ -19,7 +19,7 @@ use crate::domain::{BlueprintStatus, Topic};
 use crate::http::api::blueprints as api;
 use crate::http::auth::CurrentUser;
 
-type PageResult = Result<Response, UiError>;
+pub(super) type PageResult = Result<Response, UiError>;
 
 const TOPICS_PER_PAGE: i64 = 20;
 /// `SOURCE_TEXT_MAX_CHARS` as people read it (checked by a test below).
@@ -29,14 +29,14 @@ const JOBS_SHOWN: i64 = 100;
 /// How long an ended generation stays on the jobs dashboard.
 const JOBS_RECENT_MS: i64 = 24 * 60 * 60 * 1000;
 
-fn render(template: &impl Template, status: StatusCode) -> PageResult {
+pub(super) fn render(template: &impl Template, status: StatusCode) -> PageResult {
     Ok((status, Html(template.render()?)).into_response())
 }
 
 /// For responses that must never come from a cache: live fragments, and pages whose forms carry
 /// a one-time idempotency key (no stored copy, no back/forward cache), so that going back and
 /// sending the form again starts a new generation instead of replaying the old one.
-fn render_fresh(template: &impl Template, status: StatusCode) -> PageResult {
+pub(super) fn render_fresh(template: &impl Template, status: StatusCode) -> PageResult {
     let mut response = render(template, status)?;
     response.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
@@ -45,15 +45,15 @@ fn render_fresh(template: &impl Template, status: StatusCode) -> PageResult {
     Ok(response)
 }
 
-fn page_id(raw: &str) -> Result<Uuid, UiError> {
+pub(super) fn page_id(raw: &str) -> Result<Uuid, UiError> {
     Uuid::parse_str(raw).map_err(|_| UiError::NotFound)
 }
 
-fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
+pub(super) fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
     serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default()
 }
 
-fn query_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn query_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(key, _)| key == name)
@@ -87,6 +87,7 @@ fn form_key() -> String {
 struct TopicsPage {
     title: String,
     nav: &'static str,
+    viewer: Option<Viewer>,
     topics: Vec<TopicRow>,
     next_url: Option<String>,
     first_page: bool,
@@ -98,6 +99,7 @@ struct TopicsPage {
 async fn topics_page(
     state: &AppState,
     caller: &CurrentUser,
+    viewer: Option<Viewer>,
     cursor: Option<Cursor>,
     values: TopicFormValues,
     errors: TopicFormErrors,
@@ -118,6 +120,7 @@ async fn topics_page(
     Ok(TopicsPage {
         title: "Topics".into(),
         nav: "topics",
+        viewer,
         topics: rows.iter().map(TopicRow::new).collect(),
         next_url,
         first_page: cursor.is_none(),
@@ -131,6 +134,7 @@ async fn topics_page(
 pub async fn topics(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
+    viewer: Option<Viewer>,
     RawQuery(query): RawQuery,
 ) -> PageResult {
     let pairs = query_pairs(query);
@@ -138,6 +142,7 @@ pub async fn topics(
     let page = topics_page(
         &state,
         &caller,
+        viewer,
         cursor,
         TopicFormValues::default(),
         TopicFormErrors::default(),
@@ -151,6 +156,7 @@ pub async fn topics(
 pub async fn create_topic(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
+    viewer: Option<Viewer>,
     request: Request,
 ) -> PageResult {
     let form = FormFields::from_request(request, "source_file").await?;
@@ -163,7 +169,15 @@ pub async fn create_topic(
             Ok(Redirect::to(&topic_url(topic.id)).into_response())
         }
         Err(invalid) => {
-            let page = topics_page(&state, &caller, None, invalid.values, invalid.errors).await?;
+            let page = topics_page(
+                &state,
+                &caller,
+                viewer,
+                None,
+                invalid.values,
+                invalid.errors,
+            )
+            .await?;
             render(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
@@ -177,6 +191,7 @@ pub async fn create_topic(
 struct TopicPage {
     title: String,
     nav: &'static str,
+    viewer: Option<Viewer>,
     topic: TopicRow,
     description: Option<String>,
     source_text: Option<String>,
@@ -187,7 +202,11 @@ struct TopicPage {
 }
 
 /// `GET /topics/{topic_id}`: the topic, its blueprints, and the way to generate one.
-pub async fn topic(State(state): State<AppState>, Path(topic_id): Path<String>) -> PageResult {
+pub async fn topic(
+    State(state): State<AppState>,
+    viewer: Option<Viewer>,
+    Path(topic_id): Path<String>,
+) -> PageResult {
     let id = page_id(&topic_id)?;
     let topic = load_topic(&state, id).await?;
     let blueprints = state
@@ -204,6 +223,7 @@ pub async fn topic(State(state): State<AppState>, Path(topic_id): Path<String>) 
     let page = TopicPage {
         title: topic.title.clone(),
         nav: "topics",
+        viewer,
         description: topic.description.clone().filter(|d| !d.trim().is_empty()),
         source_chars: source_text.as_deref().map_or(0, |s| s.chars().count()),
         source_text,
@@ -223,6 +243,7 @@ pub async fn topic(State(state): State<AppState>, Path(topic_id): Path<String>) 
 struct GeneratePage {
     title: String,
     nav: &'static str,
+    viewer: Option<Viewer>,
     topic: TopicRow,
     action: String,
     target_value: String,
@@ -235,6 +256,7 @@ struct GeneratePage {
 
 async fn generate_page_for(
     state: &AppState,
+    viewer: Option<Viewer>,
     topic: &Topic,
     target_value: String,
     target_error: Option<String>,
@@ -250,6 +272,7 @@ async fn generate_page_for(
     Ok(GeneratePage {
         title: format!("Generate a blueprint: {}", topic.title),
         nav: "topics",
+        viewer,
         topic: TopicRow::new(topic),
         action: generate_action(topic.id),
         target_value,
@@ -264,10 +287,11 @@ async fn generate_page_for(
 /// `GET /topics/{topic_id}/blueprints/generate`: the generation form.
 pub async fn generate_page(
     State(state): State<AppState>,
+    viewer: Option<Viewer>,
     Path(topic_id): Path<String>,
 ) -> PageResult {
     let topic = load_topic(&state, page_id(&topic_id)?).await?;
-    let page = generate_page_for(&state, &topic, TARGET_DEFAULT.to_string(), None).await?;
+    let page = generate_page_for(&state, viewer, &topic, TARGET_DEFAULT.to_string(), None).await?;
     render_fresh(&page, StatusCode::OK)
 }
 
@@ -277,6 +301,7 @@ pub async fn generate_page(
 pub async fn start_generation(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
+    viewer: Option<Viewer>,
     Path(topic_id): Path<String>,
     request: Request,
 ) -> PageResult {
@@ -287,7 +312,7 @@ pub async fn start_generation(
         Err(message) => {
             let topic = load_topic(&state, topic_id).await?;
             let value = form.get("target_terminal_objectives").to_string();
-            let page = generate_page_for(&state, &topic, value, Some(message)).await?;
+            let page = generate_page_for(&state, viewer, &topic, value, Some(message)).await?;
             return render_fresh(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
@@ -330,6 +355,7 @@ pub async fn start_generation(
 struct StatusPage {
     title: String,
     nav: &'static str,
+    viewer: Option<Viewer>,
     topic: TopicRow,
     job: JobView,
     notice: Option<&'static str>,
@@ -344,6 +370,7 @@ struct StatusPage {
 /// shows the server's current state, so a reload picks the job up where it is.
 pub async fn status_page(
     State(state): State<AppState>,
+    viewer: Option<Viewer>,
     Path(topic_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> PageResult {
@@ -362,6 +389,7 @@ pub async fn status_page(
     let page = StatusPage {
         title: format!("Generating: {}", topic.title),
         nav: "topics",
+        viewer,
         topic: TopicRow::new(&topic),
         job: JobView::new(&blueprint, now_ms()),
         notice,
@@ -407,6 +435,7 @@ pub async fn cancel(
 struct BlueprintPage {
     title: String,
     nav: &'static str,
+    viewer: Option<Viewer>,
     topic: TopicRow,
     heading: String,
     description: Option<String>,
@@ -423,6 +452,7 @@ struct BlueprintPage {
 /// the export links.
 pub async fn blueprint_page(
     State(state): State<AppState>,
+    viewer: Option<Viewer>,
     Path((topic_id, blueprint_id)): Path<(String, String)>,
 ) -> PageResult {
     let topic_id = page_id(&topic_id)?;
@@ -446,6 +476,7 @@ pub async fn blueprint_page(
             .clone()
             .unwrap_or_else(|| format!("Blueprint: {}", topic.title)),
         nav: "topics",
+        viewer,
         heading: blueprint
             .title
             .clone()
@@ -470,6 +501,9 @@ pub async fn blueprint_page(
 struct JobsPage {
     title: String,
     nav: &'static str,
+    viewer: Option<Viewer>,
+    /// An admin's dashboard: everyone's jobs, with an owner column.
+    everyone: bool,
     rows: Vec<JobRow>,
     active_count: usize,
 }
@@ -477,6 +511,7 @@ struct JobsPage {
 #[derive(Template)]
 #[template(path = "jobs_table.html")]
 struct JobsTable {
+    everyone: bool,
     rows: Vec<JobRow>,
     active_count: usize,
 }
@@ -486,23 +521,36 @@ struct JobsTable {
 pub async fn jobs(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
+    viewer: Option<Viewer>,
     RawQuery(query): RawQuery,
 ) -> PageResult {
     let now = now_ms();
-    // An admin sees everyone's jobs; anyone else their own.
+    // An admin sees everyone's jobs; anyone else their own. (With accounts off the local user
+    // is the admin, and owners are nothing to show.)
     let owner = (!caller.user.is_admin).then(|| caller.id());
+    let everyone = caller.user.is_admin && state.auth.enabled();
     let listings = state
         .store
         .list_jobs(owner, now - JOBS_RECENT_MS, JOBS_SHOWN)
         .await?;
-    let rows: Vec<JobRow> = listings.iter().map(|l| JobRow::new(l, now)).collect();
+    let rows: Vec<JobRow> = listings
+        .iter()
+        .map(|l| JobRow::new(l, now, caller.id()))
+        .collect();
     let active_count = rows.iter().filter(|r| r.job.active).count();
     if query_get(&query_pairs(query), "fragment") == Some("table") {
-        return render_fresh(&JobsTable { rows, active_count }, StatusCode::OK);
+        let table = JobsTable {
+            everyone,
+            rows,
+            active_count,
+        };
+        return render_fresh(&table, StatusCode::OK);
     }
     let page = JobsPage {
         title: "Generation jobs".into(),
         nav: "jobs",
+        viewer,
+        everyone,
         rows,
         active_count,
     };

@@ -1,13 +1,45 @@
 //! What the templates show, computed in Rust so that templates only place ready-made values.
 
+use std::convert::Infallible;
+
+use axum::extract::OptionalFromRequestParts;
+use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::app::AppState;
 use crate::db::JobListing;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::objective::{Objective, TerminalObjective};
 use crate::domain::time::rfc3339;
 use crate::domain::{BloomLevel, BlueprintStatus, Topic};
+use crate::http::auth::CurrentUser;
+
+/// Who is looking at a page, for the header's user menu (their email, API tokens, log out).
+/// Every page template has a `viewer: Option<Viewer>`; a handler gets it by taking
+/// `Option<Viewer>` as an argument. It is `None` with `QUIZMASTER_AUTH=off` (nobody logs in,
+/// so there is nothing to show) and on the pages for anonymous people.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub email: String,
+}
+
+impl OptionalFromRequestParts<AppState> for Viewer {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        // The pages' access layer put the caller there; without it the page is anonymous.
+        let caller = parts.extensions.get::<CurrentUser>();
+        Ok(caller
+            .filter(|_| state.auth.enabled())
+            .map(|caller| Viewer {
+                email: caller.user.email.clone(),
+            }))
+    }
+}
 
 /// A date as people read it, in UTC (the page's script shows it in local time).
 pub fn human_time(ms: i64) -> String {
@@ -233,14 +265,20 @@ pub struct JobRow {
     pub job: JobView,
     pub topic_title: String,
     pub topic_url: String,
+    pub owner_email: String,
+    /// Whether the viewer owns the topic. An admin sees everyone's jobs, but another user's
+    /// topic pages are "not found" for them too, so those rows link nowhere and offer no cancel.
+    pub owned: bool,
 }
 
 impl JobRow {
-    pub fn new(listing: &JobListing, now: i64) -> Self {
+    pub fn new(listing: &JobListing, now: i64, viewer_id: Uuid) -> Self {
         Self {
             job: JobView::new(&listing.blueprint, now),
             topic_title: listing.topic_title.clone(),
             topic_url: topic_url(listing.blueprint.topic_id),
+            owner_email: listing.owner_email.clone(),
+            owned: listing.owner_id == viewer_id,
         }
     }
 }
