@@ -100,14 +100,35 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: process.env.SHOT_VIEWPORT ? false : true });
 }
 
-/** Creates a topic through the JSON API (for tests that are not about the topic form). */
-export async function createTopic(base, title, extra = {}) {
-  const response = await fetch(`${base}/api/topics`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ title, ...extra }),
+export const PASSWORD = 'correct horse battery staple';
+let accounts = 0;
+
+/** A new, unused email address for one test's account. */
+export function freshEmail(label = 'teacher') {
+  accounts += 1;
+  return `${label}-${process.pid}-${Date.now()}-${accounts}@example.org`;
+}
+
+/**
+ * Signs a fresh user up through the JSON API with the browser context's own request helper,
+ * so the session cookie lands in the context (faster than the sign-up page, which the account
+ * test drives). Resolves to the user.
+ */
+export async function signUp(context, base, email = freshEmail()) {
+  const response = await context.request.post(`${base}/api/auth/signup`, {
+    data: { email, password: PASSWORD },
   });
-  if (response.status !== 201) throw new Error(`create topic: ${response.status}`);
+  if (response.status() !== 201) throw new Error(`sign-up: ${response.status()} ${await response.text()}`);
+  return response.json();
+}
+
+/**
+ * Creates a topic through the JSON API (for tests that are not about the topic form), as the
+ * user whose cookie `request` (a context's `request`) carries.
+ */
+export async function createTopic(request, base, title, extra = {}) {
+  const response = await request.post(`${base}/api/topics`, { data: { title, ...extra } });
+  if (response.status() !== 201) throw new Error(`create topic: ${response.status()}`);
   return response.json();
 }
 

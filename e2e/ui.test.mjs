@@ -1,16 +1,21 @@
 // Browser end-to-end tests: Debian's Chromium (through playwright-core) against a real
 // `quizmaster serve` (target/debug/quizmaster) on a fresh SQLite file. Run after `cargo build`:
 //   node --test --test-concurrency=1 e2e/
-// Screenshots of every page land in test-output/screenshots/.
+// Screenshots of every page land in test-output/screenshots/. Accounts are on (the default):
+// each test's browser context signs up a fresh user of its own, so tests never see each
+// other's topics; one test drives the sign-up, log-out and log-in pages themselves.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
   createTopic,
+  freshEmail,
   launchBrowser,
   missingPrerequisite,
+  PASSWORD,
   screenshot,
+  signUp,
   startServer,
   waitFor,
 } from './helpers.mjs';
@@ -28,9 +33,13 @@ RuBisCO fixes carbon dioxide. Glucose is built from G3P.`;
 let server; // pace 120 ms: progress is visible and runs finish in seconds
 let browser;
 
-/** A page that fails the test on any script error or CSP violation. */
-async function openPage(options = {}) {
+/**
+ * A page that fails the test on any script error or CSP violation, in a browser context of its
+ * own that is logged in as a fresh user (unless `anonymous`); `base` is the server to sign up on.
+ */
+async function openPage({ anonymous = false, base = server.base, ...options } = {}) {
   const context = await browser.browser.newContext({ viewport: WIDE, ...options });
+  const user = anonymous ? null : await signUp(context, base);
   const page = await context.newPage();
   page.setDefaultTimeout(20000);
   page.setDefaultNavigationTimeout(20000);
@@ -40,7 +49,7 @@ async function openPage(options = {}) {
   page.on('console', (msg) => {
     if (msg.type() === 'error' && !/status of 409/.test(msg.text())) problems.push(`console: ${msg.text()}`);
   });
-  return { context, page, problems };
+  return { context, page, problems, user };
 }
 
 async function valueNow(page) {
@@ -55,8 +64,9 @@ async function startFromGeneratePage(page, base, topicId, target) {
   return new URL(page.url()).searchParams.get('blueprint');
 }
 
-async function apiStatus(base, topicId, blueprintId) {
-  const response = await fetch(`${base}/api/topics/${topicId}/blueprints/${blueprintId}/status`);
+/** The status view, as the user whose cookie `context` holds. */
+async function apiStatus(context, base, topicId, blueprintId) {
+  const response = await context.request.get(`${base}/api/topics/${topicId}/blueprints/${blueprintId}/status`);
   return response.json();
 }
 
@@ -140,8 +150,8 @@ describe('web UI', { skip: skip ?? false }, () => {
     for (const format of ['Markdown', 'CSV', 'JSON']) {
       const link = page.getByRole('link', { name: `Export ${format}` });
       const href = await link.getAttribute('href');
-      const download = await fetch(`${server.base}${href}`);
-      assert.equal(download.status, 200, `${format} export`);
+      const download = await context.request.get(`${server.base}${href}`);
+      assert.equal(download.status(), 200, `${format} export`);
     }
     await screenshot(page, '06-blueprint');
     await page.setViewportSize(PHONE);
@@ -157,14 +167,16 @@ describe('web UI', { skip: skip ?? false }, () => {
   });
 
   test('Cancel generation stops the job and shows a notice', async () => {
-    const topic = await createTopic(server.base, 'Plate tectonics', { description: 'Why continents move' });
     const { context, page, problems } = await openPage();
+    const topic = await createTopic(context.request, server.base, 'Plate tectonics', {
+      description: 'Why continents move',
+    });
     const blueprintId = await startFromGeneratePage(page, server.base, topic.id, 30);
     await waitFor(async () => (await valueNow(page)) >= 10, { what: 'some progress' });
     await page.getByRole('button', { name: 'Cancel generation' }).click();
     await page.getByText('This generation was cancelled.').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Cancel generation' }).count(), 0);
-    assert.equal((await apiStatus(server.base, topic.id, blueprintId)).status, 'cancelled');
+    assert.equal((await apiStatus(context, server.base, topic.id, blueprintId)).status, 'cancelled');
     assert.match(page.url(), /generate-status/, 'stays on the status page');
     await screenshot(page, '09-status-cancelled');
     assert.deepEqual(problems, []);
@@ -172,11 +184,11 @@ describe('web UI', { skip: skip ?? false }, () => {
   });
 
   test('reloading the status page picks the job up where it is', async () => {
-    const topic = await createTopic(server.base, 'Fractions');
     const { context, page, problems } = await openPage();
+    const topic = await createTopic(context.request, server.base, 'Fractions');
     const blueprintId = await startFromGeneratePage(page, server.base, topic.id, 30);
     await waitFor(async () => (await valueNow(page)) >= 30, { what: 'progress to 30%' });
-    const before = (await apiStatus(server.base, topic.id, blueprintId)).terminal_objectives_count;
+    const before = (await apiStatus(context, server.base, topic.id, blueprintId)).terminal_objectives_count;
     await page.reload({ waitUntil: 'domcontentloaded' });
     assert.equal(new URL(page.url()).searchParams.get('blueprint'), blueprintId);
     // The page is rendered from the server's state: it does not start from zero.
@@ -188,8 +200,8 @@ describe('web UI', { skip: skip ?? false }, () => {
   });
 
   test('no requests once the status page is left', async () => {
-    const topic = await createTopic(server.base, 'Slow topic');
     const { context, page, problems } = await openPage();
+    const topic = await createTopic(context.request, server.base, 'Slow topic');
     // Take EventSource away so that the follower polls: then timers are what must stop.
     await context.addInitScript(() => {
       delete window.EventSource;
@@ -216,8 +228,8 @@ describe('web UI', { skip: skip ?? false }, () => {
   });
 
   test('a hidden tab pauses the follower and showing it resumes', async () => {
-    const topic = await createTopic(server.base, 'Background tab');
     const { context, page, problems } = await openPage();
+    const topic = await createTopic(context.request, server.base, 'Background tab');
     await context.addInitScript(() => {
       delete window.EventSource;
     });
@@ -250,8 +262,8 @@ describe('web UI', { skip: skip ?? false }, () => {
   });
 
   test('after repeated failures the follower stops, says so, and Reconnect resumes', async () => {
-    const topic = await createTopic(server.base, 'Flaky network');
     const { context, page, problems } = await openPage();
+    const topic = await createTopic(context.request, server.base, 'Flaky network');
     await context.addInitScript(() => {
       delete window.EventSource;
     });
@@ -267,10 +279,8 @@ describe('web UI', { skip: skip ?? false }, () => {
       });
     });
     const started = await (
-      await fetch(`${server.base}/api/topics/${topic.id}/blueprints/generate`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ target_terminal_objectives: 30 }),
+      await context.request.post(`${server.base}/api/topics/${topic.id}/blueprints/generate`, {
+        data: { target_terminal_objectives: 30 },
       })
     ).json();
     await page.goto(`${server.base}/topics/${topic.id}/blueprints/generate-status?blueprint=${started.id}`);
@@ -296,8 +306,8 @@ describe('web UI', { skip: skip ?? false }, () => {
   });
 
   test('the jobs dashboard shows live progress and cancels', async () => {
-    const topic = await createTopic(server.base, 'Cell biology');
     const { context, page, problems } = await openPage();
+    const topic = await createTopic(context.request, server.base, 'Cell biology');
     const blueprintId = await startFromGeneratePage(page, server.base, topic.id, 30);
     await page.goto(`${server.base}/jobs`);
     const row = page.locator(`tr[data-job="${blueprintId}"]`);
@@ -343,7 +353,7 @@ describe('web UI', { skip: skip ?? false }, () => {
     await page.getByRole('button', { name: 'Create topic' }).click();
     await page.waitForURL(/\/topics\/[0-9a-f-]{36}$/);
     const topicId = page.url().split('/').pop();
-    const topic = await (await fetch(`${server.base}/api/topics/${topicId}`)).json();
+    const topic = await (await context.request.get(`${server.base}/api/topics/${topicId}`)).json();
     assert.equal(topic.source_text, 'Magma rises through the crust. Lava cools into basalt.');
     assert.equal(topic.description, 'Kept after the error');
 
@@ -365,23 +375,83 @@ describe('web UI', { skip: skip ?? false }, () => {
     await page.getByRole('button', { name: 'Cancel generation' }).click();
     await page.waitForURL(/generate-status\?blueprint=/);
     await page.getByText('This generation was cancelled.').waitFor();
-    assert.equal((await apiStatus(server.base, topicId, blueprintId)).status, 'cancelled');
+    assert.equal((await apiStatus(context, server.base, topicId, blueprintId)).status, 'cancelled');
     await context.close();
   });
 
-  test('a form posted from another site is refused', async () => {
-    const response = await fetch(`${server.base}/topics`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        origin: 'http://evil.example',
-        'sec-fetch-site': 'cross-site',
-      },
-      body: 'title=Injected',
+  test('sign up, see the user menu, log out, log in again and find the topic', async () => {
+    const { context, page, problems } = await openPage({ anonymous: true });
+    const email = freshEmail('flow');
+    // Anonymous: any page leads to the log-in page, and back there afterwards.
+    await page.goto(`${server.base}/topics`);
+    assert.match(page.url(), /\/login\?next=%2Ftopics$/);
+    await screenshot(page, '15-login');
+    await page.getByRole('link', { name: 'Sign up' }).click();
+    await page.waitForURL(/\/signup/);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await screenshot(page, '16-signup');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.waitForURL(/\/topics$/);
+
+    const menu = page.getByRole('group', { name: 'Your account' });
+    await menu.getByText(email).waitFor();
+    assert.equal(await menu.getByRole('link', { name: 'API tokens' }).count(), 1);
+    assert.equal(await menu.getByRole('button', { name: 'Log out' }).count(), 1);
+    const [cookie] = (await context.cookies()).filter((c) => c.name === 'qm_session');
+    assert.ok(cookie?.httpOnly, 'the session cookie is HttpOnly');
+    assert.equal(cookie.sameSite, 'Lax');
+
+    await page.getByLabel('Title').fill('Account flow topic');
+    await page.getByRole('button', { name: 'Create topic' }).click();
+    await page.waitForURL(/\/topics\/[0-9a-f-]{36}$/);
+    const topicUrl = page.url();
+    await screenshot(page, '17-topic-with-user-menu');
+
+    // An API token: shown once on the page that creates it, then only listed.
+    await menu.getByRole('link', { name: 'API tokens' }).click();
+    await page.waitForURL(/\/account\/tokens$/);
+    await page.getByLabel('Name').fill('grading script');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByText('this is the only time it is shown').waitFor();
+    const secret = (await page.locator('#new-token').textContent()).trim();
+    assert.match(secret, /^qmt_[A-Za-z0-9_-]{43}$/);
+    await screenshot(page, '18-token-created');
+    await page.goto(`${server.base}/account/tokens`);
+    await page.getByRole('cell', { name: 'grading script', exact: true }).waitFor();
+    assert.equal((await page.content()).includes(secret), false, 'never shown again');
+    await page.getByRole('button', { name: 'Revoke token grading script' }).click();
+    await page.getByText('The token was revoked').waitFor();
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(/\/login$/);
+    await page.goto(topicUrl);
+    assert.match(page.url(), /\/login\?next=/, 'logged out: the topic needs a log-in');
+    await page.goto(`${server.base}/topics`);
+    assert.match(page.url(), /\/login\?next=%2Ftopics$/);
+
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(/\/topics$/);
+    await page.getByRole('link', { name: 'Account flow topic' }).waitFor();
+    await page.setViewportSize(PHONE);
+    await screenshot(page, '19-topics-logged-in-phone');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('a form posted from another site is refused, even with the cookie', async () => {
+    const { context } = await openPage();
+    const response = await context.request.post(`${server.base}/topics`, {
+      headers: { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' },
+      form: { title: 'Injected' },
+      maxRedirects: 0,
     });
-    assert.equal(response.status, 403);
-    const list = await (await fetch(`${server.base}/api/topics?limit=100`)).json();
+    assert.equal(response.status(), 403);
+    const list = await (await context.request.get(`${server.base}/api/topics?limit=100`)).json();
     assert.equal(list.items.some((t) => t.title === 'Injected'), false);
+    await context.close();
   });
 });
 
@@ -401,18 +471,18 @@ describe('web UI with a 1 s generation timeout', { skip: skip ?? false }, () => 
   });
 
   test('a timeout shows the error toast with the message and Try again', async () => {
-    const topic = await createTopic(slow.base, 'Quantum mechanics');
-    const { context, page, problems } = await openPage();
+    const { context, page, problems } = await openPage({ base: slow.base });
+    const topic = await createTopic(context.request, slow.base, 'Quantum mechanics');
     const blueprintId = await startFromGeneratePage(page, slow.base, topic.id, 30);
     const alert = page.getByRole('alert').filter({ hasText: 'Generation timed out' });
     await alert.waitFor({ timeout: 30000 });
-    assert.equal((await apiStatus(slow.base, topic.id, blueprintId)).error_code, 'timeout');
+    assert.equal((await apiStatus(context, slow.base, topic.id, blueprintId)).error_code, 'timeout');
     await screenshot(page, '13-status-error');
     await alert.getByRole('button', { name: 'Try again' }).click();
     await page.waitForURL(/generate-status\?blueprint=/);
     const again = new URL(page.url()).searchParams.get('blueprint');
     assert.notEqual(again, blueprintId, 'Try again starts a new generation');
-    const retried = await apiStatus(slow.base, topic.id, again);
+    const retried = await apiStatus(context, slow.base, topic.id, again);
     assert.equal(retried.target_terminal_objectives, 30, 'with the same target');
     assert.deepEqual(problems, []);
     await context.close();
