@@ -176,6 +176,8 @@ pub async fn login(
     if page.errors.any() {
         return render(&page, StatusCode::UNPROCESSABLE_ENTITY);
     }
+    // The same normalization as the API's log-in; it fails only on missing fields, and a form
+    // always sends both (checked non-empty above).
     let credentials = Credentials::parse_login(&json!({
         "email": form.get("email"),
         "password": form.get("password"),
