@@ -80,7 +80,7 @@ impl LoginThrottle {
                 // The window frees a slot when the failure `len - limit` from the oldest ages out.
                 let freeing = times[times.len() - limit];
                 let wait_ms = freeing + self.policy.window_ms - now;
-                Some((wait_ms.max(1000) as u64).div_ceil(1000))
+                Some((wait_ms.clamp(1000, self.policy.window_ms) as u64).div_ceil(1000))
             })
             .max()
     }

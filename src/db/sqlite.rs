@@ -623,8 +623,10 @@ impl Store for SqliteStore {
             let started: i64 = window.try_get("started")?;
             if started >= i64::from(new.limits.per_minute) {
                 let oldest: Option<i64> = window.try_get("oldest")?;
+                // Clamped: a racing request whose clock read came later may hold the oldest slot.
+                let wait = oldest.unwrap_or(new.now) + RATE_WINDOW_MS - new.now;
                 return Ok(GenerateOutcome::RateLimited {
-                    retry_after_ms: oldest.unwrap_or(new.now) + RATE_WINDOW_MS - new.now,
+                    retry_after_ms: wait.clamp(1, RATE_WINDOW_MS),
                 });
             }
             sqlx::query("INSERT INTO generation_starts (user_id, started_at) VALUES (?, ?)")
