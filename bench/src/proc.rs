@@ -50,7 +50,14 @@ impl Launcher {
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            // The benchmarks and the fault campaign measure the job machinery, not accounts: one
+            // built-in local user and no login. They also start far more generations, far
+            // faster (batches, the 1,000-request stampede), than one user may by default, so
+            // the per-user limits are off. A run's own `env` comes after and wins.
+            .env("QUIZMASTER_AUTH", "off")
+            .env("QUIZMASTER_GENERATE_PER_MINUTE", "0")
+            .env("QUIZMASTER_MAX_ACTIVE_PER_USER", "0");
         for (k, v) in env {
             command.env(k, v);
         }

@@ -7,6 +7,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// What every child starts with unless a test says otherwise (a test's own `env` is applied
+/// after these, so it wins). These children test the job machinery, not accounts: one
+/// built-in local user and no login (`QUIZMASTER_AUTH=off`), and no per-user generation limits,
+/// because the batches here start more generations, faster, than one user may by default.
+pub const JOB_MACHINERY_ENV: &[(&str, &str)] = &[
+    ("QUIZMASTER_AUTH", "off"),
+    ("QUIZMASTER_GENERATE_PER_MINUTE", "0"),
+    ("QUIZMASTER_MAX_ACTIVE_PER_USER", "0"),
+];
+
 pub struct ChildProcess {
     child: Child,
     /// `http://ADDRESS` for `serve`; empty for `worker`.
@@ -34,7 +44,7 @@ impl ChildProcess {
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        for (key, value) in env {
+        for (key, value) in JOB_MACHINERY_ENV.iter().chain(env) {
             cmd.env(key, value);
         }
         let mut child = cmd.spawn().expect("spawn quizmaster");
@@ -163,4 +173,39 @@ pub async fn start_generation(
         .expect("json");
     let blueprint_id = started["id"].as_str().expect("blueprint id").to_string();
     (topic_id, blueprint_id)
+}
+
+/// Signs up on a server running with `QUIZMASTER_AUTH=on`; returns the `Cookie` header value
+/// of the new session (`qm_session=...`).
+pub async fn sign_up(client: &reqwest::Client, base: &str, email: &str) -> String {
+    let response = client
+        .post(format!("{base}/api/auth/signup"))
+        .json(&serde_json::json!({"email": email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(response.status().as_u16(), 201, "signup of {email}");
+    let cookie = response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    assert!(cookie.starts_with("qm_session="), "{cookie}");
+    cookie
+}
+
+/// Creates an API token with a session cookie; returns its secret.
+pub async fn create_token(client: &reqwest::Client, base: &str, cookie: &str) -> String {
+    let response = client
+        .post(format!("{base}/api/auth/tokens"))
+        .header(reqwest::header::COOKIE, cookie)
+        .json(&serde_json::json!({"name": "tests"}))
+        .send()
+        .await
+        .expect("create token");
+    assert_eq!(response.status().as_u16(), 201, "token created");
+    let created: serde_json::Value = response.json().await.expect("json");
+    created["token"].as_str().expect("token secret").to_string()
 }
