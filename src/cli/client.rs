@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use reqwest::header::{self, HeaderValue};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
@@ -33,13 +34,19 @@ impl Failure {
 struct Api {
     client: Client,
     base: String,
-    token: Option<String>,
+    /// `Bearer <token>`, marked sensitive so that it is never shown in debug output.
+    authorization: Option<HeaderValue>,
+}
+
+/// One line of a server's error text, whatever the server sent.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Api {
     fn request(&self, builder: RequestBuilder) -> RequestBuilder {
-        match &self.token {
-            Some(token) => builder.bearer_auth(token),
+        match &self.authorization {
+            Some(value) => builder.header(header::AUTHORIZATION, value.clone()),
             None => builder,
         }
     }
@@ -48,28 +55,67 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
+    fn unreachable(&self, err: &reqwest::Error) -> Failure {
+        Failure::new(
+            EXIT_JOB_FAILED,
+            format!("cannot reach the server at {}: {err}", self.base),
+        )
+    }
+
     /// Sends a request; maps transport errors and error answers to messages a user can act on.
     async fn send(&self, builder: RequestBuilder) -> Result<reqwest::Response, Failure> {
-        let response = self.request(builder).send().await.map_err(|err| {
-            Failure::new(
-                EXIT_JOB_FAILED,
-                format!("cannot reach the server at {}: {err}", self.base),
-            )
-        })?;
+        let response = self
+            .request(builder)
+            .send()
+            .await
+            .map_err(|err| self.unreachable(&err))?;
         let status = response.status();
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return Ok(response);
         }
+        Err(self.refusal(response).await)
+    }
+
+    /// What an error answer means for the user, with the exit code it maps to.
+    async fn refusal(&self, response: reqwest::Response) -> Failure {
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let body: Value = response.json().await.unwrap_or(Value::Null);
-        let message = body["error"]["message"]
-            .as_str()
-            .unwrap_or("no details")
-            .to_string();
-        Err(match status {
-            StatusCode::UNAUTHORIZED => Failure::new(
-                EXIT_USAGE,
+        let code = body["error"]["code"].as_str().unwrap_or("").to_string();
+        let message = one_line(body["error"]["message"].as_str().unwrap_or("no details"));
+        let wait = retry_after.map_or_else(|| "later".to_string(), |s| format!("in {s} s"));
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                let what = if self.authorization.is_some() {
+                    "refused the API token (mistyped or revoked)"
+                } else {
+                    "needs an API token"
+                };
+                Failure::new(
+                    EXIT_USAGE,
+                    format!(
+                        "the server at {} {what}: set QUIZMASTER_TOKEN to a valid token \
+                         (create one at {}/account/tokens or with POST /api/auth/tokens)",
+                        self.base, self.base
+                    ),
+                )
+            }
+            StatusCode::TOO_MANY_REQUESTS if code == "too_many_active_generations" => Failure::new(
+                EXIT_JOB_FAILED,
                 format!(
-                    "the server wants a login: set QUIZMASTER_TOKEN to an API token ({message})"
+                    "too many of your generations are queued or running on the server \
+                         (too_many_active_generations): try again {wait}, when one has ended"
+                ),
+            ),
+            StatusCode::TOO_MANY_REQUESTS => Failure::new(
+                EXIT_JOB_FAILED,
+                format!(
+                    "the server's limit on starting generations is reached ({}): try again {wait}",
+                    if code.is_empty() { "429" } else { &code }
                 ),
             ),
             StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => Failure::new(
@@ -80,17 +126,36 @@ impl Api {
                 EXIT_JOB_FAILED,
                 format!("the server answered {status}: {message}"),
             ),
-        })
+        }
     }
 }
 
-pub async fn generate_remote(server: &str, input: &TopicInput, target: i64, format: &str) -> i32 {
+/// `token` (from `--token` or `QUIZMASTER_TOKEN`) is sent as `Authorization: Bearer ...` on
+/// every request; it is never printed.
+pub async fn generate_remote(
+    server: &str,
+    token: Option<&str>,
+    input: &TopicInput,
+    target: i64,
+    format: &str,
+) -> i32 {
+    let authorization = match token.map(|t| HeaderValue::from_str(&format!("Bearer {t}"))) {
+        None => None,
+        Some(Ok(mut value)) => {
+            value.set_sensitive(true);
+            Some(value)
+        }
+        Some(Err(_)) => {
+            eprintln!(
+                "error: QUIZMASTER_TOKEN is not an API token (it has characters a token never has)"
+            );
+            return EXIT_USAGE;
+        }
+    };
     let api = Api {
         client: Client::new(),
         base: server.trim_end_matches('/').to_string(),
-        token: std::env::var("QUIZMASTER_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty()),
+        authorization,
     };
     match run(&api, input, target, format).await {
         Ok(code) => code,
@@ -112,7 +177,10 @@ async fn run(api: &Api, input: &TopicInput, target: i64, format: &str) -> Result
         .json()
         .await
         .map_err(|err| Failure::new(EXIT_JOB_FAILED, format!("unreadable answer: {err}")))?;
-    let topic_id = topic["id"].as_str().unwrap_or_default().to_string();
+    let topic_id = topic["id"]
+        .as_str()
+        .ok_or_else(|| Failure::new(EXIT_JOB_FAILED, "the server's topic has no id"))?
+        .to_string();
     let generate = api
         .request(
             api.client
@@ -121,12 +189,7 @@ async fn run(api: &Api, input: &TopicInput, target: i64, format: &str) -> Result
         )
         .send()
         .await
-        .map_err(|err| {
-            Failure::new(
-                EXIT_JOB_FAILED,
-                format!("cannot reach the server at {}: {err}", api.base),
-            )
-        })?;
+        .map_err(|err| api.unreachable(&err))?;
     // A 409 names the generation already running for this topic: follow that one instead.
     let started: Value = if generate.status() == StatusCode::CONFLICT {
         let body: Value = generate.json().await.unwrap_or(Value::Null);
@@ -134,15 +197,12 @@ async fn run(api: &Api, input: &TopicInput, target: i64, format: &str) -> Result
     } else if generate.status().is_success() {
         generate.json().await.unwrap_or(Value::Null)
     } else {
-        return Err(Failure::new(
-            EXIT_JOB_FAILED,
-            format!(
-                "the server refused to start the generation ({})",
-                generate.status()
-            ),
-        ));
+        return Err(api.refusal(generate).await);
     };
-    let blueprint_id = started["id"].as_str().unwrap_or_default().to_string();
+    let blueprint_id = started["id"]
+        .as_str()
+        .ok_or_else(|| Failure::new(EXIT_JOB_FAILED, "the server did not say which job started"))?
+        .to_string();
     let base_path = format!("/api/topics/{topic_id}/blueprints/{blueprint_id}");
 
     let progress = Progress::new(target as u64);
@@ -181,7 +241,7 @@ async fn run(api: &Api, input: &TopicInput, target: i64, format: &str) -> Result
             eprintln!(
                 "error: generation failed ({}): {}",
                 end["error_code"].as_str().unwrap_or("unknown"),
-                end["error"].as_str().unwrap_or("no message")
+                one_line(end["error"].as_str().unwrap_or("no message"))
             );
             Ok(EXIT_JOB_FAILED)
         }
@@ -226,6 +286,8 @@ async fn follow(api: &Api, base_path: &str, progress: &Progress) -> Result<Value
                     }
                 }
             }
+            // A refused token does not get better by asking again.
+            Err(failure) if failure.code == EXIT_USAGE => return Err(failure),
             Err(failure) => {
                 failures += 1;
                 if failures >= MAX_FAILURES {

@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::app::build_generator;
-use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig};
+use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, Secret};
 use crate::db::{self, CancelOutcome, GenerateOutcome, GenerationLimits, NewGeneration};
 use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
 use crate::domain::export::{self, ExportFormat};
@@ -51,9 +51,14 @@ pub struct GenerateArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Markdown)]
     pub format: OutputFormat,
     /// Use this running server's API (e.g. http://127.0.0.1:8080) instead of generating
-    /// in-process; an API token is read from QUIZMASTER_TOKEN.
+    /// in-process.
     #[arg(long)]
     pub server: Option<String>,
+    /// With --server: the API token to send as `Authorization: Bearer ...` (create one at
+    /// /account/tokens or with POST /api/auth/tokens). Not needed when the server runs with
+    /// QUIZMASTER_AUTH=off, nor without --server. Never printed or logged.
+    #[arg(long, env = "QUIZMASTER_TOKEN", hide_env_values = true)]
+    pub token: Option<Secret>,
     #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]
@@ -95,7 +100,12 @@ pub async fn generate(args: GenerateArgs) -> i32 {
             OutputFormat::Json => "json",
             OutputFormat::Csv => "csv",
         };
-        return super::client::generate_remote(server, &input, args.target, format).await;
+        let token = args
+            .token
+            .as_ref()
+            .map(|t| t.0.trim())
+            .filter(|t| !t.is_empty());
+        return super::client::generate_remote(server, token, &input, args.target, format).await;
     }
     // A missing or bad generator setting is bad usage, found before anything is stored.
     let generator = match build_generator(&args.generator) {

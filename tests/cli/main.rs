@@ -161,13 +161,22 @@ fn ctrl_c_cancels_the_job_and_exits_130() {
 }
 
 fn client(server: &str, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_quizmaster"))
+    client_with_token(server, None, args)
+}
+
+/// `quizmaster generate --server ...` with `QUIZMASTER_TOKEN` set to `token` (or unset).
+fn client_with_token(server: &str, token: Option<&str>, args: &[&str]) -> std::process::Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quizmaster"));
+    command
         .args(["generate", "--server", server])
         .args(args)
+        .env_remove("QUIZMASTER_TOKEN")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn client")
+        .stderr(Stdio::piped());
+    if let Some(token) = token {
+        command.env("QUIZMASTER_TOKEN", token);
+    }
+    command.spawn().expect("spawn client")
 }
 
 fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
@@ -190,9 +199,24 @@ fn server_db(dir: &tempfile::TempDir) -> String {
 
 /// Polls the server until one blueprint has stored at least one objective.
 fn wait_for_progress(base: &str) -> (String, String) {
+    wait_for_progress_as(base, None)
+}
+
+/// The same, as the owner of `token` on a server with accounts.
+fn wait_for_progress_as(base: &str, token: Option<&str>) -> (String, String) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let http = reqwest::Client::new();
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().expect("header"),
+            );
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client");
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             let topics: Value = http
@@ -312,4 +336,160 @@ fn client_mode_reports_a_server_that_goes_away_or_was_never_there() {
     let output = nowhere.wait_with_output().expect("output");
     assert_eq!(status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach"));
+}
+
+/// A server with accounts (`QUIZMASTER_AUTH=on`) and an API token of a user signed up on it.
+fn server_with_accounts(
+    dir: &tempfile::TempDir,
+    env: &[(&str, &str)],
+) -> (child::ChildProcess, String) {
+    let mut all = vec![("QUIZMASTER_AUTH", "on")];
+    all.extend_from_slice(env);
+    let server = child::ChildProcess::serve(&server_db(dir), &all);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let token = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let cookie = child::sign_up(&http, &server.base, "teacher@example.com").await;
+        child::create_token(&http, &server.base, &cookie).await
+    });
+    (server, token)
+}
+
+#[test]
+fn client_mode_without_a_valid_token_exits_2_and_says_how_to_get_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, _token) = server_with_accounts(&dir, &[]);
+    for token in [None, Some("qmt_not-a-real-token")] {
+        let mut run = client_with_token(&server.base, token, &["--title", "Locked out"]);
+        let status = wait_exit(&mut run, Duration::from_secs(20));
+        let output = run.wait_with_output().expect("output");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(status.code(), Some(2), "{token:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains("QUIZMASTER_TOKEN"), "{stderr}");
+        assert!(
+            stderr.contains("/account/tokens") && stderr.contains("POST /api/auth/tokens"),
+            "{stderr}"
+        );
+        if let Some(token) = token {
+            assert!(!stderr.contains(token), "the token is never printed");
+        }
+        assert!(output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn client_mode_with_a_token_generates_as_its_user() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, token) = server_with_accounts(&dir, &[("QUIZMASTER_OFFLINE_PACE_MS", "20")]);
+    let mut run = client_with_token(
+        &server.base,
+        Some(&token),
+        &["--title", "Mine", "--target", "3", "--format", "json"],
+    );
+    let status = wait_exit(&mut run, Duration::from_secs(30));
+    let output = run.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let document: Value = serde_json::from_slice(&output.stdout).expect("the JSON export");
+    assert_eq!(document["status"], "completed");
+    assert_eq!(
+        document["terminal_objectives"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert!(
+        !stderr.contains(&token),
+        "the client never prints the token"
+    );
+    assert_eq!(
+        server.log_count(&token),
+        0,
+        "the server never logs the token"
+    );
+
+    // The topic belongs to the token's user: another user does not see it.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (mine, theirs) = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let list = |token: String| {
+            let http = http.clone();
+            let url = format!("{}/api/topics", server.base);
+            async move {
+                let topics: Value = http
+                    .get(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("topics")
+                    .json()
+                    .await
+                    .expect("json");
+                topics["items"].as_array().map(Vec::len)
+            }
+        };
+        let cookie = child::sign_up(&http, &server.base, "someone.else@example.com").await;
+        let other = child::create_token(&http, &server.base, &cookie).await;
+        (list(token.clone()).await, list(other).await)
+    });
+    assert_eq!((mine, theirs), (Some(1), Some(0)));
+}
+
+#[test]
+fn client_mode_ctrl_c_cancels_with_the_token() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, token) = server_with_accounts(&dir, &[("QUIZMASTER_OFFLINE_PACE_MS", "300")]);
+    let mut run = client_with_token(
+        &server.base,
+        Some(&token),
+        &["--title", "Cancel with a token", "--target", "30"],
+    );
+    let (topic_id, blueprint_id) = wait_for_progress_as(&server.base, Some(&token));
+    let pid = run.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    assert_eq!(
+        wait_exit(&mut run, Duration::from_secs(5)).code(),
+        Some(130)
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let status: Value = runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!(
+                "{}/api/topics/{topic_id}/blueprints/{blueprint_id}/status",
+                server.base
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json")
+    });
+    assert_eq!(
+        status["status"], "cancelled",
+        "the cancel carried the token"
+    );
+}
+
+#[test]
+fn client_mode_reports_the_generation_rate_limit_in_one_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, token) = server_with_accounts(&dir, &[("QUIZMASTER_GENERATE_PER_MINUTE", "1")]);
+    let args = ["--title", "Limited", "--target", "1"];
+    let mut first = client_with_token(&server.base, Some(&token), &args);
+    let status = wait_exit(&mut first, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "the first generation of the minute");
+    let mut second = client_with_token(&server.base, Some(&token), &args);
+    let status = wait_exit(&mut second, Duration::from_secs(30));
+    let output = second.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("rate_limited"), "{stderr}");
+    assert!(stderr.contains("try again in "), "{stderr}");
+    assert!(output.stdout.is_empty());
 }
