@@ -323,3 +323,160 @@ async fn processes_starting_at_once_on_an_empty_database_migrate_safely() {
     drop(processes);
     database.drop_database().await;
 }
+
+/// With accounts on, the processes share everything that matters through the database: a
+/// session started on one is accepted by the other, a token made on the other by the first, and
+/// the per-user limit on starting generations counts every process's starts together.
+#[tokio::test]
+async fn accounts_and_the_generation_rate_limit_hold_across_processes() {
+    if !postgres_available().await {
+        return;
+    }
+    const LIMIT: usize = 5;
+    const REQUESTS: usize = 14;
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let limit = LIMIT.to_string();
+    // Accounts on, only the per-minute limit (no cap on active generations, so that cap cannot
+    // answer for it), and no workers: the jobs stay queued, which changes nothing here.
+    let env = [
+        ("QUIZMASTER_AUTH", "on"),
+        ("QUIZMASTER_WORKERS", "0"),
+        ("QUIZMASTER_GENERATE_PER_MINUTE", limit.as_str()),
+        ("QUIZMASTER_MAX_ACTIVE_PER_USER", "0"),
+    ];
+    let a = ChildProcess::serve(&database.url, &env);
+    let b = ChildProcess::serve(&database.url, &env);
+    let client = reqwest::Client::new();
+
+    // A session started on A is accepted by B; a token created on B is accepted by A.
+    let cookie = child::sign_up(&client, &a.base, "across@example.com").await;
+    let me_by_session = client
+        .get(format!("{}/api/auth/me", b.base))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me_by_session.status(), 200, "B accepts A's session");
+    let me: Value = me_by_session.json().await.expect("json");
+    assert_eq!(me["email"], "across@example.com");
+    let token = child::create_token(&client, &b.base, &cookie).await;
+    let me_by_token: Value = client
+        .get(format!("{}/api/auth/me", a.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me_by_token["id"], me["id"], "A accepts B's token");
+    let anonymous = client
+        .get(format!("{}/api/topics", b.base))
+        .send()
+        .await
+        .expect("topics");
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        anonymous
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
+
+    // One topic per request (one topic has at most one active generation), half made on each.
+    let mut topics = Vec::new();
+    for n in 0..REQUESTS {
+        let base = if n % 2 == 0 { &a.base } else { &b.base };
+        let response = client
+            .post(format!("{base}/api/topics"))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("Limited {n}")}))
+            .send()
+            .await
+            .expect("topic");
+        assert_eq!(response.status(), 201);
+        let topic: Value = response.json().await.expect("json");
+        topics.push(str_of(&topic, "id").to_string());
+    }
+
+    // All generate requests at once, alternating between the two processes.
+    let requests = topics.iter().enumerate().map(|(n, topic_id)| {
+        let base = if n % 2 == 0 { &a.base } else { &b.base };
+        let request = client
+            .post(format!("{base}/api/topics/{topic_id}/blueprints/generate"))
+            .bearer_auth(&token)
+            .json(&json!({"target_terminal_objectives": 2}))
+            .send();
+        async move {
+            let response = request.await.expect("generate");
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let body: Value = response.json().await.expect("json");
+            (status, retry_after, body)
+        }
+    });
+    let results = futures::future::join_all(requests).await;
+    let accepted = results.iter().filter(|(s, _, _)| *s == 202).count();
+    assert_eq!(accepted, LIMIT, "exactly the limit started: {results:?}");
+    for (status, retry_after, body) in results.iter().filter(|(s, _, _)| *s != 202) {
+        assert_eq!(*status, 429, "{body}");
+        assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+        // The rest of the minute at most, even for a request that read the clock before it
+        // waited its turn on the user's row lock behind a later one.
+        assert!(
+            retry_after.is_some_and(|s| (1..=60).contains(&s)),
+            "Retry-After within the minute: {retry_after:?}"
+        );
+    }
+    let refused = results.iter().filter(|(s, _, _)| *s == 429).count();
+    assert_eq!(refused, REQUESTS - LIMIT);
+
+    // The limit is this user's: someone else still starts a generation at once, and does not
+    // see the first user's topics.
+    let other_cookie = child::sign_up(&client, &b.base, "someone.else@example.com").await;
+    let other_token = child::create_token(&client, &a.base, &other_cookie).await;
+    let hidden = client
+        .get(format!("{}/api/topics/{}", b.base, topics[0]))
+        .bearer_auth(&other_token)
+        .send()
+        .await
+        .expect("topic");
+    assert_eq!(hidden.status(), 404, "another user's topic does not exist");
+    let (status, topic) = {
+        let response = client
+            .post(format!("{}/api/topics", a.base))
+            .bearer_auth(&other_token)
+            .json(&json!({"title": "Not limited"}))
+            .send()
+            .await
+            .expect("topic");
+        (
+            response.status(),
+            response.json::<Value>().await.expect("json"),
+        )
+    };
+    assert_eq!(status, 201);
+    let started = client
+        .post(format!(
+            "{}/api/topics/{}/blueprints/generate",
+            b.base,
+            str_of(&topic, "id")
+        ))
+        .bearer_auth(&other_token)
+        .send()
+        .await
+        .expect("generate");
+    assert_eq!(started.status(), 202, "the limit is per user");
+    assert_eq!(
+        a.log_count(&token) + b.log_count(&token),
+        0,
+        "no token in any log"
+    );
+    drop((a, b));
+    database.drop_database().await;
+}
