@@ -140,22 +140,54 @@ pub fn add_security(openapi: &mut utoipa::openapi::OpenApi) {
             SecurityRequirement::new("bearer", Vec::<String>::new()),
             SecurityRequirement::new("session", Vec::<String>::new()),
         ]);
+        // Every protected operation may answer 401 (no or a bad credential), and every one that
+        // changes state 403 (a browser request from another site).
+        let unauthenticated =
+            error_response("unauthenticated: log in, or send Authorization: Bearer <API token>");
+        let cross_site =
+            error_response("cross_site_request: a cookie request a browser sent from another site");
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !OPEN_OPERATIONS.contains(&path.as_str()) {
-                continue;
-            }
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                operation.security = Some(vec![SecurityRequirement::default()]);
+            let open = OPEN_OPERATIONS.contains(&path.as_str());
+            let operations = [
+                (&mut item.get, false),
+                (&mut item.post, true),
+                (&mut item.put, true),
+                (&mut item.patch, true),
+                (&mut item.delete, true),
+            ];
+            for (operation, changes_state) in operations {
+                let Some(operation) = operation else { continue };
+                if open {
+                    operation.security = Some(vec![SecurityRequirement::default()]);
+                }
+                let responses = &mut operation.responses.responses;
+                if !open {
+                    responses
+                        .entry("401".to_string())
+                        .or_insert_with(|| unauthenticated.clone().into());
+                }
+                // Health and metrics take no state-changing calls; every other POST may be
+                // refused as cross-site, log-in and sign-up included.
+                if changes_state {
+                    responses
+                        .entry("403".to_string())
+                        .or_insert_with(|| cross_site.clone().into());
+                }
             }
         }
     }
+}
+
+/// A response whose body is the contract's JSON error.
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }

@@ -143,7 +143,7 @@ fn with_session(
         (status = 201, description = "The new user, with a session cookie; the first user is an admin", body = User,
          headers(("Set-Cookie" = String, description = "qm_session: HttpOnly, SameSite=Lax"))),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 403, description = "signup_closed (QUIZMASTER_SIGNUP=closed)", body = ErrorBody),
+        (status = 403, description = "signup_closed (QUIZMASTER_SIGNUP=closed), or cross_site_request", body = ErrorBody),
         (status = 409, description = "email_taken, or auth_disabled (QUIZMASTER_AUTH=off)", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 422, description = "A bad email or a password under 10 characters", body = ErrorBody),
