@@ -242,6 +242,19 @@ async fn check_topic_owner(
     }
 }
 
+/// Who the caller is, and that they own the route's topic: what both access layers check.
+async fn admit(
+    state: &AppState,
+    params: &RawPathParams,
+    headers: &HeaderMap,
+) -> Result<CurrentUser, ApiError> {
+    let caller = authenticate(state, headers)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    check_topic_owner(state, params, &caller).await?;
+    Ok(caller)
+}
+
 /// The API's access layer: `401 unauthenticated` without a valid credential, `404` for a topic
 /// of someone else's.
 pub async fn require_user(
@@ -250,16 +263,13 @@ pub async fn require_user(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let caller = match authenticate(&state, request.headers()).await {
-        Ok(Some(caller)) => caller,
-        Ok(None) => return ApiError::Unauthenticated.into_response(),
-        Err(err) => return err.into_response(),
-    };
-    if let Err(err) = check_topic_owner(&state, &params, &caller).await {
-        return err.into_response();
+    match admit(&state, &params, request.headers()).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(err) => err.into_response(),
     }
-    request.extensions_mut().insert(caller);
-    next.run(request).await
 }
 
 /// The pages' access layer: without a session, to the log-in page (and back afterwards);
@@ -270,18 +280,16 @@ pub async fn require_page_user(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let caller = match authenticate(&state, request.headers()).await {
-        Ok(Some(caller)) => caller,
-        Ok(None) | Err(ApiError::InvalidToken) => {
-            return Redirect::to(&login_url_for(&request)).into_response()
+    match admit(&state, &params, request.headers()).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
         }
-        Err(err) => return page_error(err).into_response(),
-    };
-    if let Err(err) = check_topic_owner(&state, &params, &caller).await {
-        return page_error(err).into_response();
+        Err(ApiError::Unauthenticated | ApiError::InvalidToken) => {
+            Redirect::to(&login_url_for(&request)).into_response()
+        }
+        Err(err) => page_error(err).into_response(),
     }
-    request.extensions_mut().insert(caller);
-    next.run(request).await
 }
 
 fn page_error(err: ApiError) -> UiError {

@@ -48,14 +48,7 @@ async fn send(
 
 /// The `name=value` of the session cookie a response sets, and the whole `Set-Cookie` line.
 fn session_cookie(response: &Response) -> (String, String) {
-    let line = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("qm_session="))
-        .unwrap_or_else(|| panic!("a session cookie in {:?}", response.headers()))
-        .to_string();
+    let line = session_set_cookie(response);
     let pair = line.split(';').next().unwrap_or_default().to_string();
     (pair, line)
 }

@@ -332,3 +332,15 @@ pub fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
         .as_str()
         .unwrap_or_else(|| panic!("{key} in {value}"))
 }
+
+/// The whole `Set-Cookie` line of the session cookie a response sets.
+pub fn session_set_cookie(response: &Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("qm_session="))
+        .unwrap_or_else(|| panic!("a session cookie in {:?}", response.headers()))
+        .to_string()
+}

@@ -149,21 +149,9 @@ fn location(response: &Response) -> String {
         .to_string()
 }
 
-/// The whole `Set-Cookie` line of the session cookie.
-fn session_line(response: &Response) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("qm_session="))
-        .unwrap_or_else(|| panic!("a session cookie in {:?}", response.headers()))
-        .to_string()
-}
-
 /// `qm_session=...`, as a browser sends it back.
 fn session_pair(response: &Response) -> String {
-    session_line(response)
+    session_set_cookie(response)
         .split(';')
         .next()
         .unwrap_or_default()
@@ -227,7 +215,7 @@ async fn pages_need_a_log_in_and_sign_up_sets_a_safe_cookie(backend: Backend) {
         .await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/topics");
-    let line = session_line(&response);
+    let line = session_set_cookie(&response);
     assert!(line.contains("HttpOnly"), "{line}");
     assert!(line.contains("SameSite=Lax"), "{line}");
     assert!(line.contains("Path=/"), "{line}");
@@ -323,7 +311,7 @@ async fn log_in_goes_to_next_only_on_this_site_and_log_out_ends_the_session(back
     let response = login("/jobs").await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/jobs");
-    assert!(session_line(&response).contains("HttpOnly"));
+    assert!(session_set_cookie(&response).contains("HttpOnly"));
     // Anything that would leave this site goes to the topics instead.
     for hostile in [
         "//evil.example",
@@ -353,7 +341,7 @@ async fn log_in_goes_to_next_only_on_this_site_and_log_out_ends_the_session(back
     let out = ada.post_form("/logout", &[]).await;
     assert_eq!(out.status(), 303);
     assert_eq!(location(&out), "/login");
-    let cleared = session_line(&out);
+    let cleared = session_set_cookie(&out);
     assert!(
         cleared.starts_with("qm_session=;") && cleared.contains("Max-Age=0"),
         "{cleared}"
