@@ -453,6 +453,32 @@ describe('web UI', { skip: skip ?? false }, () => {
     assert.equal(list.items.some((t) => t.title === 'Injected'), false);
     await context.close();
   });
+
+  test('a hostile topic title is shown as text and runs nothing', async () => {
+    const { context, page, problems } = await openPage();
+    const dialogs = [];
+    page.on('dialog', async (dialog) => {
+      dialogs.push(dialog.message());
+      await dialog.dismiss();
+    });
+    const hostile = '<script>window.__pwned = 1; alert(1)</script><img src=x onerror="window.__pwned = 2; alert(2)">';
+    // Through the page's own form, as a teacher (or an attacker with an account) would.
+    await page.goto(`${server.base}/topics`);
+    await page.getByLabel('Title').fill(hostile);
+    await page.getByRole('button', { name: 'Create topic' }).click();
+    await page.waitForURL(/\/topics\/[0-9a-f-]{36}$/);
+    await assert.doesNotReject(page.getByRole('heading', { name: hostile }).waitFor());
+    for (const path of ['', '/topics', '/jobs']) {
+      if (path) await page.goto(`${server.base}${path}`);
+      assert.equal(await page.evaluate(() => window.__pwned ?? null), null, `nothing ran on ${path || 'the topic page'}`);
+      assert.equal(await page.locator('img[src="x"]').count(), 0, 'no injected element');
+    }
+    await page.goto(`${server.base}/topics`);
+    await assert.doesNotReject(page.getByText(hostile).first().waitFor());
+    assert.deepEqual(dialogs, []);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
 });
 
 describe('web UI with a 1 s generation timeout', { skip: skip ?? false }, () => {
