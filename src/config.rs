@@ -188,6 +188,12 @@ pub enum SignupMode {
     Closed,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Toggle {
+    On,
+    Off,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct AccountsConfig {
     /// `on`: accounts and log-in; `off`: one built-in local user, no log-in.
@@ -206,6 +212,11 @@ pub struct AccountsConfig {
     #[arg(long, env = "QUIZMASTER_SESSION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=365))]
     pub session_days: u64,
+    /// `on` behind a reverse proxy: log-in throttling counts the address in `X-Forwarded-For`
+    /// (the last entry) instead of the proxy's. Leave `off` when clients connect directly, or
+    /// they could claim any address.
+    #[arg(long, env = "QUIZMASTER_TRUST_PROXY", value_enum, default_value_t = Toggle::Off)]
+    pub trust_proxy: Toggle,
 }
 
 impl Default for AccountsConfig {
@@ -216,6 +227,7 @@ impl Default for AccountsConfig {
             generate_per_minute: 30,
             max_active_per_user: 10,
             session_days: 30,
+            trust_proxy: Toggle::Off,
         }
     }
 }

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::accounts::hash_secret;
 use crate::accounts::throttle::{LoginThrottle, ThrottlePolicy};
 use crate::app::AppState;
-use crate::config::{AccountsConfig, AuthMode, SignupMode};
+use crate::config::{AccountsConfig, AuthMode, SignupMode, Toggle};
 use crate::db::GenerationLimits;
 use crate::domain::time::now_ms;
 use crate::domain::User;
@@ -51,6 +51,8 @@ pub struct AuthState {
     pub limits: GenerationLimits,
     pub session_ttl_ms: i64,
     pub throttle: LoginThrottle,
+    /// Take the client's address from `X-Forwarded-For` (behind a reverse proxy).
+    pub trust_proxy: bool,
     topic_owners: Mutex<HashMap<Uuid, Uuid>>,
     /// Secret hash → the caller it proved and until when that answer is believed.
     credentials: Mutex<HashMap<String, (CurrentUser, i64)>>,
@@ -64,6 +66,7 @@ impl AuthState {
             limits: config.generation_limits(),
             session_ttl_ms: i64::try_from(config.session_days).unwrap_or(30) * 24 * 3600 * 1000,
             throttle: LoginThrottle::new(ThrottlePolicy::default()),
+            trust_proxy: config.trust_proxy == Toggle::On,
             topic_owners: Mutex::new(HashMap::new()),
             credentials: Mutex::new(HashMap::new()),
         }

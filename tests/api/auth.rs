@@ -702,6 +702,56 @@ async fn the_first_account_takes_over_the_local_users_topics(backend: Backend) {
     database.drop_database().await;
 }
 
+/// Failed log-ins for different accounts, each as a request a proxy forwarded for `forwarded`.
+async fn fail_from(app: &TestApp, forwarded: &str, attempts: usize) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for n in 0..attempts {
+        let response = app
+            .request(Method::POST, "/api/auth/login")
+            .header("x-forwarded-for", format!("198.51.100.7, {forwarded}"))
+            .json(
+                &json!({"email": format!("user{n}@example.org"), "password": "wrong wrong wrong"}),
+            )
+            .send()
+            .await
+            .expect("request");
+        statuses.push(response.status().as_u16());
+    }
+    statuses
+}
+
+/// One address may fail 20 times in the window. Behind a proxy (`QUIZMASTER_TRUST_PROXY=on`)
+/// the address is the one the proxy put last in `X-Forwarded-For`; otherwise the header is
+/// ignored, so a client cannot dodge the limit by making up addresses.
+#[tokio::test]
+async fn log_in_throttling_counts_the_forwarded_address_only_behind_a_trusted_proxy() {
+    let mut trusting = accounts_on();
+    trusting.accounts.trust_proxy = quizmaster::config::Toggle::On;
+    let app = spawn_app_with(Backend::Sqlite, trusting).await;
+    let statuses = fail_from(&app, "203.0.113.9", 21).await;
+    assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(
+        statuses[20], 429,
+        "the 21st failure from one address is refused"
+    );
+    assert_eq!(
+        fail_from(&app, "203.0.113.10", 1).await,
+        vec![401],
+        "another client is not"
+    );
+    app.stop().await;
+
+    let app = spawn_app_with(Backend::Sqlite, accounts_on()).await;
+    let statuses = fail_from(&app, "203.0.113.9", 20).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(
+        fail_from(&app, "203.0.113.10", 1).await,
+        vec![429],
+        "a made-up X-Forwarded-For does not make a new client"
+    );
+    app.stop().await;
+}
+
 on_both_backends!(
     anonymous_requests_are_refused_with_www_authenticate,
     sign_up_log_in_and_log_out,

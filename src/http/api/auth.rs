@@ -118,13 +118,30 @@ pub async fn log_out(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     Ok(())
 }
 
-/// The address log-in throttling counts; loopback when the server was built without it.
+/// The address log-in throttling counts: the peer's, or with `QUIZMASTER_TRUST_PROXY=on` the
+/// last `X-Forwarded-For` entry (the one the nearest proxy added; earlier ones are the
+/// client's to make up). Loopback when the server was built without connection info.
 /// (Also used by the log-in page.)
-pub fn client_ip(connect: Option<Extension<ConnectInfo<SocketAddr>>>) -> IpAddr {
-    connect.map_or(
+pub fn client_ip(
+    state: &AppState,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+) -> IpAddr {
+    let forwarded = || {
+        // The last header line, its last entry: what the nearest proxy wrote.
+        let last_line = headers.get_all("x-forwarded-for").iter().next_back()?;
+        let entry = last_line.to_str().ok()?.rsplit(',').next()?;
+        entry.trim().parse::<IpAddr>().ok()
+    };
+    let peer = connect.map_or(
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         |Extension(ConnectInfo(addr))| addr.ip(),
-    )
+    );
+    if state.auth.trust_proxy {
+        forwarded().unwrap_or(peer)
+    } else {
+        peer
+    }
 }
 
 fn with_session(
@@ -180,7 +197,7 @@ pub async fn login(
     body: JsonBody,
 ) -> ApiResult<Response> {
     let credentials = Credentials::parse_login(&body.required()?).map_err(ApiError::Validation)?;
-    let session = log_in(&state, credentials, client_ip(connect)).await?;
+    let session = log_in(&state, credentials, client_ip(&state, connect, &headers)).await?;
     Ok(with_session(&state, &headers, StatusCode::OK, session))
 }
 

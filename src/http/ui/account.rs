@@ -188,7 +188,7 @@ pub async fn login(
             "Enter your email and password.".into(),
         )
     })?;
-    match log_in(&state, credentials, client_ip(connect)).await {
+    match log_in(&state, credentials, client_ip(&state, connect, &headers)).await {
         Ok(session) => Ok(into_session(&state, &headers, session, &next)),
         Err(ApiError::InvalidCredentials) => {
             page.problem = Some("The email or password is not right.".into());
