@@ -48,3 +48,11 @@ CREATE TABLE generation_starts (
     started_at INTEGER NOT NULL
 );
 CREATE INDEX generation_starts_by_user ON generation_starts (user_id, started_at);
+
+-- Failed log-ins, per account ("account:EMAIL") and per client address ("ip:ADDR"), kept for the
+-- throttling window. In the database so that every process sharing it counts the same.
+CREATE TABLE login_failures (
+    key       TEXT NOT NULL,
+    failed_at INTEGER NOT NULL
+);
+CREATE INDEX login_failures_by_key ON login_failures (key, failed_at);

@@ -426,6 +426,44 @@ impl Store for SqliteStore {
         Ok(Some(user_from_row(&row)?))
     }
 
+    async fn record_login_failure(&self, keys: &[String], at: i64) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        for key in keys {
+            sqlx::query("INSERT INTO login_failures (key, failed_at) VALUES (?, ?)")
+                .bind(key.clone())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn nth_newest_login_failure(
+        &self,
+        key: &str,
+        since: i64,
+        nth: i64,
+    ) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT failed_at FROM login_failures WHERE key = ? AND failed_at > ? \
+             ORDER BY failed_at DESC LIMIT 1 OFFSET ?",
+        )
+        .bind(key.to_string())
+        .bind(since)
+        .bind((nth - 1).max(0))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key = ?")
+            .bind(key.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn topic_owner(&self, topic_id: Uuid) -> StoreResult<Option<Uuid>> {
         let row = sqlx::query("SELECT owner_id FROM topics WHERE id = ?")
             .bind(topic_id.to_string())
@@ -1199,6 +1237,11 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        Ok(jobs + keys + sessions + starts)
+        let failures = sqlx::query("DELETE FROM login_failures WHERE failed_at < ?")
+            .bind(keys_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(jobs + keys + sessions + starts + failures)
     }
 }

@@ -326,7 +326,8 @@ async fn processes_starting_at_once_on_an_empty_database_migrate_safely() {
 
 /// With accounts on, the processes share everything that matters through the database: a
 /// session started on one is accepted by the other, a token made on the other by the first, and
-/// the per-user limit on starting generations counts every process's starts together.
+/// the per-user limit on starting generations and log-in throttling count every process's
+/// requests together.
 #[tokio::test]
 async fn accounts_and_the_generation_rate_limit_hold_across_processes() {
     if !postgres_available().await {
@@ -472,6 +473,24 @@ async fn accounts_and_the_generation_rate_limit_hold_across_processes() {
         .await
         .expect("generate");
     assert_eq!(started.status(), 202, "the limit is per user");
+
+    // Failed log-ins are counted in the database too: five wrong passwords spread over both
+    // processes, and the sixth try is refused by either.
+    let log_in = |base: &str, password: &str| {
+        client
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"email": "across@example.com", "password": password}))
+            .send()
+    };
+    for n in 0..5 {
+        let base = if n % 2 == 0 { &a.base } else { &b.base };
+        let response = log_in(base, "not the password").await.expect("log-in");
+        assert_eq!(response.status(), 401, "failure {n}");
+    }
+    for base in [&a.base, &b.base] {
+        let response = log_in(base, "correct horse battery").await.expect("log-in");
+        assert_eq!(response.status(), 429, "throttled on {base} as well");
+    }
     assert_eq!(
         a.log_count(&token) + b.log_count(&token),
         0,

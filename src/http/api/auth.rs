@@ -82,7 +82,11 @@ pub async fn log_in(
         return Err(ApiError::AuthDisabled);
     }
     let throttle = &state.auth.throttle;
-    if let Some(wait) = throttle.retry_after(&credentials.email, client, now_ms()) {
+    let store = state.store.as_ref();
+    if let Some(wait) = throttle
+        .retry_after(store, &credentials.email, client, now_ms())
+        .await?
+    {
         metrics::counter!(LOGINS, "outcome" => "throttled").increment(1);
         return Err(ApiError::TooManyAttempts(wait));
     }
@@ -96,12 +100,18 @@ pub async fn log_in(
         .map_err(ApiError::Internal)?;
     match user.filter(|_| matches) {
         Some(user) => {
-            throttle.record_success(&credentials.email);
+            throttle.record_success(store, &credentials.email).await?;
             metrics::counter!(LOGINS, "outcome" => "success").increment(1);
             start_session(state, user).await
         }
         None => {
-            throttle.record_failure(&credentials.email, client, now_ms());
+            // A failure that cannot be noted (a full disk) still gets its 401.
+            if let Err(err) = throttle
+                .record_failure(store, &credentials.email, client, now_ms())
+                .await
+            {
+                tracing::warn!(error = %err, "could not note a failed log-in");
+            }
             metrics::counter!(LOGINS, "outcome" => "invalid_credentials").increment(1);
             tracing::info!(client = %client, "failed log-in");
             Err(ApiError::InvalidCredentials)
