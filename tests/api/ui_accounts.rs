@@ -337,6 +337,13 @@ async fn log_in_goes_to_next_only_on_this_site_and_log_out_ends_the_session(back
         assert_eq!(location(&response), to, "{path}");
     }
 
+    // The log-out page only asks: a GET (a link, a prefetch) changes nothing.
+    let confirm = ada.get("/logout").await;
+    assert_eq!(confirm.status(), 200);
+    let html = confirm.text().await.expect("html");
+    assert!(html.contains(r#"<form class="card form auth-card" method="post" action="/logout">"#));
+    assert_eq!(ada.get("/topics").await.status(), 200, "still logged in");
+
     // Log out: the session ends on the server, the cookie is cleared, and the log-in page is next.
     let out = ada.post_form("/logout", &[]).await;
     assert_eq!(out.status(), 303);

@@ -323,6 +323,28 @@ pub async fn signup(State(state): State<AppState>, request: Request) -> PageResu
 // ---------------------------------------------------------------------------------------------
 // Log out
 
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    title: String,
+    nav: &'static str,
+    viewer: Option<Viewer>,
+}
+
+/// `GET /logout`: asks to confirm (logging out is a post, so a link or a prefetch cannot do it).
+pub async fn logout_page(viewer: Option<Viewer>) -> PageResult {
+    if viewer.is_none() {
+        // Accounts are off: there is nothing to log out of.
+        return Ok(Redirect::to(DEFAULT_NEXT).into_response());
+    }
+    let page = LogoutPage {
+        title: "Log out".into(),
+        nav: "",
+        viewer,
+    };
+    render(&page, StatusCode::OK)
+}
+
 /// `POST /logout`: ends the session, clears its cookie and goes to the log-in page.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
     log_out(&state, &headers).await?;

@@ -60,7 +60,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/account/tokens/{token_id}/revoke",
             post(account::revoke_api_token),
         )
-        .route("/logout", post(account::logout))
+        .route("/logout", get(account::logout_page).post(account::logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::http::auth::require_page_user,
