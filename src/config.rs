@@ -208,6 +208,10 @@ pub struct AccountsConfig {
     /// Generations one user may have queued or running at once; 0 turns the limit off.
     #[arg(long, env = "QUIZMASTER_MAX_ACTIVE_PER_USER", default_value_t = 10)]
     pub max_active_per_user: u32,
+    /// Accounts one client address may create per hour (loopback is exempt); 0 turns the limit
+    /// off.
+    #[arg(long, env = "QUIZMASTER_SIGNUPS_PER_HOUR", default_value_t = 20)]
+    pub signups_per_hour: u32,
     /// Days a log-in session lasts.
     #[arg(long, env = "QUIZMASTER_SESSION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=365))]
@@ -226,6 +230,7 @@ impl Default for AccountsConfig {
             signup: SignupMode::Open,
             generate_per_minute: 30,
             max_active_per_user: 10,
+            signups_per_hour: 20,
             session_days: 30,
             trust_proxy: Toggle::Off,
         }

@@ -49,10 +49,12 @@ CREATE TABLE generation_starts (
 );
 CREATE INDEX generation_starts_by_user ON generation_starts (user_id, started_at);
 
--- Failed log-ins, per account ("account:EMAIL") and per client address ("ip:ADDR"), kept for the
--- throttling window. In the database so that every process sharing it counts the same.
-CREATE TABLE login_failures (
-    key       TEXT NOT NULL,
-    failed_at INTEGER NOT NULL
+-- What throttling counts, under a key per kind and subject: failed log-ins per account
+-- ("account:EMAIL") and per client address ("ip:ADDR"), sign-ups per address ("signup:ADDR").
+-- Kept for the throttling window; in the database so that every process sharing it counts
+-- the same.
+CREATE TABLE throttle_events (
+    key TEXT NOT NULL,
+    at  INTEGER NOT NULL
 );
-CREATE INDEX login_failures_by_key ON login_failures (key, failed_at);
+CREATE INDEX throttle_events_by_key ON throttle_events (key, at);

@@ -265,17 +265,17 @@ pub trait Store: Send + Sync + 'static {
     /// The user of an API token; notes when it was last used (at most once a minute, so that
     /// reading with a token is not a write per request).
     async fn api_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>>;
-    /// Notes a failed log-in under each key (an account, a client address).
-    async fn record_login_failure(&self, keys: &[String], at: i64) -> StoreResult<()>;
-    /// When the `nth` newest failure of `key` since `since` happened, if there are that many.
-    async fn nth_newest_login_failure(
+    /// Notes one throttled event (a failed log-in, a sign-up) under each key.
+    async fn record_throttle_event(&self, keys: &[String], at: i64) -> StoreResult<()>;
+    /// When the `nth` newest event of `key` since `since` happened, if there are that many.
+    async fn nth_newest_throttle_event(
         &self,
         key: &str,
         since: i64,
         nth: i64,
     ) -> StoreResult<Option<i64>>;
-    /// Forgets a key's failures (a successful log-in of that account).
-    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+    /// Forgets a key's events (a successful log-in of that account).
+    async fn clear_throttle_events(&self, key: &str) -> StoreResult<()>;
     /// Who owns a topic. Owners never change, so callers may cache the answer.
     async fn topic_owner(&self, topic_id: Uuid) -> StoreResult<Option<Uuid>>;
 
@@ -395,7 +395,7 @@ pub trait Store: Send + Sync + 'static {
     /// How many generations wait for a worker, and when the oldest of them was created.
     async fn queue_stats(&self) -> StoreResult<QueueStats>;
     /// Retention: removes the job history of generations that ended before `finished_before`,
-    /// and idempotency keys, sessions that expired, rate-limit records and failed log-ins from before
+    /// and idempotency keys, sessions that expired, rate-limit records and throttling events from before
     /// `keys_before`. Blueprints and topics (the users' data) are never purged. Returns the rows
     /// removed.
     async fn purge_history(&self, finished_before: i64, keys_before: i64) -> StoreResult<u64>;

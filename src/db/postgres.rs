@@ -544,10 +544,10 @@ impl Store for PostgresStore {
         Ok(Some(user_from_row(&row)?))
     }
 
-    async fn record_login_failure(&self, keys: &[String], at: i64) -> StoreResult<()> {
+    async fn record_throttle_event(&self, keys: &[String], at: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         for key in keys {
-            sqlx::query("INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)")
+            sqlx::query("INSERT INTO throttle_events (key, at) VALUES ($1, $2)")
                 .bind(key.clone())
                 .bind(at)
                 .execute(&mut *tx)
@@ -557,15 +557,15 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn nth_newest_login_failure(
+    async fn nth_newest_throttle_event(
         &self,
         key: &str,
         since: i64,
         nth: i64,
     ) -> StoreResult<Option<i64>> {
         Ok(sqlx::query_scalar(
-            "SELECT failed_at FROM login_failures WHERE key = $1 AND failed_at > $2 \
-             ORDER BY failed_at DESC LIMIT 1 OFFSET $3",
+            "SELECT at FROM throttle_events WHERE key = $1 AND at > $2 \
+             ORDER BY at DESC LIMIT 1 OFFSET $3",
         )
         .bind(key.to_string())
         .bind(since)
@@ -574,8 +574,8 @@ impl Store for PostgresStore {
         .await?)
     }
 
-    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+    async fn clear_throttle_events(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM throttle_events WHERE key = $1")
             .bind(key.to_string())
             .execute(&self.pool)
             .await?;
@@ -1199,7 +1199,7 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        let failures = sqlx::query("DELETE FROM login_failures WHERE failed_at < $1")
+        let failures = sqlx::query("DELETE FROM throttle_events WHERE at < $1")
             .bind(keys_before)
             .execute(&self.pool)
             .await?

@@ -426,10 +426,10 @@ impl Store for SqliteStore {
         Ok(Some(user_from_row(&row)?))
     }
 
-    async fn record_login_failure(&self, keys: &[String], at: i64) -> StoreResult<()> {
+    async fn record_throttle_event(&self, keys: &[String], at: i64) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         for key in keys {
-            sqlx::query("INSERT INTO login_failures (key, failed_at) VALUES (?, ?)")
+            sqlx::query("INSERT INTO throttle_events (key, at) VALUES (?, ?)")
                 .bind(key.clone())
                 .bind(at)
                 .execute(&mut *tx)
@@ -439,15 +439,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn nth_newest_login_failure(
+    async fn nth_newest_throttle_event(
         &self,
         key: &str,
         since: i64,
         nth: i64,
     ) -> StoreResult<Option<i64>> {
         Ok(sqlx::query_scalar(
-            "SELECT failed_at FROM login_failures WHERE key = ? AND failed_at > ? \
-             ORDER BY failed_at DESC LIMIT 1 OFFSET ?",
+            "SELECT at FROM throttle_events WHERE key = ? AND at > ? \
+             ORDER BY at DESC LIMIT 1 OFFSET ?",
         )
         .bind(key.to_string())
         .bind(since)
@@ -456,8 +456,8 @@ impl Store for SqliteStore {
         .await?)
     }
 
-    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key = ?")
+    async fn clear_throttle_events(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM throttle_events WHERE key = ?")
             .bind(key.to_string())
             .execute(&self.pool)
             .await?;
@@ -1237,7 +1237,7 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        let failures = sqlx::query("DELETE FROM login_failures WHERE failed_at < ?")
+        let failures = sqlx::query("DELETE FROM throttle_events WHERE at < ?")
             .bind(keys_before)
             .execute(&self.pool)
             .await?

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
 use crate::accounts::hash_secret;
-use crate::accounts::throttle::{LoginThrottle, ThrottlePolicy};
+use crate::accounts::throttle::{Throttle, ThrottlePolicy};
 use crate::app::AppState;
 use crate::config::{AccountsConfig, AuthMode, SignupMode, Toggle};
 use crate::db::GenerationLimits;
@@ -50,7 +50,7 @@ pub struct AuthState {
     pub signup: SignupMode,
     pub limits: GenerationLimits,
     pub session_ttl_ms: i64,
-    pub throttle: LoginThrottle,
+    pub throttle: Throttle,
     /// Take the client's address from `X-Forwarded-For` (behind a reverse proxy).
     pub trust_proxy: bool,
     topic_owners: Mutex<HashMap<Uuid, Uuid>>,
@@ -65,7 +65,10 @@ impl AuthState {
             signup: config.signup,
             limits: config.generation_limits(),
             session_ttl_ms: i64::try_from(config.session_days).unwrap_or(30) * 24 * 3600 * 1000,
-            throttle: LoginThrottle::new(ThrottlePolicy::default()),
+            throttle: Throttle::new(ThrottlePolicy {
+                signups_per_hour: i64::from(config.signups_per_hour),
+                ..ThrottlePolicy::default()
+            }),
             trust_proxy: config.trust_proxy == Toggle::On,
             topic_owners: Mutex::new(HashMap::new()),
             credentials: Mutex::new(HashMap::new()),

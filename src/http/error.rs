@@ -62,6 +62,9 @@ pub enum ApiError {
     /// 429: too many failed log-ins for this account or from this address.
     #[error("Too many failed log-in attempts; wait {0} seconds before trying again")]
     TooManyAttempts(u64),
+    /// 429: too many sign-ups from this address.
+    #[error("Too many accounts were created from this address; wait {0} seconds")]
+    TooManySignups(u64),
     /// 409
     #[error("An account with this email already exists; log in instead")]
     EmailTaken,
@@ -100,6 +103,7 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::TooManyAttempts(_)
+            | ApiError::TooManySignups(_)
             | ApiError::RateLimited(_)
             | ApiError::ActiveLimitReached(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::EmailTaken | ApiError::AuthDisabled => StatusCode::CONFLICT,
@@ -138,6 +142,7 @@ impl ApiError {
             ApiError::Unauthenticated | ApiError::InvalidToken => "unauthenticated",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::TooManyAttempts(_) => "too_many_attempts",
+            ApiError::TooManySignups(_) => "too_many_signups",
             ApiError::EmailTaken => "email_taken",
             ApiError::SignupClosed => "signup_closed",
             ApiError::AuthDisabled => "auth_disabled",
@@ -210,7 +215,9 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
-            ApiError::TooManyAttempts(secs) | ApiError::RateLimited(secs) => {
+            ApiError::TooManyAttempts(secs)
+            | ApiError::TooManySignups(secs)
+            | ApiError::RateLimited(secs) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
             }
             // A slot frees when one of the running generations ends: look again soon.

@@ -413,6 +413,7 @@ async fn api_tokens_are_shown_once_listed_without_secret_and_revocable(backend: 
     assert!(!text.contains(&token), "the secret is never listed: {text}");
     let listed: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(listed["items"][0]["id"], id.as_str());
+    assert_eq!(listed["next_cursor"], Value::Null);
     assert_eq!(listed["items"][0]["name"], "grading script");
     assert!(listed["items"][0].get("token").is_none());
     let bobs = send(&app, &bob, Method::GET, "/api/auth/tokens", None).await;
@@ -752,7 +753,50 @@ async fn log_in_throttling_counts_the_forwarded_address_only_behind_a_trusted_pr
     app.stop().await;
 }
 
+/// One address may create `QUIZMASTER_SIGNUPS_PER_HOUR` accounts an hour (here 2, behind a
+/// trusted proxy so that the test can speak for other addresses); loopback itself is exempt.
+async fn sign_ups_are_limited_per_address(backend: Backend) {
+    let mut settings = accounts_on();
+    settings.accounts.trust_proxy = quizmaster::config::Toggle::On;
+    settings.accounts.signups_per_hour = 2;
+    let app = spawn_app_with(backend, settings).await;
+    let sign_up_from = |n: usize, forwarded: &'static str| {
+        app.request(Method::POST, "/api/auth/signup")
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"email": format!("user{n}@example.org"), "password": PASSWORD}))
+            .send()
+    };
+    for n in 0..2 {
+        let response = sign_up_from(n, "203.0.113.9").await.expect("request");
+        assert_eq!(response.status(), 201, "sign-up {n}");
+    }
+    let refused = sign_up_from(2, "203.0.113.9").await.expect("request");
+    let wait: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=3600).contains(&wait), "{wait}");
+    assert_error(refused, 429, "too_many_signups").await;
+    let elsewhere = sign_up_from(3, "203.0.113.10").await.expect("request");
+    assert_eq!(
+        elsewhere.status(),
+        201,
+        "another address has its own budget"
+    );
+    // The refused email was not taken: it can sign up from another address.
+    let retried = sign_up_from(2, "198.51.100.20").await.expect("request");
+    assert_eq!(retried.status(), 201);
+    // Loopback (the machine itself: scripts, tests) is not counted.
+    for n in 10..14 {
+        sign_up(&app, &format!("local{n}@example.org")).await;
+    }
+    app.stop().await;
+}
+
 on_both_backends!(
+    sign_ups_are_limited_per_address,
     anonymous_requests_are_refused_with_www_authenticate,
     sign_up_log_in_and_log_out,
     nobody_sees_or_touches_anybody_elses_work,

@@ -46,12 +46,26 @@ async fn start_session(state: &AppState, user: User) -> ApiResult<NewSession> {
 }
 
 /// Creates an account and starts its session. Shared by the JSON API and the sign-up page.
-pub async fn sign_up(state: &AppState, credentials: Credentials) -> ApiResult<NewSession> {
+/// Throttled per client address (`QUIZMASTER_SIGNUPS_PER_HOUR`; loopback is exempt).
+pub async fn sign_up(
+    state: &AppState,
+    credentials: Credentials,
+    client: IpAddr,
+) -> ApiResult<NewSession> {
     if !state.auth.enabled() {
         return Err(ApiError::AuthDisabled);
     }
     if state.auth.signup == SignupMode::Closed {
         return Err(ApiError::SignupClosed);
+    }
+    let store = state.store.as_ref();
+    if let Some(wait) = state
+        .auth
+        .throttle
+        .signup_retry_after(store, client, now_ms())
+        .await?
+    {
+        return Err(ApiError::TooManySignups(wait));
     }
     let password_hash = accounts::hash_password(credentials.password)
         .await
@@ -65,6 +79,11 @@ pub async fn sign_up(state: &AppState, credentials: Credentials) -> ApiResult<Ne
     match state.store.create_user(&new).await? {
         SignupOutcome::Created(user) => {
             tracing::info!(user_id = %user.id, admin = user.is_admin, "account created");
+            state
+                .auth
+                .throttle
+                .record_signup(store, client, now_ms())
+                .await?;
             start_session(state, user).await
         }
         SignupOutcome::EmailTaken => Err(ApiError::EmailTaken),
@@ -174,15 +193,19 @@ fn with_session(
         (status = 409, description = "email_taken, or auth_disabled (QUIZMASTER_AUTH=off)", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 422, description = "A bad email or a password under 10 characters", body = ErrorBody),
+        (status = 429, description = "too_many_signups from this address (QUIZMASTER_SIGNUPS_PER_HOUR), with Retry-After", body = ErrorBody,
+         headers(("Retry-After" = i64, description = "Seconds until this address may sign up again"))),
     ))]
 /// `POST /api/auth/signup`
 pub async fn signup(
     State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult<Response> {
     let credentials = Credentials::parse_signup(&body.required()?).map_err(ApiError::Validation)?;
-    let session = sign_up(&state, credentials).await?;
+    let client = client_ip(&state, connect, &headers);
+    let session = sign_up(&state, credentials, client).await?;
     Ok(with_session(&state, &headers, StatusCode::CREATED, session))
 }
 
@@ -266,6 +289,8 @@ pub async fn create_token(state: &AppState, owner: Uuid, name: &str) -> ApiResul
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenList {
     pub items: Vec<ApiTokenInfo>,
+    /// Always null: every token is on the one page (the shape of the other listings).
+    pub next_cursor: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/auth/tokens", tag = "accounts",
@@ -299,7 +324,10 @@ pub async fn list_api_tokens(
     Extension(caller): Extension<CurrentUser>,
 ) -> ApiResult<Json<TokenList>> {
     let items = state.store.list_api_tokens(caller.id()).await?;
-    Ok(Json(TokenList { items }))
+    Ok(Json(TokenList {
+        items,
+        next_cursor: None,
+    }))
 }
 
 #[utoipa::path(delete, path = "/api/auth/tokens/{token_id}", tag = "accounts",

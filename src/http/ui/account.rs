@@ -279,7 +279,11 @@ pub async fn signup_page(
 
 /// `POST /signup`: creates the account, logs it in and goes to the topics. Bad values come back
 /// as 422 with a message at each field; a taken email as 409; closed sign-up as 403.
-pub async fn signup(State(state): State<AppState>, request: Request) -> PageResult {
+pub async fn signup(
+    State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    request: Request,
+) -> PageResult {
     let headers = request.headers().clone();
     let form = FormFields::from_request(request, "").await?;
     let next = local_next(form.get("next")).to_string();
@@ -301,8 +305,19 @@ pub async fn signup(State(state): State<AppState>, request: Request) -> PageResu
             return render(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    match sign_up(&state, credentials).await {
+    match sign_up(&state, credentials, client_ip(&state, connect, &headers)).await {
         Ok(session) => Ok(into_session(&state, &headers, session, &next)),
+        Err(ApiError::TooManySignups(wait)) => {
+            page.problem = Some(format!(
+                "Too many accounts were created from your network. Wait {} and try again.",
+                wait_text(wait)
+            ));
+            let mut response = render(&page, StatusCode::TOO_MANY_REQUESTS)?;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            Ok(response)
+        }
         Err(ApiError::EmailTaken) => {
             page.problem = Some(
                 "An account with this email already exists. Log in instead, or use another email."
