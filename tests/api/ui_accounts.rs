@@ -664,6 +664,50 @@ async fn closed_sign_up_says_so(backend: Backend) {
     app.stop().await;
 }
 
+/// The sign-up page past its address's hourly limit: a 429 page that says how long to wait.
+async fn too_many_sign_ups_from_one_address_get_a_page_that_says_so(backend: Backend) {
+    let mut accounts = AccountsConfig {
+        signups_per_hour: 1,
+        ..AccountsConfig::default()
+    };
+    // The proxy's word decides the address, so the test can speak for a distant client.
+    accounts.trust_proxy = quizmaster::config::Toggle::On;
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            accounts,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let visitor = Visitor::new(&app);
+    let sign_up = |email: &'static str| {
+        let body =
+            serde_urlencoded::to_string([("email", email), ("password", PASSWORD)]).expect("form");
+        visitor
+            .client
+            .post(app.url("/signup"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", "203.0.113.77")
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        sign_up("first@example.org").await.expect("post").status(),
+        303
+    );
+    let refused = sign_up("second@example.org").await.expect("post");
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(refused.headers().get("set-cookie").is_none());
+    let html = refused.text().await.expect("html");
+    assert!(
+        html.contains("Too many accounts were created from your network"),
+        "{html}"
+    );
+    app.stop().await;
+}
+
 async fn with_accounts_off_there_is_no_log_in_and_no_user_menu(backend: Backend) {
     let app = spawn_app(backend).await;
     let visitor = Visitor::new(&app);
@@ -690,5 +734,6 @@ crate::on_both_backends!(
     api_tokens_are_shown_once_listed_without_secret_and_revocable,
     jobs_show_an_admin_everyone_and_anyone_else_their_own,
     closed_sign_up_says_so,
+    too_many_sign_ups_from_one_address_get_a_page_that_says_so,
     with_accounts_off_there_is_no_log_in_and_no_user_menu
 );
