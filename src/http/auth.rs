@@ -121,20 +121,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// How the caller proved who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    /// `QUIZMASTER_AUTH=off`: the built-in local user.
-    Local,
-    Session,
-    Token,
-}
-
 /// The authenticated caller, put in the request's extensions by the access layers.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub user: User,
-    pub via: Via,
 }
 
 impl CurrentUser {
@@ -176,7 +166,6 @@ pub async fn authenticate(
     if !state.auth.enabled() {
         return Ok(Some(CurrentUser {
             user: User::local(),
-            via: Via::Local,
         }));
     }
     let now = now_ms();
@@ -190,10 +179,7 @@ pub async fn authenticate(
         }
         let user = state.store.api_token_user(&hash, now).await?;
         let caller = user
-            .map(|user| CurrentUser {
-                user,
-                via: Via::Token,
-            })
+            .map(|user| CurrentUser { user })
             .ok_or(ApiError::InvalidToken)?;
         state.auth.remember_caller(hash, &caller, now);
         return Ok(Some(caller));
@@ -209,10 +195,7 @@ pub async fn authenticate(
         .store
         .session_user(&hash, now)
         .await?
-        .map(|user| CurrentUser {
-            user,
-            via: Via::Session,
-        });
+        .map(|user| CurrentUser { user });
     if let Some(caller) = &caller {
         state.auth.remember_caller(hash, caller, now);
     }
