@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Check the corpus in tests/corpus's own shape (not any generator): every folder has topic.json, an
-expert.txt of 6-12 concepts (1-3 for a title-only topic) that each occur in source.txt,
+"""Check the shape of the corpus in tests/corpus (not any generator): every text folder has
+topic.json, an expert.txt of 6-12 concepts (1-3 for a title-only topic) that each occur in source.txt,
 and a junk.txt of 5-15 strings from the source (3-15 for a title-only topic, whose
 only text is its title: "The French Revolution" has just four junk fragments). Standard library only.
 
@@ -84,6 +84,10 @@ def main():
                     first = re.split(r"[\s']", item.casefold(), maxsplit=1)[0]
                     if first in ARTICLES or item.casefold().startswith(("l'", "d'")):
                         problems.append(f"{name}: expert.txt: {item!r} starts with an article")
+        expert_set = {norm(x) for x in lines(folder / "expert.txt")} if (folder / "expert.txt").exists() else set()
+        junk_set = {norm(x) for x in lines(folder / "junk.txt")} if (folder / "junk.txt").exists() else set()
+        for both in sorted(expert_set & junk_set):
+            problems.append(f"{name}: {both!r} is both an expert concept and junk")
         if title_only:
             print(f"{name}: title-only, {len(lines(folder / 'expert.txt'))} expert concepts")
         else:
