@@ -177,6 +177,8 @@ fn objective_from_row(row: &PgRow) -> Result<Objective, sqlx::Error> {
         verb: row.try_get("verb")?,
         condition: row.try_get("condition")?,
         criterion: row.try_get("criterion")?,
+        // NULL for objectives stored before migration 0004.
+        evidence: row.try_get("evidence")?,
     })
 }
 
@@ -191,16 +193,17 @@ async fn insert_objective(
     let query = match terminal_id {
         None => sqlx::query(
             "INSERT INTO terminal_objectives \
-             (id, blueprint_id, position, text, bloom_level, verb, condition, criterion) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             (id, blueprint_id, position, text, bloom_level, verb, condition, criterion, \
+              evidence) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id)
         .bind(blueprint_id),
         Some(terminal_id) => sqlx::query(
             "INSERT INTO enabling_objectives \
              (id, terminal_objective_id, blueprint_id, position, text, bloom_level, verb, \
-              condition, criterion) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+              condition, criterion, evidence) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(id)
         .bind(terminal_id)
@@ -213,6 +216,8 @@ async fn insert_objective(
         .bind(draft.verb.clone())
         .bind(draft.condition.clone())
         .bind(draft.criterion.clone())
+        // Cut to the contract's limit by the domain before it reaches the database.
+        .bind(draft.stored_evidence())
         .execute(&mut **tx)
         .await?;
     Ok(id)
@@ -757,7 +762,7 @@ impl Store for PostgresStore {
 
     async fn get_objectives(&self, blueprint_id: Uuid) -> StoreResult<Vec<TerminalObjective>> {
         let terminal_rows = sqlx::query(
-            "SELECT id, position, text, bloom_level, verb, condition, criterion \
+            "SELECT id, position, text, bloom_level, verb, condition, criterion, evidence \
              FROM terminal_objectives WHERE blueprint_id = $1 ORDER BY position",
         )
         .bind(blueprint_id)
@@ -765,7 +770,7 @@ impl Store for PostgresStore {
         .await?;
         let enabling_rows = sqlx::query(
             "SELECT terminal_objective_id, id, position, text, bloom_level, verb, condition, \
-             criterion FROM enabling_objectives WHERE blueprint_id = $1 \
+             criterion, evidence FROM enabling_objectives WHERE blueprint_id = $1 \
              ORDER BY terminal_objective_id, position",
         )
         .bind(blueprint_id)

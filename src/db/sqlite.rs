@@ -159,6 +159,8 @@ fn objective_from_row(row: &SqliteRow) -> Result<Objective, sqlx::Error> {
         verb: row.try_get("verb")?,
         condition: row.try_get("condition")?,
         criterion: row.try_get("criterion")?,
+        // NULL for objectives stored before migration 0004.
+        evidence: row.try_get("evidence")?,
     })
 }
 
@@ -217,16 +219,17 @@ async fn insert_objective(
     let query = match terminal_id {
         None => sqlx::query(
             "INSERT INTO terminal_objectives \
-             (id, blueprint_id, position, text, bloom_level, verb, condition, criterion) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             (id, blueprint_id, position, text, bloom_level, verb, condition, criterion, \
+              evidence) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id.to_string())
         .bind(blueprint_id.to_string()),
         Some(terminal_id) => sqlx::query(
             "INSERT INTO enabling_objectives \
              (id, terminal_objective_id, blueprint_id, position, text, bloom_level, verb, \
-              condition, criterion) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              condition, criterion, evidence) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id.to_string())
         .bind(terminal_id.to_string())
@@ -239,6 +242,8 @@ async fn insert_objective(
         .bind(draft.verb.clone())
         .bind(draft.condition.clone())
         .bind(draft.criterion.clone())
+        // Cut to the contract's limit by the domain before it reaches the database.
+        .bind(draft.stored_evidence())
         .execute(&mut **tx)
         .await?;
     Ok(id)
@@ -746,7 +751,7 @@ impl Store for SqliteStore {
     async fn get_objectives(&self, blueprint_id: Uuid) -> StoreResult<Vec<TerminalObjective>> {
         let id = blueprint_id.to_string();
         let terminal_rows = sqlx::query(
-            "SELECT id, position, text, bloom_level, verb, condition, criterion \
+            "SELECT id, position, text, bloom_level, verb, condition, criterion, evidence \
              FROM terminal_objectives WHERE blueprint_id = ? ORDER BY position",
         )
         .bind(id.clone())
@@ -754,7 +759,7 @@ impl Store for SqliteStore {
         .await?;
         let enabling_rows = sqlx::query(
             "SELECT terminal_objective_id, id, position, text, bloom_level, verb, condition, \
-             criterion FROM enabling_objectives WHERE blueprint_id = ? \
+             criterion, evidence FROM enabling_objectives WHERE blueprint_id = ? \
              ORDER BY terminal_objective_id, position",
         )
         .bind(id)

@@ -67,6 +67,7 @@ fn markdown(document: &BlueprintDocument) -> String {
             t.text,
             t.bloom_level.as_str()
         ));
+        evidence_lines(&mut out, t.evidence.as_deref(), "");
         abcd_lines(&mut out, t.condition.as_deref(), t.criterion.as_deref(), "");
         for enabling in &terminal.enabling_objectives {
             out.push_str(&format!(
@@ -76,6 +77,7 @@ fn markdown(document: &BlueprintDocument) -> String {
                 enabling.text,
                 enabling.bloom_level.as_str()
             ));
+            evidence_lines(&mut out, enabling.evidence.as_deref(), "  ");
             abcd_lines(
                 &mut out,
                 enabling.condition.as_deref(),
@@ -86,6 +88,25 @@ fn markdown(document: &BlueprintDocument) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The evidence as a quotation under its objective, every line of the passage quoted.
+fn evidence_lines(out: &mut String, evidence: Option<&str>, indent: &str) {
+    let Some(evidence) = evidence.filter(|e| !e.trim().is_empty()) else {
+        return;
+    };
+    for (i, line) in evidence.lines().enumerate() {
+        let lead = if i == 0 { "Evidence: " } else { "" };
+        let line = format!("{lead}{}", line.trim_end());
+        if line.is_empty() {
+            out.push_str(&format!("{indent}>\n"));
+        } else {
+            out.push_str(&format!("{indent}> {line}\n"));
+        }
+    }
+    if indent.is_empty() {
+        out.push('\n');
+    }
 }
 
 fn abcd_lines(out: &mut String, condition: Option<&str>, criterion: Option<&str>, indent: &str) {
@@ -102,7 +123,8 @@ fn abcd_lines(out: &mut String, condition: Option<&str>, criterion: Option<&str>
 
 fn csv(document: &BlueprintDocument) -> String {
     let mut out = String::from(
-        "terminal_position,enabling_position,kind,bloom_level,verb,text,condition,criterion\r\n",
+        "terminal_position,enabling_position,kind,bloom_level,verb,text,condition,criterion,\
+         evidence\r\n",
     );
     for terminal in &document.terminal_objectives {
         let t = &terminal.objective;
@@ -116,6 +138,7 @@ fn csv(document: &BlueprintDocument) -> String {
                 o.text.clone(),
                 o.condition.clone().unwrap_or_default(),
                 o.criterion.clone().unwrap_or_default(),
+                o.evidence.clone().unwrap_or_default(),
             ];
             let cells: Vec<String> = fields.iter().map(|f| csv_cell(f)).collect();
             out.push_str(&cells.join(","));
@@ -147,6 +170,97 @@ fn csv_cell(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::domain::blueprint::{Blueprint, BlueprintStatus};
+    use crate::domain::objective::{BloomLevel, Objective, TerminalObjective};
+    use uuid::Uuid;
+
+    fn objective(position: i64, text: &str, evidence: Option<&str>) -> Objective {
+        Objective {
+            id: Uuid::nil(),
+            position,
+            text: text.into(),
+            bloom_level: BloomLevel::Apply,
+            verb: text.split_whitespace().next().unwrap_or("").into(),
+            condition: None,
+            criterion: None,
+            evidence: evidence.map(str::to_string),
+        }
+    }
+
+    fn document() -> BlueprintDocument {
+        let blueprint = Blueprint {
+            id: Uuid::nil(),
+            topic_id: Uuid::nil(),
+            status: BlueprintStatus::Completed,
+            title: Some("Blocks".into()),
+            description: None,
+            terminal_objectives_count: 1,
+            enabling_objectives_count: 2,
+            target_terminal_objectives: 1,
+            error: None,
+            error_code: None,
+            attempt: 1,
+            created_at: 0,
+            generation_started_at: Some(0),
+            finished_at: Some(1),
+            version: 3,
+            updated_at: 1,
+            quality: None,
+        };
+        BlueprintDocument {
+            status: blueprint.status_view(),
+            terminal_objectives: vec![TerminalObjective {
+                objective: objective(1, "Use blocks", Some("A block is a unit.\nIt holds data.")),
+                enabling_objectives: vec![
+                    objective(1, "Define a block", Some("A block is a unit.")),
+                    objective(2, "List the kinds of blocks", None),
+                ],
+            }],
+            quality: None,
+        }
+    }
+
+    #[test]
+    fn markdown_quotes_evidence_under_its_objective_and_omits_it_when_null() {
+        let markdown = render(&document(), ExportFormat::Markdown);
+        assert!(
+            markdown.contains(
+                "## 1. Use blocks *(apply)*\n\n> Evidence: A block is a unit.\n> It holds data.\n"
+            ),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("- 1.1 Define a block *(apply)*\n  > Evidence: A block is a unit.\n"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("- 1.2 List the kinds of blocks *(apply)*\n\n"),
+            "no evidence line for a null: {markdown}"
+        );
+        assert_eq!(markdown.matches("Evidence:").count(), 2);
+    }
+
+    #[test]
+    fn csv_and_json_carry_evidence() {
+        let csv = render(&document(), ExportFormat::Csv);
+        let rows: Vec<&str> = csv.split("\r\n").collect();
+        assert!(rows[0].ends_with(",criterion,evidence"), "{}", rows[0]);
+        assert!(rows[2].ends_with(",A block is a unit."), "{}", rows[2]);
+        assert!(
+            rows[3].ends_with(','),
+            "an empty cell for a null: {}",
+            rows[3]
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&document(), ExportFormat::Json)).expect("json");
+        let terminal = &json["terminal_objectives"][0];
+        assert_eq!(terminal["evidence"], "A block is a unit.\nIt holds data.");
+        assert!(terminal["enabling_objectives"][1]["evidence"].is_null());
+        assert!(terminal["enabling_objectives"][1]
+            .as_object()
+            .is_some_and(|o| o.contains_key("evidence")));
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_formulas_defused() {

@@ -61,6 +61,33 @@ pub struct ObjectiveDraft {
     pub bloom_level: BloomLevel,
     pub condition: Option<String>,
     pub criterion: Option<String>,
+    /// The passage of the topic's source text the objective rests on, quoted as written;
+    /// `None` when the topic has no source text. Stored cut to [`EVIDENCE_MAX_CHARS`].
+    #[serde(default)]
+    pub evidence: Option<String>,
+}
+
+/// The contract allows an objective's evidence at most this many characters (Unicode scalar
+/// values, as Rust's `char` counts them).
+pub const EVIDENCE_MAX_CHARS: usize = 300;
+
+/// Evidence as it is stored: trimmed, empty as `None`, and cut at a character boundary to at
+/// most [`EVIDENCE_MAX_CHARS`] characters.
+///
+/// The contract says evidence is at most 300 characters. A generator may quote more (a model
+/// ignoring its instructions, a long sentence), so the limit is kept here, once for every
+/// generator and both databases, rather than failing the objective or the generation over it;
+/// a byte-based cut could split a multi-byte character, hence the `char` boundary.
+pub fn clip_evidence(evidence: Option<&str>) -> Option<String> {
+    let evidence = evidence?.trim();
+    if evidence.is_empty() {
+        return None;
+    }
+    let clipped = match evidence.char_indices().nth(EVIDENCE_MAX_CHARS) {
+        Some((end, _)) => evidence[..end].trim_end(),
+        None => evidence,
+    };
+    Some(clipped.to_string())
 }
 
 /// A terminal objective with the enabling objectives that lead to it.
@@ -71,6 +98,11 @@ pub struct TerminalDraft {
 }
 
 impl ObjectiveDraft {
+    /// The evidence as it is stored (see [`clip_evidence`]).
+    pub fn stored_evidence(&self) -> Option<String> {
+        clip_evidence(self.evidence.as_deref())
+    }
+
     /// The rules every stored objective keeps: a measurable verb that starts the text.
     pub fn check(&self) -> Result<(), String> {
         let verb = self.verb.trim();
@@ -253,6 +285,9 @@ pub struct Objective {
     pub verb: String,
     pub condition: Option<String>,
     pub criterion: Option<String>,
+    /// The passage of the topic's source text the objective rests on (at most 300
+    /// characters, quoted as written); null when the topic has no source text.
+    pub evidence: Option<String>,
 }
 
 /// A stored terminal objective with its enabling objectives.
@@ -274,6 +309,7 @@ mod tests {
             bloom_level: BloomLevel::Apply,
             condition: None,
             criterion: None,
+            evidence: None,
         }
     }
 
@@ -301,6 +337,25 @@ mod tests {
         for level in BloomLevel::ALL {
             assert!(VERB_LEVELS.iter().any(|(_, l)| *l == level), "{level:?}");
         }
+    }
+
+    #[test]
+    fn evidence_is_cut_to_300_characters_at_a_char_boundary() {
+        let long = "ä".repeat(EVIDENCE_MAX_CHARS + 50);
+        let clipped = clip_evidence(Some(&long)).expect("kept");
+        assert_eq!(clipped.chars().count(), EVIDENCE_MAX_CHARS);
+        assert!(long.starts_with(&clipped));
+        let exact = "x".repeat(EVIDENCE_MAX_CHARS);
+        assert_eq!(clip_evidence(Some(&exact)), Some(exact.clone()));
+        assert_eq!(
+            clip_evidence(Some("  A block is a unit.\n")),
+            Some("A block is a unit.".to_string())
+        );
+        assert_eq!(clip_evidence(Some(" \n ")), None);
+        assert_eq!(clip_evidence(None), None);
+        let mut with = draft("Compute the mean", "compute");
+        with.evidence = Some(format!("{exact}yz"));
+        assert_eq!(with.stored_evidence(), Some(exact));
     }
 
     #[test]

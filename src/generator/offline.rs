@@ -380,6 +380,7 @@ fn fill(template: &Template, concept: &str, related: &str, subject: &str) -> Obj
         bloom_level: template.level(),
         condition: template.condition.map(str::to_string),
         criterion: template.criterion.map(str::to_string),
+        evidence: None,
     }
 }
 

@@ -931,6 +931,8 @@ struct ObjectiveOut {
     bloom_level: String,
     condition: Option<String>,
     criterion: Option<String>,
+    /// Not in the strict schema (yet): taken when a server's model sends it anyway.
+    evidence: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -941,6 +943,7 @@ struct TerminalOut {
     bloom_level: String,
     condition: Option<String>,
     criterion: Option<String>,
+    evidence: Option<String>,
     enabling_objectives: Vec<ObjectiveOut>,
 }
 
@@ -982,6 +985,8 @@ impl ObjectiveOut {
             bloom_level: level,
             condition: clean(self.condition),
             criterion: clean(self.criterion),
+            // Cut to the contract's length when stored (`ObjectiveDraft::stored_evidence`).
+            evidence: clean(self.evidence),
         })
     }
 }
@@ -994,6 +999,7 @@ impl TerminalOut {
             bloom_level: self.bloom_level,
             condition: self.condition,
             criterion: self.criterion,
+            evidence: self.evidence,
         }
         .into_draft()?;
         let enabling = self

@@ -186,6 +186,7 @@ pub fn drafts_of(stored: &[TerminalObjective]) -> Vec<TerminalDraft> {
         bloom_level: o.bloom_level,
         condition: o.condition.clone(),
         criterion: o.criterion.clone(),
+        evidence: o.evidence.clone(),
     };
     stored
         .iter()
@@ -223,6 +224,8 @@ pub fn assess(topic: &Topic, terminals: &[TerminalDraft]) -> BlueprintQuality {
             passed: false,
             failed: vec![check.name.clone()],
             checks: vec![check],
+            language: None,
+            notes: Vec::new(),
         };
     }
     let checks = vec![
@@ -294,6 +297,8 @@ pub fn assess(topic: &Topic, terminals: &[TerminalDraft]) -> BlueprintQuality {
         passed: failed.is_empty(),
         failed,
         checks,
+        language: None,
+        notes: Vec::new(),
     }
 }
 
@@ -497,6 +502,7 @@ mod tests {
             bloom_level: level,
             condition: None,
             criterion: None,
+            evidence: None,
         }
     }
 

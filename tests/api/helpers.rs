@@ -162,7 +162,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
-    let database = TestDatabase::create(backend).await;
+    spawn_app_on(TestDatabase::create(backend).await, settings).await
+}
+
+/// A server on a database the test has already filled (through the store, say); the app
+/// drops it again on `stop`.
+pub async fn spawn_app_on(database: TestDatabase, settings: Settings) -> TestApp {
     let config = ServeConfig {
         bind: "127.0.0.1:0".parse().expect("address"),
         database: DatabaseConfig::new(database.url.clone()),

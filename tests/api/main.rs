@@ -10,6 +10,7 @@ mod auth;
 mod blueprints;
 mod crash;
 mod errors;
+mod evidence;
 mod following;
 mod generation;
 mod openapi;

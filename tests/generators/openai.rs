@@ -303,6 +303,43 @@ async fn an_objective_that_breaks_the_rules_gets_a_repair_call() {
 }
 
 #[tokio::test]
+async fn evidence_is_taken_when_the_model_sends_it_and_none_otherwise() {
+    let mut with = answer(2);
+    with["terminal_objectives"][0]["evidence"] =
+        json!("  Osmosis and diffusion move water and solutes.\n");
+    with["terminal_objectives"][0]["enabling_objectives"][0]["evidence"] =
+        json!("Osmosis and diffusion");
+    with["terminal_objectives"][0]["enabling_objectives"][1]["evidence"] = json!("   ");
+    with["terminal_objectives"][1]["evidence"] = Value::Null;
+    let fake = FakeLlm::start(vec![Behaviour::Stream {
+        answer: with,
+        piece_delay: Duration::ZERO,
+        pause_after_terminal: Duration::ZERO,
+        cut_after: None,
+        finish_reason: "stop",
+    }])
+    .await;
+    let (result, sink, _) = run(&fake, 2).await;
+    result.expect("succeeds");
+    assert_eq!(sink.texts(), expected_texts(2));
+    let first = &sink.stored[0].1;
+    assert_eq!(
+        first.objective.evidence.as_deref(),
+        Some("Osmosis and diffusion move water and solutes.")
+    );
+    assert_eq!(
+        first.enabling[0].evidence.as_deref(),
+        Some("Osmosis and diffusion")
+    );
+    assert_eq!(first.enabling[1].evidence, None, "blank is none");
+    assert_eq!(first.enabling[2].evidence, None, "absent is none");
+    assert_eq!(sink.stored[1].1.objective.evidence, None, "null is none");
+    // Not (yet) part of the strict schema the model is given.
+    let schema = &fake.calls()[0].body["response_format"]["json_schema"]["schema"];
+    assert!(!schema.to_string().contains("evidence"));
+}
+
+#[tokio::test]
 async fn a_flat_vllm_style_error_ends_the_generation_with_its_message() {
     let fake = FakeLlm::start(vec![Behaviour::Status {
         code: 400,

@@ -446,6 +446,8 @@ struct BlueprintPage {
     exports: Vec<(&'static str, String)>,
     /// The quality checks' verdict, once completed.
     quality: Option<crate::domain::BlueprintQuality>,
+    /// The source's language as the quality checks detected it, named for a reader.
+    language: Option<String>,
 }
 
 /// `GET /topics/{topic_id}/blueprints/{blueprint_id}`: the objectives, the Bloom spread and
@@ -489,6 +491,12 @@ pub async fn blueprint_page(
         terminals: terminal_views(&objectives),
         exports,
         quality: blueprint.quality.as_deref().cloned(),
+        language: language_label(
+            blueprint
+                .quality
+                .as_deref()
+                .and_then(|q| q.language.as_deref()),
+        ),
     };
     render(&page, StatusCode::OK)
 }

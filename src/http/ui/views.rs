@@ -291,6 +291,8 @@ pub struct ObjectiveView {
     pub bloom_label: &'static str,
     pub condition: Option<String>,
     pub criterion: Option<String>,
+    /// The source passage the objective rests on, shown quoted under it.
+    pub evidence: Option<String>,
 }
 
 impl ObjectiveView {
@@ -302,6 +304,7 @@ impl ObjectiveView {
             bloom_label: bloom_label(o.bloom_level),
             condition: o.condition.clone().filter(|c| !c.trim().is_empty()),
             criterion: o.criterion.clone().filter(|c| !c.trim().is_empty()),
+            evidence: o.evidence.clone().filter(|e| !e.trim().is_empty()),
         }
     }
 }
@@ -324,6 +327,51 @@ pub fn terminal_views(objectives: &[TerminalObjective]) -> Vec<TerminalView> {
         })
         .collect()
 }
+
+/// A detected source language as a reader knows it: "German (de)"; the code alone for a
+/// language not in the short list, `None` for no code.
+pub fn language_label(code: Option<&str>) -> Option<String> {
+    let code = code?.trim();
+    if code.is_empty() {
+        return None;
+    }
+    let name = LANGUAGE_NAMES
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(code))
+        .map(|(_, name)| *name);
+    Some(match name {
+        Some(name) => format!("{name} ({code})"),
+        None => code.to_string(),
+    })
+}
+
+/// ISO 639-1 codes of the languages teachers are most likely to paste, with English names.
+const LANGUAGE_NAMES: &[(&str, &str)] = &[
+    ("ar", "Arabic"),
+    ("cs", "Czech"),
+    ("da", "Danish"),
+    ("de", "German"),
+    ("el", "Greek"),
+    ("en", "English"),
+    ("es", "Spanish"),
+    ("fi", "Finnish"),
+    ("fr", "French"),
+    ("hu", "Hungarian"),
+    ("it", "Italian"),
+    ("ja", "Japanese"),
+    ("ko", "Korean"),
+    ("nb", "Norwegian Bokmål"),
+    ("nl", "Dutch"),
+    ("no", "Norwegian"),
+    ("pl", "Polish"),
+    ("pt", "Portuguese"),
+    ("ro", "Romanian"),
+    ("ru", "Russian"),
+    ("sv", "Swedish"),
+    ("tr", "Turkish"),
+    ("uk", "Ukrainian"),
+    ("zh", "Chinese"),
+];
 
 /// One bar of the Bloom chart.
 pub struct BloomBar {
@@ -410,5 +458,13 @@ mod tests {
         assert_eq!(clock(-5), "0:00");
         assert_eq!(excerpt("short", 10), "short");
         assert_eq!(excerpt("one two three four", 12), "one two…");
+    }
+
+    #[test]
+    fn languages_are_named_when_known() {
+        assert_eq!(language_label(Some("de")).as_deref(), Some("German (de)"));
+        assert_eq!(language_label(Some("eo")).as_deref(), Some("eo"));
+        assert_eq!(language_label(Some(" ")), None);
+        assert_eq!(language_label(None), None);
     }
 }
