@@ -4,6 +4,8 @@
 pub mod offline;
 pub mod openai;
 pub mod quality;
+pub mod sense;
+pub mod source;
 pub mod text;
 
 use async_trait::async_trait;

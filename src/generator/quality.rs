@@ -11,7 +11,9 @@ use crate::domain::{
     BloomLevel, BlueprintQuality, ObjectiveDraft, QualityCheck, TerminalDraft, Topic,
 };
 
-use super::text::{content_tokens, normalise_word};
+use super::sense;
+use super::source::{self, Analysis};
+use super::text::content_tokens;
 
 /// Fewest and most words an objective may have.
 pub const MIN_WORDS: usize = 5;
@@ -21,16 +23,19 @@ pub const MIN_ENABLING: usize = 2;
 pub const MAX_ENABLING: usize = 6;
 /// Two objectives whose content words overlap this much (Jaccard) are near-duplicates.
 pub const NEAR_DUPLICATE_SIMILARITY: f64 = 0.8;
-/// Share of the top key concepts the objectives must name.
-pub const COVERAGE_THRESHOLD: f64 = 0.6;
+/// Share of the source's reference terms (headings, marked and defined terms) the objectives
+/// must name.
+pub const COVERAGE_THRESHOLD: f64 = 0.5;
 /// Share of terminal objectives that must sit at Apply or above.
 pub const TERMINAL_LEVEL_THRESHOLD: f64 = 0.8;
 /// Share of objectives whose stated level must match the verb table.
 pub const VERB_LEVEL_THRESHOLD: f64 = 0.9;
 /// Distinct Bloom levels a blueprint must use (when it has that many objectives).
 pub const MIN_LEVELS: usize = 3;
-/// At most this many top key concepts are asked to be covered.
-pub const COVERAGE_CONCEPTS: usize = 8;
+/// Share of objectives whose concepts must all occur in the source's prose.
+pub const GROUNDED_THRESHOLD: f64 = 0.9;
+/// Share of enabling objectives that must name a concept of their terminal objective.
+pub const LEADS_THRESHOLD: f64 = 0.9;
 
 /// Words that start a noun phrase; "and explain the ..." is a second behaviour, "and
 /// application" is not.
@@ -206,8 +211,17 @@ struct Scored {
     detail: String,
 }
 
-/// Scores a whole blueprint against its topic.
+/// Scores a whole blueprint against its topic, with no target to compare its size with.
 pub fn assess(topic: &Topic, terminals: &[TerminalDraft]) -> BlueprintQuality {
+    assess_against(topic, terminals, terminals.len())
+}
+
+/// Scores a whole blueprint against its topic's text; `target` is how many terminal
+/// objectives were asked for (the notes say when fewer came).
+pub fn assess_against(topic: &Topic, terminals: &[TerminalDraft], target: usize) -> BlueprintQuality {
+    let analysis = source::analyse(topic);
+    let notes = notes(&analysis, terminals.len(), target);
+    let language = Some(analysis.language.to_string());
     let objectives: Vec<&ObjectiveDraft> = terminals
         .iter()
         .flat_map(|t| std::iter::once(&t.objective).chain(t.enabling.iter()))
@@ -224,8 +238,8 @@ pub fn assess(topic: &Topic, terminals: &[TerminalDraft]) -> BlueprintQuality {
             passed: false,
             failed: vec![check.name.clone()],
             checks: vec![check],
-            language: None,
-            notes: Vec::new(),
+            language,
+            notes,
         };
     }
     let checks = vec![
@@ -272,8 +286,13 @@ pub fn assess(topic: &Topic, terminals: &[TerminalDraft]) -> BlueprintQuality {
         hierarchy_check(terminals),
         terminal_level_check(terminals),
         near_duplicate_check(&objectives),
-        coverage_check(topic, terminals, &objectives),
         spread_check(&objectives),
+        grammar_check(&objectives),
+        grounded_check(&analysis, &objectives),
+        paired_check(&analysis, &objectives),
+        coverage_check(&analysis, &objectives),
+        leads_to_terminal_check(&analysis, terminals),
+        evidence_check(&analysis, &objectives),
     ];
     let total_weight: u32 = checks.iter().map(|c| c.weight).sum();
     let weighted: f64 = checks.iter().map(|c| c.score * f64::from(c.weight)).sum();
@@ -297,8 +316,8 @@ pub fn assess(topic: &Topic, terminals: &[TerminalDraft]) -> BlueprintQuality {
         passed: failed.is_empty(),
         failed,
         checks,
-        language: None,
-        notes: Vec::new(),
+        language,
+        notes,
     }
 }
 
@@ -420,59 +439,6 @@ fn near_duplicate_check(objectives: &[&ObjectiveDraft]) -> Scored {
     }
 }
 
-fn coverage_check(
-    topic: &Topic,
-    terminals: &[TerminalDraft],
-    objectives: &[&ObjectiveDraft],
-) -> Scored {
-    let wanted = terminals.len().clamp(1, COVERAGE_CONCEPTS);
-    let concepts = super::offline::key_concepts(topic, wanted);
-    let texts: Vec<BTreeSet<String>> = objectives
-        .iter()
-        .map(|o| {
-            o.text
-                .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '\'')
-                .filter(|w| !w.is_empty())
-                .map(normalise_word)
-                .collect()
-        })
-        .collect();
-    let missing: Vec<&str> = concepts
-        .iter()
-        .filter(|concept| {
-            let words: Vec<String> = concept.split_whitespace().map(normalise_word).collect();
-            !texts
-                .iter()
-                .any(|text| words.iter().all(|w| text.contains(w)))
-        })
-        .map(String::as_str)
-        .collect();
-    let score = if concepts.is_empty() {
-        1.0
-    } else {
-        1.0 - missing.len() as f64 / concepts.len() as f64
-    };
-    Scored {
-        name: "coverage",
-        weight: 2,
-        score,
-        passed: score + 1e-9 >= COVERAGE_THRESHOLD,
-        detail: if missing.is_empty() {
-            format!(
-                "the objectives name all {} top key concepts",
-                concepts.len()
-            )
-        } else {
-            format!(
-                "{} of {} top key concepts are not named: {}",
-                missing.len(),
-                concepts.len(),
-                missing.join(", ")
-            )
-        },
-    }
-}
-
 fn spread_check(objectives: &[&ObjectiveDraft]) -> Scored {
     let levels: BTreeSet<BloomLevel> = objectives.iter().map(|o| o.bloom_level).collect();
     let needed = MIN_LEVELS.min(objectives.len());
@@ -487,6 +453,240 @@ fn spread_check(objectives: &[&ObjectiveDraft]) -> Scored {
             levels.len(),
             names.join(", ")
         ),
+    }
+}
+
+/// What a teacher should read with the blueprint.
+fn notes(analysis: &Analysis, terminals: usize, target: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !analysis.has_source {
+        notes.push(
+            "This topic has no source text, so the objectives rest on its title alone and quote no evidence. \
+             Add your lecture notes or a chapter as source text for a fuller blueprint grounded in them."
+                .to_string(),
+        );
+    } else if analysis.language != "en" {
+        notes.push(format!(
+            "The source is in {} ({}); the objectives are written in English, quoting its terms, \
+             because QuizMaster has objective templates only in English.",
+            source::language::name(analysis.language),
+            analysis.language
+        ));
+    }
+    if terminals < target {
+        notes.push(format!(
+            "The source supported {terminals} of the {target} terminal objectives asked for; \
+             add more source text (a chapter, fuller notes) for more."
+        ));
+    }
+    notes
+}
+
+/// Every objective reads as grammatical English: zero grammar lints (harper-core).
+fn grammar_check(objectives: &[&ObjectiveDraft]) -> Scored {
+    let mut problems: Vec<String> = Vec::new();
+    let mut failing = 0;
+    for o in objectives {
+        let found = sense::grammar_problems(&o.text);
+        if !found.is_empty() {
+            failing += 1;
+            problems.extend(found);
+        }
+    }
+    Scored {
+        name: "grammar",
+        weight: 3,
+        score: 1.0 - failing as f64 / objectives.len() as f64,
+        passed: failing == 0,
+        detail: if problems.is_empty() {
+            format!("no grammar lints in {} objectives", objectives.len())
+        } else {
+            format!(
+                "{failing} objectives have grammar lints: {}",
+                problems.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+            )
+        },
+    }
+}
+
+/// Every concept an objective names is a noun phrase of the source's prose (not code, not a
+/// URL, not a function word, not something the source never says).
+fn grounded_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
+    if !analysis.has_source {
+        return Scored {
+            name: "grounded_concepts",
+            weight: 3,
+            score: 1.0,
+            passed: true,
+            detail: "no source text to ground the concepts in".into(),
+        };
+    }
+    let mut strays: Vec<String> = Vec::new();
+    let mut failing = 0;
+    for o in objectives {
+        let named = sense::named_concepts(analysis, &o.text);
+        let missing: Vec<String> = named.into_iter().filter(|k| !sense::in_prose(analysis, k)).collect();
+        if !missing.is_empty() {
+            failing += 1;
+            strays.push(format!("{:?} names {}", o.text, missing.join(", ")));
+        }
+    }
+    let score = 1.0 - failing as f64 / objectives.len() as f64;
+    Scored {
+        name: "grounded_concepts",
+        weight: 3,
+        score,
+        passed: score + 1e-9 >= GROUNDED_THRESHOLD,
+        detail: if strays.is_empty() {
+            "every concept the objectives name occurs in the source's prose".into()
+        } else {
+            format!(
+                "{failing} objectives name concepts the source's prose does not contain: {}",
+                strays.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+            )
+        },
+    }
+}
+
+/// Objectives that name two concepts pair them only where the source relates them (one
+/// sentence or one section).
+fn paired_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
+    let mut pairs = 0;
+    let mut unrelated: Vec<String> = Vec::new();
+    if analysis.has_source {
+        for o in objectives {
+            let named: Vec<String> = sense::named_concepts(analysis, &o.text)
+                .into_iter()
+                .filter(|k| sense::in_prose(analysis, k))
+                .collect();
+            for (i, a) in named.iter().enumerate() {
+                for b in &named[i + 1..] {
+                    pairs += 1;
+                    if !sense::related_in_source(analysis, a, b) {
+                        unrelated.push(format!("{a} and {b} in {:?}", o.text));
+                    }
+                }
+            }
+        }
+    }
+    let score = if pairs == 0 { 1.0 } else { 1.0 - unrelated.len() as f64 / pairs as f64 };
+    Scored {
+        name: "paired_concepts",
+        weight: 2,
+        score,
+        passed: unrelated.is_empty(),
+        detail: if unrelated.is_empty() {
+            format!("{pairs} pairs of concepts, each related in the source")
+        } else {
+            format!(
+                "{} of {pairs} paired concepts never meet in the source: {}",
+                unrelated.len(),
+                unrelated.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+            )
+        },
+    }
+}
+
+/// The share of the source's own reference terms (concept-like headings, marked and defined
+/// terms, API names it discusses) that the objectives name.
+fn coverage_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
+    let reference = &analysis.reference;
+    let missing: Vec<&str> = reference
+        .iter()
+        .filter(|key| !objectives.iter().any(|o| sense::names_concept(&o.text, key)))
+        .map(String::as_str)
+        .collect();
+    let score = if reference.is_empty() {
+        1.0
+    } else {
+        1.0 - missing.len() as f64 / reference.len() as f64
+    };
+    Scored {
+        name: "coverage",
+        weight: 2,
+        score,
+        passed: score + 1e-9 >= COVERAGE_THRESHOLD,
+        detail: if reference.is_empty() {
+            "the source marks no terms (headings, emphasis, definitions) to cover".into()
+        } else if missing.is_empty() {
+            format!("the objectives name all {} terms the source marks", reference.len())
+        } else {
+            format!(
+                "{} of {} terms the source marks (headings, emphasis, definitions) are not named: {}",
+                missing.len(),
+                reference.len(),
+                missing.join(", ")
+            )
+        },
+    }
+}
+
+/// Each enabling objective names a concept of its terminal objective, so it leads there.
+fn leads_to_terminal_check(analysis: &Analysis, terminals: &[TerminalDraft]) -> Scored {
+    let mut total = 0;
+    let mut astray: Vec<&str> = Vec::new();
+    for t in terminals {
+        let aims = sense::named_concepts(analysis, &t.objective.text);
+        for e in &t.enabling {
+            total += 1;
+            let leads = aims.iter().any(|k| sense::names_concept(&e.text, k))
+                || sense::named_concepts(analysis, &e.text)
+                    .iter()
+                    .any(|k| sense::names_concept(&t.objective.text, k));
+            if !leads {
+                astray.push(&e.text);
+            }
+        }
+    }
+    let score = if total == 0 { 1.0 } else { 1.0 - astray.len() as f64 / total as f64 };
+    Scored {
+        name: "leads_to_terminal",
+        weight: 2,
+        score,
+        passed: score + 1e-9 >= LEADS_THRESHOLD,
+        detail: if astray.is_empty() {
+            format!("all {total} enabling objectives name a concept of their terminal objective")
+        } else {
+            format!(
+                "{} of {total} enabling objectives name nothing their terminal objective is about: {}",
+                astray.len(),
+                quote_some(&astray)
+            )
+        },
+    }
+}
+
+/// With source text, every objective quotes a passage that is in it; without, none does.
+fn evidence_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
+    let failing: Vec<&str> = objectives
+        .iter()
+        .filter(|o| match (&o.evidence, analysis.has_source) {
+            (Some(e), true) => !sense::evidence_in_source(analysis, e),
+            (None, true) => true,
+            (Some(_), false) => true,
+            (None, false) => false,
+        })
+        .map(|o| o.text.as_str())
+        .collect();
+    let score = 1.0 - failing.len() as f64 / objectives.len() as f64;
+    Scored {
+        name: "evidence",
+        weight: 2,
+        score,
+        passed: failing.is_empty(),
+        detail: if failing.is_empty() {
+            if analysis.has_source {
+                format!("all {} objectives quote the passage of the source they rest on", objectives.len())
+            } else {
+                "no source text, so no objective quotes evidence".into()
+            }
+        } else {
+            format!(
+                "{} objectives quote no passage of the source: {}",
+                failing.len(),
+                quote_some(&failing)
+            )
+        },
     }
 }
 

@@ -216,7 +216,11 @@ impl JobEngine {
     async fn assess(&self, id: Uuid, request: &GenerationRequest) -> Option<BlueprintQuality> {
         match self.store.get_objectives(id).await {
             Ok(stored) => {
-                let quality = quality::assess(&request.topic, &quality::drafts_of(&stored));
+                let quality = quality::assess_against(
+                    &request.topic,
+                    &quality::drafts_of(&stored),
+                    request.target_terminal_objectives,
+                );
                 tracing::info!(
                     score = quality.score,
                     failed = ?quality.failed,

@@ -5,3 +5,4 @@ mod corpus;
 mod fake_llm;
 mod offline;
 mod openai;
+mod real_texts;

@@ -1,0 +1,734 @@
+//! The built-in offline generator: no network, no model. It reads the topic's source
+//! ([`crate::generator::source`]: clean input, noun phrases, ranked concepts), finds what the
+//! text says about each concept ([`facts`]), and writes objectives whose behaviour fits what
+//! the concept is and whose evidence is the sentence they rest on. A concept the text says
+//! nothing usable about gets no objective: a thin source gives fewer objectives, and the
+//! blueprint's notes say so. Deterministic: the same topic always gives the same blueprint.
+
+pub mod facts;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::quality::{similarity, NEAR_DUPLICATE_SIMILARITY};
+use super::source::{self, Analysis, Concept};
+use super::{GenerateError, GenerationRequest, Generator, ObjectiveSink};
+use crate::domain::objective::verb_level;
+use crate::domain::{BloomLevel, ObjectiveDraft, TerminalDraft, Topic};
+use facts::{ConceptKind, Fact};
+
+pub struct OfflineGenerator {
+    /// Pause after each stored terminal objective (demos and tests of progress).
+    pub pace: Duration,
+}
+
+#[async_trait]
+impl Generator for OfflineGenerator {
+    fn name(&self) -> &'static str {
+        "offline"
+    }
+
+    async fn generate(
+        &self,
+        request: &GenerationRequest,
+        sink: &mut dyn ObjectiveSink,
+        cancel: &CancellationToken,
+    ) -> Result<(), GenerateError> {
+        let plan = plan_blueprint(&request.topic, request.target_terminal_objectives);
+        sink.set_summary(&plan.title, &plan.description).await?;
+        for terminal in plan.terminals.into_iter().skip(request.already_stored) {
+            if cancel.is_cancelled() {
+                return Err(GenerateError::Stopped);
+            }
+            sink.store_terminal(terminal).await?;
+            if !self.pace.is_zero() {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(GenerateError::Stopped),
+                    _ = tokio::time::sleep(self.pace) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A whole blueprint, planned before anything is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlueprintPlan {
+    pub title: String,
+    pub description: String,
+    pub terminals: Vec<TerminalDraft>,
+    /// The concepts the terminal objectives are about, as shown, in order.
+    pub concepts: Vec<String>,
+}
+
+/// Without source text, at most this many terminal objectives: the title alone supports no
+/// more honest ones.
+pub const TITLE_ONLY_MAX_TERMINALS: usize = 3;
+
+/// Plans the blueprint for a topic. Pure and deterministic.
+pub fn plan_blueprint(topic: &Topic, target: usize) -> BlueprintPlan {
+    let analysis = source::analyse(topic);
+    plan_from(&analysis, topic, target)
+}
+
+/// Plans from an analysis already made (the quality checks share it).
+pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> BlueprintPlan {
+    let subject = subject_phrase(&topic.title);
+    let limit = if analysis.has_source {
+        target
+    } else {
+        target.min(TITLE_ONLY_MAX_TERMINALS)
+    };
+    let pool: Vec<&Concept> = analysis.concepts.iter().take(80).collect();
+    let mut planner = Planner {
+        analysis,
+        subject: &subject,
+        pool: &pool,
+        tasks: BTreeSet::new(),
+        texts: Vec::new(),
+    };
+    let mut terminals = Vec::new();
+    let mut concepts = Vec::new();
+    let mut mains: BTreeSet<&str> = BTreeSet::new();
+    for concept in &pool {
+        if terminals.len() >= limit {
+            break;
+        }
+        if mains.contains(concept.key.as_str()) {
+            continue;
+        }
+        if let Some(terminal) = planner.terminal_for(concept) {
+            mains.insert(concept.key.as_str());
+            concepts.push(concept.name.clone());
+            terminals.push(terminal);
+        }
+    }
+    // A title-only topic whose title yields no concept still gets one honest objective on it.
+    if terminals.is_empty() && target > 0 {
+        if let Some(terminal) = planner.title_terminal(&subject) {
+            concepts.push(subject.clone());
+            terminals.push(terminal);
+        }
+    }
+    let listed: Vec<&str> = concepts.iter().take(5).map(String::as_str).collect();
+    let count = terminals.len();
+    let description = if listed.is_empty() {
+        format!("{count} terminal objectives on {}.", topic.title.trim())
+    } else {
+        format!(
+            "{count} terminal {} on {}, covering {}.",
+            if count == 1 { "objective" } else { "objectives" },
+            topic.title.trim(),
+            listed.join(", ")
+        )
+    };
+    BlueprintPlan {
+        title: format!("{}: quiz blueprint", topic.title.trim()),
+        description,
+        terminals,
+        concepts,
+    }
+}
+
+/// The title as it reads inside a sentence: "Photosynthesis" → "photosynthesis", while
+/// "World War II" or "DNA replication" keep their capitals.
+fn subject_phrase(title: &str) -> String {
+    let title = title.trim();
+    let mut words = title.split_whitespace();
+    let Some(first) = words.next() else {
+        return "the topic".to_string();
+    };
+    let other_capitals = words.any(|w| w.chars().next().is_some_and(char::is_uppercase));
+    let first_is_plain = first.chars().skip(1).all(|c| !c.is_uppercase());
+    if first_is_plain && !other_capitals {
+        let mut chars = title.chars();
+        match chars.next() {
+            Some(c) => c.to_lowercase().chain(chars).collect(),
+            None => String::new(),
+        }
+    } else {
+        title.to_string()
+    }
+}
+
+/// An objective before it is chosen: what it asks, the sentence it rests on, and the task it
+/// stands for (so no two slots ask the same thing at different levels).
+#[derive(Debug, Clone)]
+struct Option_ {
+    verb: &'static str,
+    text: String,
+    condition: Option<String>,
+    criterion: Option<String>,
+    sentence: Option<usize>,
+    task: String,
+}
+
+impl Option_ {
+    fn level(&self) -> BloomLevel {
+        verb_level(self.verb).unwrap_or(BloomLevel::Remember)
+    }
+}
+
+fn option(verb: &'static str, text: String, sentence: Option<usize>, task: String) -> Option_ {
+    Option_ {
+        verb,
+        text,
+        condition: None,
+        criterion: None,
+        sentence,
+        task,
+    }
+}
+
+struct Planner<'a> {
+    analysis: &'a Analysis,
+    subject: &'a str,
+    pool: &'a [&'a Concept],
+    /// Tasks already asked, e.g. "define:standard deviation".
+    tasks: BTreeSet<String>,
+    /// Every objective text planned so far (near-duplicate guard).
+    texts: Vec<String>,
+}
+
+impl Planner<'_> {
+    fn concept(&self, key: &str) -> Option<&Concept> {
+        self.pool.iter().copied().find(|c| c.key == key)
+    }
+
+    /// How a concept reads in a sentence: with the determiner the text gives it, and quoted
+    /// when the source is not English (the templates are).
+    fn named(&self, concept: &Concept) -> String {
+        if self.analysis.language != "en" && !concept.api {
+            return format!("\"{}\"", concept.name);
+        }
+        match concept.determiner.as_deref() {
+            Some("the") => format!("the {}", concept.name),
+            Some("a") | Some("an") if !concept.api => {
+                format!("{} {}", indefinite_article(&concept.name), concept.name)
+            }
+            _ => concept.name.clone(),
+        }
+    }
+
+    fn named_key(&self, key: &str) -> Option<String> {
+        self.concept(key).map(|c| self.named(c))
+    }
+
+    fn fresh(&self, option: &Option_) -> bool {
+        !self.tasks.contains(&option.task)
+            && self
+                .texts
+                .iter()
+                .all(|t| similarity(t, &option.text) < NEAR_DUPLICATE_SIMILARITY)
+    }
+
+    fn terminal_for(&mut self, concept: &Concept) -> Option<TerminalDraft> {
+        let kind = facts::kind_of(concept, self.analysis);
+        let facts = facts::facts_of(concept, self.analysis, self.pool);
+        // A concept the source only mentions once, with nothing said about it, teaches
+        // nothing an objective could rest on.
+        if self.analysis.has_source && facts.is_empty() && concept.sentences.len() < 2 {
+            return None;
+        }
+        let terminal = self
+            .terminal_options(concept, kind, &facts)
+            .into_iter()
+            .find(|o| o.level() >= BloomLevel::Apply && self.fresh(o))?;
+        let mut enabling: Vec<Option_> = Vec::new();
+        for candidate in self.enabling_options(concept, kind, &facts, &terminal) {
+            if enabling.len() >= 3 {
+                break;
+            }
+            if candidate.level() >= terminal.level()
+                || candidate.task == terminal.task
+                || !self.fresh(&candidate)
+                || enabling.iter().any(|e| e.task == candidate.task)
+                || similarity(&candidate.text, &terminal.text) >= NEAR_DUPLICATE_SIMILARITY
+                || enabling
+                    .iter()
+                    .any(|e| similarity(&e.text, &candidate.text) >= NEAR_DUPLICATE_SIMILARITY)
+            {
+                continue;
+            }
+            enabling.push(candidate);
+        }
+        if enabling.len() < 2 {
+            return None;
+        }
+        enabling.sort_by_key(Option_::level);
+        Some(self.commit(terminal, enabling))
+    }
+
+    /// The one objective a topic without usable concepts gets: on its title.
+    fn title_terminal(&mut self, subject: &str) -> Option<TerminalDraft> {
+        let terminal = option(
+            "Analyze",
+            format!("Analyze the main ideas of {subject} in a short written answer"),
+            None,
+            "title:analyze".into(),
+        );
+        let enabling = vec![
+            option(
+                "Describe",
+                format!("Describe {subject} in your own words"),
+                None,
+                "title:describe".into(),
+            ),
+            option(
+                "Explain",
+                format!("Explain why {subject} matters, with one example"),
+                None,
+                "title:explain".into(),
+            ),
+        ];
+        Some(self.commit(terminal, enabling))
+    }
+
+    fn commit(&mut self, terminal: Option_, enabling: Vec<Option_>) -> TerminalDraft {
+        let draft = |o: &Option_| ObjectiveDraft {
+            text: o.text.clone(),
+            verb: o.verb.to_string(),
+            bloom_level: o.level(),
+            condition: o.condition.clone(),
+            criterion: o.criterion.clone(),
+            evidence: self.evidence(o),
+        };
+        let result = TerminalDraft {
+            objective: draft(&terminal),
+            enabling: enabling.iter().map(draft).collect(),
+        };
+        for o in std::iter::once(&terminal).chain(enabling.iter()) {
+            self.tasks.insert(o.task.clone());
+            self.texts.push(o.text.clone());
+        }
+        result
+    }
+
+    fn evidence(&self, option: &Option_) -> Option<String> {
+        if !self.analysis.has_source {
+            return None;
+        }
+        let sentence = option
+            .sentence
+            .or_else(|| self.analysis.best_passage(&option.text))?;
+        self.analysis.evidence(sentence)
+    }
+
+    /// Terminal objectives that fit the concept's kind and the facts the text gives, best
+    /// first. All at Apply or above.
+    fn terminal_options(&self, c: &Concept, kind: ConceptKind, facts: &[Fact]) -> Vec<Option_> {
+        let n = self.named(c);
+        let key = &c.key;
+        let first = c.sentences.first().copied();
+        let mut out = Vec::new();
+        let pair_task = |verb: &str, a: &str, b: &str| {
+            let (x, y) = if a < b { (a, b) } else { (b, a) };
+            format!("{verb}:{x}|{y}")
+        };
+        for fact in facts {
+            match fact {
+                Fact::Returns { sentence, other } if kind == ConceptKind::ApiFunction => {
+                    if let Some(r) = self.named_key(other) {
+                        let mut o = option(
+                            "Diagnose",
+                            format!("Diagnose why a call to {n} returns {r}"),
+                            Some(*sentence),
+                            pair_task("returns", key, other),
+                        );
+                        o.condition = Some(format!("Given a short program that calls {n}"));
+                        out.push(o);
+                    }
+                }
+                Fact::UsedWith { sentence, other } if kind == ConceptKind::ApiFunction || kind == ConceptKind::ApiType => {
+                    if let Some(r) = self.named_key(other) {
+                        let mut o = option(
+                            "Use",
+                            format!("Use {n} together with {r} in a short program"),
+                            Some(*sentence),
+                            pair_task("use", key, other),
+                        );
+                        o.criterion = Some("The program follows the rules the text states for both".into());
+                        out.push(o);
+                    }
+                }
+                Fact::Comparison { sentence, other } => {
+                    if let Some(r) = self.named_key(other) {
+                        let mut o = option(
+                            "Compare",
+                            format!("Compare {n} with {r}, using the account the text gives"),
+                            Some(*sentence),
+                            pair_task("compare", key, other),
+                        );
+                        o.criterion = Some("Names at least one difference and one similarity".into());
+                        out.push(o);
+                    }
+                }
+                Fact::Kinds { sentence, kinds } => {
+                    let names: Vec<String> = kinds.iter().filter_map(|k| self.named_key(k)).collect();
+                    if names.len() >= 2 {
+                        out.push(option(
+                            "Categorize",
+                            format!("Categorize given examples of {n} as {}", or_list(&names)),
+                            Some(*sentence),
+                            format!("kinds:{key}"),
+                        ));
+                    }
+                }
+                Fact::Cause { sentence, other } if kind != ConceptKind::Event => {
+                    if let Some(r) = self.named_key(other) {
+                        out.push(option(
+                            "Examine",
+                            format!("Examine the link between {n} and {r} that the text describes"),
+                            Some(*sentence),
+                            pair_task("link", key, other),
+                        ));
+                    }
+                }
+                Fact::Steps { sentence, count } => {
+                    let mut o = option(
+                        "Perform",
+                        format!("Perform {n} on a new example"),
+                        Some(*sentence),
+                        format!("perform:{key}"),
+                    );
+                    o.criterion = Some(format!("Follows all {count} steps in the order the text gives"));
+                    out.push(o);
+                }
+                _ => {}
+            }
+        }
+        let has = |f: fn(&Fact) -> bool| facts.iter().find(|x| f(x)).map(Fact::sentence);
+        let definition = has(|f| matches!(f, Fact::Definition { .. }));
+        let rule = has(|f| matches!(f, Fact::Rule { .. }));
+        let cause = has(|f| matches!(f, Fact::Cause { .. }));
+        match kind {
+            ConceptKind::ApiFunction => {
+                let mut o = option(
+                    "Use",
+                    format!("Use {n} correctly in a short program"),
+                    rule.or(definition).or(first),
+                    format!("use:{key}"),
+                );
+                if rule.is_some() {
+                    o.criterion = Some(format!("The program keeps the rules the text states for {n}"));
+                }
+                out.push(o);
+            }
+            ConceptKind::ApiConstant => {
+                out.push(option(
+                    "Diagnose",
+                    format!("Diagnose what leads to {n} in a failing program"),
+                    rule.or(first),
+                    format!("diagnose:{key}"),
+                ));
+            }
+            ConceptKind::ApiType => {
+                out.push(option(
+                    "Use",
+                    format!("Use {n} objects correctly in a short program"),
+                    definition.or(first),
+                    format!("use:{key}"),
+                ));
+            }
+            ConceptKind::ApiOption => {
+                out.push(option(
+                    "Use",
+                    format!("Use the {n} option in a command that needs it"),
+                    definition.or(first),
+                    format!("use:{key}"),
+                ));
+            }
+            ConceptKind::Procedure => {
+                out.push(option(
+                    "Perform",
+                    format!("Perform {n} on a given case"),
+                    rule.or(definition).or(first),
+                    format!("perform:{key}"),
+                ));
+            }
+            ConceptKind::Measure => {
+                let target = if facts::is_statistic(c) { "a given data set" } else { "a given case" };
+                out.push(option(
+                    "Calculate",
+                    format!("Calculate {n} for {target}"),
+                    definition.or(first),
+                    format!("calculate:{key}"),
+                ));
+            }
+            ConceptKind::Event => {
+                out.push(option(
+                    "Analyze",
+                    format!("Analyze the causes of {n}"),
+                    cause.or(first),
+                    format!("causes:{key}"),
+                ));
+                out.push(option(
+                    "Evaluate",
+                    format!("Evaluate the consequences of {n}"),
+                    cause.or(first),
+                    format!("consequences:{key}"),
+                ));
+            }
+            ConceptKind::Person => {
+                out.push(option(
+                    "Assess",
+                    format!("Assess the part {n} played in {}", self.subject),
+                    first,
+                    format!("role:{key}"),
+                ));
+            }
+            ConceptKind::Relation => {
+                out.push(option(
+                    "Analyze",
+                    format!("Analyze {n} in a case the text describes"),
+                    definition.or(first),
+                    format!("analyze:{key}"),
+                ));
+            }
+            ConceptKind::Entity => {
+                if let Some(sentence) = definition {
+                    out.push(option(
+                        "Judge",
+                        format!("Judge whether a given example fits the definition of {n}"),
+                        Some(sentence),
+                        format!("judge:{key}"),
+                    ));
+                }
+                if rule.is_some() {
+                    out.push(option(
+                        "Apply",
+                        format!("Apply the rule the text gives for {n} to a new case"),
+                        rule,
+                        format!("rule:{key}"),
+                    ));
+                }
+                if c.sentences.len() >= 2 || !self.analysis.has_source {
+                    out.push(option(
+                        "Examine",
+                        format!("Examine the role of {n} in {}", self.subject),
+                        first,
+                        format!("role:{key}"),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Enabling objectives that name the concept (so they lead to its terminal objective),
+    /// lower levels first.
+    fn enabling_options(
+        &self,
+        c: &Concept,
+        kind: ConceptKind,
+        facts: &[Fact],
+        terminal: &Option_,
+    ) -> Vec<Option_> {
+        let n = self.named(c);
+        let key = &c.key;
+        let first = c.sentences.first().copied();
+        let mut out = Vec::new();
+        let has = |f: fn(&Fact) -> bool| facts.iter().find(|x| f(x)).map(Fact::sentence);
+        let definition = has(|f| matches!(f, Fact::Definition { .. }));
+        let rule = has(|f| matches!(f, Fact::Rule { .. }));
+        let example = has(|f| matches!(f, Fact::Example { .. }));
+        let date = has(|f| matches!(f, Fact::Date { .. }));
+        // The partner of a paired terminal objective gets an objective of its own, so both
+        // halves of the comparison are taught.
+        let partner = terminal
+            .task
+            .split_once(':')
+            .and_then(|(_, pair)| pair.split_once('|'))
+            .map(|(a, b)| if a == key { b } else { a })
+            .and_then(|k| self.concept(k));
+        match kind {
+            ConceptKind::ApiFunction | ConceptKind::ApiType | ConceptKind::ApiOption => {
+                out.push(option(
+                    "State",
+                    format!("State the purpose of {n} in one sentence"),
+                    definition.or(first),
+                    format!("purpose:{key}"),
+                ));
+            }
+            ConceptKind::ApiConstant => {
+                out.push(option(
+                    "State",
+                    format!("State what {n} signals to the caller"),
+                    definition.or(first),
+                    format!("purpose:{key}"),
+                ));
+            }
+            _ => {
+                if let Some(sentence) = definition {
+                    out.push(option(
+                        "Define",
+                        format!("Define {n} in the words of the text"),
+                        Some(sentence),
+                        format!("define:{key}"),
+                    ));
+                }
+            }
+        }
+        for fact in facts {
+            match fact {
+                Fact::Kinds { sentence, .. } => out.push(option(
+                    "List",
+                    format!("List the kinds of {n} that the text names"),
+                    Some(*sentence),
+                    format!("list-kinds:{key}"),
+                )),
+                Fact::Steps { sentence, .. } => out.push(option(
+                    "List",
+                    format!("List the steps of {n} in order"),
+                    Some(*sentence),
+                    format!("list-steps:{key}"),
+                )),
+                Fact::Returns { sentence, other } => {
+                    if let Some(r) = self.named_key(other) {
+                        out.push(option(
+                            "Explain",
+                            format!("Explain when {n} returns {r}"),
+                            Some(*sentence),
+                            format!("when-returns:{key}|{other}"),
+                        ));
+                    }
+                }
+                Fact::Cause { sentence, other } => {
+                    if let Some(r) = self.named_key(other) {
+                        out.push(option(
+                            "Explain",
+                            format!("Explain how {n} relates to {r}"),
+                            Some(*sentence),
+                            format!("relates:{key}|{other}"),
+                        ));
+                    }
+                }
+                Fact::Comparison { sentence, other } => {
+                    if let Some(r) = self.named_key(other) {
+                        out.push(option(
+                            "Distinguish",
+                            format!("Distinguish {n} from {r}"),
+                            Some(*sentence),
+                            format!("compare:{}", {
+                                let (x, y) = if key.as_str() < other.as_str() { (key.as_str(), other.as_str()) } else { (other.as_str(), key.as_str()) };
+                                format!("{x}|{y}")
+                            }),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if kind == ConceptKind::Event {
+            if let Some(sentence) = date {
+                out.push(option(
+                    "State",
+                    format!("State when {n} took place"),
+                    Some(sentence),
+                    format!("when:{key}"),
+                ));
+            }
+            out.push(option(
+                "Describe",
+                format!("Describe the main events of {n}"),
+                first,
+                format!("describe:{key}"),
+            ));
+        }
+        if let Some(sentence) = rule {
+            out.push(option(
+                "Explain",
+                format!("Explain the rule the text gives for {n}"),
+                Some(sentence),
+                format!("explain-rule:{key}"),
+            ));
+        }
+        if let Some(sentence) = example {
+            out.push(option(
+                "Illustrate",
+                format!("Illustrate {n} with the example the text gives"),
+                Some(sentence),
+                format!("example:{key}"),
+            ));
+        }
+        if let Some(p) = partner {
+            let r = self.named(p);
+            let definition = p.definition.or(p.sentences.first().copied());
+            out.push(option(
+                "Describe",
+                format!("Describe {r} as the text presents it"),
+                definition,
+                format!("describe:{}", p.key),
+            ));
+        }
+        match kind {
+            ConceptKind::ApiFunction | ConceptKind::ApiType | ConceptKind::ApiConstant | ConceptKind::ApiOption => {
+                out.push(option(
+                    "Describe",
+                    format!("Describe the behaviour of {n} that the text documents"),
+                    rule.or(first),
+                    format!("describe:{key}"),
+                ));
+            }
+            ConceptKind::Measure => {
+                out.push(option(
+                    "Interpret",
+                    format!("Interpret a given value of {n}"),
+                    definition.or(first),
+                    format!("interpret:{key}"),
+                ));
+            }
+            _ => {
+                out.push(option(
+                    "Describe",
+                    format!("Describe {n} in your own words"),
+                    definition.or(first),
+                    format!("describe:{key}"),
+                ));
+                out.push(option(
+                    "Identify",
+                    format!("Identify {n} in a passage of the text"),
+                    first,
+                    format!("identify:{key}"),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// "a" or "an" by the sound of the next word (letters of acronyms are spelled out).
+fn indefinite_article(word: &str) -> &'static str {
+    let first_word = word.split_whitespace().next().unwrap_or("");
+    let lower = first_word.to_lowercase();
+    let acronym = first_word.len() >= 2 && first_word.chars().all(|c| c.is_ascii_uppercase());
+    if acronym {
+        return if first_word.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) {
+            "an"
+        } else {
+            "a"
+        };
+    }
+    let vowel_sound = lower.starts_with(['a', 'e', 'i', 'o'])
+        || lower.starts_with('u') && !lower.starts_with("uni") && !lower.starts_with("use") && !lower.starts_with("usu")
+        || lower.starts_with("hour")
+        || lower.starts_with("honest");
+    if vowel_sound && !lower.starts_with("one") && !lower.starts_with("eu") {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// "A, B or C".
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}

@@ -1,0 +1,257 @@
+//! Quality checks that judge sense rather than form, for any generator's objectives: grammar
+//! (harper-core's lints), concepts that are real noun phrases of the source's prose, paired
+//! concepts the source relates, coverage of an independent reference (the terms the author
+//! marked), enabling objectives that lead to their terminal objective, and evidence that is
+//! really in the source.
+
+use std::collections::BTreeSet;
+use std::sync::{LazyLock, Mutex};
+
+use harper_core::linting::{LintGroup, LintKind, Linter};
+use harper_core::spell::FstDictionary;
+use harper_core::{Dialect, Document};
+
+use super::source::{self, contains_phrase, phrases, Analysis};
+use super::text::normalise_word;
+use crate::domain::{ObjectiveDraft, TerminalDraft};
+
+/// Nouns the templates of any generator use for the setting of a task, not for a concept of
+/// the topic; they need not occur in the source.
+const TASK_WORDS: &[&str] = &[
+    "text", "program", "example", "case", "passage", "data set", "datum set", "word", "sentence",
+    "caller", "command", "option", "account", "rule", "answer", "scenario", "situation",
+    "problem", "situation", "step", "event", "cause", "consequence", "idea", "behaviour",
+    "behavior", "purpose", "definition", "kind", "value", "link", "role", "part", "similarity",
+    "difference", "object", "call", "source", "table", "list", "diagram", "summary", "essay",
+    "report", "plan", "argument", "evidence", "criterion", "condition", "feature", "main idea",
+    "short program", "new example", "given case", "new case", "failing program", "own word",
+    "short written answer", "structured table", "way", "term",
+];
+
+static LINTER: LazyLock<Mutex<LintGroup>> = LazyLock::new(|| {
+    Mutex::new(LintGroup::new_curated(
+        FstDictionary::curated(),
+        Dialect::American,
+    ))
+});
+
+/// The grammar problems of one objective: harper's lints, except spelling (technical terms)
+/// and style advice, and except anything inside quotes or an API name (the source's own
+/// words, not the objective's grammar).
+pub fn grammar_problems(text: &str) -> Vec<String> {
+    let document = Document::new_plain_english_curated(text);
+    let lints = match LINTER.lock() {
+        Ok(mut linter) => linter.lint(&document),
+        Err(poisoned) => poisoned.into_inner().lint(&document),
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let protected = protected_spans(&chars);
+    lints
+        .into_iter()
+        .filter(|lint| {
+            !matches!(
+                lint.lint_kind,
+                LintKind::Spelling
+                    | LintKind::Style
+                    | LintKind::Enhancement
+                    | LintKind::Readability
+                    | LintKind::Regionalism
+            )
+        })
+        .filter(|lint| {
+            !protected
+                .iter()
+                .any(|(s, e)| lint.span.start < *e && lint.span.end > *s)
+        })
+        .map(|lint| {
+            let found: String = chars
+                .get(lint.span.start..lint.span.end.min(chars.len()))
+                .map(|c| c.iter().collect())
+                .unwrap_or_default();
+            format!("{:?}: {} (at {found:?})", text, lint.message)
+        })
+        .collect()
+}
+
+/// Character spans of quoted text and identifier-like words.
+fn protected_spans(chars: &[char]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '"' {
+            if let Some(len) = chars[i + 1..].iter().position(|c| *c == '"') {
+                spans.push((i, i + len + 2));
+                i += len + 2;
+                continue;
+            }
+        }
+        if !chars[i].is_whitespace() {
+            let start = i;
+            while i < chars.len() && !chars[i].is_whitespace() {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let word = word.trim_end_matches([',', '.', ';', ':']);
+            let identifier = word.contains('_')
+                || word.contains("()")
+                || word.starts_with('-')
+                || word.contains('.')
+                || word.chars().skip(1).any(char::is_uppercase);
+            if identifier {
+                spans.push((start, i));
+            }
+            continue;
+        }
+        i += 1;
+    }
+    spans
+}
+
+/// The concept phrases an objective names: its noun phrases that are concept-like and not
+/// task words. Keys.
+pub fn named_concepts(analysis: &Analysis, text: &str) -> Vec<String> {
+    // Quoted terms (a non-English source's words) are concepts as written.
+    let mut keys: Vec<String> = Vec::new();
+    for (i, part) in text.split('"').enumerate() {
+        if i % 2 == 1 && !part.trim().is_empty() {
+            keys.push(phrases::phrase_key(part.split_whitespace()));
+        }
+    }
+    let unquoted: String = text
+        .split('"')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(_, p)| p)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut tokens = phrases::tokenize(&unquoted, &analysis.document.api_names);
+    let np = phrases::tag(&mut tokens);
+    let stop = source::language::stop_words("en");
+    for phrase in phrases::english_phrases(&tokens, &np) {
+        let key = phrase.key.clone();
+        // The verb that starts every objective is no concept, whatever the tagger says.
+        let is_verb = tokens
+            .first()
+            .is_some_and(|t| phrase.text.starts_with(&t.text));
+        if is_verb || TASK_WORDS.contains(&key.as_str()) {
+            continue;
+        }
+        let head = key.rsplit(' ').next().unwrap_or("");
+        if TASK_WORDS.contains(&head) && !analysis.sentences.iter().any(|s| s.phrases.iter().any(|p| p.key == key)) {
+            continue;
+        }
+        if source::is_concept_phrase(&key, &phrase.text, phrase.api, &stop) && !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    // Of nested phrases ("Julian calendar" and "calendar") keep the longer.
+    let all = keys.clone();
+    keys.retain(|k| !all.iter().any(|other| contains_phrase(other, k)));
+    keys
+}
+
+/// Whether a concept key occurs in the source's prose (as a phrase of some sentence, or as a
+/// sequence of its words).
+pub fn in_prose(analysis: &Analysis, key: &str) -> bool {
+    analysis
+        .sentences
+        .iter()
+        .any(|s| s.phrases.iter().any(|p| p.key == key || contains_phrase(&p.key, key)))
+        || {
+            let words: Vec<&str> = key.split(' ').collect();
+            analysis.sentences.iter().any(|s| {
+                let normal: Vec<String> = s.words.iter().map(|w| phrases::phrase_key(std::iter::once(w.as_str()))).collect();
+                normal.windows(words.len()).any(|w| w.iter().zip(&words).all(|(a, b)| a == b))
+            })
+        }
+}
+
+/// Sentence indexes where a concept occurs.
+fn occurrences(analysis: &Analysis, key: &str) -> BTreeSet<usize> {
+    analysis
+        .sentences
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.phrases.iter().any(|p| p.key == key || contains_phrase(&p.key, key)))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Whether two concepts occur in one sentence, or in one section of the source.
+pub fn related_in_source(analysis: &Analysis, a: &str, b: &str) -> bool {
+    let first = occurrences(analysis, a);
+    let second = occurrences(analysis, b);
+    if first.intersection(&second).next().is_some() {
+        return true;
+    }
+    let sections = |set: &BTreeSet<usize>| -> BTreeSet<usize> {
+        set.iter().map(|i| analysis.sentences[*i].section).collect()
+    };
+    sections(&first).intersection(&sections(&second)).next().is_some()
+}
+
+/// Whether an objective names a concept (all its words, plurals folded).
+pub fn names_concept(text: &str, key: &str) -> bool {
+    let words: BTreeSet<String> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '"' | ':' | '?' | '!'))
+        .map(|w| w.trim_end_matches('.'))
+        .filter(|w| !w.is_empty())
+        .map(|w| phrases::phrase_key(std::iter::once(w)))
+        .collect();
+    key.split(' ')
+        .filter(|w| *w != "of")
+        .all(|w| words.contains(w) || words.contains(&normalise_word(w)))
+}
+
+/// Whether an evidence passage is in the source's prose (a clipped passage by its start).
+pub fn evidence_in_source(analysis: &Analysis, evidence: &str) -> bool {
+    let wanted = evidence.trim_end_matches('…').trim();
+    let wanted: String = wanted.split_whitespace().collect::<Vec<_>>().join(" ");
+    !wanted.is_empty()
+        && analysis.sentences.iter().any(|s| {
+            let sentence: String = s.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            sentence.contains(&wanted) || wanted.contains(&sentence) && sentence.len() > 20
+        })
+}
+
+/// Every objective of a blueprint with its terminal objective.
+pub fn objectives_with_terminal(terminals: &[TerminalDraft]) -> Vec<(&ObjectiveDraft, &ObjectiveDraft)> {
+    terminals
+        .iter()
+        .flat_map(|t| {
+            std::iter::once((&t.objective, &t.objective))
+                .chain(t.enabling.iter().map(move |e| (e, &t.objective)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grammar_lints_find_agreement_errors_and_spare_api_names() {
+        assert!(grammar_problems("Explain when deflate() returns Z_BUF_ERROR").is_empty());
+        assert!(grammar_problems("Describe the behavior of RLock objects that the text documents").is_empty());
+        assert!(!grammar_problems("Explain how a objects differs from the the other").is_empty());
+    }
+
+    #[test]
+    fn objectives_name_concepts_as_whole_phrases() {
+        let topic = crate::domain::Topic {
+            id: uuid::Uuid::nil(),
+            title: "Calendars".into(),
+            description: None,
+            source_text: Some("The Julian calendar adds a leap day every four years. The day of the week shifts.".into()),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let analysis = source::analyse(&topic);
+        let named = named_concepts(&analysis, "Compute the day of the week for a date in the Julian calendar");
+        assert!(named.contains(&"day of week".to_string()), "{named:?}");
+        assert!(named.contains(&"julian calendar".to_string()), "{named:?}");
+        assert!(in_prose(&analysis, "julian calendar"));
+        assert!(!in_prose(&analysis, "volcano"));
+        assert!(related_in_source(&analysis, "julian calendar", "leap day"));
+    }
+}

@@ -1,0 +1,594 @@
+//! Reading a topic's source: clean input ([`markup`]), its language ([`language`]), its
+//! sentences and noun phrases ([`phrases`]), and from those the ranked candidate concepts and an
+//! independent reference of the terms the author marked (headings, emphasis, definitions).
+//! Both the offline generator and the quality checks read a topic through here, so the checks
+//! judge a blueprint against the text, not against the generator's own choices.
+
+pub mod language;
+pub mod markup;
+pub mod phrases;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::domain::Topic;
+use markup::{Document, ParagraphKind};
+use phrases::Phrase;
+
+/// The most characters an evidence passage may have (the contract's limit).
+pub const EVIDENCE_MAX_CHARS: usize = 300;
+
+/// One sentence of the source's prose.
+#[derive(Debug, Clone)]
+pub struct Sentence {
+    /// As written (markup removed).
+    pub text: String,
+    pub section: usize,
+    pub kind: ParagraphKind,
+    /// Position of its paragraph in the whole text (for "the same passage").
+    pub paragraph: usize,
+    /// The noun phrases found in it.
+    pub phrases: Vec<Phrase>,
+    /// The lower-case words, for cue-word matching.
+    pub words: Vec<String>,
+}
+
+/// A candidate concept: a noun phrase of the prose with what the text does with it.
+#[derive(Debug, Clone)]
+pub struct Concept {
+    /// As it reads inside an English sentence ("day of the week", "Julian calendar", "Lock").
+    pub name: String,
+    pub key: String,
+    pub api: bool,
+    /// The determiner the text most often writes before it ("the", "a"), or none.
+    pub determiner: Option<String>,
+    /// Indexes of the sentences it occurs in, in order.
+    pub sentences: Vec<usize>,
+    pub sections: BTreeSet<usize>,
+    pub in_heading: bool,
+    pub marked: bool,
+    pub in_title: bool,
+    /// The sentence that defines it ("A caldera is a ..."), when there is one.
+    pub definition: Option<usize>,
+    pub score: f64,
+}
+
+/// Everything the generator and the checks know about a topic's text.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// ISO 639-1 code of the source (of the title and description when there is none).
+    pub language: &'static str,
+    pub has_source: bool,
+    pub document: Document,
+    pub sentences: Vec<Sentence>,
+    /// Ranked, best first.
+    pub concepts: Vec<Concept>,
+    /// Terms the author marked as important, found independently of the ranking: section
+    /// headings, emphasised and defined terms, API names the prose discusses. Keys.
+    pub reference: Vec<String>,
+    /// Length of the source's prose, in characters.
+    pub prose_chars: usize,
+}
+
+impl Analysis {
+    pub fn concept(&self, key: &str) -> Option<&Concept> {
+        self.concepts.iter().find(|c| c.key == key)
+    }
+
+    /// Whether two concepts occur in one sentence of the source.
+    pub fn co_occur(&self, a: &str, b: &str) -> Option<usize> {
+        self.sentences.iter().position(|s| {
+            s.phrases.iter().any(|p| p.key == a) && s.phrases.iter().any(|p| p.key == b)
+        })
+    }
+
+    /// The sentence that best supports a piece of text: the one sharing most content words
+    /// with it, the earliest among equals. `None` without source text.
+    pub fn best_passage(&self, text: &str) -> Option<usize> {
+        if !self.has_source || self.sentences.is_empty() {
+            return None;
+        }
+        let wanted: BTreeSet<String> = crate::generator::text::content_tokens(text).into_iter().collect();
+        let mut best = (0usize, 0usize);
+        for (i, sentence) in self.sentences.iter().enumerate() {
+            let words: BTreeSet<String> = sentence
+                .words
+                .iter()
+                .map(|w| crate::generator::text::normalise_word(w))
+                .collect();
+            let shared = wanted.iter().filter(|w| words.contains(*w)).count();
+            if shared > best.1 {
+                best = (i, shared);
+            }
+        }
+        Some(best.0)
+    }
+
+    /// A sentence as evidence: at most [`EVIDENCE_MAX_CHARS`], cut at a word with "…".
+    pub fn evidence(&self, sentence: usize) -> Option<String> {
+        self.sentences.get(sentence).map(|s| clip_evidence(&s.text))
+    }
+}
+
+/// Cuts a passage to the contract's 300 characters at a word boundary.
+pub fn clip_evidence(text: &str) -> String {
+    if text.chars().count() <= EVIDENCE_MAX_CHARS {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for word in text.split_whitespace() {
+        if out.chars().count() + word.chars().count() + 2 > EVIDENCE_MAX_CHARS {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out.push('…');
+    out
+}
+
+/// Headings that name a part of any document, not a concept of this one.
+const GENERIC_HEADINGS: &[&str] = &[
+    "description", "options", "introduction", "overview", "summary", "examples", "example",
+    "notes", "note", "usage", "installation", "install", "license", "licence", "name", "synopsis",
+    "contents", "table of contents", "background", "conclusion", "references", "see also",
+    "features", "getting started", "quick start", "quickstart", "contributing", "changelog",
+    "faq", "bugs", "history", "environment", "files", "exit status", "return value", "author",
+    "beschreibung", "optionen", "beispiele", "hinweise", "exemples", "exemple", "remarques",
+    "introducción", "ejemplos", "classes", "functions", "data", "methods", "diagnostics",
+    "requirements", "motivation", "goals", "status", "documentation", "api", "tests", "testing",
+];
+
+/// Reads a topic: its source text when it has one, else its title and description.
+pub fn analyse(topic: &Topic) -> Analysis {
+    let source = topic
+        .source_text
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let has_source = source.is_some();
+    let document = markup::parse(source.unwrap_or(""));
+    let mut sentences = Vec::new();
+    let mut paragraph_index = 0;
+    let mut prose = String::new();
+    for (section_index, section) in document.sections.iter().enumerate() {
+        for paragraph in &section.paragraphs {
+            for sentence in phrases::sentences(&paragraph.text) {
+                prose.push_str(&sentence);
+                prose.push(' ');
+                sentences.push(Sentence {
+                    text: sentence,
+                    section: section_index,
+                    kind: paragraph.kind,
+                    paragraph: paragraph_index,
+                    phrases: Vec::new(),
+                    words: Vec::new(),
+                });
+            }
+            paragraph_index += 1;
+        }
+    }
+    let title_and_description = format!(
+        "{}. {}",
+        topic.title.trim(),
+        topic.description.as_deref().unwrap_or("").trim()
+    );
+    let language = if has_source && prose.split_whitespace().count() >= 12 {
+        language::detect(&prose)
+    } else {
+        language::detect(&title_and_description)
+    };
+    let stop = language::stop_words(language);
+    for sentence in &mut sentences {
+        let (found, words) = phrases_of(&sentence.text, &document.api_names, language, &stop);
+        sentence.phrases = found;
+        sentence.words = words;
+    }
+    let (title_phrases, _) = phrases_of(&topic.title, &document.api_names, language, &stop);
+    let (description_phrases, _) = phrases_of(
+        topic.description.as_deref().unwrap_or(""),
+        &document.api_names,
+        language,
+        &stop,
+    );
+    let mut analysis = Analysis {
+        language,
+        has_source,
+        document,
+        sentences,
+        concepts: Vec::new(),
+        reference: Vec::new(),
+        prose_chars: prose.chars().count(),
+    };
+    analysis.concepts = rank_concepts(&analysis, &title_phrases, &description_phrases, &stop);
+    analysis.reference = reference_terms(&analysis, &stop);
+    analysis
+}
+
+fn phrases_of(
+    text: &str,
+    api_names: &BTreeSet<String>,
+    language: &str,
+    stop: &BTreeSet<String>,
+) -> (Vec<Phrase>, Vec<String>) {
+    let mut tokens = phrases::tokenize(text, api_names);
+    let words = tokens.iter().filter(|t| t.word).map(|t| t.lower.clone()).collect();
+    let found = if language == "en" {
+        let np = phrases::tag(&mut tokens);
+        phrases::english_phrases(&tokens, &np)
+    } else {
+        phrases::stop_word_phrases(&tokens, stop, language)
+    };
+    (found, words)
+}
+
+/// Whether a phrase may be a concept at all: not a function word, not generic, not a number,
+/// not boilerplate.
+pub fn is_concept_phrase(key: &str, text: &str, api: bool, stop: &BTreeSet<String>) -> bool {
+    if api {
+        return text.chars().filter(|c| c.is_alphabetic()).count() >= 2
+            && !matches!(text, "self" | "cls" | "args" | "kwargs" | "None" | "True" | "False");
+    }
+    let words: Vec<&str> = key.split(' ').filter(|w| !w.is_empty()).collect();
+    let Some(head) = words.last() else {
+        return false;
+    };
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    // A generic head needs a modifier that says something: "interquartile range" is a
+    // concept, "first step" and "range" are not.
+    let generic_head = phrases::is_generic_head(head)
+        && words[..words.len() - 1].iter().all(|w| {
+            phrases::is_generic_modifier(w)
+                || phrases::ORDINALS.contains(w)
+                || w.chars().all(|c| c.is_ascii_digit())
+                || *w == "of"
+        });
+    letters >= 3
+        && !generic_head
+        && !phrases::is_generic_head(&text.to_lowercase())
+        && !words.iter().all(|w| stop.contains(*w) || crate::generator::text::is_stop_word(w))
+        && !crate::generator::text::is_stop_word(head)
+        && !stop.contains(*head)
+        && !head.chars().all(|c| c.is_ascii_digit() || c == '-')
+        && !text.contains("://")
+}
+
+struct Tally {
+    forms: BTreeMap<String, usize>,
+    determiners: BTreeMap<String, usize>,
+    sentences: Vec<usize>,
+    sections: BTreeSet<usize>,
+    api: bool,
+    starts: usize,
+    lower_case_seen: bool,
+}
+
+fn rank_concepts(
+    analysis: &Analysis,
+    title: &[Phrase],
+    description: &[Phrase],
+    stop: &BTreeSet<String>,
+) -> Vec<Concept> {
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    fn add(tallies: &mut BTreeMap<String, Tally>, phrase: &Phrase, sentence: Option<(usize, usize)>) {
+        let tally = tallies.entry(phrase.key.clone()).or_insert_with(|| Tally {
+            forms: BTreeMap::new(),
+            determiners: BTreeMap::new(),
+            sentences: Vec::new(),
+            sections: BTreeSet::new(),
+            api: phrase.api,
+            starts: 0,
+            lower_case_seen: false,
+        });
+        *tally.forms.entry(phrase.text.clone()).or_default() += 1;
+        *tally
+            .determiners
+            .entry(phrase.determiner.clone().unwrap_or_default())
+            .or_default() += 1;
+        if phrase.at_start {
+            tally.starts += 1;
+        } else if phrase.text.chars().next().is_some_and(char::is_lowercase) {
+            tally.lower_case_seen = true;
+        }
+        if let Some((index, section)) = sentence {
+            if tally.sentences.last() != Some(&index) {
+                tally.sentences.push(index);
+            }
+            tally.sections.insert(section);
+        }
+    }
+    for (index, sentence) in analysis.sentences.iter().enumerate() {
+        for phrase in &sentence.phrases {
+            add(&mut tallies, phrase, Some((index, sentence.section)));
+        }
+    }
+    let in_text: BTreeSet<String> = tallies.keys().cloned().collect();
+    for phrase in title.iter().chain(description) {
+        if !analysis.has_source || in_text.contains(&phrase.key) {
+            add(&mut tallies, phrase, None);
+        }
+    }
+    let title_keys: BTreeSet<&str> = title.iter().map(|p| p.key.as_str()).collect();
+    let description_keys: BTreeSet<&str> = description.iter().map(|p| p.key.as_str()).collect();
+    let headings: Vec<String> = analysis
+        .document
+        .sections
+        .iter()
+        .filter_map(|s| s.heading.as_deref())
+        .map(|h| phrases::phrase_key(h.split_whitespace()))
+        .collect();
+    let marked: BTreeSet<String> = analysis
+        .document
+        .marked_terms
+        .iter()
+        .map(|t| phrases::phrase_key(t.split_whitespace()))
+        .collect();
+    let total_sentences = analysis.sentences.len().max(1) as f64;
+    let mut concepts: Vec<Concept> = Vec::new();
+    for (key, tally) in &tallies {
+        let name = shown_form(tally);
+        if !is_concept_phrase(key, &name, tally.api, stop) {
+            continue;
+        }
+        let count = tally.sentences.len();
+        let in_heading = headings.iter().any(|h| h == key || contains_phrase(h, key));
+        let is_marked = marked.contains(key);
+        let in_title = title_keys.contains(key.as_str());
+        let in_description = description_keys.contains(key.as_str());
+        let definition = tally
+            .sentences
+            .iter()
+            .copied()
+            .find(|&s| defines(&analysis.sentences[s], key));
+        if analysis.has_source && count == 0 {
+            continue;
+        }
+        // One mention is enough only when the author stressed it or the text is short.
+        let stressed = in_heading || is_marked || definition.is_some() || in_title;
+        if analysis.has_source && count < 2 && !stressed && analysis.sentences.len() > 25 {
+            continue;
+        }
+        let words = key.split(' ').count();
+        let mut score: f64 = tally
+            .sentences
+            .iter()
+            .map(|&s| match analysis.sentences[s].kind {
+                ParagraphKind::Prose => 1.0,
+                ParagraphKind::ListItem { .. } => 0.9,
+                ParagraphKind::TableRow => 0.5,
+            })
+            .sum();
+        if in_heading {
+            score += 3.0;
+        }
+        if is_marked {
+            score += 2.0;
+        }
+        if definition.is_some() {
+            score += 3.0;
+        }
+        if in_title {
+            score += 4.0;
+        }
+        if in_description {
+            score += 1.5;
+        }
+        score *= 1.0 + 0.5 * (tally.sections.len().max(1) as f64).ln();
+        score *= match words {
+            1 if !tally.api && is_common_english(key) => 0.35,
+            1 => 1.0,
+            2 => 1.35,
+            3 => 1.25,
+            _ => 1.0,
+        };
+        if let Some(first) = tally.sentences.first() {
+            score *= 1.0 + 0.3 * (1.0 - *first as f64 / total_sentences);
+        }
+        let determiner = tally
+            .determiners
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(d, _)| d.clone())
+            .filter(|d| !d.is_empty());
+        concepts.push(Concept {
+            name,
+            key: key.clone(),
+            api: tally.api,
+            determiner,
+            sentences: tally.sentences.clone(),
+            sections: tally.sections.clone(),
+            in_heading,
+            marked: is_marked,
+            in_title,
+            definition,
+            score,
+        });
+    }
+    absorb_subphrases(&mut concepts);
+    concepts.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+    concepts
+}
+
+/// A phrase that occurs mostly inside a longer one ("week" inside "day of the week") is not
+/// a concept of its own; a longer phrase met once beside a frequent shorter one gives way.
+fn absorb_subphrases(concepts: &mut Vec<Concept>) {
+    let snapshot: Vec<(String, usize, bool)> = concepts
+        .iter()
+        .map(|c| (c.key.clone(), c.sentences.len(), c.in_heading || c.marked || c.definition.is_some()))
+        .collect();
+    concepts.retain(|c| {
+        let own = c.sentences.len();
+        !snapshot.iter().any(|(key, count, stressed)| {
+            key != &c.key
+                && contains_phrase(key, &c.key)
+                && (*count as f64 * 1.25 >= own as f64 || *stressed && !c.in_heading && !c.marked)
+                && !(c.definition.is_some() && *count < own)
+        })
+    });
+}
+
+/// Whether `outer` contains `inner` as whole words.
+pub fn contains_phrase(outer: &str, inner: &str) -> bool {
+    outer != inner && format!(" {outer} ").contains(&format!(" {inner} "))
+}
+
+/// The form a concept is shown in: the most frequent, in lower case unless the text writes
+/// it capitalised even mid-sentence (a name, an acronym, an API).
+fn shown_form(tally: &Tally) -> String {
+    let form = tally
+        .forms
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(f, _)| f.clone())
+        .unwrap_or_default();
+    if tally.api || tally.lower_case_seen {
+        // Prefer a lower-case form when the text also writes one.
+        if !tally.api {
+            if let Some((lower, _)) = tally
+                .forms
+                .iter()
+                .filter(|(f, _)| f.chars().next().is_some_and(char::is_lowercase))
+                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            {
+                return lower.clone();
+            }
+        }
+        return form;
+    }
+    // Only ever seen at sentence starts: lower-case it unless it is an acronym or a name.
+    let first_word = form.split(' ').next().unwrap_or("");
+    let is_acronym = first_word.chars().filter(|c| c.is_uppercase()).count() >= 2;
+    if tally.starts > 0 && tally.starts == tally.forms.values().sum::<usize>() && !is_acronym && !is_common_name(first_word) {
+        let mut chars = form.chars();
+        match chars.next() {
+            Some(c) => c.to_lowercase().chain(chars).collect(),
+            None => form,
+        }
+    } else {
+        form
+    }
+}
+
+fn is_common_name(word: &str) -> bool {
+    // Without a mid-sentence use, a capitalised single word is taken for a common noun
+    // unless the dictionary knows it as a proper noun.
+    use harper_core::spell::Dictionary;
+    let chars: Vec<char> = word.chars().collect();
+    harper_core::spell::FstDictionary::curated()
+        .get_word_metadata(&chars)
+        .is_some_and(|m| m.noun.as_ref().is_some_and(|n| n.is_proper == Some(true)))
+}
+
+/// Whether a word is one harper's dictionary marks especially common in general English:
+/// such words alone are weak concepts (YAKE's insight, with a dictionary instead of a corpus).
+pub fn is_common_english(word: &str) -> bool {
+    use harper_core::spell::Dictionary;
+    let chars: Vec<char> = word.chars().collect();
+    harper_core::spell::FstDictionary::curated()
+        .get_word_metadata(&chars)
+        .is_some_and(|m| m.common)
+}
+
+/// Definition cues after a subject: "X is a ...", "X refers to ...", "X means ...".
+const DEFINING_VERBS: &[&str] = &[
+    "is", "are", "refers", "refer", "means", "denotes", "describes", "represents", "ist", "sind",
+    "bezeichnet", "est", "sont", "désigne", "es", "son",
+];
+
+/// Whether a sentence defines a phrase: it is the subject of a defining verb, or the sentence
+/// names it ("is called X", "known as X").
+pub fn defines(sentence: &Sentence, key: &str) -> bool {
+    let Some(first) = sentence.phrases.first() else {
+        return false;
+    };
+    if first.key == key && first.at_start {
+        let after: Vec<&str> = sentence
+            .words
+            .iter()
+            .map(String::as_str)
+            .skip_while(|w| !DEFINING_VERBS.contains(w))
+            .take(2)
+            .collect();
+        let before_verb = sentence
+            .words
+            .iter()
+            .position(|w| DEFINING_VERBS.contains(&w.as_str()))
+            .unwrap_or(usize::MAX);
+        // The verb must follow the subject closely: "A block is a piece of ...".
+        if before_verb <= first.text.split_whitespace().count() + 2 && !after.is_empty() {
+            return true;
+        }
+    }
+    let lower = sentence.text.to_lowercase();
+    ["called ", "known as ", "termed ", "referred to as ", "heißt ", "appelé ", "appelée "]
+        .iter()
+        .any(|cue| {
+            lower.find(cue).is_some_and(|at| {
+                sentence.phrases.iter().any(|p| {
+                    p.key == key && lower[at..].contains(&p.text.to_lowercase())
+                })
+            })
+        })
+}
+
+/// The independent reference of what the text is about: concept-like headings, marked and
+/// defined terms, and API names the prose mentions at least twice; at most twelve, in text
+/// order.
+fn reference_terms(analysis: &Analysis, stop: &BTreeSet<String>) -> Vec<String> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, sentence) in analysis.sentences.iter().enumerate() {
+        for phrase in &sentence.phrases {
+            *counts.entry(phrase.key.clone()).or_default() += 1;
+            first_seen.entry(phrase.key.clone()).or_insert(i);
+        }
+    }
+    let mut terms: Vec<(usize, String)> = Vec::new();
+    let mut push = |key: String, text: &str, api: bool| {
+        if counts.get(&key).copied().unwrap_or(0) == 0 || !is_concept_phrase(&key, text, api, stop) {
+            return;
+        }
+        if !terms.iter().any(|(_, k)| *k == key) {
+            terms.push((first_seen.get(&key).copied().unwrap_or(usize::MAX), key));
+        }
+    };
+    for section in &analysis.document.sections {
+        let Some(heading) = section.heading.as_deref() else {
+            continue;
+        };
+        let heading = heading.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
+        if heading.split_whitespace().count() > 5 || GENERIC_HEADINGS.contains(&heading.to_lowercase().as_str()) {
+            continue;
+        }
+        let (found, _) = phrases_of(heading, &analysis.document.api_names, analysis.language, stop);
+        for phrase in found {
+            push(phrase.key.clone(), &phrase.text, phrase.api);
+        }
+    }
+    for term in &analysis.document.marked_terms {
+        let (found, _) = phrases_of(term, &analysis.document.api_names, analysis.language, stop);
+        if let [phrase] = found.as_slice() {
+            push(phrase.key.clone(), &phrase.text, phrase.api);
+        }
+    }
+    for sentence in &analysis.sentences {
+        if let Some(first) = sentence.phrases.first() {
+            if defines(sentence, &first.key) {
+                push(first.key.clone(), &first.text, first.api);
+            }
+        }
+    }
+    for name in &analysis.document.api_names {
+        let key = phrases::phrase_key(std::iter::once(name.as_str()));
+        if counts.get(&key).copied().unwrap_or(0) >= 2 {
+            push(key, name, true);
+        }
+    }
+    // The most discussed first, then text order: a reference a 10-objective blueprint can
+    // reasonably cover.
+    terms.sort_by_key(|(first, key)| (std::cmp::Reverse(counts.get(key).copied().unwrap_or(0).min(6)), *first));
+    terms.truncate(12);
+    terms.sort_by_key(|(first, _)| *first);
+    terms.into_iter().map(|(_, key)| key).collect()
+}

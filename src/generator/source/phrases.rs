@@ -1,0 +1,513 @@
+//! Sentences, words and noun phrases. English prose is tagged with harper-brill's Brill tagger
+//! and chunked with its noun-phrase chunker; a candidate concept is a whole noun phrase,
+//! trimmed of determiners and generic modifiers, that ends on a noun ("day of the week",
+//! "virtual instruction set"). Other languages fall back to runs of words between that
+//! language's stop words.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use harper_brill::{Chunker, Tagger, UPOS};
+
+use crate::generator::text::{is_stop_word, normalise_word};
+
+/// A word or punctuation mark of a sentence.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub text: String,
+    pub lower: String,
+    pub tag: Option<UPOS>,
+    /// An API name (`deflate()`, `Z_BUF_ERROR`, `--create`, `RLock`): kept whole, never split.
+    pub api: bool,
+    pub word: bool,
+}
+
+/// One noun phrase found in a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phrase {
+    /// As written, without a leading determiner ("day of the week", "deflate()").
+    pub text: String,
+    /// Normalised content words joined by spaces: the phrase's identity ("day of week").
+    pub key: String,
+    /// The determiner written before it, lower case ("the", "a", "an"), if any.
+    pub determiner: Option<String>,
+    pub api: bool,
+    /// Whether the phrase begins the sentence (its subject position).
+    pub at_start: bool,
+    /// Index of the token after the phrase.
+    pub end: usize,
+}
+
+/// Words that head no concept by themselves: quantities, generic nouns, boilerplate.
+const GENERIC_HEADS: &[&str] = &[
+    "thing", "things", "way", "ways", "lot", "lots", "part", "parts", "kind", "kinds", "type",
+    "types", "sort", "sorts", "example", "examples", "case", "cases", "number", "numbers", "set",
+    "list", "following", "one", "ones", "other", "others", "end", "rest", "fact", "facts", "bit",
+    "item", "items", "detail", "details", "usage", "use", "uses", "default", "defaults", "option",
+    "options", "argument", "arguments", "self", "cls", "args", "kwargs", "none", "true", "false",
+    "null", "foo", "bar", "baz", "etc", "e.g", "i.e", "note", "notes", "see", "also", "section",
+    "sections", "chapter", "page", "pages", "line", "lines", "word", "words", "value", "values",
+    "time", "times", "place", "result", "results", "reason", "reasons", "problem", "problems",
+    "question", "questions", "idea", "ideas", "point", "points", "aspect", "aspects", "form",
+    "forms", "level", "term", "terms", "name", "names", "https", "http", "www", "com", "org",
+    "html", "version", "versions", "description", "synopsis", "summary", "overview", "introduction",
+    "method", "methods", "object", "objects", "function", "functions", "class", "classes",
+    "attribute", "attributes", "parameter", "parameters", "information", "something", "anything",
+    "everything", "nothing", "someone", "anyone", "everyone", "people", "person", "year", "years",
+    "day", "days", "moment", "step", "steps", "side", "sides", "amount", "couple", "variety",
+    "range", "group", "groups", "order", "manner", "means", "extent", "degree", "sense", "matter",
+    "state", "behavior", "behaviour", "effect", "effects", "work", "lecture", "notes", "text",
+    "default", "unit", "units",
+];
+
+/// Heads that only count, sort or point at what follows "of" ("a number of", "kinds of").
+const OF_QUANTIFIERS: &[&str] = &[
+    "number", "numbers", "kind", "kinds", "type", "types", "sort", "sorts", "lot", "lots", "set",
+    "sets", "list", "lists", "example", "examples", "most", "some", "rest", "use", "one", "all",
+    "each", "part", "parts", "couple", "variety", "range", "group", "amount", "bit", "piece",
+    "member", "members", "instance", "instances", "form", "forms", "class", "classes", "category",
+    "categories", "end", "side", "top", "bottom", "beginning", "middle", "result", "results",
+    "version", "versions", "case", "cases", "way", "ways", "name", "names", "value", "values",
+];
+
+/// Modifiers that say nothing about the concept ("other", "following", "main").
+const GENERIC_MODIFIERS: &[&str] = &[
+    "other", "following", "given", "same", "such", "various", "certain", "new", "main", "several",
+    "specific", "particular", "respective", "possible", "additional", "actual", "current", "usual",
+    "previous", "last", "next", "only", "own", "above", "below", "many", "much", "more", "most",
+    "less", "least", "few", "fewer", "different", "similar", "important", "good", "bad", "whole",
+    "entire", "further", "latter", "former", "corresponding", "appropriate", "necessary",
+    "typical", "each", "every", "any", "all", "some", "no", "both", "either", "neither", "enough",
+    "overall", "optional", "original", "existing", "present", "specified", "desired", "related",
+    "relevant", "above-mentioned", "aforementioned", "latest", "recent", "major", "minor", "extra",
+    "like", "whatever", "useful", "easy", "hard", "difficult", "nice", "great", "best", "better",
+];
+
+/// Ordinals: meaningful before some heads ("first quartile"), never enough before a generic one
+/// ("first step").
+pub const ORDINALS: &[&str] = &[
+    "first", "second", "third", "fourth", "fifth", "final", "initial", "early", "late",
+];
+
+/// Abbreviations after which a full stop does not end a sentence.
+const ABBREVIATIONS: &[&str] = &[
+    "e.g", "i.e", "etc", "vs", "cf", "dr", "mr", "mrs", "ms", "prof", "no", "fig", "approx",
+    "ca", "st", "jr", "sr", "z.b", "bzw", "usw", "vgl", "ggf", "d.h", "u.a", "resp", "p",
+];
+
+pub fn is_generic_head(lower: &str) -> bool {
+    GENERIC_HEADS.contains(&lower)
+}
+
+pub fn is_generic_modifier(lower: &str) -> bool {
+    GENERIC_MODIFIERS.contains(&lower)
+}
+
+/// Splits clean prose into sentences, keeping each as written.
+pub fn sentences(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if matches!(c, '.' | '!' | '?') {
+            let next = chars.get(i + 1).copied();
+            let after = chars.get(i + 2).copied();
+            let ends = match next {
+                None => true,
+                Some(n) if n.is_whitespace() => after.is_none_or(|a| {
+                    a.is_uppercase() || a.is_ascii_digit() || matches!(a, '"' | '\'' | '(' | '“' | '«')
+                }),
+                Some('"' | '\'' | ')' | '”' | '»') => chars.get(i + 2).is_none_or(|a| a.is_whitespace()),
+                _ => false,
+            };
+            if ends && c == '.' && is_abbreviation_before(&chars, i) {
+                i += 1;
+                continue;
+            }
+            if ends {
+                let mut end = i + 1;
+                if matches!(next, Some('"' | '\'' | ')' | '”' | '»')) {
+                    end += 1;
+                }
+                let sentence: String = chars[start..end].iter().collect();
+                let sentence = sentence.trim();
+                if !sentence.is_empty() {
+                    out.push(sentence.to_string());
+                }
+                start = end;
+            }
+        }
+        i += 1;
+    }
+    let rest: String = chars[start.min(chars.len())..].iter().collect();
+    let rest = rest.trim();
+    if !rest.is_empty() {
+        out.push(rest.to_string());
+    }
+    out
+}
+
+fn is_abbreviation_before(chars: &[char], dot: usize) -> bool {
+    let mut j = dot;
+    while j > 0 && (chars[j - 1].is_alphanumeric() || chars[j - 1] == '.') {
+        j -= 1;
+    }
+    let word: String = chars[j..dot].iter().collect::<String>().to_lowercase();
+    // Single initials ("J. S. Bach") and known abbreviations.
+    word.chars().count() == 1 && word.chars().all(char::is_alphabetic)
+        || ABBREVIATIONS.contains(&word.as_str())
+}
+
+/// Splits a sentence into words and punctuation. Identifiers stay whole: `os.path`,
+/// `Z_BUF_ERROR`, `deflate()`, `--create`, `12-14`.
+pub fn tokenize(sentence: &str, api_names: &BTreeSet<String>) -> Vec<Token> {
+    let chars: Vec<char> = sentence.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let option_start = c == '-'
+            && (i == 0 || chars[i - 1].is_whitespace() || chars[i - 1] == '(')
+            && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric() || *n == '-');
+        if c.is_alphanumeric() || c == '_' || option_start {
+            let start = i;
+            if option_start {
+                while i < chars.len() && chars[i] == '-' {
+                    i += 1;
+                }
+            }
+            while i < chars.len() {
+                let ch = chars[i];
+                let next_is_word = chars.get(i + 1).is_some_and(|n| n.is_alphanumeric() || *n == '_');
+                if ch.is_alphanumeric() || ch == '_' {
+                    i += 1;
+                } else if matches!(ch, '-' | '\'' | '’' | '.' | ':') && next_is_word && i > start {
+                    // "." and "::" only join identifiers ("os.path", "std::fs"), not sentences.
+                    if ch == '.' || ch == ':' {
+                        let before: String = chars[start..i].iter().collect();
+                        let joins = ch == ':' && chars.get(i + 1) == Some(&':')
+                            || ch == '.' && (before.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.') || before.chars().all(|c| c.is_ascii_digit() || c == '.'));
+                        if !joins {
+                            break;
+                        }
+                        if ch == ':' {
+                            i += 1;
+                        }
+                    }
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            // A call: "deflate()" or "deflate(strm, flush)" names the function `deflate()`.
+            if chars.get(i) == Some(&'(') && chars.get(i + 1) == Some(&')') {
+                i += 2;
+            }
+            let text: String = chars[start..i].iter().collect();
+            let text = text.trim_end_matches(['.', ':', '-']).to_string();
+            let api = api_names.contains(&text) || reads_as_identifier(&text);
+            tokens.push(Token {
+                lower: text.to_lowercase(),
+                text,
+                tag: None,
+                api,
+                word: true,
+            });
+        } else {
+            tokens.push(Token {
+                text: c.to_string(),
+                lower: c.to_string(),
+                tag: None,
+                api: false,
+                word: false,
+            });
+            i += 1;
+        }
+    }
+    tokens
+}
+
+/// Words that are identifiers whatever the prose around them says.
+fn reads_as_identifier(word: &str) -> bool {
+    let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+    letters > 0
+        && (word.ends_with("()")
+            || word.contains('_') && !word.starts_with('_')
+            || word.contains("::")
+            || word.starts_with("--")
+            || word.contains('.') && word.chars().any(|c| c.is_alphabetic()) && !word.ends_with('.')
+            // camelCase and PascalCase with an inner capital after a lower-case letter: RLock,
+            // getValue; not "McDonald" style names (checked loosely: an upper-case run inside).
+            || inner_capital(word))
+}
+
+fn inner_capital(word: &str) -> bool {
+    let chars: Vec<char> = word.chars().collect();
+    chars.len() >= 4
+        && chars.iter().skip(1).any(|c| c.is_uppercase())
+        && chars.iter().any(|c| c.is_lowercase())
+        && !chars.contains(&'-')
+        && !chars.contains(&'\'')
+        && (chars[0].is_lowercase() || chars.len() >= 2 && chars[0].is_uppercase() && chars[1].is_uppercase())
+}
+
+static TAGGER: LazyLock<std::sync::Arc<harper_brill::BrillTagger<harper_brill::FreqDict>>> =
+    LazyLock::new(harper_brill::brill_tagger);
+static CHUNKER: LazyLock<std::sync::Arc<harper_brill::BrillChunker>> =
+    LazyLock::new(harper_brill::brill_chunker);
+
+/// Tags English tokens with their part of speech (API names count as proper nouns).
+pub fn tag(tokens: &mut [Token]) -> Vec<bool> {
+    let strings: Vec<String> = tokens.iter().map(|t| t.text.clone()).collect();
+    let tags = TAGGER.tag_sentence(&strings);
+    for (token, tag) in tokens.iter_mut().zip(tags) {
+        token.tag = if token.api {
+            Some(UPOS::PROPN)
+        } else if !token.word {
+            Some(UPOS::PUNCT)
+        } else {
+            tag
+        };
+    }
+    let tags: Vec<Option<UPOS>> = tokens.iter().map(|t| t.tag).collect();
+    CHUNKER.chunk_sentence(&strings, &tags)
+}
+
+fn is_nominal(token: &Token) -> bool {
+    token.api || matches!(token.tag, Some(UPOS::NOUN | UPOS::PROPN))
+}
+
+/// Whether a token may stand inside an English noun phrase.
+fn may_continue(token: &Token) -> bool {
+    token.word
+        && (token.api
+            || matches!(
+                token.tag,
+                Some(UPOS::NOUN | UPOS::PROPN | UPOS::ADJ | UPOS::NUM) | None
+            )
+            || token.tag == Some(UPOS::VERB) && (token.lower.ends_with("ing") || token.lower.ends_with("ed")))
+        && !is_stop_word(&token.lower)
+}
+
+/// The noun phrases of a tagged English sentence.
+pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
+    let mut simple: Vec<(usize, usize, Option<String>)> = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        if tokens[i].api {
+            simple.push((i, i + 1, determiner_before(tokens, i)));
+            i += 1;
+            continue;
+        }
+        let in_np = np.get(i).copied().unwrap_or(false) || is_nominal(&tokens[i]);
+        if !in_np || !may_continue(&tokens[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < tokens.len()
+            && !tokens[i].api
+            && may_continue(&tokens[i])
+            && (np.get(i).copied().unwrap_or(false) || is_nominal(&tokens[i]) || tokens[i].tag == Some(UPOS::ADJ))
+        {
+            i += 1;
+        }
+        // The tagger reads a final noun that is also a verb as a verb ("instruction set."):
+        // with nothing after it but punctuation or a preposition, it is the phrase's head.
+        if i < tokens.len()
+            && i > start
+            && tokens[i].word
+            && !tokens[i].api
+            && tokens[i].tag == Some(UPOS::VERB)
+            && can_be_noun(&tokens[i].lower)
+            && tokens.get(i + 1).is_none_or(|n| {
+                !n.word || matches!(n.tag, Some(UPOS::ADP | UPOS::CCONJ | UPOS::SCONJ))
+            })
+        {
+            i += 1;
+        }
+        // Leading modifiers that say nothing, and trailing words that are not nouns, go.
+        let mut s = start;
+        while s < i && (is_generic_modifier(&tokens[s].lower) || tokens[s].tag == Some(UPOS::NUM)) {
+            s += 1;
+        }
+        let mut e = i;
+        while e > s && !is_nominal(&tokens[e - 1]) && !(e == i && can_be_noun(&tokens[e - 1].lower) && tokens[e - 1].tag == Some(UPOS::VERB)) {
+            e -= 1;
+        }
+        if e > s && e - s <= 5 {
+            simple.push((s, e, determiner_before(tokens, s)));
+        }
+        if i == start {
+            i += 1;
+        }
+    }
+    let mut phrases: Vec<Phrase> = simple
+        .iter()
+        .map(|(s, e, det)| make_phrase(tokens, *s, *e, det.clone()))
+        .collect();
+    // "day" + "of" + "the week": one phrase, unless the first part only counts or sorts
+    // ("number of", "kinds of"), which says what the text does with the second.
+    for pair in simple.windows(2) {
+        let (s1, e1, det) = &pair[0];
+        let (s2, e2, _) = &pair[1];
+        if tokens.get(*e1).is_some_and(|t| t.lower == "of")
+            && (*s2 == e1 + 1
+                || *s2 == e1 + 2 && tokens[e1 + 1].tag == Some(UPOS::DET) && tokens[e1 + 1].lower == "the")
+            && !OF_QUANTIFIERS.contains(&tokens[e1 - 1].lower.as_str())
+            && !tokens[e1 - 1].api
+            && !tokens[*s2].api
+            && e2 - s1 <= 6
+        {
+            phrases.push(make_phrase(tokens, *s1, *e2, det.clone()));
+        }
+    }
+    phrases
+}
+
+/// Whether harper's dictionary knows the word as a noun.
+pub fn can_be_noun(lower: &str) -> bool {
+    use harper_core::spell::Dictionary;
+    let chars: Vec<char> = lower.chars().collect();
+    harper_core::spell::FstDictionary::curated()
+        .get_word_metadata(&chars)
+        .is_some_and(|m| m.noun.is_some())
+}
+
+fn determiner_before(tokens: &[Token], start: usize) -> Option<String> {
+    let before = start.checked_sub(1).map(|i| &tokens[i])?;
+    matches!(before.lower.as_str(), "the" | "a" | "an").then(|| before.lower.clone())
+}
+
+fn make_phrase(tokens: &[Token], start: usize, end: usize, determiner: Option<String>) -> Phrase {
+    let words = &tokens[start..end];
+    let text = words.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+    let key = phrase_key(words.iter().map(|t| t.text.as_str()));
+    let at_start = start == 0 || start == 1 && determiner.is_some();
+    Phrase {
+        text,
+        key,
+        determiner,
+        api: words.len() == 1 && words[0].api,
+        at_start,
+        end,
+    }
+}
+
+/// A phrase's identity: normalised words without determiners.
+pub fn phrase_key<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    words
+        .filter(|w| !matches!(w.to_lowercase().as_str(), "the" | "a" | "an"))
+        .map(|w| if w.ends_with("()") { w.to_lowercase() } else { normalise_word(w) })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Phrases of a sentence in a language without a tagger: runs of words between the
+/// language's stop words and punctuation, up to three words. German nouns are capitalised,
+/// so German phrases must end on a capitalised word.
+pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &str) -> Vec<Phrase> {
+    let mut phrases = Vec::new();
+    let joiners: &[&str] = match language {
+        "fr" => &["de", "du", "des", "d'"],
+        "es" | "pt" => &["de", "del", "da", "do"],
+        "it" => &["di", "del", "della"],
+        _ => &[],
+    };
+    let mut i = 0;
+    while i < tokens.len() {
+        let is_content = |t: &Token| {
+            t.word
+                && (t.api
+                    || !stop.contains(&t.lower)
+                        && t.text.chars().count() > 2
+                        && !t.text.chars().all(|c| c.is_ascii_digit()))
+        };
+        if !is_content(&tokens[i]) {
+            i += 1;
+            continue;
+        }
+        if tokens[i].api {
+            phrases.push(make_phrase(tokens, i, i + 1, None));
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < tokens.len() && !tokens[i].api && (is_content(&tokens[i])
+            || joiners.contains(&tokens[i].lower.as_str()) && tokens.get(i + 1).is_some_and(|n| is_content(n) && !n.api))
+        {
+            i += 1;
+        }
+        let mut end = i;
+        if language == "de" {
+            while end > start && !tokens[end - 1].text.chars().next().is_some_and(char::is_uppercase) {
+                end -= 1;
+            }
+            // A capitalised word at the sentence start may be any word; alone it is no noun.
+        }
+        let mut s = start;
+        if language == "de" {
+            while s < end && !tokens[s].text.chars().next().is_some_and(char::is_uppercase) && end - s > 1 {
+                // Lower-case words before a German noun are adjectives, often inflected
+                // ("gleichen"): the noun alone is the concept.
+                s += 1;
+            }
+        }
+        if end > s && end - s <= 3 && !(s == 0 && end == 1 && language == "de" && tokens.len() > 1 && is_probably_sentence_initial_non_noun(&tokens[0])) {
+            phrases.push(make_phrase(tokens, s, end, None));
+        }
+    }
+    phrases
+}
+
+fn is_probably_sentence_initial_non_noun(token: &Token) -> bool {
+    // Capitalised only because it starts the sentence: German verbs and adverbs end this way
+    // often enough that a sentence-initial word alone is not trusted as a noun.
+    let l = &token.lower;
+    l.ends_with("en") && l.len() > 5 || l.ends_with("ig") || l.ends_with("lich")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn english(sentence: &str) -> Vec<String> {
+        let mut tokens = tokenize(sentence, &BTreeSet::new());
+        let np = tag(&mut tokens);
+        english_phrases(&tokens, &np).into_iter().map(|p| p.text).collect()
+    }
+
+    #[test]
+    fn sentences_split_at_full_stops_not_abbreviations() {
+        assert_eq!(
+            sentences("Use a lock, e.g. a mutex. It protects data. Call os.path.join() first."),
+            vec!["Use a lock, e.g. a mutex.", "It protects data.", "Call os.path.join() first."]
+        );
+    }
+
+    #[test]
+    fn identifiers_stay_whole() {
+        let tokens = tokenize("If deflate() returns Z_BUF_ERROR, pass --create to os.path.", &BTreeSet::new());
+        let words: Vec<&str> = tokens.iter().filter(|t| t.word).map(|t| t.text.as_str()).collect();
+        assert_eq!(words, vec!["If", "deflate()", "returns", "Z_BUF_ERROR", "pass", "--create", "to", "os.path"]);
+        assert!(tokens.iter().filter(|t| t.api).count() >= 3);
+    }
+
+    #[test]
+    fn noun_phrases_are_whole_and_end_on_nouns() {
+        let phrases = english("Compute the day of the week for any date in the Julian calendar.");
+        assert!(phrases.contains(&"day of the week".to_string()), "{phrases:?}");
+        assert!(phrases.contains(&"Julian calendar".to_string()), "{phrases:?}");
+        let phrases = english("Python compiles source code to a language-independent virtual instruction set.");
+        assert!(phrases.iter().any(|p| p.ends_with("virtual instruction set")), "{phrases:?}");
+        let phrases = english("The standard deviation is one of the measures of spread.");
+        assert!(phrases.contains(&"standard deviation".to_string()), "{phrases:?}");
+        assert!(phrases.contains(&"measures of spread".to_string()), "{phrases:?}");
+    }
+}
