@@ -287,7 +287,7 @@ pub fn assess_against(topic: &Topic, terminals: &[TerminalDraft], target: usize)
         terminal_level_check(terminals),
         near_duplicate_check(&objectives),
         spread_check(&objectives),
-        grammar_check(&objectives),
+        grammar_check(&analysis, &objectives),
         grounded_check(&analysis, &objectives),
         paired_check(&analysis, &objectives),
         coverage_check(&analysis, &objectives),
@@ -483,11 +483,11 @@ fn notes(analysis: &Analysis, terminals: usize, target: usize) -> Vec<String> {
 }
 
 /// Every objective reads as grammatical English: zero grammar lints (harper-core).
-fn grammar_check(objectives: &[&ObjectiveDraft]) -> Scored {
+fn grammar_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
     let mut problems: Vec<String> = Vec::new();
     let mut failing = 0;
     for o in objectives {
-        let found = sense::grammar_problems(&o.text);
+        let found = sense::grammar_problems_sparing(&o.text, &analysis.document.api_names);
         if !found.is_empty() {
             failing += 1;
             problems.extend(found);

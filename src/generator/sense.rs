@@ -39,13 +39,18 @@ static LINTER: LazyLock<Mutex<LintGroup>> = LazyLock::new(|| {
 /// and style advice, and except anything inside quotes or an API name (the source's own
 /// words, not the objective's grammar).
 pub fn grammar_problems(text: &str) -> Vec<String> {
+    grammar_problems_sparing(text, &BTreeSet::new())
+}
+
+/// [`grammar_problems`], also sparing the source's API names (`blas`, `matrixmultiply`).
+pub fn grammar_problems_sparing(text: &str, api_names: &BTreeSet<String>) -> Vec<String> {
     let document = Document::new_plain_english_curated(text);
     let lints = match LINTER.lock() {
         Ok(mut linter) => linter.lint(&document),
         Err(poisoned) => poisoned.into_inner().lint(&document),
     };
     let chars: Vec<char> = text.chars().collect();
-    let protected = protected_spans(&chars);
+    let protected = protected_spans(&chars, api_names);
     lints
         .into_iter()
         .filter(|lint| {
@@ -74,7 +79,7 @@ pub fn grammar_problems(text: &str) -> Vec<String> {
 }
 
 /// Character spans of quoted text and identifier-like words.
-fn protected_spans(chars: &[char]) -> Vec<(usize, usize)> {
+fn protected_spans(chars: &[char], api_names: &BTreeSet<String>) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -92,7 +97,8 @@ fn protected_spans(chars: &[char]) -> Vec<(usize, usize)> {
             }
             let word: String = chars[start..i].iter().collect();
             let word = word.trim_end_matches([',', '.', ';', ':']);
-            let identifier = word.contains('_')
+            let identifier = api_names.contains(word)
+                || word.contains('_')
                 || word.contains("()")
                 || word.starts_with('-')
                 || word.contains('.')

@@ -392,6 +392,9 @@ pub fn normalise_word(word: &str) -> String {
     let n = lower.len();
     if SINGULAR_S.contains(&lower.as_str()) || lower.ends_with("ics") {
         lower
+    } else if n > 6 && lower.ends_with("oes") {
+        // volcanoes, tomatoes, heroes (not "shoes").
+        lower[..n - 2].to_string()
     } else if n > 4 && lower.ends_with("ies") {
         format!("{}y", &lower[..n - 3])
     } else if n > 4

@@ -77,7 +77,11 @@ pub fn plan_blueprint(topic: &Topic, target: usize) -> BlueprintPlan {
 
 /// Plans from an analysis already made (the quality checks share it).
 pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> BlueprintPlan {
-    let subject = subject_phrase(&topic.title);
+    let subject = if analysis.language == "en" {
+        subject_phrase(&topic.title)
+    } else {
+        format!("\"{}\"", topic.title.trim())
+    };
     let limit = if analysis.has_source {
         target
     } else {
@@ -90,6 +94,7 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
         pool: &pool,
         tasks: BTreeSet::new(),
         texts: Vec::new(),
+        covered: BTreeSet::new(),
     };
     let mut terminals = Vec::new();
     let mut concepts = Vec::new();
@@ -98,7 +103,8 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
         if terminals.len() >= limit {
             break;
         }
-        if mains.contains(concept.key.as_str()) {
+        // A concept an earlier objective already teaches gives way to one not yet taught.
+        if mains.contains(concept.key.as_str()) || planner.covered.contains(&concept.key) {
             continue;
         }
         if let Some(terminal) = planner.terminal_for(concept) {
@@ -192,6 +198,8 @@ struct Planner<'a> {
     tasks: BTreeSet<String>,
     /// Every objective text planned so far (near-duplicate guard).
     texts: Vec<String>,
+    /// Keys of the concepts some planned objective names already.
+    covered: BTreeSet<String>,
 }
 
 impl Planner<'_> {
@@ -219,7 +227,9 @@ impl Planner<'_> {
     }
 
     fn fresh(&self, option: &Option_) -> bool {
-        !self.tasks.contains(&option.task)
+        // Without source text there is no "text" for an objective to point at.
+        let fits = self.analysis.has_source || !option.text.contains("the text");
+        fits && !self.tasks.contains(&option.task)
             && self
                 .texts
                 .iter()
@@ -240,7 +250,7 @@ impl Planner<'_> {
             .find(|o| o.level() >= BloomLevel::Apply && self.fresh(o))?;
         let mut enabling: Vec<Option_> = Vec::new();
         for candidate in self.enabling_options(concept, kind, &facts, &terminal) {
-            if enabling.len() >= 3 {
+            if enabling.len() >= 4 {
                 break;
             }
             if candidate.level() >= terminal.level()
@@ -304,6 +314,11 @@ impl Planner<'_> {
         for o in std::iter::once(&terminal).chain(enabling.iter()) {
             self.tasks.insert(o.task.clone());
             self.texts.push(o.text.clone());
+            for c in self.pool {
+                if super::sense::names_concept(&o.text, &c.key) {
+                    self.covered.insert(c.key.clone());
+                }
+            }
         }
         result
     }
@@ -451,10 +466,10 @@ impl Planner<'_> {
                 ));
             }
             ConceptKind::Measure => {
-                let target = if facts::is_statistic(c) { "a given data set" } else { "a given case" };
+                let target = if facts::is_statistic(c) { "of a given list of values" } else { "for a given case" };
                 out.push(option(
                     "Calculate",
-                    format!("Calculate {n} for {target}"),
+                    format!("Calculate {n} {target}"),
                     definition.or(first),
                     format!("calculate:{key}"),
                 ));
@@ -601,7 +616,7 @@ impl Planner<'_> {
                     if let Some(r) = self.named_key(other) {
                         out.push(option(
                             "Explain",
-                            format!("Explain how {n} relates to {r}"),
+                            format!("Explain the connection between {n} and {r}"),
                             Some(*sentence),
                             format!("relates:{key}|{other}"),
                         ));
@@ -664,6 +679,33 @@ impl Planner<'_> {
                 definition,
                 format!("describe:{}", p.key),
             ));
+        }
+        // The concepts the text discusses in the same sentences, not yet taught: an enabling
+        // objective each connects them to this one.
+        let mut connected = 0;
+        for other in self.pool {
+            if connected >= 2 {
+                break;
+            }
+            if other.key == *key
+                || self.covered.contains(&other.key)
+                || other.key.contains(key.as_str())
+                || key.contains(other.key.as_str())
+                || partner.is_some_and(|p| p.key == other.key)
+            {
+                continue;
+            }
+            let Some(sentence) = c.sentences.iter().copied().find(|s| other.sentences.contains(s)) else {
+                continue;
+            };
+            let r = self.named(other);
+            out.push(option(
+                "Explain",
+                format!("Explain the connection between {n} and {r}"),
+                Some(sentence),
+                format!("relates:{key}|{}", other.key),
+            ));
+            connected += 1;
         }
         match kind {
             ConceptKind::ApiFunction | ConceptKind::ApiType | ConceptKind::ApiConstant | ConceptKind::ApiOption => {

@@ -139,6 +139,8 @@ fn detect_format(source: &str) -> Format {
     {
         return Format::Pydoc;
     }
+    // A C header: preprocessor lines and block comments that open a line, and no Markdown
+    // fences (a README shows C in fences).
     let c_lines = lines
         .iter()
         .filter(|l| {
@@ -149,10 +151,11 @@ fn detect_format(source: &str) -> Format {
                 || t.starts_with("#ifndef")
                 || t.starts_with("#endif")
                 || t.starts_with("typedef ")
-                || (t.ends_with(");") && !t.contains(". "))
         })
         .count();
-    if c_lines >= 3 && source.contains("/*") {
+    let comment_openers = lines.iter().filter(|l| l.trim_start().starts_with("/*")).count();
+    let fenced = lines.iter().any(|l| l.trim_start().starts_with("```"));
+    if c_lines >= 2 && comment_openers >= 2 && !fenced {
         return Format::CSource;
     }
     let caps_headings = lines.iter().filter(|l| is_man_heading(l)).count();
@@ -248,6 +251,18 @@ impl Builder {
                 text.push(' ');
             }
             text.push_str(&part);
+        }
+        // A run-in heading ("Evaporación. El calor del Sol ...", "Divergent plate boundaries.
+        // Where two plates ...") marks its term.
+        if let Some((term, rest)) = text.split_once(". ") {
+            let words = term.split_whitespace().count();
+            if (1..=4).contains(&words)
+                && rest.split_whitespace().count() >= 5
+                && term.chars().next().is_some_and(char::is_uppercase)
+                && !term.contains(',')
+            {
+                self.doc.marked_terms.push(term.to_string());
+            }
         }
         if text.chars().filter(|c| c.is_alphabetic()).count() >= 3 {
             self.current.paragraphs.push(Paragraph { text, kind });
@@ -359,7 +374,11 @@ fn harvest_code(line: &str, builder: &mut Builder) {
             let called = j < chars.len() && chars[j] == '(';
             if is_constant_name(&word) {
                 builder.api(&word);
-            } else if called && word.chars().count() >= 3 && !is_code_keyword(&word) {
+            } else if called
+                && word.chars().count() >= 3
+                && !is_code_keyword(&word)
+                && !crate::generator::text::is_stop_word(&word.to_lowercase())
+            {
                 builder.api(&format!("{word}()"));
             }
         } else {
@@ -534,6 +553,11 @@ fn parse_markup(source: &str, builder: &mut Builder) {
             i += 1;
             continue;
         }
+        if builder.paragraph.is_empty() && is_plain_heading(&lines, i) {
+            builder.heading(strip_numbering(trimmed));
+            i += 1;
+            continue;
+        }
         if let Some((rest, ordered)) = list_item(line) {
             builder.line(rest, Some(ParagraphKind::ListItem { ordered }));
         } else if builder.paragraph.is_empty() && is_definition_term(&lines, i) {
@@ -556,6 +580,34 @@ fn parse_markup(source: &str, builder: &mut Builder) {
             }
         }
         i += 1;
+    }
+}
+
+/// A plain-text heading: one short line between blank lines, without closing punctuation,
+/// starting with a capital or a section number ("2 How volcanoes form").
+fn is_plain_heading(lines: &[&str], i: usize) -> bool {
+    let t = lines[i].trim();
+    let blank_before = i == 0 || lines[i - 1].trim().is_empty();
+    let blank_after = lines.get(i + 1).is_none_or(|l| l.trim().is_empty());
+    let words = t.split_whitespace().count();
+    blank_before
+        && blank_after
+        && (1..=8).contains(&words)
+        && t.chars().count() <= 70
+        && !t.ends_with(['.', ',', ':', ';', '!', ')'])
+        && t.chars().next().is_some_and(|c| c.is_uppercase() || c.is_ascii_digit() || c == '¿')
+        && t.chars().any(char::is_alphabetic)
+        && !looks_like_code(t)
+        && list_item(t).is_none_or(|(_, ordered)| ordered)
+}
+
+/// "2.1 How volcanoes form" → "How volcanoes form".
+fn strip_numbering(heading: &str) -> &str {
+    let rest = heading.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ')');
+    if rest.len() < heading.len() && rest.starts_with(' ') {
+        rest.trim_start()
+    } else {
+        heading
     }
 }
 
@@ -763,6 +815,15 @@ fn parse_pydoc(source: &str, builder: &mut Builder) {
             builder.end_paragraph();
             continue;
         }
+        // Aliases: "Lock = allocate_lock(...)" makes `Lock` a name of the module.
+        if depth == 0 {
+            if let Some((alias, value)) = trimmed.split_once(" = ") {
+                if is_identifier(alias) && value.contains('(') && alias.chars().next().is_some_and(char::is_uppercase) {
+                    builder.api(alias);
+                    continue;
+                }
+            }
+        }
         // Signatures: "class Lock(builtins.object)", "acquire(self, blocking=True)".
         if let Some(name) = pydoc_signature(trimmed) {
             builder.api(&name);
@@ -805,7 +866,9 @@ fn pydoc_signature(line: &str) -> Option<String> {
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .collect();
-        return is_identifier(&name).then_some(name);
+        let after = &rest[name.len()..];
+        let signature = after.is_empty() || after.starts_with('(');
+        return (signature && is_identifier(&name)).then_some(name);
     }
     let open = line.find('(')?;
     let name = line[..open].trim();

@@ -244,7 +244,13 @@ pub fn is_concept_phrase(key: &str, text: &str, api: bool, stop: &BTreeSet<Strin
                 || w.chars().all(|c| c.is_ascii_digit())
                 || *w == "of"
         });
+    // Short lower-case words ("sep", "irc") are abbreviations or fragments, not concepts;
+    // short acronyms in capitals ("DNA", "SI") are.
+    let short_fragment = words.len() == 1
+        && text.chars().count() <= 3
+        && !text.chars().all(|c| c.is_uppercase() || c.is_ascii_digit());
     letters >= 3
+        && !short_fragment
         && !generic_head
         && !phrases::is_generic_head(&text.to_lowercase())
         && !words.iter().all(|w| stop.contains(*w) || crate::generator::text::is_stop_word(w))
@@ -333,6 +339,12 @@ fn rank_concepts(
         }
         let count = tally.sentences.len();
         let in_heading = headings.iter().any(|h| h == key || contains_phrase(h, key));
+        // A section headed by the concept itself ("wait()", "Hazards") opens with what it is.
+        let home_section = analysis.document.sections.iter().position(|s| {
+            s.heading
+                .as_deref()
+                .is_some_and(|h| h == key || phrases::phrase_key(h.split_whitespace()) == *key)
+        });
         let is_marked = marked.contains(key);
         let in_title = title_keys.contains(key.as_str());
         let in_description = description_keys.contains(key.as_str());
@@ -340,7 +352,25 @@ fn rank_concepts(
             .sentences
             .iter()
             .copied()
-            .find(|&s| defines(&analysis.sentences[s], key));
+            .find(|&s| defines(&analysis.sentences[s], key))
+            .or_else(|| {
+                // A run-in term standing alone ("Evaporación.") is defined by what follows.
+                tally.sentences.iter().copied().find(|&s| {
+                    let sentence = &analysis.sentences[s];
+                    sentence.phrases.len() == 1
+                        && sentence.phrases[0].key == *key
+                        && sentence.words.len() <= 4
+                        && analysis.sentences.get(s + 1).is_some_and(|n| n.paragraph == sentence.paragraph)
+                }).map(|s| s + 1)
+            })
+            .or_else(|| {
+                let home = home_section?;
+                analysis
+                    .sentences
+                    .iter()
+                    .position(|s| s.section == home && s.phrases.iter().any(|p| p.key == *key))
+                    .or_else(|| analysis.sentences.iter().position(|s| s.section == home))
+            });
         if analysis.has_source && count == 0 {
             continue;
         }
@@ -459,7 +489,12 @@ fn shown_form(tally: &Tally) -> String {
     // Only ever seen at sentence starts: lower-case it unless it is an acronym or a name.
     let first_word = form.split(' ').next().unwrap_or("");
     let is_acronym = first_word.chars().filter(|c| c.is_uppercase()).count() >= 2;
-    if tally.starts > 0 && tally.starts == tally.forms.values().sum::<usize>() && !is_acronym && !is_common_name(first_word) {
+    if tally.starts > 0
+        && tally.starts == tally.forms.values().sum::<usize>()
+        && !is_acronym
+        && is_dictionary_word(first_word)
+        && !is_common_name(first_word)
+    {
         let mut chars = form.chars();
         match chars.next() {
             Some(c) => c.to_lowercase().chain(chars).collect(),
@@ -468,6 +503,13 @@ fn shown_form(tally: &Tally) -> String {
     } else {
         form
     }
+}
+
+/// Whether harper's dictionary knows the word (in lower case).
+fn is_dictionary_word(word: &str) -> bool {
+    use harper_core::spell::Dictionary;
+    let chars: Vec<char> = word.to_lowercase().chars().collect();
+    harper_core::spell::FstDictionary::curated().contains_word(&chars)
 }
 
 fn is_common_name(word: &str) -> bool {
@@ -520,13 +562,20 @@ pub fn defines(sentence: &Sentence, key: &str) -> bool {
             return true;
         }
     }
+    // "... is called lava", "known as the Ring of Fire": the phrase right after the cue.
     let lower = sentence.text.to_lowercase();
     ["called ", "known as ", "termed ", "referred to as ", "heißt ", "appelé ", "appelée "]
         .iter()
         .any(|cue| {
-            lower.find(cue).is_some_and(|at| {
+            lower.match_indices(cue).any(|(at, _)| {
+                let after = lower[at + cue.len()..].trim_start();
+                let after = after
+                    .strip_prefix("the ")
+                    .or_else(|| after.strip_prefix("a "))
+                    .or_else(|| after.strip_prefix("an "))
+                    .unwrap_or(after);
                 sentence.phrases.iter().any(|p| {
-                    p.key == key && lower[at..].contains(&p.text.to_lowercase())
+                    p.key == key && after.starts_with(&p.text.to_lowercase())
                 })
             })
         })

@@ -272,7 +272,9 @@ pub fn tag(tokens: &mut [Token]) -> Vec<bool> {
         } else if !token.word {
             Some(UPOS::PUNCT)
         } else {
-            tag
+            // The tagger's lexicon is small: words it does not know ("magma", "tectonic")
+            // take their part of speech from harper's dictionary.
+            tag.or_else(|| Some(dictionary_tag(&token.text)))
         };
     }
     let tags: Vec<Option<UPOS>> = tokens.iter().map(|t| t.tag).collect();
@@ -305,7 +307,9 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
             i += 1;
             continue;
         }
-        let in_np = np.get(i).copied().unwrap_or(false) || is_nominal(&tokens[i]);
+        let in_np = np.get(i).copied().unwrap_or(false)
+            || is_nominal(&tokens[i])
+            || tokens[i].tag == Some(UPOS::ADJ);
         if !in_np || !may_continue(&tokens[i]) {
             i += 1;
             continue;
@@ -371,6 +375,42 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
     phrases
 }
 
+/// A word's likeliest part of speech by harper's dictionary; a word it does not know either is
+/// a term of the field, so a noun.
+fn dictionary_tag(word: &str) -> UPOS {
+    use harper_core::spell::Dictionary;
+    let lower: Vec<char> = word.to_lowercase().chars().collect();
+    let dictionary = harper_core::spell::FstDictionary::curated();
+    let Some(meta) = dictionary.get_word_metadata(&lower) else {
+        return if word.ends_with("ly") {
+            UPOS::ADV
+        } else if word.chars().next().is_some_and(char::is_uppercase) {
+            UPOS::PROPN
+        } else {
+            UPOS::NOUN
+        };
+    };
+    if meta.noun.is_some() {
+        UPOS::NOUN
+    } else if meta.adjective.is_some() {
+        UPOS::ADJ
+    } else if meta.verb.is_some() {
+        UPOS::VERB
+    } else if meta.adverb.is_some() {
+        UPOS::ADV
+    } else if meta.determiner.is_some() {
+        UPOS::DET
+    } else if meta.preposition {
+        UPOS::ADP
+    } else if meta.pronoun.is_some() {
+        UPOS::PRON
+    } else if meta.conjunction.is_some() {
+        UPOS::CCONJ
+    } else {
+        UPOS::NOUN
+    }
+}
+
 /// Whether harper's dictionary knows the word as a noun.
 pub fn can_be_noun(lower: &str) -> bool {
     use harper_core::spell::Dictionary;
@@ -388,7 +428,12 @@ fn determiner_before(tokens: &[Token], start: usize) -> Option<String> {
 fn make_phrase(tokens: &[Token], start: usize, end: usize, determiner: Option<String>) -> Phrase {
     let words = &tokens[start..end];
     let text = words.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
-    let key = phrase_key(words.iter().map(|t| t.text.as_str()));
+    // An API name is itself: `Thread` the class is not "thread" the word.
+    let key = if words.len() == 1 && words[0].api {
+        words[0].text.clone()
+    } else {
+        phrase_key(words.iter().map(|t| t.text.as_str()))
+    };
     let at_start = start == 0 || start == 1 && determiner.is_some();
     Phrase {
         text,
@@ -509,5 +554,17 @@ mod tests {
         let phrases = english("The standard deviation is one of the measures of spread.");
         assert!(phrases.contains(&"standard deviation".to_string()), "{phrases:?}");
         assert!(phrases.contains(&"measures of spread".to_string()), "{phrases:?}");
+    }
+}
+#[cfg(test)]
+mod debug_tags {
+    #[test]
+    fn show() {
+        let Ok(s) = std::env::var("SHOW_TAGS") else { return };
+        let mut tokens = super::tokenize(&s, &Default::default());
+        let np = super::tag(&mut tokens);
+        for (t, n) in tokens.iter().zip(np) {
+            println!("{} {:?} {}", t.text, t.tag, n);
+        }
     }
 }
