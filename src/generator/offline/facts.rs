@@ -249,6 +249,43 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
             }
         }
     }
+    // Kinds: a section headed "Types of X" whose paragraphs or items each open with a term.
+    for (index, section) in analysis.document.sections.iter().enumerate() {
+        let Some(heading) = section.heading.as_deref() else {
+            continue;
+        };
+        let lower = heading.to_lowercase();
+        let Some(rest) = ["types of ", "kinds of ", "forms of ", "classes of ", "categories of "]
+            .iter()
+            .find_map(|p| lower.find(p).map(|at| &heading[at + p.len()..]))
+        else {
+            continue;
+        };
+        let heading_key = crate::generator::source::phrases::phrase_key(rest.split_whitespace());
+        if heading_key != concept.key {
+            continue;
+        }
+        let mut kinds: Vec<String> = Vec::new();
+        let mut first_sentence = None;
+        let mut last_paragraph = None;
+        for (i, sentence) in analysis.sentences.iter().enumerate() {
+            if sentence.section != index || last_paragraph == Some(sentence.paragraph) {
+                continue;
+            }
+            last_paragraph = Some(sentence.paragraph);
+            let opens_with_term = sentence.words.len() <= 4 || matches!(sentence.kind, ParagraphKind::ListItem { .. });
+            if let Some(phrase) = sentence.phrases.first().filter(|_| opens_with_term) {
+                if others.iter().any(|o| o.key == phrase.key) && !kinds.contains(&phrase.key) && phrase.key != concept.key {
+                    first_sentence.get_or_insert(i);
+                    kinds.push(phrase.key.clone());
+                }
+            }
+        }
+        if kinds.len() >= 2 {
+            kinds.truncate(4);
+            facts.insert(0, Fact::Kinds { sentence: first_sentence.unwrap_or(0), kinds });
+        }
+    }
     // Steps: an ordered list in a section the concept heads or opens.
     for &section in &concept.sections {
         let ordered: Vec<usize> = analysis

@@ -95,22 +95,41 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
         tasks: BTreeSet::new(),
         texts: Vec::new(),
         covered: BTreeSet::new(),
+        verb_uses: Default::default(),
     };
     let mut terminals = Vec::new();
     let mut concepts = Vec::new();
     let mut mains: BTreeSet<&str> = BTreeSet::new();
-    for concept in &pool {
-        if terminals.len() >= limit {
-            break;
-        }
-        // A concept an earlier objective already teaches gives way to one not yet taught.
-        if mains.contains(concept.key.as_str()) || planner.covered.contains(&concept.key) {
-            continue;
-        }
-        if let Some(terminal) = planner.terminal_for(concept) {
-            mains.insert(concept.key.as_str());
-            concepts.push(concept.name.clone());
-            terminals.push(terminal);
+    // First one terminal objective per section of the text, best concept first, so the
+    // blueprint spans the whole text; then the best of what is left.
+    let mut sections_used: BTreeSet<usize> = BTreeSet::new();
+    for spread in [true, false] {
+        // The spreading pass looks only at the strongest concepts.
+        let considered = if spread { (limit * 2).min(pool.len()) } else { pool.len() };
+        for concept in &pool[..considered] {
+            if terminals.len() >= limit {
+                break;
+            }
+            // A concept an earlier objective already teaches gives way to one not yet taught.
+            if mains.contains(concept.key.as_str()) || spread && planner.covered.contains(&concept.key) {
+                continue;
+            }
+            let section = concept
+                .definition
+                .or(concept.sentences.first().copied())
+                .and_then(|s| analysis.sentences.get(s))
+                .map(|s| s.section);
+            if spread && section.is_some_and(|s| sections_used.contains(&s)) {
+                continue;
+            }
+            if let Some(terminal) = planner.terminal_for(concept) {
+                mains.insert(concept.key.as_str());
+                if let Some(section) = section {
+                    sections_used.insert(section);
+                }
+                concepts.push(concept.name.clone());
+                terminals.push(terminal);
+            }
         }
     }
     // A title-only topic whose title yields no concept still gets one honest objective on it.
@@ -200,6 +219,8 @@ struct Planner<'a> {
     texts: Vec<String>,
     /// Keys of the concepts some planned objective names already.
     covered: BTreeSet<String>,
+    /// How often each verb starts a terminal objective so far.
+    verb_uses: std::collections::BTreeMap<&'static str, usize>,
 }
 
 impl Planner<'_> {
@@ -244,13 +265,18 @@ impl Planner<'_> {
         if self.analysis.has_source && facts.is_empty() && concept.sentences.len() < 2 {
             return None;
         }
+        // Of the fitting terminal objectives, the one whose verb the blueprint has used least
+        // (so ten concepts do not get ten "Judge whether ..."), the text's best first.
         let terminal = self
             .terminal_options(concept, kind, &facts)
             .into_iter()
-            .find(|o| o.level() >= BloomLevel::Apply && self.fresh(o))?;
+            .enumerate()
+            .filter(|(_, o)| o.level() >= BloomLevel::Apply && self.fresh(o))
+            .min_by_key(|(i, o)| (self.verb_uses.get(o.verb).copied().unwrap_or(0), *i))
+            .map(|(_, o)| o)?;
         let mut enabling: Vec<Option_> = Vec::new();
         for candidate in self.enabling_options(concept, kind, &facts, &terminal) {
-            if enabling.len() >= 4 {
+            if enabling.len() >= 5 {
                 break;
             }
             if candidate.level() >= terminal.level()
@@ -299,6 +325,7 @@ impl Planner<'_> {
     }
 
     fn commit(&mut self, terminal: Option_, enabling: Vec<Option_>) -> TerminalDraft {
+        *self.verb_uses.entry(terminal.verb).or_default() += 1;
         let draft = |o: &Option_| ObjectiveDraft {
             text: o.text.clone(),
             verb: o.verb.to_string(),
@@ -340,10 +367,7 @@ impl Planner<'_> {
         let key = &c.key;
         let first = c.sentences.first().copied();
         let mut out = Vec::new();
-        let pair_task = |verb: &str, a: &str, b: &str| {
-            let (x, y) = if a < b { (a, b) } else { (b, a) };
-            format!("{verb}:{x}|{y}")
-        };
+        let pair_task = |_verb: &str, a: &str, b: &str| pair_task(a, b);
         for fact in facts {
             match fact {
                 Fact::Returns { sentence, other } if kind == ConceptKind::ApiFunction => {
@@ -505,7 +529,7 @@ impl Planner<'_> {
                 ));
             }
             ConceptKind::Entity => {
-                if let Some(sentence) = definition {
+                if let Some(sentence) = definition.filter(|_| !is_proper_name(c, self.analysis.language)) {
                     out.push(option(
                         "Judge",
                         format!("Judge whether a given example fits the definition of {n}"),
@@ -578,7 +602,7 @@ impl Planner<'_> {
                 ));
             }
             _ => {
-                if let Some(sentence) = definition {
+                if let Some(sentence) = definition.filter(|_| !is_proper_name(c, self.analysis.language)) {
                     out.push(option(
                         "Define",
                         format!("Define {n} in the words of the text"),
@@ -618,7 +642,7 @@ impl Planner<'_> {
                             "Explain",
                             format!("Explain the connection between {n} and {r}"),
                             Some(*sentence),
-                            format!("relates:{key}|{other}"),
+                            pair_task(key, other),
                         ));
                     }
                 }
@@ -628,10 +652,7 @@ impl Planner<'_> {
                             "Distinguish",
                             format!("Distinguish {n} from {r}"),
                             Some(*sentence),
-                            format!("compare:{}", {
-                                let (x, y) = if key.as_str() < other.as_str() { (key.as_str(), other.as_str()) } else { (other.as_str(), key.as_str()) };
-                                format!("{x}|{y}")
-                            }),
+                            pair_task(key, other),
                         ));
                     }
                 }
@@ -654,22 +675,6 @@ impl Planner<'_> {
                 format!("describe:{key}"),
             ));
         }
-        if let Some(sentence) = rule {
-            out.push(option(
-                "Explain",
-                format!("Explain the rule the text gives for {n}"),
-                Some(sentence),
-                format!("explain-rule:{key}"),
-            ));
-        }
-        if let Some(sentence) = example {
-            out.push(option(
-                "Illustrate",
-                format!("Illustrate {n} with the example the text gives"),
-                Some(sentence),
-                format!("example:{key}"),
-            ));
-        }
         if let Some(p) = partner {
             let r = self.named(p);
             let definition = p.definition.or(p.sentences.first().copied());
@@ -680,13 +685,11 @@ impl Planner<'_> {
                 format!("describe:{}", p.key),
             ));
         }
-        // The concepts the text discusses in the same sentences, not yet taught: an enabling
-        // objective each connects them to this one.
-        let mut connected = 0;
-        for other in self.pool {
-            if connected >= 2 {
-                break;
-            }
+        // The concepts the text discusses with this one (in its sentences, else its
+        // sections), the ones it stresses and not yet taught first: an enabling objective
+        // each connects them to this one.
+        let mut partners: Vec<(u8, usize, &Concept, usize)> = Vec::new();
+        for (rank, other) in self.pool.iter().enumerate() {
             if other.key == *key
                 || self.covered.contains(&other.key)
                 || other.key.contains(key.as_str())
@@ -695,17 +698,29 @@ impl Planner<'_> {
             {
                 continue;
             }
-            let Some(sentence) = c.sentences.iter().copied().find(|s| other.sentences.contains(s)) else {
+            let same_sentence = c.sentences.iter().copied().find(|s| other.sentences.contains(s));
+            let same_section = || {
+                other.sentences.iter().copied().find(|s| {
+                    let section = self.analysis.sentences[*s].section;
+                    c.sentences.iter().any(|m| self.analysis.sentences[*m].section == section)
+                })
+            };
+            let Some(sentence) = same_sentence.or_else(same_section) else {
                 continue;
             };
+            let stressed = other.in_heading || other.marked || other.definition.is_some() || other.api;
+            let closeness = u8::from(same_sentence.is_none()) * 2 + u8::from(!stressed);
+            partners.push((closeness, rank, other, sentence));
+        }
+        partners.sort_by_key(|(closeness, rank, _, _)| (*closeness, *rank));
+        for (_, _, other, sentence) in partners.into_iter().take(3) {
             let r = self.named(other);
             out.push(option(
                 "Explain",
                 format!("Explain the connection between {n} and {r}"),
                 Some(sentence),
-                format!("relates:{key}|{}", other.key),
+                pair_task(key, &other.key),
             ));
-            connected += 1;
         }
         match kind {
             ConceptKind::ApiFunction | ConceptKind::ApiType | ConceptKind::ApiConstant | ConceptKind::ApiOption => {
@@ -731,16 +746,48 @@ impl Planner<'_> {
                     definition.or(first),
                     format!("describe:{key}"),
                 ));
-                out.push(option(
-                    "Identify",
-                    format!("Identify {n} in a passage of the text"),
-                    first,
-                    format!("identify:{key}"),
-                ));
             }
+        }
+        if let Some(sentence) = rule {
+            out.push(option(
+                "Explain",
+                format!("Explain the rule the text gives for {n}"),
+                Some(sentence),
+                format!("explain-rule:{key}"),
+            ));
+        }
+        if let Some(sentence) = example {
+            out.push(option(
+                "Illustrate",
+                format!("Illustrate {n} with the example the text gives"),
+                Some(sentence),
+                format!("example:{key}"),
+            ));
+        }
+        if !is_proper_name(c, self.analysis.language) {
+            out.push(option(
+                "Identify",
+                format!("Identify {n} in a passage of the text"),
+                first,
+                format!("identify:{key}"),
+            ));
         }
         out
     }
+}
+
+/// A name ("Mauna Loa", "Iceland"): capitalised words that are not an acronym or an API.
+fn is_proper_name(c: &Concept, language: &str) -> bool {
+    language == "en"
+        && !c.api
+        && c.name.split(' ').all(|w| w.chars().next().is_some_and(char::is_uppercase))
+        && !c.name.chars().all(|ch| ch.is_uppercase() || !ch.is_alphabetic())
+}
+
+/// The task of any objective about two concepts: one pair is taught once, at one level.
+fn pair_task(a: &str, b: &str) -> String {
+    let (x, y) = if a < b { (a, b) } else { (b, a) };
+    format!("pair:{x}|{y}")
 }
 
 /// "a" or "an" by the sound of the next word (letters of acronyms are spelled out).

@@ -252,6 +252,13 @@ impl Builder {
             }
             text.push_str(&part);
         }
+        // A table of contents repeats the headings; it is no prose.
+        let lower = text.to_lowercase();
+        if (lower.starts_with("contents") || lower.starts_with("table of contents") || lower.starts_with("inhalt") || lower.starts_with("sommaire") || lower.starts_with("índice"))
+            && text.chars().filter(char::is_ascii_digit).count() >= 3
+        {
+            return;
+        }
         // A run-in heading ("Evaporación. El calor del Sol ...", "Divergent plate boundaries.
         // Where two plates ...") marks its term.
         if let Some((term, rest)) = text.split_once(". ") {

@@ -333,7 +333,7 @@ fn rank_concepts(
     let total_sentences = analysis.sentences.len().max(1) as f64;
     let mut concepts: Vec<Concept> = Vec::new();
     for (key, tally) in &tallies {
-        let name = shown_form(tally);
+        let name = shown_form(tally, analysis.language);
         if !is_concept_phrase(key, &name, tally.api, stop) {
             continue;
         }
@@ -465,7 +465,7 @@ pub fn contains_phrase(outer: &str, inner: &str) -> bool {
 
 /// The form a concept is shown in: the most frequent, in lower case unless the text writes
 /// it capitalised even mid-sentence (a name, an acronym, an API).
-fn shown_form(tally: &Tally) -> String {
+fn shown_form(tally: &Tally, language: &str) -> String {
     let form = tally
         .forms
         .iter()
@@ -492,7 +492,8 @@ fn shown_form(tally: &Tally) -> String {
     if tally.starts > 0
         && tally.starts == tally.forms.values().sum::<usize>()
         && !is_acronym
-        && is_dictionary_word(first_word)
+        && language != "de"
+        && (language != "en" || is_dictionary_word(first_word))
         && !is_common_name(first_word)
     {
         let mut chars = form.chars();

@@ -80,7 +80,7 @@ const GENERIC_MODIFIERS: &[&str] = &[
     "typical", "each", "every", "any", "all", "some", "no", "both", "either", "neither", "enough",
     "overall", "optional", "original", "existing", "present", "specified", "desired", "related",
     "relevant", "above-mentioned", "aforementioned", "latest", "recent", "major", "minor", "extra",
-    "like", "whatever", "useful", "easy", "hard", "difficult", "nice", "great", "best", "better",
+    "like", "whatever", "notable", "famous", "well-known", "useful", "easy", "hard", "difficult", "nice", "great", "best", "better",
 ];
 
 /// Ordinals: meaningful before some heads ("first quartile"), never enough before a generic one
@@ -336,6 +336,11 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
         {
             i += 1;
         }
+        // "Volcanoes form where ...", "the mantle melts as ...": a noun-or-verb word after its
+        // subject, before an adverb, a preposition or a clause, is the verb.
+        if i >= start + 2 && is_verb_after_subject(&tokens[i - 2], &tokens[i - 1], tokens.get(i)) {
+            i -= 1;
+        }
         // Leading modifiers that say nothing, and trailing words that are not nouns, go.
         let mut s = start;
         while s < i && (is_generic_modifier(&tokens[s].lower) || tokens[s].tag == Some(UPOS::NUM)) {
@@ -409,6 +414,26 @@ fn dictionary_tag(word: &str) -> UPOS {
     } else {
         UPOS::NOUN
     }
+}
+
+fn is_verb_after_subject(subject: &Token, word: &Token, next: Option<&Token>) -> bool {
+    use harper_core::spell::Dictionary;
+    let Some(next) = next else {
+        return false;
+    };
+    let clause_follows = !next.word && next.text != "-"
+        || matches!(next.tag, Some(UPOS::ADP | UPOS::ADV | UPOS::SCONJ | UPOS::DET | UPOS::PRON | UPOS::AUX))
+        || matches!(next.lower.as_str(), "where" | "when" | "if" | "because" | "as" | "into" | "through");
+    if !clause_follows || word.api || subject.api {
+        return false;
+    }
+    let chars: Vec<char> = word.lower.chars().collect();
+    let dictionary = harper_core::spell::FstDictionary::curated();
+    let can_be_verb = dictionary.get_word_metadata(&chars).is_some_and(|m| m.verb.is_some());
+    let plural_subject = subject.lower.ends_with('s') && !subject.lower.ends_with("ss");
+    can_be_verb
+        && (plural_subject && !word.lower.ends_with('s')
+            || !plural_subject && word.lower.ends_with('s') && !word.lower.ends_with("ss"))
 }
 
 /// Whether harper's dictionary knows the word as a noun.
