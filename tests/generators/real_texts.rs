@@ -127,7 +127,7 @@ fn judge(text: &Text, plan: &BlueprintPlan, analysis: &source::Analysis) -> Verd
     }
     let lints = all
         .iter()
-        .flat_map(|o| sense::grammar_problems_sparing(&o.text, &analysis.document.api_names))
+        .flat_map(|o| sense::grammar_problems_sparing(&o.text, &analysis.source_words()))
         .collect();
     Verdict {
         coverage,

@@ -126,10 +126,7 @@ const COMPARISON_CUES: &[&str] = &[
     "rather", "versus", "vs", "while", "but", "however", "similar", "like",
 ];
 
-const RULE_CUES: &[&str] = &[
-    "if", "when", "unless", "must", "only", "never", "always", "cannot", "should", "requires",
-    "otherwise", "until", "whenever",
-];
+const RULE_CUES: &[&str] = &["if", "unless", "must", "never", "always", "cannot", "whenever"];
 
 const KINDS_CUES: &[&str] = &[
     "types", "kinds", "forms", "classes", "categories", "include", "includes", "including",
@@ -242,7 +239,7 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
                 .map(|o| o.key.clone())
                 .collect();
             let names_kinds = sentence.words.iter().any(|w| {
-                matches!(w.as_str(), "types" | "kinds" | "forms" | "classes" | "categories" | "include" | "includes" | "including")
+                matches!(w.as_str(), "types" | "kinds" | "classes" | "categories" | "include" | "includes" | "including")
             });
             if kinds.len() >= 2 && names_kinds {
                 facts.push(Fact::Kinds { sentence: s, kinds });

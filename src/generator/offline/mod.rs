@@ -114,6 +114,9 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
             if mains.contains(concept.key.as_str()) || spread && planner.covered.contains(&concept.key) {
                 continue;
             }
+            if is_weak_main(concept, analysis.language) {
+                continue;
+            }
             let section = concept
                 .definition
                 .or(concept.sentences.first().copied())
@@ -774,6 +777,23 @@ impl Planner<'_> {
         }
         out
     }
+}
+
+/// A concept too plain to carry a terminal objective: one everyday word ("space", "symbol",
+/// "feature") or a place name the text only mentions, unless the author stressed it.
+fn is_weak_main(c: &Concept, language: &str) -> bool {
+    let stressed = c.marked || c.definition.is_some() || c.in_heading || c.in_title;
+    if c.api || stressed {
+        return false;
+    }
+    let single = !c.key.contains(' ');
+    let everyday = if language == "en" {
+        source::is_common_english(&c.key)
+    } else {
+        c.key.chars().count() < 7 && c.sentences.len() < 3
+    };
+    single && everyday
+        || is_proper_name(c, language) && c.sentences.len() < 3
 }
 
 /// A name ("Mauna Loa", "Iceland"): capitalised words that are not an acronym or an API.

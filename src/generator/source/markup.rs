@@ -76,6 +76,12 @@ const MAN_BOILERPLATE_SECTIONS: &[&str] = &[
     "MODULE REFERENCE",
     "VERSION",
     "CREDITS",
+    "BUGS",
+    "BOGUES",
+    "FEHLER",
+    "ERRORES",
+    "REPORTING BUGS",
+    "RAPPORTS DE BOGUES",
 ];
 
 /// Man page sections whose body is command syntax, not prose.

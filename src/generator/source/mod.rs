@@ -70,6 +70,26 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The source's own spellings an objective may copy: API names, and the words of its
+    /// prose that harper's dictionary does not know or knows only capitalised.
+    pub fn source_words(&self) -> BTreeSet<String> {
+        use harper_core::spell::Dictionary;
+        let dictionary = harper_core::spell::FstDictionary::curated();
+        let mut words: BTreeSet<String> = self.document.api_names.clone();
+        for sentence in &self.sentences {
+            for phrase in &sentence.phrases {
+                for word in phrase.text.split_whitespace() {
+                    let chars: Vec<char> = word.chars().collect();
+                    let known_as_written = dictionary.contains_exact_word(&chars);
+                    if !known_as_written || word.contains(['-', '.', '_']) {
+                        words.insert(word.to_string());
+                    }
+                }
+            }
+        }
+        words
+    }
+
     pub fn concept(&self, key: &str) -> Option<&Concept> {
         self.concepts.iter().find(|c| c.key == key)
     }
@@ -226,11 +246,25 @@ fn phrases_of(
 /// Whether a phrase may be a concept at all: not a function word, not generic, not a number,
 /// not boilerplate.
 pub fn is_concept_phrase(key: &str, text: &str, api: bool, stop: &BTreeSet<String>) -> bool {
+    let words: Vec<&str> = key.split(' ').filter(|w| !w.is_empty()).collect();
     if api {
+        // Placeholder names ("foo.gz", "bar()") stand for any name, not for a concept.
+        let placeholder = ["foo", "bar", "baz", "example", "xyz"]
+            .iter()
+            .any(|p| text.to_lowercase().contains(p));
         return text.chars().filter(|c| c.is_alphabetic()).count() >= 2
+            && !placeholder
             && !matches!(text, "self" | "cls" | "args" | "kwargs" | "None" | "True" | "False");
     }
-    let words: Vec<&str> = key.split(' ').filter(|w| !w.is_empty()).collect();
+    // Contractions of function words ("that's", "it's") are no nouns.
+    if words.iter().any(|w| {
+        w.split(['\'', '’']).next().is_some_and(|base| {
+            (w.contains('\'') || w.contains('’'))
+                && (crate::generator::text::is_stop_word(base) || stop.contains(base) || base.len() <= 2)
+        })
+    }) {
+        return false;
+    }
     let Some(head) = words.last() else {
         return false;
     };
@@ -338,6 +372,15 @@ fn rank_concepts(
             continue;
         }
         let count = tally.sentences.len();
+        // German capitalises every noun: a single word seen capitalised only where a sentence
+        // starts is another part of speech ("Normalerweise").
+        if analysis.language == "de"
+            && !key.contains(' ')
+            && tally.starts > 0
+            && tally.starts == tally.forms.values().sum::<usize>()
+        {
+            continue;
+        }
         let in_heading = headings.iter().any(|h| h == key || contains_phrase(h, key));
         // A section headed by the concept itself ("wait()", "Hazards") opens with what it is.
         let home_section = analysis.document.sections.iter().position(|s| {

@@ -492,10 +492,19 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
     };
     let mut i = 0;
     while i < tokens.len() {
+        // French verb forms and adjectives by their endings ("veuillez", "malveillant",
+        // "signé"): without a tagger, these are what most often passes the stop words.
+        let french_non_noun = |t: &Token| {
+            language == "fr"
+                && ["ez", "ant", "ante", "ants", "antes", "eux", "euse", "é", "ée", "és", "ées", "ait", "aient", "er"]
+                    .iter()
+                    .any(|e| t.lower.ends_with(e) && t.lower.chars().count() > 4)
+        };
         let is_content = |t: &Token| {
             t.word
                 && (t.api
                     || !stop.contains(&t.lower)
+                        && !french_non_noun(t)
                         && t.text.chars().count() > 2
                         && !t.text.chars().all(|c| c.is_ascii_digit()))
         };
