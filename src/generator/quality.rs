@@ -487,7 +487,7 @@ fn grammar_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored 
     let mut problems: Vec<String> = Vec::new();
     let mut failing = 0;
     for o in objectives {
-        let found = sense::grammar_problems_sparing(&o.text, &analysis.source_words());
+        let found = sense::grammar_problems_in(&o.text, &analysis.source_words(), &analysis.prose_lower);
         if !found.is_empty() {
             failing += 1;
             problems.extend(found);

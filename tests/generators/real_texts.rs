@@ -127,7 +127,7 @@ fn judge(text: &Text, plan: &BlueprintPlan, analysis: &source::Analysis) -> Verd
     }
     let lints = all
         .iter()
-        .flat_map(|o| sense::grammar_problems_sparing(&o.text, &analysis.source_words()))
+        .flat_map(|o| sense::grammar_problems_in(&o.text, &analysis.source_words(), &analysis.prose_lower))
         .collect();
     Verdict {
         coverage,
@@ -257,5 +257,29 @@ fn print_sentences() {
             let phrases: Vec<&str> = s.phrases.iter().map(|p| p.text.as_str()).collect();
             println!("{i:>3} [{heading}] {}\n      {phrases:?}", s.text);
         }
+    }
+}
+
+/// `PRINT_EXPERT_RANKS=1`: where each expert concept stands in the ranking (or that it was
+/// never extracted), to tell extraction misses from ranking misses.
+#[test]
+fn print_expert_ranks() {
+    if std::env::var("PRINT_EXPERT_RANKS").is_err() {
+        return;
+    }
+    for text in load() {
+        let analysis = source::analyse(&text.topic);
+        let ranks: Vec<String> = text
+            .expert
+            .iter()
+            .map(|e| {
+                let k = key(e);
+                match analysis.concepts.iter().position(|c| c.key == k || c.key.to_lowercase() == e.to_lowercase()) {
+                    Some(r) => format!("{e}={r}"),
+                    None => format!("{e}=ABSENT"),
+                }
+            })
+            .collect();
+        println!("{}: {}", text.folder, ranks.join(", "));
     }
 }

@@ -82,6 +82,9 @@ const MAN_BOILERPLATE_SECTIONS: &[&str] = &[
     "ERRORES",
     "REPORTING BUGS",
     "RAPPORTS DE BOGUES",
+    "TRADUCTEURS",
+    "TRADUCTION",
+    "ÜBERSETZER",
 ];
 
 /// Man page sections whose body is command syntax, not prose.

@@ -67,6 +67,8 @@ pub struct Analysis {
     pub reference: Vec<String>,
     /// Length of the source's prose, in characters.
     pub prose_chars: usize,
+    /// The prose in lower case, for "does the source say it this way".
+    pub prose_lower: String,
 }
 
 impl Analysis {
@@ -158,6 +160,16 @@ const GENERIC_HEADINGS: &[&str] = &[
     "beschreibung", "optionen", "beispiele", "hinweise", "exemples", "exemple", "remarques",
     "introducción", "ejemplos", "classes", "functions", "data", "methods", "diagnostics",
     "requirements", "motivation", "goals", "status", "documentation", "api", "tests", "testing",
+    "vocabulary", "glossary", "activities", "exercises", "questions", "vocabulario", "actividades",
+    "ejercicios", "preguntas", "vocabulaire", "exercices", "activités", "übungen", "aufgaben",
+    "wortschatz", "traducteurs", "traduction", "übersetzung", "autoren", "auteurs", "licence",
+    "lizenz", "licencia",
+];
+
+/// Words that make a phrase about the document rather than its subject.
+const META_WORDS: &[&str] = &[
+    "sheet", "handout", "worksheet", "revision", "lecture", "apuntes", "tema", "chapter",
+    "encyclopedia", "manual", "readme", "page", "vocabulario", "actividades",
 ];
 
 /// Reads a topic: its source text when it has one, else its title and description.
@@ -220,6 +232,7 @@ pub fn analyse(topic: &Topic) -> Analysis {
         concepts: Vec::new(),
         reference: Vec::new(),
         prose_chars: prose.chars().count(),
+        prose_lower: prose.to_lowercase(),
     };
     analysis.concepts = rank_concepts(&analysis, &title_phrases, &description_phrases, &stop);
     analysis.reference = reference_terms(&analysis, &stop);
@@ -283,7 +296,9 @@ pub fn is_concept_phrase(key: &str, text: &str, api: bool, stop: &BTreeSet<Strin
     let short_fragment = words.len() == 1
         && text.chars().count() <= 3
         && !text.chars().all(|c| c.is_uppercase() || c.is_ascii_digit());
+    let meta = words.iter().any(|w| META_WORDS.contains(w));
     letters >= 3
+        && !meta
         && !short_fragment
         && !generic_head
         && !phrases::is_generic_head(&text.to_lowercase())
@@ -341,6 +356,25 @@ fn rank_concepts(
     for (index, sentence) in analysis.sentences.iter().enumerate() {
         for phrase in &sentence.phrases {
             add(&mut tallies, phrase, Some((index, sentence.section)));
+        }
+    }
+    // A heading names what its section is about even where the prose never repeats it
+    // ("Measures of spread"): its phrases occur once, at the section's first sentence.
+    for (index, section) in analysis.document.sections.iter().enumerate() {
+        let Some(heading) = section.heading.as_deref() else {
+            continue;
+        };
+        let Some(first) = analysis.sentences.iter().position(|s| s.section == index) else {
+            continue;
+        };
+        if GENERIC_HEADINGS.contains(&heading.trim().to_lowercase().as_str()) {
+            continue;
+        }
+        let (found, _) = phrases_of(heading, &analysis.document.api_names, analysis.language, stop);
+        for phrase in found {
+            if !tallies.get(&phrase.key).is_some_and(|t| t.sentences.contains(&first)) {
+                add(&mut tallies, &phrase, Some((first, index)));
+            }
         }
     }
     let in_text: BTreeSet<String> = tallies.keys().cloned().collect();
@@ -419,7 +453,10 @@ fn rank_concepts(
         }
         // One mention is enough only when the author stressed it or the text is short.
         let stressed = in_heading || is_marked || definition.is_some() || in_title;
-        if analysis.has_source && count < 2 && !stressed && analysis.sentences.len() > 25 {
+        // One mention of an everyday word is noise; one mention of a technical term
+        // ("subduction zone", "viscosity") is often the very thing the text teaches.
+        let technical = key.contains(' ') || tally.api || !is_common_english(key);
+        if analysis.has_source && count < 2 && !stressed && !technical && analysis.sentences.len() > 25 {
             continue;
         }
         let words = key.split(' ').count();
@@ -490,13 +527,17 @@ fn absorb_subphrases(concepts: &mut Vec<Concept>) {
         .iter()
         .map(|c| (c.key.clone(), c.sentences.len(), c.in_heading || c.marked || c.definition.is_some()))
         .collect();
+    // `own` counts only the sentences where the shorter phrase stands alone.
     concepts.retain(|c| {
         let own = c.sentences.len();
+        let stressed_itself = c.in_heading || c.marked || c.definition.is_some();
+        let everyday = !c.key.contains(' ') && !c.api && is_common_english(&c.key);
         !snapshot.iter().any(|(key, count, stressed)| {
             key != &c.key
                 && contains_phrase(key, &c.key)
-                && (*count as f64 * 1.25 >= own as f64 || *stressed && !c.in_heading && !c.marked)
-                && !(c.definition.is_some() && *count < own)
+                && (!stressed_itself && (own < 2 && *count >= 2 || own * 3 < *count)
+                    // "week" inside "day of the week", which the author stresses.
+                    || everyday && (*stressed || *count * 2 >= own))
         })
     });
 }

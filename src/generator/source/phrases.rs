@@ -57,7 +57,7 @@ const GENERIC_HEADS: &[&str] = &[
     "day", "days", "moment", "step", "steps", "side", "sides", "amount", "couple", "variety",
     "range", "group", "groups", "order", "manner", "means", "extent", "degree", "sense", "matter",
     "state", "behavior", "behaviour", "effect", "effects", "work", "lecture", "notes", "text",
-    "default", "unit", "units",
+    "default", "unit", "units", "sheet", "handout", "worksheet", "revision",
 ];
 
 /// Heads that only count, sort or point at what follows "of" ("a number of", "kinds of").
@@ -276,6 +276,29 @@ pub fn tag(tokens: &mut [Token]) -> Vec<bool> {
             // take their part of speech from harper's dictionary.
             tag.or_else(|| Some(dictionary_tag(&token.text)))
         };
+    }
+    // The tagger's commonest misreadings of nouns: after a determiner or a number ("the
+    // mean is", "seven base units") and before another noun, a word that can be a noun is one.
+    for i in 0..tokens.len() {
+        let misread = matches!(tokens[i].tag, Some(UPOS::VERB | UPOS::ADJ | UPOS::ADV));
+        if !misread || tokens[i].api || !tokens[i].word {
+            continue;
+        }
+        let after_determiner = i > 0
+            && matches!(tokens[i - 1].tag, Some(UPOS::DET | UPOS::NUM))
+            && matches!(tokens[i - 1].lower.as_str(), "the" | "a" | "an" | "this" | "each" | "every" | "its" | "their")
+            || i > 0 && tokens[i - 1].tag == Some(UPOS::NUM);
+        let next = tokens.get(i + 1);
+        let before_noun = next.is_some_and(|n| matches!(n.tag, Some(UPOS::NOUN)) && n.word);
+        let before_verb_or_end = next.is_none_or(|n| {
+            !n.word || matches!(n.tag, Some(UPOS::AUX | UPOS::VERB | UPOS::ADP | UPOS::CCONJ))
+        });
+        let adjective_reading = tokens[i].tag == Some(UPOS::ADJ) && before_noun;
+        if after_determiner && (before_noun && !adjective_reading || before_verb_or_end) && can_be_noun(&tokens[i].lower) {
+            tokens[i].tag = Some(UPOS::NOUN);
+        } else if tokens[i].tag == Some(UPOS::VERB) && before_noun && i > 0 && matches!(tokens[i - 1].tag, Some(UPOS::NUM | UPOS::ADJ)) && can_be_noun(&tokens[i].lower) {
+            tokens[i].tag = Some(UPOS::NOUN);
+        }
     }
     let tags: Vec<Option<UPOS>> = tokens.iter().map(|t| t.tag).collect();
     CHUNKER.chunk_sentence(&strings, &tags)
