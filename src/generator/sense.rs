@@ -82,7 +82,8 @@ pub fn grammar_problems_in(text: &str, api_names: &BTreeSet<String>, source_lowe
                 .get(lint.span.start..lint.span.end.min(chars.len()))
                 .map(|c| c.iter().collect())
                 .unwrap_or_default();
-            let sources_wording = found.contains(' ') && source_lower.contains(&found.to_lowercase());
+            let capitalised = found.chars().next().is_some_and(char::is_uppercase);
+            let sources_wording = (found.contains(' ') || capitalised) && source_lower.contains(&found.to_lowercase());
             (!sources_wording).then(|| format!("{:?}: {} (at {found:?})", text, lint.message))
         })
         .collect()

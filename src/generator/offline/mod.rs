@@ -246,8 +246,11 @@ impl Planner<'_> {
         }
     }
 
+    /// How a partner concept reads, or `None` when it is too plain to pair with.
     fn named_key(&self, key: &str) -> Option<String> {
-        self.concept(key).map(|c| self.named(c))
+        self.concept(key)
+            .filter(|c| !is_weak_partner(c, self.analysis.language))
+            .map(|c| self.named(c))
     }
 
     fn fresh(&self, option: &Option_) -> bool {
@@ -698,6 +701,7 @@ impl Planner<'_> {
                 || other.key.contains(key.as_str())
                 || key.contains(other.key.as_str())
                 || partner.is_some_and(|p| p.key == other.key)
+                || is_weak_partner(other, self.analysis.language)
             {
                 continue;
             }
@@ -712,7 +716,7 @@ impl Planner<'_> {
                 continue;
             };
             let stressed = other.in_heading || other.marked || other.definition.is_some() || other.api;
-            let closeness = u8::from(same_sentence.is_none()) * 2 + u8::from(!stressed);
+            let closeness = u8::from(!stressed) * 2 + u8::from(same_sentence.is_none());
             partners.push((closeness, rank, other, sentence));
         }
         partners.sort_by_key(|(closeness, rank, _, _)| (*closeness, *rank));
@@ -793,7 +797,18 @@ fn is_weak_main(c: &Concept, language: &str) -> bool {
         c.key.chars().count() < 7 && c.sentences.len() < 3
     };
     single && everyday
-        || is_proper_name(c, language) && c.sentences.len() < 3
+        || is_proper_name(c, language) && c.sentences.len() < 5
+}
+
+/// A concept too plain to pair another with: an everyday word, or a word that is mostly a
+/// verb ("rises").
+fn is_weak_partner(c: &Concept, language: &str) -> bool {
+    let stressed = c.marked || c.definition.is_some() || c.in_heading;
+    !c.api
+        && !stressed
+        && !c.key.contains(' ')
+        && language == "en"
+        && (source::is_common_english(&c.key) || source::phrases::can_be_verb(&c.name.to_lowercase()))
 }
 
 /// A name ("Mauna Loa", "Iceland"): capitalised words that are not an acronym or an API.

@@ -94,6 +94,11 @@ pub fn name(code: &str) -> String {
 
 /// The language's function words, lower case (empty for a language without a list).
 pub fn stop_words(code: &str) -> BTreeSet<String> {
+    // English has a tagger; its general stop-word lists drop content words ("system",
+    // "unit", "value"), so English keeps the project's own short list.
+    if code == "en" {
+        return crate::generator::text::STOP_WORDS.iter().map(|w| w.to_string()).collect();
+    }
     stop_words::lookup(code)
         .map(|words| words.iter().map(|w| w.to_lowercase()).collect())
         .unwrap_or_default()

@@ -163,7 +163,9 @@ const GENERIC_HEADINGS: &[&str] = &[
     "vocabulary", "glossary", "activities", "exercises", "questions", "vocabulario", "actividades",
     "ejercicios", "preguntas", "vocabulaire", "exercices", "activités", "übungen", "aufgaben",
     "wortschatz", "traducteurs", "traduction", "übersetzung", "autoren", "auteurs", "licence",
-    "lizenz", "licencia",
+    "lizenz", "licencia", "highlights", "key features", "news", "about", "links", "support",
+    "credits", "acknowledgements", "acknowledgments", "prerequisites", "dependencies", "recent changes",
+    "release notes", "getting help", "lookout",
 ];
 
 /// Words that make a phrase about the document rather than its subject.

@@ -330,9 +330,13 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
             i += 1;
             continue;
         }
+        let participle = tokens[i].tag == Some(UPOS::VERB)
+            && (tokens[i].lower.ends_with("ed") || tokens[i].lower.ends_with("ing"))
+            && tokens.get(i + 1).is_some_and(is_nominal);
         let in_np = np.get(i).copied().unwrap_or(false)
             || is_nominal(&tokens[i])
-            || tokens[i].tag == Some(UPOS::ADJ);
+            || tokens[i].tag == Some(UPOS::ADJ)
+            || participle;
         if !in_np || !may_continue(&tokens[i]) {
             i += 1;
             continue;
@@ -351,7 +355,7 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
             && i > start
             && tokens[i].word
             && !tokens[i].api
-            && tokens[i].tag == Some(UPOS::VERB)
+            && matches!(tokens[i].tag, Some(UPOS::VERB | UPOS::ADJ))
             && can_be_noun(&tokens[i].lower)
             && tokens.get(i + 1).is_none_or(|n| {
                 !n.word || matches!(n.tag, Some(UPOS::ADP | UPOS::CCONJ | UPOS::SCONJ))
@@ -370,7 +374,14 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
             s += 1;
         }
         let mut e = i;
-        while e > s && !is_nominal(&tokens[e - 1]) && !(e == i && can_be_noun(&tokens[e - 1].lower) && tokens[e - 1].tag == Some(UPOS::VERB)) {
+        while e > s
+            && !is_nominal(&tokens[e - 1])
+            && !(e == i
+                && e - s >= 2
+                && can_be_noun(&tokens[e - 1].lower)
+                && matches!(tokens[e - 1].tag, Some(UPOS::VERB | UPOS::ADJ))
+                && tokens.get(e).is_none_or(|n| !n.word))
+        {
             e -= 1;
         }
         if e > s && e - s <= 5 {
@@ -384,6 +395,7 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
         .iter()
         .map(|(s, e, det)| make_phrase(tokens, *s, *e, det.clone()))
         .collect();
+    phrases.extend(capitalised_names(tokens));
     // "day" + "of" + "the week": one phrase, unless the first part only counts or sorts
     // ("number of", "kinds of"), which says what the text does with the second.
     for pair in simple.windows(2) {
@@ -459,6 +471,15 @@ fn is_verb_after_subject(subject: &Token, word: &Token, next: Option<&Token>) ->
             || !plural_subject && word.lower.ends_with('s') && !word.lower.ends_with("ss"))
 }
 
+/// Whether harper's dictionary knows the word as a verb.
+pub fn can_be_verb(lower: &str) -> bool {
+    use harper_core::spell::Dictionary;
+    let chars: Vec<char> = lower.chars().collect();
+    harper_core::spell::FstDictionary::curated()
+        .get_word_metadata(&chars)
+        .is_some_and(|m| m.verb.is_some())
+}
+
 /// Whether harper's dictionary knows the word as a noun.
 pub fn can_be_noun(lower: &str) -> bool {
     use harper_core::spell::Dictionary;
@@ -466,6 +487,45 @@ pub fn can_be_noun(lower: &str) -> bool {
     harper_core::spell::FstDictionary::curated()
         .get_word_metadata(&chars)
         .is_some_and(|m| m.noun.is_some())
+}
+
+/// Names written in capitals across small words: "Pliny the Younger", "Year Without a
+/// Summer", "International Prototype of the Kilogram".
+fn capitalised_names(tokens: &[Token]) -> Vec<Phrase> {
+    const JOINERS: &[&str] = &["the", "of", "a", "an", "without", "de", "von", "van", "du", "la", "le", "and"];
+    let capital = |t: &Token| t.word && !t.api && t.text.chars().next().is_some_and(char::is_uppercase);
+    let mut out = Vec::new();
+    let mut i = 1; // a sentence's first word is capitalised anyway
+    while i < tokens.len() {
+        if !capital(&tokens[i]) || tokens[i - 1].word && capital(&tokens[i - 1]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i + 1;
+        let mut capitals = 1;
+        loop {
+            if end < tokens.len() && capital(&tokens[end]) {
+                end += 1;
+                capitals += 1;
+            } else if end + 1 < tokens.len()
+                && JOINERS.contains(&tokens[end].lower.as_str())
+                && (capital(&tokens[end + 1])
+                    || end + 2 < tokens.len() && JOINERS.contains(&tokens[end + 1].lower.as_str()) && capital(&tokens[end + 2]))
+            {
+                end += if capital(&tokens[end + 1]) { 2 } else { 3 };
+                capitals += 1;
+            } else {
+                break;
+            }
+        }
+        let joined = end - start > capitals;
+        if capitals >= 2 && joined && end - start <= 6 {
+            out.push(make_phrase(tokens, start, end, determiner_before(tokens, start)));
+        }
+        i = end;
+    }
+    out
 }
 
 fn determiner_before(tokens: &[Token], start: usize) -> Option<String> {
