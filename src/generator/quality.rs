@@ -525,7 +525,10 @@ fn grounded_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored
     let mut failing = 0;
     for o in objectives {
         let named = sense::named_concepts(analysis, &o.text);
-        let missing: Vec<String> = named.into_iter().filter(|k| !sense::in_prose(analysis, k)).collect();
+        let missing: Vec<String> = named
+            .into_iter()
+            .filter(|k| !sense::in_prose(analysis, k) && !analysis.title_keys.contains(k))
+            .collect();
         if !missing.is_empty() {
             failing += 1;
             strays.push(format!("{:?} names {}", o.text, missing.join(", ")));
@@ -555,9 +558,10 @@ fn paired_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
     let mut unrelated: Vec<String> = Vec::new();
     if analysis.has_source {
         for o in objectives {
+            // The title is the context of every objective, not a concept paired with another.
             let named: Vec<String> = sense::named_concepts(analysis, &o.text)
                 .into_iter()
-                .filter(|k| sense::in_prose(analysis, k))
+                .filter(|k| sense::in_prose(analysis, k) && !analysis.title_keys.contains(k))
                 .collect();
             for (i, a) in named.iter().enumerate() {
                 for b in &named[i + 1..] {
@@ -629,10 +633,13 @@ fn leads_to_terminal_check(analysis: &Analysis, terminals: &[TerminalDraft]) -> 
         let aims = sense::named_concepts(analysis, &t.objective.text);
         for e in &t.enabling {
             total += 1;
+            // It names one of the terminal's concepts, or shares a content word with one.
+            let words: BTreeSet<String> = content_tokens(&e.text).into_iter().collect();
             let leads = aims.iter().any(|k| sense::names_concept(&e.text, k))
                 || sense::named_concepts(analysis, &e.text)
                     .iter()
-                    .any(|k| sense::names_concept(&t.objective.text, k));
+                    .any(|k| sense::names_concept(&t.objective.text, k))
+                || aims.iter().any(|k| k.split(' ').any(|w| w != "of" && words.contains(w)));
             if !leads {
                 astray.push(&e.text);
             }

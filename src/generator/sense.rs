@@ -25,7 +25,9 @@ const TASK_WORDS: &[&str] = &[
     "difference", "object", "call", "source", "table", "list", "diagram", "summary", "essay",
     "report", "plan", "argument", "evidence", "criterion", "condition", "feature", "main idea",
     "short program", "new example", "given case", "new case", "failing program", "own word",
-    "short written answer", "structured table", "way", "term",
+    "short written answer", "structured table", "way", "term", "connection", "text give",
+    "present", "own word", "consequence", "main event", "order", "list of value", "importance",
+    "key term", "textbook", "type", "given list of value", "new example", "given example",
 ];
 
 static LINTER: LazyLock<Mutex<LintGroup>> = LazyLock::new(|| {
@@ -129,6 +131,20 @@ fn protected_spans(chars: &[char], api_names: &BTreeSet<String>) -> Vec<(usize, 
 pub fn named_concepts(analysis: &Analysis, text: &str) -> Vec<String> {
     // Quoted terms (a non-English source's words) are concepts as written.
     let mut keys: Vec<String> = Vec::new();
+    // The source's own concepts, found as written, longest first; the rest is read as
+    // phrases (the tagger may split a known term in a short objective).
+    let mut rest = format!(" {} ", text.to_lowercase());
+    let mut known: Vec<&source::Concept> = analysis.concepts.iter().take(300).collect();
+    known.sort_by_key(|c| std::cmp::Reverse(c.name.len()));
+    for concept in known {
+        let needle = format!(" {} ", concept.name.to_lowercase());
+        if concept.name.chars().count() >= 3 && rest.contains(&needle) {
+            keys.push(concept.key.clone());
+            rest = rest.replace(&needle, " , ");
+        }
+    }
+    let text_owned = rest;
+    let text = text_owned.as_str();
     for (i, part) in text.split('"').enumerate() {
         if i % 2 == 1 && !part.trim().is_empty() {
             keys.push(phrases::phrase_key(part.split_whitespace()));
@@ -145,7 +161,16 @@ pub fn named_concepts(analysis: &Analysis, text: &str) -> Vec<String> {
     let np = phrases::tag(&mut tokens);
     let stop = source::language::stop_words("en");
     for phrase in phrases::english_phrases(&tokens, &np) {
-        let key = phrase.key.clone();
+        // "definition of market equilibrium" names market equilibrium.
+        let mut key = phrase.key.clone();
+        if let Some((first, rest)) = key.split_once(" of ") {
+            if TASK_WORDS.contains(&first) || first.ends_with("kind") || first.ends_with("step") {
+                key = rest.to_string();
+            }
+        }
+        if key.split(' ').any(|w| w == "text") {
+            continue;
+        }
         // The verb that starts every objective is no concept, whatever the tagger says.
         let is_verb = tokens
             .first()
@@ -157,7 +182,8 @@ pub fn named_concepts(analysis: &Analysis, text: &str) -> Vec<String> {
         if TASK_WORDS.contains(&head) && !analysis.sentences.iter().any(|s| s.phrases.iter().any(|p| p.key == key)) {
             continue;
         }
-        if source::is_concept_phrase(&key, &phrase.text, phrase.api, &stop) && !keys.contains(&key) {
+        let shown = if key == phrase.key { phrase.text.clone() } else { key.clone() };
+        if source::is_concept_phrase(&key, &shown, phrase.api, &stop) && !keys.contains(&key) {
             keys.push(key);
         }
     }
@@ -170,7 +196,8 @@ pub fn named_concepts(analysis: &Analysis, text: &str) -> Vec<String> {
 /// Whether a concept key occurs in the source's prose (as a phrase of some sentence, or as a
 /// sequence of its words).
 pub fn in_prose(analysis: &Analysis, key: &str) -> bool {
-    analysis
+    analysis.concept(key).is_some_and(|c| !c.sentences.is_empty())
+        || analysis
         .sentences
         .iter()
         .any(|s| s.phrases.iter().any(|p| p.key == key || contains_phrase(&p.key, key)))
@@ -185,12 +212,16 @@ pub fn in_prose(analysis: &Analysis, key: &str) -> bool {
 
 /// Sentence indexes where a concept occurs.
 fn occurrences(analysis: &Analysis, key: &str) -> BTreeSet<usize> {
-    analysis
+    let known: BTreeSet<usize> = analysis
+        .concept(key)
+        .map(|c| c.sentences.iter().copied().collect())
+        .unwrap_or_default();
+    known.into_iter().chain(analysis
         .sentences
         .iter()
         .enumerate()
         .filter(|(_, s)| s.phrases.iter().any(|p| p.key == key || contains_phrase(&p.key, key)))
-        .map(|(i, _)| i)
+        .map(|(i, _)| i))
         .collect()
 }
 

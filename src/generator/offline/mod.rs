@@ -322,9 +322,15 @@ impl Planner<'_> {
             ),
             option(
                 "Explain",
-                format!("Explain why {subject} matters, with one example"),
+                format!("Explain the importance of {subject}, with one example"),
                 None,
                 "title:explain".into(),
+            ),
+            option(
+                "Name",
+                format!("Name three key terms of {subject}"),
+                None,
+                "title:name".into(),
             ),
         ];
         Some(self.commit(terminal, enabling))

@@ -69,6 +69,8 @@ pub struct Analysis {
     pub prose_chars: usize,
     /// The prose in lower case, for "does the source say it this way".
     pub prose_lower: String,
+    /// Keys of the title's phrases: the whole topic, the context of every objective.
+    pub title_keys: Vec<String>,
 }
 
 impl Analysis {
@@ -165,13 +167,15 @@ const GENERIC_HEADINGS: &[&str] = &[
     "wortschatz", "traducteurs", "traduction", "übersetzung", "autoren", "auteurs", "licence",
     "lizenz", "licencia", "highlights", "key features", "news", "about", "links", "support",
     "credits", "acknowledgements", "acknowledgments", "prerequisites", "dependencies", "recent changes",
-    "release notes", "getting help", "lookout",
+    "release notes", "getting help", "lookout", "causes", "effects", "consequences", "results",
+    "outcomes", "legacy", "aftermath", "origins", "timeline", "key events", "key terms",
+    "definitions", "properties", "advantages", "disadvantages", "limitations", "applications",
 ];
 
 /// Words that make a phrase about the document rather than its subject.
 const META_WORDS: &[&str] = &[
     "sheet", "handout", "worksheet", "revision", "lecture", "apuntes", "tema", "chapter",
-    "encyclopedia", "manual", "readme", "page", "vocabulario", "actividades",
+    "encyclopedia", "manual", "readme", "page", "vocabulario", "actividades", "thumb",
 ];
 
 /// Reads a topic: its source text when it has one, else its title and description.
@@ -226,6 +230,8 @@ pub fn analyse(topic: &Topic) -> Analysis {
         language,
         &stop,
     );
+    let headings: Vec<&str> = document.sections.iter().filter_map(|s| s.heading.as_deref()).collect();
+    let prose_lower = format!("{} {}", prose, headings.join(" ")).to_lowercase();
     let mut analysis = Analysis {
         language,
         has_source,
@@ -234,7 +240,8 @@ pub fn analyse(topic: &Topic) -> Analysis {
         concepts: Vec::new(),
         reference: Vec::new(),
         prose_chars: prose.chars().count(),
-        prose_lower: prose.to_lowercase(),
+        prose_lower,
+        title_keys: title_phrases.iter().map(|p| p.key.clone()).collect(),
     };
     analysis.concepts = rank_concepts(&analysis, &title_phrases, &description_phrases, &stop);
     analysis.reference = reference_terms(&analysis, &stop);
