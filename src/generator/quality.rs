@@ -486,8 +486,9 @@ fn notes(analysis: &Analysis, terminals: usize, target: usize) -> Vec<String> {
 fn grammar_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
     let mut problems: Vec<String> = Vec::new();
     let mut failing = 0;
+    let source_words = analysis.source_words();
     for o in objectives {
-        let found = sense::grammar_problems_in(&o.text, &analysis.source_words(), &analysis.prose_lower);
+        let found = sense::grammar_problems_in(&o.text, &source_words, &analysis.prose_lower);
         if !found.is_empty() {
             failing += 1;
             problems.extend(found);

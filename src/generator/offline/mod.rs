@@ -835,7 +835,8 @@ fn pair_task(a: &str, b: &str) -> String {
 fn indefinite_article(word: &str) -> &'static str {
     let first_word = word.split_whitespace().next().unwrap_or("");
     let lower = first_word.to_lowercase();
-    let acronym = first_word.len() >= 2 && first_word.chars().all(|c| c.is_ascii_uppercase());
+    // Short acronyms are spelled out ("an SQL"); longer ones are read as words ("a SIGSEGV").
+    let acronym = (2..=4).contains(&first_word.len()) && first_word.chars().all(|c| c.is_ascii_uppercase());
     if acronym {
         return if first_word.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) {
             "an"

@@ -13,6 +13,8 @@ pub struct Document {
     pub api_names: BTreeSet<String>,
     /// Terms the author marked: emphasis, strong text, definition-list terms (as written).
     pub marked_terms: Vec<String>,
+    /// Every identifier met in code (variables too), to know `strm` in prose for code.
+    pub code_identifiers: BTreeSet<String>,
 }
 
 /// A heading and the prose under it (the first section may have no heading).
@@ -383,6 +385,7 @@ fn harvest_code(line: &str, builder: &mut Builder) {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
+            builder.doc.code_identifiers.insert(word.clone());
             let mut j = i;
             while j < chars.len() && chars[j] == ' ' {
                 j += 1;

@@ -415,6 +415,15 @@ fn rank_concepts(
             continue;
         }
         let count = tally.sentences.len();
+        // A variable of the text's code ("strm", "buf") named in its prose is code, not a
+        // concept.
+        if !tally.api
+            && !key.contains(' ')
+            && analysis.document.code_identifiers.contains(&name)
+            && !is_dictionary_word(&name)
+        {
+            continue;
+        }
         // German capitalises every noun: a single word seen capitalised only where a sentence
         // starts is another part of speech ("Normalerweise").
         if analysis.language == "de"
@@ -478,6 +487,15 @@ fn rank_concepts(
                 ParagraphKind::TableRow => 0.5,
             })
             .sum();
+        // Mentions count with diminishing returns: a term the text introduces once and
+        // stresses can outrank a word it merely repeats.
+        score = 1.0 + 2.0 * (1.0 + score).ln();
+        // Specificity (YAKE's insight, with harper's dictionary for a corpus): every word
+        // that is not everyday English makes the phrase more a term of the field.
+        if analysis.language == "en" && !tally.api {
+            let rare = key.split(' ').filter(|w| *w != "of" && !is_common_english(w)).count();
+            score *= 1.0 + 0.4 * rare.min(2) as f64;
+        }
         if in_heading {
             score += 3.0;
         }
@@ -532,22 +550,33 @@ fn rank_concepts(
 /// A phrase that occurs mostly inside a longer one ("week" inside "day of the week") is not
 /// a concept of its own; a longer phrase met once beside a frequent shorter one gives way.
 fn absorb_subphrases(concepts: &mut Vec<Concept>) {
-    let snapshot: Vec<(String, usize, bool)> = concepts
-        .iter()
-        .map(|c| (c.key.clone(), c.sentences.len(), c.in_heading || c.marked || c.definition.is_some()))
-        .collect();
+    // For every phrase, each shorter run of its words points back at it: the most frequent
+    // longer phrase containing it, and whether any such phrase is stressed. Linear in the
+    // number of phrases (a phrase has at most 21 runs of words).
+    let mut longer: BTreeMap<String, (usize, bool)> = BTreeMap::new();
+    for c in concepts.iter() {
+        let words: Vec<&str> = c.key.split(' ').collect();
+        let stressed = c.in_heading || c.marked || c.definition.is_some();
+        for len in 1..words.len() {
+            for start in 0..=words.len() - len {
+                let sub = words[start..start + len].join(" ");
+                let entry = longer.entry(sub).or_insert((0, false));
+                entry.0 = entry.0.max(c.sentences.len());
+                entry.1 |= stressed;
+            }
+        }
+    }
     // `own` counts only the sentences where the shorter phrase stands alone.
     concepts.retain(|c| {
+        let Some(&(count, stressed)) = longer.get(&c.key) else {
+            return true;
+        };
         let own = c.sentences.len();
         let stressed_itself = c.in_heading || c.marked || c.definition.is_some();
         let everyday = !c.key.contains(' ') && !c.api && is_common_english(&c.key);
-        !snapshot.iter().any(|(key, count, stressed)| {
-            key != &c.key
-                && contains_phrase(key, &c.key)
-                && (!stressed_itself && (own < 2 && *count >= 2 || own * 3 < *count)
-                    // "week" inside "day of the week", which the author stresses.
-                    || everyday && (*stressed || *count * 2 >= own))
-        })
+        !(!stressed_itself && (own < 2 && count >= 2 || own * 3 < count)
+            // "week" inside "day of the week", which the author stresses.
+            || everyday && (stressed || count * 2 >= own))
     });
 }
 

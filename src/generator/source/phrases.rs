@@ -568,8 +568,8 @@ pub fn phrase_key<'a>(words: impl Iterator<Item = &'a str>) -> String {
 pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &str) -> Vec<Phrase> {
     let mut phrases = Vec::new();
     let joiners: &[&str] = match language {
-        "fr" => &["de", "du", "des", "d'"],
-        "es" | "pt" => &["de", "del", "da", "do"],
+        "fr" => &["de", "du", "des", "d'un", "d'une", "au", "aux", "la", "le", "les", "l'"],
+        "es" | "pt" => &["de", "del", "da", "do", "la", "los", "las", "el"],
         "it" => &["di", "del", "della"],
         _ => &[],
     };
@@ -579,7 +579,7 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
         // "signé"): without a tagger, these are what most often passes the stop words.
         let french_non_noun = |t: &Token| {
             language == "fr"
-                && ["ez", "ant", "ante", "ants", "antes", "eux", "euse", "é", "ée", "és", "ées", "ait", "aient", "er"]
+                && ["ez", "ant", "ante", "ants", "antes", "euse", "ait", "aient"]
                     .iter()
                     .any(|e| t.lower.ends_with(e) && t.lower.chars().count() > 4)
         };
@@ -602,7 +602,11 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
         }
         let start = i;
         while i < tokens.len() && !tokens[i].api && (is_content(&tokens[i])
-            || joiners.contains(&tokens[i].lower.as_str()) && tokens.get(i + 1).is_some_and(|n| is_content(n) && !n.api))
+            || i > start
+                && joiners.contains(&tokens[i].lower.as_str())
+                && (tokens.get(i + 1).is_some_and(|n| is_content(n) && !n.api)
+                    || tokens.get(i + 1).is_some_and(|n| joiners.contains(&n.lower.as_str()))
+                        && tokens.get(i + 2).is_some_and(|n| is_content(n) && !n.api)))
         {
             i += 1;
         }
@@ -621,7 +625,8 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
                 s += 1;
             }
         }
-        if end > s && end - s <= 3 && !(s == 0 && end == 1 && language == "de" && tokens.len() > 1 && is_probably_sentence_initial_non_noun(&tokens[0])) {
+        let most = if joiners.is_empty() { 3 } else { 5 };
+        if end > s && end - s <= most && !(s == 0 && end == 1 && language == "de" && tokens.len() > 1 && is_probably_sentence_initial_non_noun(&tokens[0])) {
             phrases.push(make_phrase(tokens, s, end, None));
         }
     }
