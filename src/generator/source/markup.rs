@@ -210,6 +210,8 @@ fn is_man_banner(line: &str) -> bool {
 #[derive(Default)]
 struct Builder {
     doc: Document,
+    /// Inside a man page's synopsis: command names there are the subject, not variables.
+    command_syntax: bool,
     current: Section,
     paragraph: Vec<String>,
     paragraph_kind: Option<ParagraphKind>,
@@ -256,7 +258,10 @@ impl Builder {
         let mut text = String::new();
         for part in self.paragraph.drain(..) {
             // A word hyphenated across a line break ("compres-\nsion") is one word again.
-            if text.ends_with('-') && part.chars().next().is_some_and(char::is_lowercase) {
+            // Man pages break words with U+2010 ("com‐\npressed").
+            if (text.ends_with('-') || text.ends_with('\u{2010}') || text.ends_with('\u{00AD}'))
+                && part.chars().next().is_some_and(char::is_lowercase)
+            {
                 text.pop();
             } else if !text.is_empty() {
                 text.push(' ');
@@ -385,7 +390,9 @@ fn harvest_code(line: &str, builder: &mut Builder) {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
-            builder.doc.code_identifiers.insert(word.clone());
+            if !builder.command_syntax {
+                builder.doc.code_identifiers.insert(word.clone());
+            }
             let mut j = i;
             while j < chars.len() && chars[j] == ' ' {
                 j += 1;
@@ -686,7 +693,9 @@ fn parse_man(source: &str, builder: &mut Builder) {
         }
         let indent = line.len() - line.trim_start().len();
         if syntax {
+            builder.command_syntax = true;
             harvest_code(line, builder);
+            builder.command_syntax = false;
             for word in trimmed.split_whitespace() {
                 let word = word.trim_matches(|c| c == '[' || c == ']' || c == '|');
                 if word.starts_with('-') && word.len() > 1 {

@@ -394,12 +394,19 @@ fn rank_concepts(
     }
     let title_keys: BTreeSet<&str> = title.iter().map(|p| p.key.as_str()).collect();
     let description_keys: BTreeSet<&str> = description.iter().map(|p| p.key.as_str()).collect();
+    // A concept is "in a heading" when it is the heading or one of its whole phrases:
+    // "measures of centre" is, "centre" is not.
     let headings: Vec<String> = analysis
         .document
         .sections
         .iter()
         .filter_map(|s| s.heading.as_deref())
-        .map(|h| phrases::phrase_key(h.split_whitespace()))
+        .flat_map(|h| {
+            let (found, _) = phrases_of(h, &analysis.document.api_names, analysis.language, stop);
+            std::iter::once(phrases::phrase_key(h.split_whitespace()))
+                .chain(found.into_iter().map(|p| p.key))
+                .collect::<Vec<_>>()
+        })
         .collect();
     let marked: BTreeSet<String> = analysis
         .document
@@ -433,7 +440,7 @@ fn rank_concepts(
         {
             continue;
         }
-        let in_heading = headings.iter().any(|h| h == key || contains_phrase(h, key));
+        let in_heading = headings.iter().any(|h| h == key);
         // A section headed by the concept itself ("wait()", "Hazards") opens with what it is.
         let home_section = analysis.document.sections.iter().position(|s| {
             s.heading

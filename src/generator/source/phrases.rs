@@ -210,7 +210,14 @@ pub fn tokenize(sentence: &str, api_names: &BTreeSet<String>) -> Vec<Token> {
                 i += 2;
             }
             let text: String = chars[start..i].iter().collect();
-            let text = text.trim_end_matches(['.', ':', '-']).to_string();
+            let text = text.trim_end_matches(['.', ':', '-']);
+            // A possessive is its noun: "the crate's" → "crate".
+            let text = text
+                .strip_suffix("'s")
+                .or_else(|| text.strip_suffix("’s"))
+                .filter(|t| !t.is_empty())
+                .unwrap_or(text)
+                .to_string();
             let api = api_names.contains(&text) || reads_as_identifier(&text);
             tokens.push(Token {
                 lower: text.to_lowercase(),
@@ -235,6 +242,9 @@ pub fn tokenize(sentence: &str, api_names: &BTreeSet<String>) -> Vec<Token> {
 
 /// Words that are identifiers whatever the prose around them says.
 fn reads_as_identifier(word: &str) -> bool {
+    if ABBREVIATIONS.contains(&word.to_lowercase().trim_end_matches('.')) {
+        return false;
+    }
     let letters = word.chars().filter(|c| c.is_alphabetic()).count();
     letters > 0
         && (word.ends_with("()")
@@ -578,10 +588,16 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
         // French verb forms and adjectives by their endings ("veuillez", "malveillant",
         // "signé"): without a tagger, these are what most often passes the stop words.
         let french_non_noun = |t: &Token| {
+            let long = t.lower.chars().count() > 4;
+            let participle = ["é", "ée", "és", "ées"].iter().any(|e| t.lower.ends_with(e))
+                && !t.lower.ends_with("té")
+                && !t.lower.ends_with("tés");
             language == "fr"
-                && ["ez", "ant", "ante", "ants", "antes", "euse", "ait", "aient"]
+                && (["ez", "ant", "ante", "ants", "antes", "euse", "ait", "aient", "ible", "ibles", "able", "ables"]
                     .iter()
-                    .any(|e| t.lower.ends_with(e) && t.lower.chars().count() > 4)
+                    .any(|e| t.lower.ends_with(e) && long)
+                    || participle && long
+                    || ["s'", "n'", "qu'", "j'", "m'", "t'"].iter().any(|p| t.lower.starts_with(p)))
         };
         let is_content = |t: &Token| {
             t.word
@@ -626,6 +642,23 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
             }
         }
         let most = if joiners.is_empty() { 3 } else { 5 };
+        // A long run ("trousseau de clés de l'archive fournies") keeps its head up to the
+        // second joiner: "trousseau de clés".
+        if end - s > most {
+            let mut seen = 0;
+            for k in s..end {
+                if joiners.contains(&tokens[k].lower.as_str()) {
+                    seen += 1;
+                    if seen == 2 {
+                        end = k;
+                        break;
+                    }
+                }
+            }
+            while end > s && joiners.contains(&tokens[end - 1].lower.as_str()) {
+                end -= 1;
+            }
+        }
         if end > s && end - s <= most && !(s == 0 && end == 1 && language == "de" && tokens.len() > 1 && is_probably_sentence_initial_non_noun(&tokens[0])) {
             phrases.push(make_phrase(tokens, s, end, None));
         }
