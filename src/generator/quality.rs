@@ -218,7 +218,11 @@ pub fn assess(topic: &Topic, terminals: &[TerminalDraft]) -> BlueprintQuality {
 
 /// Scores a whole blueprint against its topic's text; `target` is how many terminal
 /// objectives were asked for (the notes say when fewer came).
-pub fn assess_against(topic: &Topic, terminals: &[TerminalDraft], target: usize) -> BlueprintQuality {
+pub fn assess_against(
+    topic: &Topic,
+    terminals: &[TerminalDraft],
+    target: usize,
+) -> BlueprintQuality {
     let analysis = source::analyse(topic);
     let notes = notes(&analysis, terminals.len(), target);
     let language = Some(analysis.language.to_string());
@@ -504,7 +508,12 @@ fn grammar_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored 
         } else {
             format!(
                 "{failing} objectives have grammar lints: {}",
-                problems.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+                problems
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )
         },
     }
@@ -546,7 +555,12 @@ fn grounded_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored
         } else {
             format!(
                 "{failing} objectives name concepts the source's prose does not contain: {}",
-                strays.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+                strays
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )
         },
     }
@@ -574,7 +588,11 @@ fn paired_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
             }
         }
     }
-    let score = if pairs == 0 { 1.0 } else { 1.0 - unrelated.len() as f64 / pairs as f64 };
+    let score = if pairs == 0 {
+        1.0
+    } else {
+        1.0 - unrelated.len() as f64 / pairs as f64
+    };
     Scored {
         name: "paired_concepts",
         weight: 2,
@@ -586,7 +604,12 @@ fn paired_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
             format!(
                 "{} of {pairs} paired concepts never meet in the source: {}",
                 unrelated.len(),
-                unrelated.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+                unrelated
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )
         },
     }
@@ -598,7 +621,11 @@ fn coverage_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored
     let reference = &analysis.reference;
     let missing: Vec<&str> = reference
         .iter()
-        .filter(|key| !objectives.iter().any(|o| sense::names_concept(&o.text, key)))
+        .filter(|key| {
+            !objectives
+                .iter()
+                .any(|o| sense::names_concept(&o.text, key))
+        })
         .map(String::as_str)
         .collect();
     let score = if reference.is_empty() {
@@ -614,7 +641,10 @@ fn coverage_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored
         detail: if reference.is_empty() {
             "the source marks no terms (headings, emphasis, definitions) to cover".into()
         } else if missing.is_empty() {
-            format!("the objectives name all {} terms the source marks", reference.len())
+            format!(
+                "the objectives name all {} terms the source marks",
+                reference.len()
+            )
         } else {
             format!(
                 "{} of {} terms the source marks (headings, emphasis, definitions) are not named: {}",
@@ -640,13 +670,19 @@ fn leads_to_terminal_check(analysis: &Analysis, terminals: &[TerminalDraft]) -> 
                 || sense::named_concepts(analysis, &e.text)
                     .iter()
                     .any(|k| sense::names_concept(&t.objective.text, k))
-                || aims.iter().any(|k| k.split(' ').any(|w| w != "of" && words.contains(w)));
+                || aims
+                    .iter()
+                    .any(|k| k.split(' ').any(|w| w != "of" && words.contains(w)));
             if !leads {
                 astray.push(&e.text);
             }
         }
     }
-    let score = if total == 0 { 1.0 } else { 1.0 - astray.len() as f64 / total as f64 };
+    let score = if total == 0 {
+        1.0
+    } else {
+        1.0 - astray.len() as f64 / total as f64
+    };
     Scored {
         name: "leads_to_terminal",
         weight: 2,
@@ -684,7 +720,10 @@ fn evidence_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored
         passed: failing.is_empty(),
         detail: if failing.is_empty() {
             if analysis.has_source {
-                format!("all {} objectives quote the passage of the source they rest on", objectives.len())
+                format!(
+                    "all {} objectives quote the passage of the source they rest on",
+                    objectives.len()
+                )
             } else {
                 "no source text, so no objective quotes evidence".into()
             }
@@ -710,7 +749,7 @@ mod tests {
             bloom_level: level,
             condition: None,
             criterion: None,
-            evidence: None,
+            evidence: Some("Hash functions map keys to buckets in storage.".into()),
         }
     }
 
@@ -719,7 +758,9 @@ mod tests {
             id: Uuid::nil(),
             title: "Hash tables".into(),
             description: None,
-            source_text: Some("Hash functions map keys. Hash functions collide.".into()),
+            source_text: Some(
+                "Hash functions map keys to buckets in storage. Hash tables keep keys in storage and use hash functions for a new lookup problem.".into(),
+            ),
             created_at: 0,
             updated_at: 0,
         }

@@ -18,16 +18,82 @@ use crate::domain::{ObjectiveDraft, TerminalDraft};
 /// Nouns the templates of any generator use for the setting of a task, not for a concept of
 /// the topic; they need not occur in the source.
 const TASK_WORDS: &[&str] = &[
-    "text", "program", "example", "case", "passage", "data set", "datum set", "word", "sentence",
-    "caller", "command", "option", "account", "rule", "answer", "scenario", "situation",
-    "problem", "situation", "step", "event", "cause", "consequence", "idea", "behaviour",
-    "behavior", "purpose", "definition", "kind", "value", "link", "role", "part", "similarity",
-    "difference", "object", "call", "source", "table", "list", "diagram", "summary", "essay",
-    "report", "plan", "argument", "evidence", "criterion", "condition", "feature", "main idea",
-    "short program", "new example", "given case", "new case", "failing program", "own word",
-    "short written answer", "structured table", "way", "term", "connection", "text give",
-    "present", "own word", "consequence", "main event", "order", "list of value", "importance",
-    "key term", "textbook", "type", "given list of value", "new example", "given example",
+    "text",
+    "program",
+    "example",
+    "case",
+    "passage",
+    "data set",
+    "datum set",
+    "word",
+    "sentence",
+    "caller",
+    "command",
+    "option",
+    "account",
+    "rule",
+    "answer",
+    "scenario",
+    "situation",
+    "problem",
+    "situation",
+    "step",
+    "event",
+    "cause",
+    "consequence",
+    "idea",
+    "behaviour",
+    "behavior",
+    "purpose",
+    "definition",
+    "kind",
+    "value",
+    "link",
+    "role",
+    "part",
+    "similarity",
+    "difference",
+    "object",
+    "call",
+    "source",
+    "table",
+    "list",
+    "diagram",
+    "summary",
+    "essay",
+    "report",
+    "plan",
+    "argument",
+    "evidence",
+    "criterion",
+    "condition",
+    "feature",
+    "main idea",
+    "short program",
+    "new example",
+    "given case",
+    "new case",
+    "failing program",
+    "own word",
+    "short written answer",
+    "structured table",
+    "way",
+    "term",
+    "connection",
+    "text give",
+    "present",
+    "own word",
+    "consequence",
+    "main event",
+    "order",
+    "list of value",
+    "importance",
+    "key term",
+    "textbook",
+    "type",
+    "given list of value",
+    "new example",
+    "given example",
 ];
 
 static LINTER: LazyLock<Mutex<LintGroup>> = LazyLock::new(|| {
@@ -54,7 +120,11 @@ pub fn grammar_problems_sparing(text: &str, api_names: &BTreeSet<String>) -> Vec
 
 /// [`grammar_problems_sparing`], also sparing any wording the source itself uses (a lint on
 /// "data set" where the teacher writes "data set" is about the teacher's style).
-pub fn grammar_problems_in(text: &str, api_names: &BTreeSet<String>, source_lower: &str) -> Vec<String> {
+pub fn grammar_problems_in(
+    text: &str,
+    api_names: &BTreeSet<String>,
+    source_lower: &str,
+) -> Vec<String> {
     let document = Document::new_plain_english_curated(text);
     let lints = match LINTER.lock() {
         Ok(mut linter) => linter.lint(&document),
@@ -85,7 +155,8 @@ pub fn grammar_problems_in(text: &str, api_names: &BTreeSet<String>, source_lowe
                 .map(|c| c.iter().collect())
                 .unwrap_or_default();
             let capitalised = found.chars().next().is_some_and(char::is_uppercase);
-            let sources_wording = (found.contains(' ') || capitalised) && source_lower.contains(&found.to_lowercase());
+            let sources_wording = (found.contains(' ') || capitalised)
+                && source_lower.contains(&found.to_lowercase());
             (!sources_wording).then(|| format!("{:?}: {} (at {found:?})", text, lint.message))
         })
         .collect()
@@ -179,10 +250,19 @@ pub fn named_concepts(analysis: &Analysis, text: &str) -> Vec<String> {
             continue;
         }
         let head = key.rsplit(' ').next().unwrap_or("");
-        if TASK_WORDS.contains(&head) && !analysis.sentences.iter().any(|s| s.phrases.iter().any(|p| p.key == key)) {
+        if TASK_WORDS.contains(&head)
+            && !analysis
+                .sentences
+                .iter()
+                .any(|s| s.phrases.iter().any(|p| p.key == key))
+        {
             continue;
         }
-        let shown = if key == phrase.key { phrase.text.clone() } else { key.clone() };
+        let shown = if key == phrase.key {
+            phrase.text.clone()
+        } else {
+            key.clone()
+        };
         if source::is_concept_phrase(&key, &shown, phrase.api, &stop) && !keys.contains(&key) {
             keys.push(key);
         }
@@ -196,16 +276,25 @@ pub fn named_concepts(analysis: &Analysis, text: &str) -> Vec<String> {
 /// Whether a concept key occurs in the source's prose (as a phrase of some sentence, or as a
 /// sequence of its words).
 pub fn in_prose(analysis: &Analysis, key: &str) -> bool {
-    analysis.concept(key).is_some_and(|c| !c.sentences.is_empty())
-        || analysis
-        .sentences
-        .iter()
-        .any(|s| s.phrases.iter().any(|p| p.key == key || contains_phrase(&p.key, key)))
+    analysis
+        .concept(key)
+        .is_some_and(|c| !c.sentences.is_empty())
+        || analysis.sentences.iter().any(|s| {
+            s.phrases
+                .iter()
+                .any(|p| p.key == key || contains_phrase(&p.key, key))
+        })
         || {
             let words: Vec<&str> = key.split(' ').collect();
             analysis.sentences.iter().any(|s| {
-                let normal: Vec<String> = s.words.iter().map(|w| phrases::phrase_key(std::iter::once(w.as_str()))).collect();
-                normal.windows(words.len()).any(|w| w.iter().zip(&words).all(|(a, b)| a == b))
+                let normal: Vec<String> = s
+                    .words
+                    .iter()
+                    .map(|w| phrases::phrase_key(std::iter::once(w.as_str())))
+                    .collect();
+                normal
+                    .windows(words.len())
+                    .any(|w| w.iter().zip(&words).all(|(a, b)| a == b))
             })
         }
 }
@@ -216,12 +305,20 @@ fn occurrences(analysis: &Analysis, key: &str) -> BTreeSet<usize> {
         .concept(key)
         .map(|c| c.sentences.iter().copied().collect())
         .unwrap_or_default();
-    known.into_iter().chain(analysis
-        .sentences
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.phrases.iter().any(|p| p.key == key || contains_phrase(&p.key, key)))
-        .map(|(i, _)| i))
+    known
+        .into_iter()
+        .chain(
+            analysis
+                .sentences
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| {
+                    s.phrases
+                        .iter()
+                        .any(|p| p.key == key || contains_phrase(&p.key, key))
+                })
+                .map(|(i, _)| i),
+        )
         .collect()
 }
 
@@ -235,7 +332,10 @@ pub fn related_in_source(analysis: &Analysis, a: &str, b: &str) -> bool {
     let sections = |set: &BTreeSet<usize>| -> BTreeSet<usize> {
         set.iter().map(|i| analysis.sentences[*i].section).collect()
     };
-    sections(&first).intersection(&sections(&second)).next().is_some()
+    sections(&first)
+        .intersection(&sections(&second))
+        .next()
+        .is_some()
 }
 
 /// Whether an objective names a concept (all its words, plurals folded).
@@ -263,7 +363,9 @@ pub fn evidence_in_source(analysis: &Analysis, evidence: &str) -> bool {
 }
 
 /// Every objective of a blueprint with its terminal objective.
-pub fn objectives_with_terminal(terminals: &[TerminalDraft]) -> Vec<(&ObjectiveDraft, &ObjectiveDraft)> {
+pub fn objectives_with_terminal(
+    terminals: &[TerminalDraft],
+) -> Vec<(&ObjectiveDraft, &ObjectiveDraft)> {
     terminals
         .iter()
         .flat_map(|t| {
@@ -280,7 +382,10 @@ mod tests {
     #[test]
     fn grammar_lints_find_agreement_errors_and_spare_api_names() {
         assert!(grammar_problems("Explain when deflate() returns Z_BUF_ERROR").is_empty());
-        assert!(grammar_problems("Describe the behavior of RLock objects that the text documents").is_empty());
+        assert!(
+            grammar_problems("Describe the behavior of RLock objects that the text documents")
+                .is_empty()
+        );
         assert!(!grammar_problems("Explain how a objects differs from the the other").is_empty());
     }
 
@@ -290,12 +395,18 @@ mod tests {
             id: uuid::Uuid::nil(),
             title: "Calendars".into(),
             description: None,
-            source_text: Some("The Julian calendar adds a leap day every four years. The day of the week shifts.".into()),
+            source_text: Some(
+                "The Julian calendar adds a leap day every four years. The day of the week shifts."
+                    .into(),
+            ),
             created_at: 0,
             updated_at: 0,
         };
         let analysis = source::analyse(&topic);
-        let named = named_concepts(&analysis, "Compute the day of the week for a date in the Julian calendar");
+        let named = named_concepts(
+            &analysis,
+            "Compute the day of the week for a date in the Julian calendar",
+        );
         assert!(named.contains(&"day of week".to_string()), "{named:?}");
         assert!(named.contains(&"julian calendar".to_string()), "{named:?}");
         assert!(in_prose(&analysis, "julian calendar"));

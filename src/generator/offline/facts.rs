@@ -4,6 +4,8 @@
 
 use crate::generator::source::markup::{is_constant_name, ParagraphKind};
 use crate::generator::source::{Analysis, Concept};
+use std::collections::BTreeSet;
+
 use crate::generator::text::normalise_word;
 
 /// What a concept is, so that an objective's behaviour fits it.
@@ -34,25 +36,51 @@ pub enum ConceptKind {
 /// A fact about a concept and the sentence that states it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fact {
-    Definition { sentence: usize },
+    Definition {
+        sentence: usize,
+    },
     /// The kinds the text lists for it (keys of other concepts).
-    Kinds { sentence: usize, kinds: Vec<String> },
+    Kinds {
+        sentence: usize,
+        kinds: Vec<String>,
+    },
     /// Ordered list items in its section.
-    Steps { sentence: usize, count: usize },
+    Steps {
+        sentence: usize,
+        count: usize,
+    },
     /// It causes or affects another concept, or is caused by it.
-    Cause { sentence: usize, other: String },
+    Cause {
+        sentence: usize,
+        other: String,
+    },
     /// The text contrasts it with another concept.
-    Comparison { sentence: usize, other: String },
+    Comparison {
+        sentence: usize,
+        other: String,
+    },
     /// A rule with a condition ("if", "when", "must").
-    Rule { sentence: usize },
+    Rule {
+        sentence: usize,
+    },
     /// A year or date stands beside it.
-    Date { sentence: usize },
+    Date {
+        sentence: usize,
+    },
     /// It returns, raises or signals another API name.
-    Returns { sentence: usize, other: String },
+    Returns {
+        sentence: usize,
+        other: String,
+    },
     /// Another API name is used with it in one sentence.
-    UsedWith { sentence: usize, other: String },
+    UsedWith {
+        sentence: usize,
+        other: String,
+    },
     /// An example is given of it.
-    Example { sentence: usize },
+    Example {
+        sentence: usize,
+    },
 }
 
 impl Fact {
@@ -73,67 +101,262 @@ impl Fact {
 }
 
 const MEASURE_HEADS: &[&str] = &[
-    "mean", "median", "mode", "average", "variance", "deviation", "range", "ratio", "rate",
-    "percentage", "proportion", "percentile", "quartile", "score", "index", "coefficient",
-    "frequency", "probability", "p-value", "speed", "velocity", "density", "temperature",
-    "pressure", "mass", "weight", "length", "distance", "volume", "size", "count", "total", "sum",
-    "checksum", "interval", "level", "magnitude", "intensity", "error", "margin", "statistic",
-    "percent", "value",
+    "mean",
+    "median",
+    "mode",
+    "average",
+    "variance",
+    "deviation",
+    "range",
+    "ratio",
+    "rate",
+    "percentage",
+    "proportion",
+    "percentile",
+    "quartile",
+    "score",
+    "index",
+    "coefficient",
+    "frequency",
+    "probability",
+    "p-value",
+    "speed",
+    "velocity",
+    "density",
+    "temperature",
+    "pressure",
+    "mass",
+    "weight",
+    "length",
+    "distance",
+    "volume",
+    "size",
+    "count",
+    "total",
+    "sum",
+    "checksum",
+    "interval",
+    "level",
+    "magnitude",
+    "intensity",
+    "error",
+    "margin",
+    "statistic",
+    "percent",
+    "value",
 ];
 
 /// Heads of measures computed from data (they take "for a given data set").
 const STATISTIC_HEADS: &[&str] = &[
-    "mean", "median", "mode", "average", "variance", "deviation", "range", "percentile",
-    "quartile", "p-value", "statistic", "score", "coefficient",
+    "mean",
+    "median",
+    "mode",
+    "average",
+    "variance",
+    "deviation",
+    "range",
+    "percentile",
+    "quartile",
+    "p-value",
+    "statistic",
+    "score",
+    "coefficient",
 ];
 
 const EVENT_HEADS: &[&str] = &[
-    "war", "revolution", "eruption", "battle", "crisis", "reform", "election", "treaty", "reign",
-    "fall", "storming", "collapse", "invasion", "uprising", "revolt", "rebellion", "coup",
-    "massacre", "earthquake", "flood", "famine", "conquest", "siege", "change", "transition",
-    "adoption", "disaster", "explosion", "outbreak", "pandemic", "epidemic", "migration",
+    "war",
+    "revolution",
+    "eruption",
+    "battle",
+    "crisis",
+    "reform",
+    "election",
+    "treaty",
+    "reign",
+    "fall",
+    "storming",
+    "collapse",
+    "invasion",
+    "uprising",
+    "revolt",
+    "rebellion",
+    "coup",
+    "massacre",
+    "earthquake",
+    "flood",
+    "famine",
+    "conquest",
+    "siege",
+    "change",
+    "transition",
+    "adoption",
+    "disaster",
+    "explosion",
+    "outbreak",
+    "pandemic",
+    "epidemic",
+    "migration",
 ];
 
 const PROCEDURE_HEADS: &[&str] = &[
-    "procedure", "process", "algorithm", "test", "technique", "calculation", "computation",
-    "conversion", "compression", "decompression", "installation", "configuration", "analysis",
-    "measurement", "sampling", "binding", "resolution", "encoding", "decoding", "parsing",
-    "matching", "search", "sorting", "verification", "authentication", "method", "cycle",
-    "evaporation", "condensation", "precipitation", "photosynthesis", "respiration",
-    "transpiration", "infiltration", "estimation", "derivation", "substitution", "iteration",
-    "recursion", "translation", "compilation", "execution", "evaluation", "flush", "comparison",
+    "procedure",
+    "process",
+    "algorithm",
+    "test",
+    "technique",
+    "calculation",
+    "computation",
+    "conversion",
+    "compression",
+    "decompression",
+    "installation",
+    "configuration",
+    "analysis",
+    "measurement",
+    "sampling",
+    "binding",
+    "resolution",
+    "encoding",
+    "decoding",
+    "parsing",
+    "matching",
+    "search",
+    "sorting",
+    "verification",
+    "authentication",
+    "method",
+    "cycle",
+    "evaporation",
+    "condensation",
+    "precipitation",
+    "photosynthesis",
+    "respiration",
+    "transpiration",
+    "infiltration",
+    "estimation",
+    "derivation",
+    "substitution",
+    "iteration",
+    "recursion",
+    "translation",
+    "compilation",
+    "execution",
+    "evaluation",
+    "flush",
+    "comparison",
 ];
 
 const RELATION_HEADS: &[&str] = &[
-    "relationship", "correlation", "relation", "dependency", "association", "interaction",
-    "trade-off", "tradeoff", "link", "connection",
+    "relationship",
+    "correlation",
+    "relation",
+    "dependency",
+    "association",
+    "interaction",
+    "trade-off",
+    "tradeoff",
+    "link",
+    "connection",
 ];
 
 const PERSON_CUES: &[&str] = &[
-    "born", "died", "king", "queen", "emperor", "he", "she", "his", "her", "wrote", "led",
-    "proposed", "discovered", "invented", "ruled", "reigned", "general", "leader", "minister",
+    "born",
+    "died",
+    "king",
+    "queen",
+    "emperor",
+    "he",
+    "she",
+    "his",
+    "her",
+    "wrote",
+    "led",
+    "proposed",
+    "discovered",
+    "invented",
+    "ruled",
+    "reigned",
+    "general",
+    "leader",
+    "minister",
 ];
 
 const CAUSE_CUES: &[&str] = &[
-    "cause", "causes", "caused", "lead", "leads", "led", "result", "results", "resulted",
-    "because", "due", "therefore", "trigger", "triggers", "triggered", "produce", "produces",
-    "produced", "form", "forms", "formed", "makes", "prevent", "prevents", "reduce", "reduces",
-    "increase", "increases", "affect", "affects", "allows", "drives", "drive", "creates",
+    "cause",
+    "causes",
+    "caused",
+    "lead",
+    "leads",
+    "led",
+    "result",
+    "results",
+    "resulted",
+    "because",
+    "due",
+    "therefore",
+    "trigger",
+    "triggers",
+    "triggered",
+    "produce",
+    "produces",
+    "produced",
+    "form",
+    "forms",
+    "formed",
+    "makes",
+    "prevent",
+    "prevents",
+    "reduce",
+    "reduces",
+    "increase",
+    "increases",
+    "affect",
+    "affects",
+    "allows",
+    "drives",
+    "drive",
+    "creates",
 ];
 
 const COMPARISON_CUES: &[&str] = &[
-    "unlike", "whereas", "than", "compared", "contrast", "differs", "difference", "instead",
-    "rather", "versus", "vs", "while", "but", "however", "similar", "like",
+    "unlike",
+    "whereas",
+    "than",
+    "compared",
+    "contrast",
+    "differs",
+    "difference",
+    "instead",
+    "rather",
+    "versus",
+    "vs",
+    "while",
+    "but",
+    "however",
+    "similar",
+    "like",
 ];
 
-const RULE_CUES: &[&str] = &["if", "unless", "must", "never", "always", "cannot", "whenever"];
+const RULE_CUES: &[&str] = &[
+    "if", "unless", "must", "never", "always", "cannot", "whenever",
+];
 
 const KINDS_CUES: &[&str] = &[
-    "types", "kinds", "forms", "classes", "categories", "include", "includes", "including",
-    "such", "are",
+    "types",
+    "kinds",
+    "forms",
+    "classes",
+    "categories",
+    "include",
+    "includes",
+    "including",
+    "such",
+    "are",
 ];
 
-const RETURN_CUES: &[&str] = &["return", "returns", "returned", "raise", "raises", "raised", "signals"];
+const RETURN_CUES: &[&str] = &[
+    "return", "returns", "returned", "raise", "raises", "raised", "signals",
+];
 
 const EXAMPLE_CUES: &[&str] = &["example", "e.g", "instance", "illustrates"];
 
@@ -165,7 +388,9 @@ pub fn kind_of(concept: &Concept, analysis: &Analysis) -> ConceptKind {
     if MEASURE_HEADS.contains(&head) || concept.key.starts_with("measure of") {
         return ConceptKind::Measure;
     }
-    if PROCEDURE_HEADS.contains(&head) || head.ends_with("ing") && head.len() > 6 && !head.ends_with("thing") {
+    if PROCEDURE_HEADS.contains(&head)
+        || head.ends_with("ing") && head.len() > 6 && !head.ends_with("thing")
+    {
         return ConceptKind::Procedure;
     }
     let capitalised = name
@@ -204,22 +429,37 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
             .collect();
         if has(COMPARISON_CUES) {
             if let Some(other) = partners.first() {
-                facts.push(Fact::Comparison { sentence: s, other: other.key.clone() });
+                facts.push(Fact::Comparison {
+                    sentence: s,
+                    other: other.key.clone(),
+                });
             }
         }
         if has(CAUSE_CUES) {
             if let Some(other) = partners.first() {
-                facts.push(Fact::Cause { sentence: s, other: other.key.clone() });
+                facts.push(Fact::Cause {
+                    sentence: s,
+                    other: other.key.clone(),
+                });
             }
         }
         if has(RETURN_CUES) {
             if let Some(other) = partners.iter().find(|o| o.api && is_constant_name(&o.name)) {
-                facts.push(Fact::Returns { sentence: s, other: other.key.clone() });
+                facts.push(Fact::Returns {
+                    sentence: s,
+                    other: other.key.clone(),
+                });
             }
         }
         if concept.api {
-            if let Some(other) = partners.iter().find(|o| o.api && !is_constant_name(&o.name)) {
-                facts.push(Fact::UsedWith { sentence: s, other: other.key.clone() });
+            if let Some(other) = partners
+                .iter()
+                .find(|o| o.api && !is_constant_name(&o.name))
+            {
+                facts.push(Fact::UsedWith {
+                    sentence: s,
+                    other: other.key.clone(),
+                });
             }
         }
         if has(RULE_CUES) {
@@ -239,7 +479,16 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
                 .map(|o| o.key.clone())
                 .collect();
             let names_kinds = sentence.words.iter().any(|w| {
-                matches!(w.as_str(), "types" | "kinds" | "classes" | "categories" | "include" | "includes" | "including")
+                matches!(
+                    w.as_str(),
+                    "types"
+                        | "kinds"
+                        | "classes"
+                        | "categories"
+                        | "include"
+                        | "includes"
+                        | "including"
+                )
             });
             if kinds.len() >= 2 && names_kinds {
                 facts.push(Fact::Kinds { sentence: s, kinds });
@@ -252,10 +501,15 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
             continue;
         };
         let lower = heading.to_lowercase();
-        let Some(rest) = ["types of ", "kinds of ", "forms of ", "classes of ", "categories of "]
-            .iter()
-            .find_map(|p| lower.find(p).map(|at| &heading[at + p.len()..]))
-        else {
+        let Some(rest) = [
+            "types of ",
+            "kinds of ",
+            "forms of ",
+            "classes of ",
+            "categories of ",
+        ]
+        .iter()
+        .find_map(|p| lower.find(p).map(|at| &heading[at + p.len()..])) else {
             continue;
         };
         let heading_key = crate::generator::source::phrases::phrase_key(rest.split_whitespace());
@@ -270,9 +524,13 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
                 continue;
             }
             last_paragraph = Some(sentence.paragraph);
-            let opens_with_term = sentence.words.len() <= 4 || matches!(sentence.kind, ParagraphKind::ListItem { .. });
+            let opens_with_term = sentence.words.len() <= 4
+                || matches!(sentence.kind, ParagraphKind::ListItem { .. });
             if let Some(phrase) = sentence.phrases.first().filter(|_| opens_with_term) {
-                if others.iter().any(|o| o.key == phrase.key) && !kinds.contains(&phrase.key) && phrase.key != concept.key {
+                if others.iter().any(|o| o.key == phrase.key)
+                    && !kinds.contains(&phrase.key)
+                    && phrase.key != concept.key
+                {
                     first_sentence.get_or_insert(i);
                     kinds.push(phrase.key.clone());
                 }
@@ -280,7 +538,13 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
         }
         if kinds.len() >= 2 {
             kinds.truncate(4);
-            facts.insert(0, Fact::Kinds { sentence: first_sentence.unwrap_or(0), kinds });
+            facts.insert(
+                0,
+                Fact::Kinds {
+                    sentence: first_sentence.unwrap_or(0),
+                    kinds,
+                },
+            );
         }
     }
     // Steps: an ordered list in a section the concept heads or opens.
@@ -289,7 +553,9 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
             .sentences
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.section == section && matches!(s.kind, ParagraphKind::ListItem { ordered: true }))
+            .filter(|(_, s)| {
+                s.section == section && matches!(s.kind, ParagraphKind::ListItem { ordered: true })
+            })
             .map(|(i, _)| i)
             .collect();
         let heads_section = analysis
@@ -302,14 +568,20 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
                 concept.key.split(' ').all(|k| words.iter().any(|w| w == k))
             });
         if ordered.len() >= 2 && heads_section {
-            facts.push(Fact::Steps { sentence: ordered[0], count: ordered.len() });
+            facts.push(Fact::Steps {
+                sentence: ordered[0],
+                count: ordered.len(),
+            });
             break;
         }
     }
     // Keep the first two of each kind: enough to choose from, in text order.
     let mut kept: Vec<Fact> = Vec::new();
     for fact in facts {
-        let same = kept.iter().filter(|k| std::mem::discriminant(*k) == std::mem::discriminant(&fact)).count();
+        let same = kept
+            .iter()
+            .filter(|k| std::mem::discriminant(*k) == std::mem::discriminant(&fact))
+            .count();
         if same < 2 {
             kept.push(fact);
         }

@@ -105,13 +105,19 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
     let mut sections_used: BTreeSet<usize> = BTreeSet::new();
     for spread in [true, false] {
         // The spreading pass looks only at the strongest concepts.
-        let considered = if spread { (limit * 2).min(pool.len()) } else { pool.len() };
+        let considered = if spread {
+            (limit * 2).min(pool.len())
+        } else {
+            pool.len()
+        };
         for concept in &pool[..considered] {
             if terminals.len() >= limit {
                 break;
             }
             // A concept an earlier objective already teaches gives way to one not yet taught.
-            if mains.contains(concept.key.as_str()) || spread && planner.covered.contains(&concept.key) {
+            if mains.contains(concept.key.as_str())
+                || spread && planner.covered.contains(&concept.key)
+            {
                 continue;
             }
             if is_weak_main(concept, analysis.language) {
@@ -149,7 +155,11 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
     } else {
         format!(
             "{count} terminal {} on {}, covering {}.",
-            if count == 1 { "objective" } else { "objectives" },
+            if count == 1 {
+                "objective"
+            } else {
+                "objectives"
+            },
             topic.title.trim(),
             listed.join(", ")
         )
@@ -394,7 +404,9 @@ impl Planner<'_> {
                         out.push(o);
                     }
                 }
-                Fact::UsedWith { sentence, other } if kind == ConceptKind::ApiFunction || kind == ConceptKind::ApiType => {
+                Fact::UsedWith { sentence, other }
+                    if kind == ConceptKind::ApiFunction || kind == ConceptKind::ApiType =>
+                {
                     if let Some(r) = self.named_key(other) {
                         let mut o = option(
                             "Use",
@@ -402,7 +414,8 @@ impl Planner<'_> {
                             Some(*sentence),
                             pair_task("use", key, other),
                         );
-                        o.criterion = Some("The program follows the rules the text states for both".into());
+                        o.criterion =
+                            Some("The program follows the rules the text states for both".into());
                         out.push(o);
                     }
                 }
@@ -414,12 +427,14 @@ impl Planner<'_> {
                             Some(*sentence),
                             pair_task("compare", key, other),
                         );
-                        o.criterion = Some("Names at least one difference and one similarity".into());
+                        o.criterion =
+                            Some("Names at least one difference and one similarity".into());
                         out.push(o);
                     }
                 }
                 Fact::Kinds { sentence, kinds } => {
-                    let names: Vec<String> = kinds.iter().filter_map(|k| self.named_key(k)).collect();
+                    let names: Vec<String> =
+                        kinds.iter().filter_map(|k| self.named_key(k)).collect();
                     if names.len() >= 2 {
                         out.push(option(
                             "Categorize",
@@ -446,7 +461,9 @@ impl Planner<'_> {
                         Some(*sentence),
                         format!("perform:{key}"),
                     );
-                    o.criterion = Some(format!("Follows all {count} steps in the order the text gives"));
+                    o.criterion = Some(format!(
+                        "Follows all {count} steps in the order the text gives"
+                    ));
                     out.push(o);
                 }
                 _ => {}
@@ -465,7 +482,9 @@ impl Planner<'_> {
                     format!("use:{key}"),
                 );
                 if rule.is_some() {
-                    o.criterion = Some(format!("The program keeps the rules the text states for {n}"));
+                    o.criterion = Some(format!(
+                        "The program keeps the rules the text states for {n}"
+                    ));
                 }
                 out.push(o);
             }
@@ -502,7 +521,11 @@ impl Planner<'_> {
                 ));
             }
             ConceptKind::Measure => {
-                let target = if facts::is_statistic(c) { "of a given list of values" } else { "for a given case" };
+                let target = if facts::is_statistic(c) {
+                    "of a given list of values"
+                } else {
+                    "for a given case"
+                };
                 out.push(option(
                     "Calculate",
                     format!("Calculate {n} {target}"),
@@ -541,7 +564,9 @@ impl Planner<'_> {
                 ));
             }
             ConceptKind::Entity => {
-                if let Some(sentence) = definition.filter(|_| !is_proper_name(c, self.analysis.language)) {
+                if let Some(sentence) =
+                    definition.filter(|_| !is_proper_name(c, self.analysis.language))
+                {
                     out.push(option(
                         "Judge",
                         format!("Judge whether a given example fits the definition of {n}"),
@@ -614,7 +639,9 @@ impl Planner<'_> {
                 ));
             }
             _ => {
-                if let Some(sentence) = definition.filter(|_| !is_proper_name(c, self.analysis.language)) {
+                if let Some(sentence) =
+                    definition.filter(|_| !is_proper_name(c, self.analysis.language))
+                {
                     out.push(option(
                         "Define",
                         format!("Define {n} in the words of the text"),
@@ -711,22 +738,53 @@ impl Planner<'_> {
             {
                 continue;
             }
-            let same_sentence = c.sentences.iter().copied().find(|s| other.sentences.contains(s));
+            let same_sentence = c
+                .sentences
+                .iter()
+                .copied()
+                .find(|s| other.sentences.contains(s));
             let same_section = || {
                 other.sentences.iter().copied().find(|s| {
                     let section = self.analysis.sentences[*s].section;
-                    c.sentences.iter().any(|m| self.analysis.sentences[*m].section == section)
+                    c.sentences
+                        .iter()
+                        .any(|m| self.analysis.sentences[*m].section == section)
                 })
             };
-            let Some(sentence) = same_sentence.or_else(same_section) else {
+            let stressed_partner =
+                other.in_heading || other.marked || other.definition.is_some() || other.api;
+            // Beyond one sentence, only a concept the author stresses in the same section.
+            let Some(sentence) = same_sentence.or_else(|| {
+                if stressed_partner {
+                    same_section()
+                } else {
+                    None
+                }
+            }) else {
                 continue;
             };
-            let stressed = other.in_heading || other.marked || other.definition.is_some() || other.api;
+            let stressed =
+                other.in_heading || other.marked || other.definition.is_some() || other.api;
             let closeness = u8::from(!stressed) * 2 + u8::from(same_sentence.is_none());
             partners.push((closeness, rank, other, sentence));
         }
         partners.sort_by_key(|(closeness, rank, _, _)| (*closeness, *rank));
-        for (_, _, other, sentence) in partners.into_iter().take(3) {
+        // Only partners the text stresses or that are terms of the field: "the connection
+        // between nonlocal and rules" teaches nothing.
+        partners.retain(|(_, _, other, _)| {
+            other.in_heading
+                || other.marked
+                || other.definition.is_some()
+                || other.api
+                || other.key.contains(' ')
+                    && other.key.split(' ').any(|w| !source::is_common_english(w))
+                || !other.key.contains(' ')
+                    && !source::is_common_english(&other.key)
+                    && self.analysis.language == "en"
+                || self.analysis.language != "en"
+                    && (other.key.contains(' ') || other.name.chars().count() >= 6)
+        });
+        for (_, _, other, sentence) in partners.into_iter().take(2) {
             let r = self.named(other);
             out.push(option(
                 "Explain",
@@ -736,7 +794,10 @@ impl Planner<'_> {
             ));
         }
         match kind {
-            ConceptKind::ApiFunction | ConceptKind::ApiType | ConceptKind::ApiConstant | ConceptKind::ApiOption => {
+            ConceptKind::ApiFunction
+            | ConceptKind::ApiType
+            | ConceptKind::ApiConstant
+            | ConceptKind::ApiOption => {
                 out.push(option(
                     "Describe",
                     format!("Describe the behaviour of {n} that the text documents"),
@@ -753,12 +814,16 @@ impl Planner<'_> {
                 ));
             }
             _ => {
-                out.push(option(
-                    "Describe",
-                    format!("Describe {n} in your own words"),
-                    definition.or(first),
-                    format!("describe:{key}"),
-                ));
+                // "Define X" already asks for what X is; describing it again is padding.
+                let defined = out.iter().any(|o| o.task == format!("define:{key}"));
+                if !defined {
+                    out.push(option(
+                        "Describe",
+                        format!("Describe {n} in your own words"),
+                        definition.or(first),
+                        format!("describe:{key}"),
+                    ));
+                }
             }
         }
         if let Some(sentence) = rule {
@@ -775,14 +840,6 @@ impl Planner<'_> {
                 format!("Illustrate {n} with the example the text gives"),
                 Some(sentence),
                 format!("example:{key}"),
-            ));
-        }
-        if !is_proper_name(c, self.analysis.language) {
-            out.push(option(
-                "Identify",
-                format!("Identify {n} in a passage of the text"),
-                first,
-                format!("identify:{key}"),
             ));
         }
         out
@@ -802,8 +859,7 @@ fn is_weak_main(c: &Concept, language: &str) -> bool {
     } else {
         c.key.chars().count() < 7 && c.sentences.len() < 3
     };
-    single && everyday
-        || is_proper_name(c, language) && c.sentences.len() < 5
+    single && everyday || is_proper_name(c, language) && c.sentences.len() < 5
 }
 
 /// A concept too plain to pair another with: an everyday word, or a word that is mostly a
@@ -814,15 +870,21 @@ fn is_weak_partner(c: &Concept, language: &str) -> bool {
         && !stressed
         && !c.key.contains(' ')
         && language == "en"
-        && (source::is_common_english(&c.key) || source::phrases::can_be_verb(&c.name.to_lowercase()))
+        && (source::is_common_english(&c.key)
+            || source::phrases::can_be_verb(&c.name.to_lowercase()))
 }
 
 /// A name ("Mauna Loa", "Iceland"): capitalised words that are not an acronym or an API.
 fn is_proper_name(c: &Concept, language: &str) -> bool {
     language == "en"
         && !c.api
-        && c.name.split(' ').all(|w| w.chars().next().is_some_and(char::is_uppercase))
-        && !c.name.chars().all(|ch| ch.is_uppercase() || !ch.is_alphabetic())
+        && c.name
+            .split(' ')
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase))
+        && !c
+            .name
+            .chars()
+            .all(|ch| ch.is_uppercase() || !ch.is_alphabetic())
 }
 
 /// The task of any objective about two concepts: one pair is taught once, at one level.
@@ -836,16 +898,22 @@ fn indefinite_article(word: &str) -> &'static str {
     let first_word = word.split_whitespace().next().unwrap_or("");
     let lower = first_word.to_lowercase();
     // Short acronyms are spelled out ("an SQL"); longer ones are read as words ("a SIGSEGV").
-    let acronym = (2..=4).contains(&first_word.len()) && first_word.chars().all(|c| c.is_ascii_uppercase());
+    let acronym =
+        (2..=4).contains(&first_word.len()) && first_word.chars().all(|c| c.is_ascii_uppercase());
     if acronym {
-        return if first_word.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) {
+        return if first_word
+            .starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X'])
+        {
             "an"
         } else {
             "a"
         };
     }
     let vowel_sound = lower.starts_with(['a', 'e', 'i', 'o'])
-        || lower.starts_with('u') && !lower.starts_with("uni") && !lower.starts_with("use") && !lower.starts_with("usu")
+        || lower.starts_with('u')
+            && !lower.starts_with("uni")
+            && !lower.starts_with("use")
+            && !lower.starts_with("usu")
         || lower.starts_with("hour")
         || lower.starts_with("honest");
     if vowel_sound && !lower.starts_with("one") && !lower.starts_with("eu") {

@@ -97,7 +97,10 @@ pub fn stop_words(code: &str) -> BTreeSet<String> {
     // English has a tagger; its general stop-word lists drop content words ("system",
     // "unit", "value"), so English keeps the project's own short list.
     if code == "en" {
-        return crate::generator::text::STOP_WORDS.iter().map(|w| w.to_string()).collect();
+        return crate::generator::text::STOP_WORDS
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
     }
     stop_words::lookup(code)
         .map(|words| words.iter().map(|w| w.to_lowercase()).collect())

@@ -146,7 +146,8 @@ fn detect_format(source: &str) -> Format {
         .iter()
         .filter(|l| l.trim_start().starts_with('|') && l.trim_end().ends_with('|'))
         .count();
-    if first.is_some_and(|l| l.starts_with("Help on ")) || (piped > 10 && markdown_table * 2 < piped)
+    if first.is_some_and(|l| l.starts_with("Help on "))
+        || (piped > 10 && markdown_table * 2 < piped)
     {
         return Format::Pydoc;
     }
@@ -164,7 +165,10 @@ fn detect_format(source: &str) -> Format {
                 || t.starts_with("typedef ")
         })
         .count();
-    let comment_openers = lines.iter().filter(|l| l.trim_start().starts_with("/*")).count();
+    let comment_openers = lines
+        .iter()
+        .filter(|l| l.trim_start().starts_with("/*"))
+        .count();
     let fenced = lines.iter().any(|l| l.trim_start().starts_with("```"));
     if c_lines >= 2 && comment_openers >= 2 && !fenced {
         return Format::CSource;
@@ -270,7 +274,11 @@ impl Builder {
         }
         // A table of contents repeats the headings; it is no prose.
         let lower = text.to_lowercase();
-        if (lower.starts_with("contents") || lower.starts_with("table of contents") || lower.starts_with("inhalt") || lower.starts_with("sommaire") || lower.starts_with("índice"))
+        if (lower.starts_with("contents")
+            || lower.starts_with("table of contents")
+            || lower.starts_with("inhalt")
+            || lower.starts_with("sommaire")
+            || lower.starts_with("índice"))
             && text.chars().filter(char::is_ascii_digit).count() >= 3
         {
             return;
@@ -342,9 +350,7 @@ fn is_rule_line(line: &str) -> bool {
     let Some(first) = chars.next() else {
         return false;
     };
-    t.chars().count() >= 3
-        && "=-~^\"'`#*+:_.".contains(first)
-        && t.chars().all(|c| c == first)
+    t.chars().count() >= 3 && "=-~^\"'`#*+:_.".contains(first) && t.chars().all(|c| c == first)
 }
 
 /// Whether a line reads as code rather than prose: prompts, statements, or a high share of
@@ -496,9 +502,15 @@ fn parse_markup(source: &str, builder: &mut Builder) {
         // reST directives and comments.
         if let Some(directive) = trimmed.strip_prefix(".. ") {
             builder.end_paragraph();
-            let is_code = ["code", "code-block", "sourcecode", "highlight", "literalinclude"]
-                .iter()
-                .any(|d| directive.starts_with(&format!("{d}::")));
+            let is_code = [
+                "code",
+                "code-block",
+                "sourcecode",
+                "highlight",
+                "literalinclude",
+            ]
+            .iter()
+            .any(|d| directive.starts_with(&format!("{d}::")));
             let is_comment = !directive.contains("::");
             let is_target = directive.starts_with('_') || directive.starts_with('[');
             if is_code || is_comment || is_target {
@@ -540,9 +552,7 @@ fn parse_markup(source: &str, builder: &mut Builder) {
         // Tables: Markdown pipes and reST grids. The header row is a label, not prose.
         if trimmed.starts_with('|') || trimmed.starts_with("+-") || trimmed.starts_with("+=") {
             builder.end_paragraph();
-            let is_separator = trimmed
-                .chars()
-                .all(|c| "|+-=: ".contains(c));
+            let is_separator = trimmed.chars().all(|c| "|+-=: ".contains(c));
             if !is_separator {
                 let next_is_separator = lines.get(i + 1).is_some_and(|n| {
                     let n = n.trim();
@@ -602,7 +612,11 @@ fn parse_markup(source: &str, builder: &mut Builder) {
             // "Example::" reads "Example:"; a lone "::" introduces code and says nothing.
             if let Some(last) = builder.paragraph.last_mut() {
                 let kept = last.trim_end_matches(':').trim_end().to_string();
-                *last = if kept.is_empty() { kept } else { format!("{kept}:") };
+                *last = if kept.is_empty() {
+                    kept
+                } else {
+                    format!("{kept}:")
+                };
             }
         }
         i += 1;
@@ -621,7 +635,9 @@ fn is_plain_heading(lines: &[&str], i: usize) -> bool {
         && (1..=8).contains(&words)
         && t.chars().count() <= 70
         && !t.ends_with(['.', ',', ':', ';', '!', ')'])
-        && t.chars().next().is_some_and(|c| c.is_uppercase() || c.is_ascii_digit() || c == '¿')
+        && t.chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit() || c == '¿')
         && t.chars().any(char::is_alphabetic)
         && !looks_like_code(t)
         && list_item(t).is_none_or(|(_, ordered)| ordered)
@@ -706,7 +722,12 @@ fn parse_man(source: &str, builder: &mut Builder) {
         }
         body_indent = body_indent.min(indent);
         // An option's name line ("-c, --create") starts an entry; its description is prose.
-        if trimmed.starts_with('-') && trimmed.chars().nth(1).is_some_and(|c| c.is_alphanumeric() || c == '-') {
+        if trimmed.starts_with('-')
+            && trimmed
+                .chars()
+                .nth(1)
+                .is_some_and(|c| c.is_alphanumeric() || c == '-')
+        {
             builder.end_paragraph();
             let (names, rest) = split_option_line(trimmed);
             for name in &names {
@@ -719,9 +740,9 @@ fn parse_man(source: &str, builder: &mut Builder) {
         }
         // Subsection headings inside a section: a short line at the body's indentation, in
         // capitals or title case, followed by deeper text.
-        let next_deeper = lines.get(i + 1).is_some_and(|n| {
-            !n.trim().is_empty() && (n.len() - n.trim_start().len()) > indent
-        });
+        let next_deeper = lines
+            .get(i + 1)
+            .is_some_and(|n| !n.trim().is_empty() && (n.len() - n.trim_start().len()) > indent);
         if indent == body_indent
             && next_deeper
             && builder.paragraph.is_empty()
@@ -846,7 +867,10 @@ fn parse_pydoc(source: &str, builder: &mut Builder) {
         // Aliases: "Lock = allocate_lock(...)" makes `Lock` a name of the module.
         if depth == 0 {
             if let Some((alias, value)) = trimmed.split_once(" = ") {
-                if is_identifier(alias) && value.contains('(') && alias.chars().next().is_some_and(char::is_uppercase) {
+                if is_identifier(alias)
+                    && value.contains('(')
+                    && alias.chars().next().is_some_and(char::is_uppercase)
+                {
                     builder.api(alias);
                     continue;
                 }
@@ -862,9 +886,9 @@ fn parse_pydoc(source: &str, builder: &mut Builder) {
         if !trimmed.contains(' ')
             && builder.paragraph.is_empty()
             && !trimmed.ends_with('.')
-            && trimmed
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '.' || c == '_' || c == '(' || c == ')' || c == ',')
+            && trimmed.chars().all(|c| {
+                c.is_alphanumeric() || c == '.' || c == '_' || c == '(' || c == ')' || c == ','
+            })
         {
             continue;
         }
@@ -907,9 +931,7 @@ fn pydoc_signature(line: &str) -> Option<String> {
 
 fn is_identifier(word: &str) -> bool {
     let mut chars = word.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_')
         && !word.starts_with("__")
 }
@@ -1057,7 +1079,8 @@ fn clean_inline(line: &str, doc: &mut Document) -> String {
         }
         // URLs and e-mail-like addresses.
         if starts_url(&chars, i) {
-            while i < chars.len() && !chars[i].is_whitespace() && chars[i] != ')' && chars[i] != '>' {
+            while i < chars.len() && !chars[i].is_whitespace() && chars[i] != ')' && chars[i] != '>'
+            {
                 i += 1;
             }
             if i < chars.len() && chars[i] == '>' {
@@ -1082,7 +1105,9 @@ fn clean_inline(line: &str, doc: &mut Document) -> String {
                     .chars()
                     .next()
                     .is_some_and(|c| c.is_ascii_alphabetic())
-                    && !inner.contains(' ') || inner.starts_with("!--") || inner.contains('=');
+                    && !inner.contains(' ')
+                    || inner.starts_with("!--")
+                    || inner.contains('=');
                 if is_tag && len < 200 {
                     i += len + 2;
                     continue;
@@ -1123,7 +1148,11 @@ fn clean_inline(line: &str, doc: &mut Document) -> String {
 /// A reST role at `i` (":func:`name`"): where it ends; its text is written by the caller.
 fn role_at(chars: &[char], i: usize) -> Option<(usize, ())> {
     let mut j = i + 1;
-    while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == ':' && chars.get(j + 1) != Some(&'`') || chars[j] == '-') {
+    while j < chars.len()
+        && (chars[j].is_ascii_alphanumeric()
+            || chars[j] == ':' && chars.get(j + 1) != Some(&'`')
+            || chars[j] == '-')
+    {
         j += 1;
     }
     if j == i + 1 || chars.get(j) != Some(&':') || chars.get(j + 1) != Some(&'`') {
@@ -1197,7 +1226,8 @@ pub fn reads_as_api(text: &str) -> bool {
         || t.starts_with('-')
         || t.chars().skip(1).any(|c| c.is_uppercase())
         || t.chars().next().is_some_and(|c| c.is_uppercase())
-        || t.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        || t.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -1218,7 +1248,10 @@ mod tests {
             "# Usage\n\nCall `deflate()` until it returns `Z_STREAM_END`; see https://zlib.net/manual.html for more.\n\n```c\nint ret = deflate(&strm, Z_FINISH);\n```\n\n| Name | Meaning |\n|------|---------|\n| level | compression level |\n",
         );
         let text = prose(&doc);
-        assert!(text.contains("Call deflate() until it returns Z_STREAM_END; see for more."), "{text}");
+        assert!(
+            text.contains("Call deflate() until it returns Z_STREAM_END; see for more."),
+            "{text}"
+        );
         assert!(!text.contains("https"), "{text}");
         assert!(!text.contains("int ret"), "{text}");
         assert!(!text.contains("Meaning"), "table header kept: {text}");
@@ -1236,7 +1269,10 @@ mod tests {
         );
         let text = prose(&doc);
         assert_eq!(doc.sections[0].heading.as_deref(), Some("Binding"));
-        assert!(text.contains("A name is bound by setattr and by assignment:"), "{text}");
+        assert!(
+            text.contains("A name is bound by setattr and by assignment:"),
+            "{text}"
+        );
         assert!(!text.contains("x = 1"), "{text}");
         assert!(text.contains("The scope decides visibility."), "{text}");
         assert!(doc.marked_terms.contains(&"name".to_string()));
@@ -1266,17 +1302,23 @@ mod tests {
         let text = prose(&doc);
         assert!(text.contains("Useful for synchronizing a fixed number of threads at known synchronization points."), "{text}");
         assert!(!text.contains("Methods defined here"), "{text}");
-        assert!(!text.contains("dictionary for instance variables"), "{text}");
+        assert!(
+            !text.contains("dictionary for instance variables"),
+            "{text}"
+        );
         assert!(!text.contains("TIMEOUT_MAX"), "{text}");
         assert!(doc.api_names.contains("Barrier"));
         assert!(doc.api_names.contains("wait()"));
-        assert!(doc.sections.iter().any(|s| s.heading.as_deref() == Some("wait()")));
+        assert!(doc
+            .sections
+            .iter()
+            .any(|s| s.heading.as_deref() == Some("wait()")));
     }
 
     #[test]
     fn c_headers_give_their_comments_as_prose() {
         let doc = parse(
-            "#ifndef ZLIB_H\n#define ZLIB_H\n\n#define Z_BUF_ERROR (-5)\n\nZEXTERN int ZEXPORT deflate(z_streamp strm, int flush);\n/*\n    deflate compresses as much data as possible, and stops when the input\n  buffer becomes empty or the output buffer becomes full.\n*/\n",
+            "#ifndef ZLIB_H\n#define ZLIB_H\n/* zlib.h -- interface of the compression library */\n#define Z_BUF_ERROR (-5)\n\nZEXTERN int ZEXPORT deflate(z_streamp strm, int flush);\n/*\n    deflate compresses as much data as possible, and stops when the input\n  buffer becomes empty or the output buffer becomes full.\n*/\n",
         );
         let text = prose(&doc);
         assert!(text.contains("deflate compresses as much data as possible, and stops when the input buffer becomes empty"), "{text}");

@@ -111,7 +111,9 @@ impl Analysis {
         if !self.has_source || self.sentences.is_empty() {
             return None;
         }
-        let wanted: BTreeSet<String> = crate::generator::text::content_tokens(text).into_iter().collect();
+        let wanted: BTreeSet<String> = crate::generator::text::content_tokens(text)
+            .into_iter()
+            .collect();
         let mut best = (0usize, 0usize);
         for (i, sentence) in self.sentences.iter().enumerate() {
             let words: BTreeSet<String> = sentence
@@ -154,28 +156,138 @@ pub fn clip_evidence(text: &str) -> String {
 
 /// Headings that name a part of any document, not a concept of this one.
 const GENERIC_HEADINGS: &[&str] = &[
-    "description", "options", "introduction", "overview", "summary", "examples", "example",
-    "notes", "note", "usage", "installation", "install", "license", "licence", "name", "synopsis",
-    "contents", "table of contents", "background", "conclusion", "references", "see also",
-    "features", "getting started", "quick start", "quickstart", "contributing", "changelog",
-    "faq", "bugs", "history", "environment", "files", "exit status", "return value", "author",
-    "beschreibung", "optionen", "beispiele", "hinweise", "exemples", "exemple", "remarques",
-    "introducción", "ejemplos", "classes", "functions", "data", "methods", "diagnostics",
-    "requirements", "motivation", "goals", "status", "documentation", "api", "tests", "testing",
-    "vocabulary", "glossary", "activities", "exercises", "questions", "vocabulario", "actividades",
-    "ejercicios", "preguntas", "vocabulaire", "exercices", "activités", "übungen", "aufgaben",
-    "wortschatz", "traducteurs", "traduction", "übersetzung", "autoren", "auteurs", "licence",
-    "lizenz", "licencia", "highlights", "key features", "news", "about", "links", "support",
-    "credits", "acknowledgements", "acknowledgments", "prerequisites", "dependencies", "recent changes",
-    "release notes", "getting help", "lookout", "causes", "effects", "consequences", "results",
-    "outcomes", "legacy", "aftermath", "origins", "timeline", "key events", "key terms",
-    "definitions", "properties", "advantages", "disadvantages", "limitations", "applications",
+    "description",
+    "options",
+    "introduction",
+    "overview",
+    "summary",
+    "examples",
+    "example",
+    "notes",
+    "note",
+    "usage",
+    "installation",
+    "install",
+    "license",
+    "licence",
+    "name",
+    "synopsis",
+    "contents",
+    "table of contents",
+    "background",
+    "conclusion",
+    "references",
+    "see also",
+    "features",
+    "getting started",
+    "quick start",
+    "quickstart",
+    "contributing",
+    "changelog",
+    "faq",
+    "bugs",
+    "history",
+    "environment",
+    "files",
+    "exit status",
+    "return value",
+    "author",
+    "beschreibung",
+    "optionen",
+    "beispiele",
+    "hinweise",
+    "exemples",
+    "exemple",
+    "remarques",
+    "introducción",
+    "ejemplos",
+    "classes",
+    "functions",
+    "data",
+    "methods",
+    "diagnostics",
+    "requirements",
+    "motivation",
+    "goals",
+    "status",
+    "documentation",
+    "api",
+    "tests",
+    "testing",
+    "vocabulary",
+    "glossary",
+    "activities",
+    "exercises",
+    "questions",
+    "vocabulario",
+    "actividades",
+    "ejercicios",
+    "preguntas",
+    "vocabulaire",
+    "exercices",
+    "activités",
+    "übungen",
+    "aufgaben",
+    "wortschatz",
+    "traducteurs",
+    "traduction",
+    "übersetzung",
+    "autoren",
+    "auteurs",
+    "licence",
+    "lizenz",
+    "licencia",
+    "highlights",
+    "key features",
+    "news",
+    "about",
+    "links",
+    "support",
+    "credits",
+    "acknowledgements",
+    "acknowledgments",
+    "prerequisites",
+    "dependencies",
+    "recent changes",
+    "release notes",
+    "getting help",
+    "lookout",
+    "causes",
+    "effects",
+    "consequences",
+    "results",
+    "outcomes",
+    "legacy",
+    "aftermath",
+    "origins",
+    "timeline",
+    "key events",
+    "key terms",
+    "definitions",
+    "properties",
+    "advantages",
+    "disadvantages",
+    "limitations",
+    "applications",
 ];
 
 /// Words that make a phrase about the document rather than its subject.
 const META_WORDS: &[&str] = &[
-    "sheet", "handout", "worksheet", "revision", "lecture", "apuntes", "tema", "chapter",
-    "encyclopedia", "manual", "readme", "page", "vocabulario", "actividades", "thumb",
+    "sheet",
+    "handout",
+    "worksheet",
+    "revision",
+    "lecture",
+    "apuntes",
+    "tema",
+    "chapter",
+    "encyclopedia",
+    "manual",
+    "readme",
+    "page",
+    "vocabulario",
+    "actividades",
+    "thumb",
 ];
 
 /// Reads a topic: its source text when it has one, else its title and description.
@@ -230,7 +342,11 @@ pub fn analyse(topic: &Topic) -> Analysis {
         language,
         &stop,
     );
-    let headings: Vec<&str> = document.sections.iter().filter_map(|s| s.heading.as_deref()).collect();
+    let headings: Vec<&str> = document
+        .sections
+        .iter()
+        .filter_map(|s| s.heading.as_deref())
+        .collect();
     let prose_lower = format!("{} {}", prose, headings.join(" ")).to_lowercase();
     let mut analysis = Analysis {
         language,
@@ -255,7 +371,11 @@ fn phrases_of(
     stop: &BTreeSet<String>,
 ) -> (Vec<Phrase>, Vec<String>) {
     let mut tokens = phrases::tokenize(text, api_names);
-    let words = tokens.iter().filter(|t| t.word).map(|t| t.lower.clone()).collect();
+    let words = tokens
+        .iter()
+        .filter(|t| t.word)
+        .map(|t| t.lower.clone())
+        .collect();
     let found = if language == "en" {
         let np = phrases::tag(&mut tokens);
         phrases::english_phrases(&tokens, &np)
@@ -276,13 +396,18 @@ pub fn is_concept_phrase(key: &str, text: &str, api: bool, stop: &BTreeSet<Strin
             .any(|p| text.to_lowercase().contains(p));
         return text.chars().filter(|c| c.is_alphabetic()).count() >= 2
             && !placeholder
-            && !matches!(text, "self" | "cls" | "args" | "kwargs" | "None" | "True" | "False");
+            && !matches!(
+                text,
+                "self" | "cls" | "args" | "kwargs" | "None" | "True" | "False"
+            );
     }
     // Contractions of function words ("that's", "it's") are no nouns.
     if words.iter().any(|w| {
         w.split(['\'', '’']).next().is_some_and(|base| {
             (w.contains('\'') || w.contains('’'))
-                && (crate::generator::text::is_stop_word(base) || stop.contains(base) || base.len() <= 2)
+                && (crate::generator::text::is_stop_word(base)
+                    || stop.contains(base)
+                    || base.len() <= 2)
         })
     }) {
         return false;
@@ -311,7 +436,9 @@ pub fn is_concept_phrase(key: &str, text: &str, api: bool, stop: &BTreeSet<Strin
         && !short_fragment
         && !generic_head
         && !phrases::is_generic_head(&text.to_lowercase())
-        && !words.iter().all(|w| stop.contains(*w) || crate::generator::text::is_stop_word(w))
+        && !words
+            .iter()
+            .all(|w| stop.contains(*w) || crate::generator::text::is_stop_word(w))
         && !crate::generator::text::is_stop_word(head)
         && !stop.contains(*head)
         && !head.chars().all(|c| c.is_ascii_digit() || c == '-')
@@ -335,7 +462,11 @@ fn rank_concepts(
     stop: &BTreeSet<String>,
 ) -> Vec<Concept> {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
-    fn add(tallies: &mut BTreeMap<String, Tally>, phrase: &Phrase, sentence: Option<(usize, usize)>) {
+    fn add(
+        tallies: &mut BTreeMap<String, Tally>,
+        phrase: &Phrase,
+        sentence: Option<(usize, usize)>,
+    ) {
         let tally = tallies.entry(phrase.key.clone()).or_insert_with(|| Tally {
             forms: BTreeMap::new(),
             determiners: BTreeMap::new(),
@@ -379,9 +510,17 @@ fn rank_concepts(
         if GENERIC_HEADINGS.contains(&heading.trim().to_lowercase().as_str()) {
             continue;
         }
-        let (found, _) = phrases_of(heading, &analysis.document.api_names, analysis.language, stop);
+        let (found, _) = phrases_of(
+            heading,
+            &analysis.document.api_names,
+            analysis.language,
+            stop,
+        );
         for phrase in found {
-            if !tallies.get(&phrase.key).is_some_and(|t| t.sentences.contains(&first)) {
+            if !tallies
+                .get(&phrase.key)
+                .is_some_and(|t| t.sentences.contains(&first))
+            {
                 add(&mut tallies, &phrase, Some((first, index)));
             }
         }
@@ -457,13 +596,21 @@ fn rank_concepts(
             .find(|&s| defines(&analysis.sentences[s], key))
             .or_else(|| {
                 // A run-in term standing alone ("Evaporación.") is defined by what follows.
-                tally.sentences.iter().copied().find(|&s| {
-                    let sentence = &analysis.sentences[s];
-                    sentence.phrases.len() == 1
-                        && sentence.phrases[0].key == *key
-                        && sentence.words.len() <= 4
-                        && analysis.sentences.get(s + 1).is_some_and(|n| n.paragraph == sentence.paragraph)
-                }).map(|s| s + 1)
+                tally
+                    .sentences
+                    .iter()
+                    .copied()
+                    .find(|&s| {
+                        let sentence = &analysis.sentences[s];
+                        sentence.phrases.len() == 1
+                            && sentence.phrases[0].key == *key
+                            && sentence.words.len() <= 4
+                            && analysis
+                                .sentences
+                                .get(s + 1)
+                                .is_some_and(|n| n.paragraph == sentence.paragraph)
+                    })
+                    .map(|s| s + 1)
             })
             .or_else(|| {
                 let home = home_section?;
@@ -481,7 +628,12 @@ fn rank_concepts(
         // One mention of an everyday word is noise; one mention of a technical term
         // ("subduction zone", "viscosity") is often the very thing the text teaches.
         let technical = key.contains(' ') || tally.api || !is_common_english(key);
-        if analysis.has_source && count < 2 && !stressed && !technical && analysis.sentences.len() > 25 {
+        if analysis.has_source
+            && count < 2
+            && !stressed
+            && !technical
+            && analysis.sentences.len() > 25
+        {
             continue;
         }
         let words = key.split(' ').count();
@@ -500,7 +652,10 @@ fn rank_concepts(
         // Specificity (YAKE's insight, with harper's dictionary for a corpus): every word
         // that is not everyday English makes the phrase more a term of the field.
         if analysis.language == "en" && !tally.api {
-            let rare = key.split(' ').filter(|w| *w != "of" && !is_common_english(w)).count();
+            let rare = key
+                .split(' ')
+                .filter(|w| *w != "of" && !is_common_english(w))
+                .count();
             score *= 1.0 + 0.4 * rare.min(2) as f64;
         }
         if in_heading {
@@ -664,8 +819,22 @@ pub fn is_common_english(word: &str) -> bool {
 
 /// Definition cues after a subject: "X is a ...", "X refers to ...", "X means ...".
 const DEFINING_VERBS: &[&str] = &[
-    "is", "are", "refers", "refer", "means", "denotes", "describes", "represents", "ist", "sind",
-    "bezeichnet", "est", "sont", "désigne", "es", "son",
+    "is",
+    "are",
+    "refers",
+    "refer",
+    "means",
+    "denotes",
+    "describes",
+    "represents",
+    "ist",
+    "sind",
+    "bezeichnet",
+    "est",
+    "sont",
+    "désigne",
+    "es",
+    "son",
 ];
 
 /// Whether a sentence defines a phrase: it is the subject of a defining verb, or the sentence
@@ -687,28 +856,68 @@ pub fn defines(sentence: &Sentence, key: &str) -> bool {
             .iter()
             .position(|w| DEFINING_VERBS.contains(&w.as_str()))
             .unwrap_or(usize::MAX);
-        // The verb must follow the subject closely: "A block is a piece of ...".
-        if before_verb <= first.text.split_whitespace().count() + 2 && !after.is_empty() {
+        // The verb must follow the subject closely, and a copula must lead to what the thing
+        // is ("A block is a piece of ..."), not to "as follows" or an adjective.
+        let copula = matches!(
+            after.first().copied(),
+            Some("is" | "are" | "ist" | "sind" | "est" | "sont" | "es" | "son")
+        );
+        let names_a_kind = after.get(1).is_some_and(|w| {
+            matches!(
+                *w,
+                "a" | "an"
+                    | "the"
+                    | "one"
+                    | "any"
+                    | "ein"
+                    | "eine"
+                    | "der"
+                    | "die"
+                    | "das"
+                    | "un"
+                    | "une"
+                    | "le"
+                    | "la"
+                    | "les"
+                    | "el"
+                    | "los"
+                    | "las"
+                    | "una"
+            )
+        });
+        if before_verb <= first.text.split_whitespace().count() + 2
+            && !after.is_empty()
+            && (!copula || names_a_kind)
+        {
             return true;
         }
     }
     // "... is called lava", "known as the Ring of Fire": the phrase right after the cue.
     let lower = sentence.text.to_lowercase();
-    ["called ", "known as ", "termed ", "referred to as ", "heißt ", "appelé ", "appelée "]
-        .iter()
-        .any(|cue| {
-            lower.match_indices(cue).any(|(at, _)| {
-                let after = lower[at + cue.len()..].trim_start();
-                let after = after
-                    .strip_prefix("the ")
-                    .or_else(|| after.strip_prefix("a "))
-                    .or_else(|| after.strip_prefix("an "))
-                    .unwrap_or(after);
-                sentence.phrases.iter().any(|p| {
-                    p.key == key && after.starts_with(&p.text.to_lowercase())
-                })
-            })
+    [
+        "called ",
+        "known as ",
+        "termed ",
+        "referred to as ",
+        "heißt ",
+        "appelé ",
+        "appelée ",
+    ]
+    .iter()
+    .any(|cue| {
+        lower.match_indices(cue).any(|(at, _)| {
+            let after = lower[at + cue.len()..].trim_start();
+            let after = after
+                .strip_prefix("the ")
+                .or_else(|| after.strip_prefix("a "))
+                .or_else(|| after.strip_prefix("an "))
+                .unwrap_or(after);
+            sentence
+                .phrases
+                .iter()
+                .any(|p| p.key == key && after.starts_with(&p.text.to_lowercase()))
         })
+    })
 }
 
 /// The independent reference of what the text is about: concept-like headings, marked and
@@ -725,7 +934,8 @@ fn reference_terms(analysis: &Analysis, stop: &BTreeSet<String>) -> Vec<String> 
     }
     let mut terms: Vec<(usize, String)> = Vec::new();
     let mut push = |key: String, text: &str, api: bool| {
-        if counts.get(&key).copied().unwrap_or(0) == 0 || !is_concept_phrase(&key, text, api, stop) {
+        if counts.get(&key).copied().unwrap_or(0) == 0 || !is_concept_phrase(&key, text, api, stop)
+        {
             return;
         }
         if !terms.iter().any(|(_, k)| *k == key) {
@@ -736,11 +946,19 @@ fn reference_terms(analysis: &Analysis, stop: &BTreeSet<String>) -> Vec<String> 
         let Some(heading) = section.heading.as_deref() else {
             continue;
         };
-        let heading = heading.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
-        if heading.split_whitespace().count() > 5 || GENERIC_HEADINGS.contains(&heading.to_lowercase().as_str()) {
+        let heading =
+            heading.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
+        if heading.split_whitespace().count() > 5
+            || GENERIC_HEADINGS.contains(&heading.to_lowercase().as_str())
+        {
             continue;
         }
-        let (found, _) = phrases_of(heading, &analysis.document.api_names, analysis.language, stop);
+        let (found, _) = phrases_of(
+            heading,
+            &analysis.document.api_names,
+            analysis.language,
+            stop,
+        );
         for phrase in found {
             push(phrase.key.clone(), &phrase.text, phrase.api);
         }
@@ -766,7 +984,12 @@ fn reference_terms(analysis: &Analysis, stop: &BTreeSet<String>) -> Vec<String> 
     }
     // The most discussed first, then text order: a reference a 10-objective blueprint can
     // reasonably cover.
-    terms.sort_by_key(|(first, key)| (std::cmp::Reverse(counts.get(key).copied().unwrap_or(0).min(6)), *first));
+    terms.sort_by_key(|(first, key)| {
+        (
+            std::cmp::Reverse(counts.get(key).copied().unwrap_or(0).min(6)),
+            *first,
+        )
+    });
     terms.truncate(12);
     terms.sort_by_key(|(first, _)| *first);
     terms.into_iter().map(|(_, key)| key).collect()

@@ -40,47 +40,331 @@ pub struct Phrase {
 
 /// Words that head no concept by themselves: quantities, generic nouns, boilerplate.
 const GENERIC_HEADS: &[&str] = &[
-    "thing", "things", "way", "ways", "lot", "lots", "part", "parts", "kind", "kinds", "type",
-    "types", "sort", "sorts", "example", "examples", "case", "cases", "number", "numbers", "set",
-    "list", "following", "one", "ones", "other", "others", "end", "rest", "fact", "facts", "bit",
-    "item", "items", "detail", "details", "usage", "use", "uses", "default", "defaults", "option",
-    "options", "argument", "arguments", "self", "cls", "args", "kwargs", "none", "true", "false",
-    "null", "foo", "bar", "baz", "etc", "e.g", "i.e", "note", "notes", "see", "also", "section",
-    "sections", "chapter", "page", "pages", "line", "lines", "word", "words", "value", "values",
-    "time", "times", "place", "result", "results", "reason", "reasons", "problem", "problems",
-    "question", "questions", "idea", "ideas", "point", "points", "aspect", "aspects", "form",
-    "forms", "level", "term", "terms", "name", "names", "https", "http", "www", "com", "org",
-    "html", "version", "versions", "description", "synopsis", "summary", "overview", "introduction",
-    "method", "methods", "object", "objects", "function", "functions", "class", "classes",
-    "attribute", "attributes", "parameter", "parameters", "information", "something", "anything",
-    "everything", "nothing", "someone", "anyone", "everyone", "people", "person", "year", "years",
-    "day", "days", "moment", "step", "steps", "side", "sides", "amount", "couple", "variety",
-    "range", "group", "groups", "order", "manner", "means", "extent", "degree", "sense", "matter",
-    "state", "behavior", "behaviour", "effect", "effects", "work", "lecture", "notes", "text",
-    "default", "unit", "units", "sheet", "handout", "worksheet", "revision",
+    "thing",
+    "things",
+    "way",
+    "ways",
+    "lot",
+    "lots",
+    "part",
+    "parts",
+    "kind",
+    "kinds",
+    "type",
+    "types",
+    "sort",
+    "sorts",
+    "example",
+    "examples",
+    "case",
+    "cases",
+    "number",
+    "numbers",
+    "set",
+    "list",
+    "following",
+    "one",
+    "ones",
+    "other",
+    "others",
+    "end",
+    "rest",
+    "fact",
+    "facts",
+    "bit",
+    "item",
+    "items",
+    "detail",
+    "details",
+    "usage",
+    "use",
+    "uses",
+    "default",
+    "defaults",
+    "option",
+    "options",
+    "argument",
+    "arguments",
+    "self",
+    "cls",
+    "args",
+    "kwargs",
+    "none",
+    "true",
+    "false",
+    "null",
+    "foo",
+    "bar",
+    "baz",
+    "etc",
+    "e.g",
+    "i.e",
+    "note",
+    "notes",
+    "see",
+    "also",
+    "section",
+    "sections",
+    "chapter",
+    "page",
+    "pages",
+    "line",
+    "lines",
+    "word",
+    "words",
+    "value",
+    "values",
+    "time",
+    "times",
+    "place",
+    "result",
+    "results",
+    "reason",
+    "reasons",
+    "problem",
+    "problems",
+    "question",
+    "questions",
+    "idea",
+    "ideas",
+    "point",
+    "points",
+    "aspect",
+    "aspects",
+    "form",
+    "forms",
+    "level",
+    "term",
+    "terms",
+    "name",
+    "names",
+    "https",
+    "http",
+    "www",
+    "com",
+    "org",
+    "html",
+    "version",
+    "versions",
+    "description",
+    "synopsis",
+    "summary",
+    "overview",
+    "introduction",
+    "method",
+    "methods",
+    "object",
+    "objects",
+    "function",
+    "functions",
+    "class",
+    "classes",
+    "attribute",
+    "attributes",
+    "parameter",
+    "parameters",
+    "information",
+    "something",
+    "anything",
+    "everything",
+    "nothing",
+    "someone",
+    "anyone",
+    "everyone",
+    "people",
+    "person",
+    "year",
+    "years",
+    "day",
+    "days",
+    "moment",
+    "step",
+    "steps",
+    "side",
+    "sides",
+    "amount",
+    "couple",
+    "variety",
+    "range",
+    "group",
+    "groups",
+    "order",
+    "manner",
+    "means",
+    "extent",
+    "degree",
+    "sense",
+    "matter",
+    "state",
+    "behavior",
+    "behaviour",
+    "effect",
+    "effects",
+    "work",
+    "lecture",
+    "notes",
+    "text",
+    "default",
+    "unit",
+    "units",
+    "sheet",
+    "handout",
+    "worksheet",
+    "revision",
 ];
 
 /// Heads that only count, sort or point at what follows "of" ("a number of", "kinds of").
 const OF_QUANTIFIERS: &[&str] = &[
-    "number", "numbers", "kind", "kinds", "type", "types", "sort", "sorts", "lot", "lots", "set",
-    "sets", "list", "lists", "example", "examples", "most", "some", "rest", "use", "one", "all",
-    "each", "part", "parts", "couple", "variety", "range", "group", "amount", "bit", "piece",
-    "member", "members", "instance", "instances", "form", "forms", "class", "classes", "category",
-    "categories", "end", "side", "top", "bottom", "beginning", "middle", "result", "results",
-    "version", "versions", "case", "cases", "way", "ways", "name", "names", "value", "values",
+    "number",
+    "numbers",
+    "kind",
+    "kinds",
+    "type",
+    "types",
+    "sort",
+    "sorts",
+    "lot",
+    "lots",
+    "set",
+    "sets",
+    "list",
+    "lists",
+    "example",
+    "examples",
+    "most",
+    "some",
+    "rest",
+    "use",
+    "one",
+    "all",
+    "each",
+    "part",
+    "parts",
+    "couple",
+    "variety",
+    "range",
+    "group",
+    "amount",
+    "bit",
+    "piece",
+    "member",
+    "members",
+    "instance",
+    "instances",
+    "form",
+    "forms",
+    "class",
+    "classes",
+    "category",
+    "categories",
+    "end",
+    "side",
+    "top",
+    "bottom",
+    "beginning",
+    "middle",
+    "result",
+    "results",
+    "version",
+    "versions",
+    "case",
+    "cases",
+    "way",
+    "ways",
+    "name",
+    "names",
+    "value",
+    "values",
 ];
 
 /// Modifiers that say nothing about the concept ("other", "following", "main").
 const GENERIC_MODIFIERS: &[&str] = &[
-    "other", "following", "given", "same", "such", "various", "certain", "new", "main", "several",
-    "specific", "particular", "respective", "possible", "additional", "actual", "current", "usual",
-    "previous", "last", "next", "only", "own", "above", "below", "many", "much", "more", "most",
-    "less", "least", "few", "fewer", "different", "similar", "important", "good", "bad", "whole",
-    "entire", "further", "latter", "former", "corresponding", "appropriate", "necessary",
-    "typical", "each", "every", "any", "all", "some", "no", "both", "either", "neither", "enough",
-    "overall", "optional", "original", "existing", "present", "specified", "desired", "related",
-    "relevant", "above-mentioned", "aforementioned", "latest", "recent", "major", "minor", "extra",
-    "like", "whatever", "notable", "famous", "well-known", "useful", "easy", "hard", "difficult", "nice", "great", "best", "better",
+    "other",
+    "following",
+    "given",
+    "same",
+    "such",
+    "various",
+    "certain",
+    "new",
+    "main",
+    "several",
+    "specific",
+    "particular",
+    "respective",
+    "possible",
+    "additional",
+    "actual",
+    "current",
+    "usual",
+    "previous",
+    "last",
+    "next",
+    "only",
+    "own",
+    "above",
+    "below",
+    "many",
+    "much",
+    "more",
+    "most",
+    "less",
+    "least",
+    "few",
+    "fewer",
+    "different",
+    "similar",
+    "important",
+    "good",
+    "bad",
+    "whole",
+    "entire",
+    "further",
+    "latter",
+    "former",
+    "corresponding",
+    "appropriate",
+    "necessary",
+    "typical",
+    "each",
+    "every",
+    "any",
+    "all",
+    "some",
+    "no",
+    "both",
+    "either",
+    "neither",
+    "enough",
+    "overall",
+    "optional",
+    "original",
+    "existing",
+    "present",
+    "specified",
+    "desired",
+    "related",
+    "relevant",
+    "above-mentioned",
+    "aforementioned",
+    "latest",
+    "recent",
+    "major",
+    "minor",
+    "extra",
+    "like",
+    "whatever",
+    "notable",
+    "famous",
+    "well-known",
+    "useful",
+    "easy",
+    "hard",
+    "difficult",
+    "nice",
+    "great",
+    "best",
+    "better",
 ];
 
 /// Ordinals: meaningful before some heads ("first quartile"), never enough before a generic one
@@ -91,8 +375,8 @@ pub const ORDINALS: &[&str] = &[
 
 /// Abbreviations after which a full stop does not end a sentence.
 const ABBREVIATIONS: &[&str] = &[
-    "e.g", "i.e", "etc", "vs", "cf", "dr", "mr", "mrs", "ms", "prof", "no", "fig", "approx",
-    "ca", "st", "jr", "sr", "z.b", "bzw", "usw", "vgl", "ggf", "d.h", "u.a", "resp", "p",
+    "e.g", "i.e", "etc", "vs", "cf", "dr", "mr", "mrs", "ms", "prof", "no", "fig", "approx", "ca",
+    "st", "jr", "sr", "z.b", "bzw", "usw", "vgl", "ggf", "d.h", "u.a", "resp", "p",
 ];
 
 pub fn is_generic_head(lower: &str) -> bool {
@@ -117,9 +401,13 @@ pub fn sentences(text: &str) -> Vec<String> {
             let ends = match next {
                 None => true,
                 Some(n) if n.is_whitespace() => after.is_none_or(|a| {
-                    a.is_uppercase() || a.is_ascii_digit() || matches!(a, '"' | '\'' | '(' | '“' | '«')
+                    a.is_uppercase()
+                        || a.is_ascii_digit()
+                        || matches!(a, '"' | '\'' | '(' | '“' | '«')
                 }),
-                Some('"' | '\'' | ')' | '”' | '»') => chars.get(i + 2).is_none_or(|a| a.is_whitespace()),
+                Some('"' | '\'' | ')' | '”' | '»') => {
+                    chars.get(i + 2).is_none_or(|a| a.is_whitespace())
+                }
                 _ => false,
             };
             if ends && c == '.' && is_abbreviation_before(&chars, i) {
@@ -174,7 +462,9 @@ pub fn tokenize(sentence: &str, api_names: &BTreeSet<String>) -> Vec<Token> {
         }
         let option_start = c == '-'
             && (i == 0 || chars[i - 1].is_whitespace() || chars[i - 1] == '(')
-            && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric() || *n == '-');
+            && chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_alphanumeric() || *n == '-');
         if c.is_alphanumeric() || c == '_' || option_start {
             let start = i;
             if option_start {
@@ -184,15 +474,22 @@ pub fn tokenize(sentence: &str, api_names: &BTreeSet<String>) -> Vec<Token> {
             }
             while i < chars.len() {
                 let ch = chars[i];
-                let next_is_word = chars.get(i + 1).is_some_and(|n| n.is_alphanumeric() || *n == '_');
+                let next_is_word = chars
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_alphanumeric() || *n == '_');
                 if ch.is_alphanumeric() || ch == '_' {
                     i += 1;
-                } else if matches!(ch, '-' | '\'' | '’' | '.' | ':') && next_is_word && i > start {
+                } else if matches!(ch, '-' | '\'' | '’' | '.' | ':') && next_is_word && i > start
+                {
                     // "." and "::" only join identifiers ("os.path", "std::fs"), not sentences.
                     if ch == '.' || ch == ':' {
                         let before: String = chars[start..i].iter().collect();
                         let joins = ch == ':' && chars.get(i + 1) == Some(&':')
-                            || ch == '.' && (before.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.') || before.chars().all(|c| c.is_ascii_digit() || c == '.'));
+                            || ch == '.'
+                                && (before
+                                    .chars()
+                                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                                    || before.chars().all(|c| c.is_ascii_digit() || c == '.'));
                         if !joins {
                             break;
                         }
@@ -264,7 +561,8 @@ fn inner_capital(word: &str) -> bool {
         && chars.iter().any(|c| c.is_lowercase())
         && !chars.contains(&'-')
         && !chars.contains(&'\'')
-        && (chars[0].is_lowercase() || chars.len() >= 2 && chars[0].is_uppercase() && chars[1].is_uppercase())
+        && (chars[0].is_lowercase()
+            || chars.len() >= 2 && chars[0].is_uppercase() && chars[1].is_uppercase())
 }
 
 static TAGGER: LazyLock<std::sync::Arc<harper_brill::BrillTagger<harper_brill::FreqDict>>> =
@@ -296,17 +594,28 @@ pub fn tag(tokens: &mut [Token]) -> Vec<bool> {
         }
         let after_determiner = i > 0
             && matches!(tokens[i - 1].tag, Some(UPOS::DET | UPOS::NUM))
-            && matches!(tokens[i - 1].lower.as_str(), "the" | "a" | "an" | "this" | "each" | "every" | "its" | "their")
+            && matches!(
+                tokens[i - 1].lower.as_str(),
+                "the" | "a" | "an" | "this" | "each" | "every" | "its" | "their"
+            )
             || i > 0 && tokens[i - 1].tag == Some(UPOS::NUM);
         let next = tokens.get(i + 1);
         let before_noun = next.is_some_and(|n| matches!(n.tag, Some(UPOS::NOUN)) && n.word);
         let before_verb_or_end = next.is_none_or(|n| {
-            !n.word || matches!(n.tag, Some(UPOS::AUX | UPOS::VERB | UPOS::ADP | UPOS::CCONJ))
+            !n.word
+                || matches!(
+                    n.tag,
+                    Some(UPOS::AUX | UPOS::VERB | UPOS::ADP | UPOS::CCONJ)
+                )
         });
         let adjective_reading = tokens[i].tag == Some(UPOS::ADJ) && before_noun;
-        if after_determiner && (before_noun && !adjective_reading || before_verb_or_end) && can_be_noun(&tokens[i].lower) {
-            tokens[i].tag = Some(UPOS::NOUN);
-        } else if tokens[i].tag == Some(UPOS::VERB) && before_noun && i > 0 && matches!(tokens[i - 1].tag, Some(UPOS::NUM | UPOS::ADJ)) && can_be_noun(&tokens[i].lower) {
+        let noun_after_determiner =
+            after_determiner && (before_noun && !adjective_reading || before_verb_or_end);
+        let compound_modifier = tokens[i].tag == Some(UPOS::VERB)
+            && before_noun
+            && i > 0
+            && matches!(tokens[i - 1].tag, Some(UPOS::NUM | UPOS::ADJ));
+        if (noun_after_determiner || compound_modifier) && can_be_noun(&tokens[i].lower) {
             tokens[i].tag = Some(UPOS::NOUN);
         }
     }
@@ -326,7 +635,8 @@ fn may_continue(token: &Token) -> bool {
                 token.tag,
                 Some(UPOS::NOUN | UPOS::PROPN | UPOS::ADJ | UPOS::NUM) | None
             )
-            || token.tag == Some(UPOS::VERB) && (token.lower.ends_with("ing") || token.lower.ends_with("ed")))
+            || token.tag == Some(UPOS::VERB)
+                && (token.lower.ends_with("ing") || token.lower.ends_with("ed")))
         && !is_stop_word(&token.lower)
 }
 
@@ -355,7 +665,9 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
         while i < tokens.len()
             && !tokens[i].api
             && may_continue(&tokens[i])
-            && (np.get(i).copied().unwrap_or(false) || is_nominal(&tokens[i]) || tokens[i].tag == Some(UPOS::ADJ))
+            && (np.get(i).copied().unwrap_or(false)
+                || is_nominal(&tokens[i])
+                || tokens[i].tag == Some(UPOS::ADJ))
         {
             i += 1;
         }
@@ -413,7 +725,9 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
         let (s2, e2, _) = &pair[1];
         if tokens.get(*e1).is_some_and(|t| t.lower == "of")
             && (*s2 == e1 + 1
-                || *s2 == e1 + 2 && tokens[e1 + 1].tag == Some(UPOS::DET) && tokens[e1 + 1].lower == "the")
+                || *s2 == e1 + 2
+                    && tokens[e1 + 1].tag == Some(UPOS::DET)
+                    && tokens[e1 + 1].lower == "the")
             && !OF_QUANTIFIERS.contains(&tokens[e1 - 1].lower.as_str())
             && !tokens[e1 - 1].api
             && !tokens[*s2].api
@@ -467,14 +781,22 @@ fn is_verb_after_subject(subject: &Token, word: &Token, next: Option<&Token>) ->
         return false;
     };
     let clause_follows = !next.word && next.text != "-"
-        || matches!(next.tag, Some(UPOS::ADP | UPOS::ADV | UPOS::SCONJ | UPOS::DET | UPOS::PRON | UPOS::AUX))
-        || matches!(next.lower.as_str(), "where" | "when" | "if" | "because" | "as" | "into" | "through");
+        || matches!(
+            next.tag,
+            Some(UPOS::ADP | UPOS::ADV | UPOS::SCONJ | UPOS::DET | UPOS::PRON | UPOS::AUX)
+        )
+        || matches!(
+            next.lower.as_str(),
+            "where" | "when" | "if" | "because" | "as" | "into" | "through"
+        );
     if !clause_follows || word.api || subject.api {
         return false;
     }
     let chars: Vec<char> = word.lower.chars().collect();
     let dictionary = harper_core::spell::FstDictionary::curated();
-    let can_be_verb = dictionary.get_word_metadata(&chars).is_some_and(|m| m.verb.is_some());
+    let can_be_verb = dictionary
+        .get_word_metadata(&chars)
+        .is_some_and(|m| m.verb.is_some());
     let plural_subject = subject.lower.ends_with('s') && !subject.lower.ends_with("ss");
     can_be_verb
         && (plural_subject && !word.lower.ends_with('s')
@@ -502,8 +824,11 @@ pub fn can_be_noun(lower: &str) -> bool {
 /// Names written in capitals across small words: "Pliny the Younger", "Year Without a
 /// Summer", "International Prototype of the Kilogram".
 fn capitalised_names(tokens: &[Token]) -> Vec<Phrase> {
-    const JOINERS: &[&str] = &["the", "of", "a", "an", "without", "de", "von", "van", "du", "la", "le", "and"];
-    let capital = |t: &Token| t.word && !t.api && t.text.chars().next().is_some_and(char::is_uppercase);
+    const JOINERS: &[&str] = &[
+        "the", "of", "a", "an", "without", "de", "von", "van", "du", "la", "le", "and",
+    ];
+    let capital =
+        |t: &Token| t.word && !t.api && t.text.chars().next().is_some_and(char::is_uppercase);
     let mut out = Vec::new();
     let mut i = 1; // a sentence's first word is capitalised anyway
     while i < tokens.len() {
@@ -521,7 +846,9 @@ fn capitalised_names(tokens: &[Token]) -> Vec<Phrase> {
             } else if end + 1 < tokens.len()
                 && JOINERS.contains(&tokens[end].lower.as_str())
                 && (capital(&tokens[end + 1])
-                    || end + 2 < tokens.len() && JOINERS.contains(&tokens[end + 1].lower.as_str()) && capital(&tokens[end + 2]))
+                    || end + 2 < tokens.len()
+                        && JOINERS.contains(&tokens[end + 1].lower.as_str())
+                        && capital(&tokens[end + 2]))
             {
                 end += if capital(&tokens[end + 1]) { 2 } else { 3 };
                 capitals += 1;
@@ -531,7 +858,12 @@ fn capitalised_names(tokens: &[Token]) -> Vec<Phrase> {
         }
         let joined = end - start > capitals;
         if capitals >= 2 && joined && end - start <= 6 {
-            out.push(make_phrase(tokens, start, end, determiner_before(tokens, start)));
+            out.push(make_phrase(
+                tokens,
+                start,
+                end,
+                determiner_before(tokens, start),
+            ));
         }
         i = end;
     }
@@ -545,7 +877,11 @@ fn determiner_before(tokens: &[Token], start: usize) -> Option<String> {
 
 fn make_phrase(tokens: &[Token], start: usize, end: usize, determiner: Option<String>) -> Phrase {
     let words = &tokens[start..end];
-    let text = words.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+    let text = words
+        .iter()
+        .map(|t| t.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     // An API name is itself: `Thread` the class is not "thread" the word.
     let key = if words.len() == 1 && words[0].api {
         words[0].text.clone()
@@ -567,7 +903,13 @@ fn make_phrase(tokens: &[Token], start: usize, end: usize, determiner: Option<St
 pub fn phrase_key<'a>(words: impl Iterator<Item = &'a str>) -> String {
     words
         .filter(|w| !matches!(w.to_lowercase().as_str(), "the" | "a" | "an"))
-        .map(|w| if w.ends_with("()") { w.to_lowercase() } else { normalise_word(w) })
+        .map(|w| {
+            if w.ends_with("()") {
+                w.to_lowercase()
+            } else {
+                normalise_word(w)
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -578,7 +920,9 @@ pub fn phrase_key<'a>(words: impl Iterator<Item = &'a str>) -> String {
 pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &str) -> Vec<Phrase> {
     let mut phrases = Vec::new();
     let joiners: &[&str] = match language {
-        "fr" => &["de", "du", "des", "d'un", "d'une", "au", "aux", "la", "le", "les", "l'"],
+        "fr" => &[
+            "de", "du", "des", "d'un", "d'une", "au", "aux", "la", "le", "les", "l'",
+        ],
         "es" | "pt" => &["de", "del", "da", "do", "la", "los", "las", "el"],
         "it" => &["di", "del", "della"],
         _ => &[],
@@ -589,15 +933,22 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
         // "signé"): without a tagger, these are what most often passes the stop words.
         let french_non_noun = |t: &Token| {
             let long = t.lower.chars().count() > 4;
-            let participle = ["é", "ée", "és", "ées"].iter().any(|e| t.lower.ends_with(e))
+            let participle = ["é", "ée", "és", "ées"]
+                .iter()
+                .any(|e| t.lower.ends_with(e))
                 && !t.lower.ends_with("té")
                 && !t.lower.ends_with("tés");
             language == "fr"
-                && (["ez", "ant", "ante", "ants", "antes", "euse", "ait", "aient", "ible", "ibles", "able", "ables"]
-                    .iter()
-                    .any(|e| t.lower.ends_with(e) && long)
+                && ([
+                    "ez", "ant", "ante", "ants", "antes", "euse", "ait", "aient", "ible", "ibles",
+                    "able", "ables",
+                ]
+                .iter()
+                .any(|e| t.lower.ends_with(e) && long)
                     || participle && long
-                    || ["s'", "n'", "qu'", "j'", "m'", "t'"].iter().any(|p| t.lower.starts_with(p)))
+                    || ["s'", "n'", "qu'", "j'", "m'", "t'"]
+                        .iter()
+                        .any(|p| t.lower.starts_with(p)))
         };
         let is_content = |t: &Token| {
             t.word
@@ -617,25 +968,42 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
             continue;
         }
         let start = i;
-        while i < tokens.len() && !tokens[i].api && (is_content(&tokens[i])
-            || i > start
-                && joiners.contains(&tokens[i].lower.as_str())
-                && (tokens.get(i + 1).is_some_and(|n| is_content(n) && !n.api)
-                    || tokens.get(i + 1).is_some_and(|n| joiners.contains(&n.lower.as_str()))
-                        && tokens.get(i + 2).is_some_and(|n| is_content(n) && !n.api)))
+        while i < tokens.len()
+            && !tokens[i].api
+            && (is_content(&tokens[i])
+                || i > start
+                    && joiners.contains(&tokens[i].lower.as_str())
+                    && (tokens.get(i + 1).is_some_and(|n| is_content(n) && !n.api)
+                        || tokens
+                            .get(i + 1)
+                            .is_some_and(|n| joiners.contains(&n.lower.as_str()))
+                            && tokens.get(i + 2).is_some_and(|n| is_content(n) && !n.api)))
         {
             i += 1;
         }
         let mut end = i;
         if language == "de" {
-            while end > start && !tokens[end - 1].text.chars().next().is_some_and(char::is_uppercase) {
+            while end > start
+                && !tokens[end - 1]
+                    .text
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_uppercase)
+            {
                 end -= 1;
             }
             // A capitalised word at the sentence start may be any word; alone it is no noun.
         }
         let mut s = start;
         if language == "de" {
-            while s < end && !tokens[s].text.chars().next().is_some_and(char::is_uppercase) && end - s > 1 {
+            while s < end
+                && !tokens[s]
+                    .text
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_uppercase)
+                && end - s > 1
+            {
                 // Lower-case words before a German noun are adjectives, often inflected
                 // ("gleichen"): the noun alone is the concept.
                 s += 1;
@@ -645,21 +1013,27 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
         // A long run ("trousseau de clés de l'archive fournies") keeps its head up to the
         // second joiner: "trousseau de clés".
         if end - s > most {
-            let mut seen = 0;
-            for k in s..end {
-                if joiners.contains(&tokens[k].lower.as_str()) {
-                    seen += 1;
-                    if seen == 2 {
-                        end = k;
-                        break;
-                    }
-                }
+            let second_joiner = tokens[s..end]
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| joiners.contains(&t.lower.as_str()))
+                .nth(1)
+                .map(|(k, _)| s + k);
+            if let Some(k) = second_joiner {
+                end = k;
             }
             while end > s && joiners.contains(&tokens[end - 1].lower.as_str()) {
                 end -= 1;
             }
         }
-        if end > s && end - s <= most && !(s == 0 && end == 1 && language == "de" && tokens.len() > 1 && is_probably_sentence_initial_non_noun(&tokens[0])) {
+        if end > s
+            && end - s <= most
+            && !(s == 0
+                && end == 1
+                && language == "de"
+                && tokens.len() > 1
+                && is_probably_sentence_initial_non_noun(&tokens[0]))
+        {
             phrases.push(make_phrase(tokens, s, end, None));
         }
     }
@@ -680,42 +1054,89 @@ mod tests {
     fn english(sentence: &str) -> Vec<String> {
         let mut tokens = tokenize(sentence, &BTreeSet::new());
         let np = tag(&mut tokens);
-        english_phrases(&tokens, &np).into_iter().map(|p| p.text).collect()
+        english_phrases(&tokens, &np)
+            .into_iter()
+            .map(|p| p.text)
+            .collect()
     }
 
     #[test]
     fn sentences_split_at_full_stops_not_abbreviations() {
         assert_eq!(
             sentences("Use a lock, e.g. a mutex. It protects data. Call os.path.join() first."),
-            vec!["Use a lock, e.g. a mutex.", "It protects data.", "Call os.path.join() first."]
+            vec![
+                "Use a lock, e.g. a mutex.",
+                "It protects data.",
+                "Call os.path.join() first."
+            ]
         );
     }
 
     #[test]
     fn identifiers_stay_whole() {
-        let tokens = tokenize("If deflate() returns Z_BUF_ERROR, pass --create to os.path.", &BTreeSet::new());
-        let words: Vec<&str> = tokens.iter().filter(|t| t.word).map(|t| t.text.as_str()).collect();
-        assert_eq!(words, vec!["If", "deflate()", "returns", "Z_BUF_ERROR", "pass", "--create", "to", "os.path"]);
+        let tokens = tokenize(
+            "If deflate() returns Z_BUF_ERROR, pass --create to os.path.",
+            &BTreeSet::new(),
+        );
+        let words: Vec<&str> = tokens
+            .iter()
+            .filter(|t| t.word)
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(
+            words,
+            vec![
+                "If",
+                "deflate()",
+                "returns",
+                "Z_BUF_ERROR",
+                "pass",
+                "--create",
+                "to",
+                "os.path"
+            ]
+        );
         assert!(tokens.iter().filter(|t| t.api).count() >= 3);
     }
 
     #[test]
     fn noun_phrases_are_whole_and_end_on_nouns() {
         let phrases = english("Compute the day of the week for any date in the Julian calendar.");
-        assert!(phrases.contains(&"day of the week".to_string()), "{phrases:?}");
-        assert!(phrases.contains(&"Julian calendar".to_string()), "{phrases:?}");
-        let phrases = english("Python compiles source code to a language-independent virtual instruction set.");
-        assert!(phrases.iter().any(|p| p.ends_with("virtual instruction set")), "{phrases:?}");
+        assert!(
+            phrases.contains(&"day of the week".to_string()),
+            "{phrases:?}"
+        );
+        assert!(
+            phrases.contains(&"Julian calendar".to_string()),
+            "{phrases:?}"
+        );
+        let phrases = english(
+            "Python compiles source code to a language-independent virtual instruction set.",
+        );
+        assert!(
+            phrases
+                .iter()
+                .any(|p| p.ends_with("virtual instruction set")),
+            "{phrases:?}"
+        );
         let phrases = english("The standard deviation is one of the measures of spread.");
-        assert!(phrases.contains(&"standard deviation".to_string()), "{phrases:?}");
-        assert!(phrases.contains(&"measures of spread".to_string()), "{phrases:?}");
+        assert!(
+            phrases.contains(&"standard deviation".to_string()),
+            "{phrases:?}"
+        );
+        assert!(
+            phrases.contains(&"measures of spread".to_string()),
+            "{phrases:?}"
+        );
     }
 }
 #[cfg(test)]
 mod debug_tags {
     #[test]
     fn show() {
-        let Ok(s) = std::env::var("SHOW_TAGS") else { return };
+        let Ok(s) = std::env::var("SHOW_TAGS") else {
+            return;
+        };
         let mut tokens = super::tokenize(&s, &Default::default());
         let np = super::tag(&mut tokens);
         for (t, n) in tokens.iter().zip(np) {
