@@ -173,6 +173,8 @@ struct Progress {
     target: usize,
     stored_texts: Vec<String>,
     summary_set: bool,
+    /// The topic's source, read once: where an objective the model wrote finds its evidence.
+    source: super::source::Analysis,
 }
 
 impl Progress {
@@ -203,6 +205,7 @@ impl Generator for OpenAiGenerator {
             target: request.target_terminal_objectives.max(1),
             stored_texts: request.stored_terminal_texts.clone(),
             summary_set: request.already_stored > 0,
+            source: super::source::analyse(&request.topic),
         };
         // Objectives stored by an earlier attempt whose texts we were not given still count.
         while progress.stored_texts.len() < request.already_stored {
@@ -540,6 +543,8 @@ impl OpenAiGenerator {
             sink.set_summary(&title, "").await?;
             progress.summary_set = true;
         }
+        let mut draft = draft;
+        super::source::ground(&progress.source, &mut draft);
         let text = draft.objective.text.clone();
         sink.store_terminal(draft).await?;
         progress.stored_texts.push(text);

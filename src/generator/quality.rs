@@ -537,7 +537,7 @@ fn grounded_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored
         let named = sense::named_concepts(analysis, &o.text);
         let missing: Vec<String> = named
             .into_iter()
-            .filter(|k| !sense::in_prose(analysis, k) && !analysis.title_keys.contains(k))
+            .filter(|k| !sense::in_prose(analysis, k) && !analysis.is_title_part(k))
             .collect();
         if !missing.is_empty() {
             failing += 1;
@@ -576,7 +576,7 @@ fn paired_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
             // The title is the context of every objective, not a concept paired with another.
             let named: Vec<String> = sense::named_concepts(analysis, &o.text)
                 .into_iter()
-                .filter(|k| sense::in_prose(analysis, k) && !analysis.title_keys.contains(k))
+                .filter(|k| sense::in_prose(analysis, k) && !analysis.is_title_part(k))
                 .collect();
             for (i, a) in named.iter().enumerate() {
                 for b in &named[i + 1..] {

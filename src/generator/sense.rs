@@ -94,6 +94,9 @@ const TASK_WORDS: &[&str] = &[
     "given list of value",
     "new example",
     "given example",
+    "short paragraph",
+    "paragraph",
+    "main event",
 ];
 
 static LINTER: LazyLock<Mutex<LintGroup>> = LazyLock::new(|| {

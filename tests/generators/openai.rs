@@ -303,7 +303,7 @@ async fn an_objective_that_breaks_the_rules_gets_a_repair_call() {
 }
 
 #[tokio::test]
-async fn evidence_is_taken_when_the_model_sends_it_and_none_otherwise() {
+async fn evidence_is_taken_from_the_model_or_else_from_the_source() {
     let mut with = answer(2);
     with["terminal_objectives"][0]["evidence"] =
         json!("  Osmosis and diffusion move water and solutes.\n");
@@ -331,9 +331,20 @@ async fn evidence_is_taken_when_the_model_sends_it_and_none_otherwise() {
         first.enabling[0].evidence.as_deref(),
         Some("Osmosis and diffusion")
     );
-    assert_eq!(first.enabling[1].evidence, None, "blank is none");
-    assert_eq!(first.enabling[2].evidence, None, "absent is none");
-    assert_eq!(sink.stored[1].1.objective.evidence, None, "null is none");
+    // Where the model gives none (blank, absent, null), the source sentence that best supports
+    // the objective is its evidence: the topic has source text, so none stays empty.
+    let source = "Osmosis and diffusion move water and solutes.";
+    assert_eq!(first.enabling[1].evidence.as_deref(), Some(source), "blank");
+    assert_eq!(
+        first.enabling[2].evidence.as_deref(),
+        Some(source),
+        "absent"
+    );
+    assert_eq!(
+        sink.stored[1].1.objective.evidence.as_deref(),
+        Some(source),
+        "null"
+    );
     // Not (yet) part of the strict schema the model is given.
     let schema = &fake.calls()[0].body["response_format"]["json_schema"]["schema"];
     assert!(!schema.to_string().contains("evidence"));

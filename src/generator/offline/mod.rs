@@ -181,7 +181,9 @@ fn subject_phrase(title: &str) -> String {
         return "the topic".to_string();
     };
     let other_capitals = words.any(|w| w.chars().next().is_some_and(char::is_uppercase));
-    let first_is_plain = first.chars().skip(1).all(|c| !c.is_uppercase());
+    // "Photosynthesis" reads "photosynthesis"; "Python ..." keeps its capital (a name).
+    let first_is_plain =
+        first.chars().skip(1).all(|c| !c.is_uppercase()) && source::is_plain_word(first);
     if first_is_plain && !other_capitals {
         let mut chars = title.chars();
         match chars.next() {
@@ -248,7 +250,7 @@ impl Planner<'_> {
             return format!("\"{}\"", concept.name);
         }
         match concept.determiner.as_deref() {
-            Some("the") => format!("the {}", concept.name),
+            Some("the") if !concept.api => format!("the {}", concept.name),
             Some("a") | Some("an") if !concept.api => {
                 format!("{} {}", indefinite_article(&concept.name), concept.name)
             }
@@ -278,7 +280,12 @@ impl Planner<'_> {
         let facts = facts::facts_of(concept, self.analysis, self.pool);
         // A concept the source only mentions once, with nothing said about it, teaches
         // nothing an objective could rest on.
-        if self.analysis.has_source && facts.is_empty() && concept.sentences.len() < 2 {
+        let short_source = self.analysis.sentences.len() < 12;
+        if self.analysis.has_source
+            && facts.is_empty()
+            && concept.sentences.len() < 2
+            && !short_source
+        {
             return None;
         }
         // Of the fitting terminal objectives, the one whose verb the blueprint has used least
@@ -708,8 +715,14 @@ impl Planner<'_> {
                 ));
             }
             out.push(option(
-                "Describe",
-                format!("Describe the main events of {n}"),
+                "List",
+                format!("List the main events of {n} in order"),
+                first,
+                format!("events:{key}"),
+            ));
+            out.push(option(
+                "Summarize",
+                format!("Summarize {n} in a short paragraph"),
                 first,
                 format!("describe:{key}"),
             ));

@@ -94,6 +94,13 @@ impl Analysis {
         words
     }
 
+    /// Whether a concept key is (part of) the title: the topic itself, context not content.
+    pub fn is_title_part(&self, key: &str) -> bool {
+        self.title_keys
+            .iter()
+            .any(|t| t == key || contains_phrase(t, key))
+    }
+
     pub fn concept(&self, key: &str) -> Option<&Concept> {
         self.concepts.iter().find(|c| c.key == key)
     }
@@ -132,6 +139,19 @@ impl Analysis {
     /// A sentence as evidence: at most [`EVIDENCE_MAX_CHARS`], cut at a word with "…".
     pub fn evidence(&self, sentence: usize) -> Option<String> {
         self.sentences.get(sentence).map(|s| clip_evidence(&s.text))
+    }
+}
+
+/// Gives every objective of a terminal objective that has no evidence the source sentence
+/// that best supports it (a model's objectives come without one). Without source text,
+/// evidence stays empty, as the contract says.
+pub fn ground(analysis: &Analysis, terminal: &mut crate::domain::TerminalDraft) {
+    for objective in std::iter::once(&mut terminal.objective).chain(terminal.enabling.iter_mut()) {
+        if objective.evidence.is_none() {
+            objective.evidence = analysis
+                .best_passage(&objective.text)
+                .and_then(|s| analysis.evidence(s));
+        }
     }
 }
 
@@ -790,6 +810,11 @@ fn shown_form(tally: &Tally, language: &str) -> String {
     }
 }
 
+/// A word of the dictionary that is no name: it may be written in lower case mid-sentence.
+pub fn is_plain_word(word: &str) -> bool {
+    is_dictionary_word(word) && !is_common_name(word)
+}
+
 /// Whether harper's dictionary knows the word (in lower case).
 fn is_dictionary_word(word: &str) -> bool {
     use harper_core::spell::Dictionary;
@@ -993,4 +1018,64 @@ fn reference_terms(analysis: &Analysis, stop: &BTreeSet<String>) -> Vec<String> 
     terms.truncate(12);
     terms.sort_by_key(|(first, _)| *first);
     terms.into_iter().map(|(_, key)| key).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BloomLevel, ObjectiveDraft, TerminalDraft};
+
+    fn topic(source: Option<&str>) -> Topic {
+        Topic {
+            id: uuid::Uuid::nil(),
+            title: "Volcanoes".into(),
+            description: None,
+            source_text: source.map(Into::into),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn draft(text: &str) -> ObjectiveDraft {
+        ObjectiveDraft {
+            text: text.into(),
+            verb: text.split(' ').next().unwrap_or("").into(),
+            bloom_level: BloomLevel::Understand,
+            condition: None,
+            criterion: None,
+            evidence: None,
+        }
+    }
+
+    #[test]
+    fn a_models_objectives_get_the_sentence_that_supports_them() {
+        let analysis = analyse(&topic(Some(
+            "Magma rises through a conduit. A caldera is a large crater left after an eruption empties the magma chamber.",
+        )));
+        let mut terminal = TerminalDraft {
+            objective: draft("Explain how a caldera forms"),
+            enabling: vec![draft("Describe the path of magma through a conduit")],
+        };
+        ground(&analysis, &mut terminal);
+        assert_eq!(
+            terminal.objective.evidence.as_deref(),
+            Some("A caldera is a large crater left after an eruption empties the magma chamber.")
+        );
+        assert_eq!(
+            terminal.enabling[0].evidence.as_deref(),
+            Some("Magma rises through a conduit.")
+        );
+        let mut without = terminal.clone();
+        without.objective.evidence = None;
+        ground(&analyse(&topic(None)), &mut without);
+        assert_eq!(without.objective.evidence, None, "no source, no evidence");
+    }
+
+    #[test]
+    fn long_passages_are_cut_at_a_word_within_the_limit() {
+        let long = "word ".repeat(100);
+        let clipped = clip_evidence(&long);
+        assert!(clipped.chars().count() <= EVIDENCE_MAX_CHARS);
+        assert!(clipped.ends_with('…'));
+    }
 }
