@@ -52,7 +52,9 @@ impl Api {
             .http
             .post(format!("{}/api/topics", self.base))
             .json(&json!({"title": title, "description": "A benchmark topic",
-                "source_text": "# Basics\nKey ideas, definitions and worked examples.\n# Practice\nApplying the ideas to new problems."}))
+                // Notes rich enough for ten terminal objectives (the offline generator writes
+                // only as many as its source supports).
+                "source_text": include_str!("../../tests/corpus/09-notes-statistics/source.txt")}))
             .send()
             .await?;
         let status = r.status();

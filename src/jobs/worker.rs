@@ -163,15 +163,19 @@ impl JobEngine {
         if matches!(result, Err(GenerateError::Failed(_))) {
             metrics::counter!(GENERATOR_ERRORS, "generator" => generator).increment(1);
         }
+        // Scoring happens while the heartbeat still renews the lease: on a large source it
+        // can take longer than a short lease.
+        let quality = match result {
+            Ok(()) => self.assess(id, &request).await,
+            Err(_) => None,
+        };
         done.cancel();
         for helper in helpers {
             helper.abort();
         }
 
         let finish = match result {
-            Ok(()) => Some(Finish::Completed {
-                quality: self.assess(id, &request).await,
-            }),
+            Ok(()) => Some(Finish::Completed { quality }),
             Err(GenerateError::Failed(message)) => Some(Finish::Failed {
                 code: ErrorCode::GeneratorFailed,
                 message,
@@ -216,11 +220,23 @@ impl JobEngine {
     async fn assess(&self, id: Uuid, request: &GenerationRequest) -> Option<BlueprintQuality> {
         match self.store.get_objectives(id).await {
             Ok(stored) => {
-                let quality = quality::assess_against(
-                    &request.topic,
-                    &quality::drafts_of(&stored),
-                    request.target_terminal_objectives,
-                );
+                // Scoring reads the whole source and lints every objective: CPU work that
+                // must not hold up this runtime's heartbeats (a missed lease renewal would
+                // hand the finished job to another worker).
+                let topic = request.topic.clone();
+                let drafts = quality::drafts_of(&stored);
+                let target = request.target_terminal_objectives;
+                let quality = match tokio::task::spawn_blocking(move || {
+                    quality::assess_against(&topic, &drafts, target)
+                })
+                .await
+                {
+                    Ok(quality) => quality,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "scoring the blueprint failed");
+                        return None;
+                    }
+                };
                 tracing::info!(
                     score = quality.score,
                     failed = ?quality.failed,

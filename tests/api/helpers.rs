@@ -220,10 +220,11 @@ impl TestApp {
     }
 
     pub async fn create_topic(&self, title: &str) -> Value {
+        // A source rich enough for the offline generator to write up to 30 terminal objectives.
         let response = self
             .post_json(
                 "/api/topics",
-                json!({"title": title, "description": "About it", "source_text": "# Basics\nCore ideas and key terms.\n# Practice\nWorked problems with solutions."}),
+                json!({"title": title, "description": "About it", "source_text": LECTURE}),
             )
             .await;
         assert_eq!(response.status(), 201);
@@ -349,3 +350,7 @@ pub fn session_set_cookie(response: &Response) -> String {
         .unwrap_or_else(|| panic!("a session cookie in {:?}", response.headers()))
         .to_string()
 }
+
+/// The test topics' source text: rich enough for 30 terminal objectives (see
+/// `tests/fixtures/README.md`).
+pub const LECTURE: &str = include_str!("../fixtures/lecture.md");

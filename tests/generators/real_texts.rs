@@ -335,3 +335,18 @@ fn print_expert_ranks() {
         println!("{}: {}", text.folder, ranks.join(", "));
     }
 }
+
+/// The source the job-machinery suites give their topics must support their largest target.
+#[test]
+fn the_test_lecture_supports_thirty_terminal_objectives() {
+    let topic = Topic {
+        id: Uuid::nil(),
+        title: "A lecture".into(),
+        description: Some("About it".into()),
+        source_text: Some(include_str!("../fixtures/lecture.md").into()),
+        created_at: 0,
+        updated_at: 0,
+    };
+    let plan = quizmaster::generator::offline::plan_blueprint(&topic, 30);
+    assert_eq!(plan.terminals.len(), 30, "{:#?}", plan.concepts);
+}

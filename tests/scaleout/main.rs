@@ -40,7 +40,7 @@ async fn create_topic(client: &reqwest::Client, base: &str, title: &str) -> Stri
     let (status, topic) = post(
         client,
         format!("{base}/api/topics"),
-        json!({"title": title}),
+        json!({"title": title, "source_text": LECTURE}),
     )
     .await;
     assert_eq!(status, 201);
@@ -392,7 +392,7 @@ async fn accounts_and_the_generation_rate_limit_hold_across_processes() {
         let response = client
             .post(format!("{base}/api/topics"))
             .bearer_auth(&token)
-            .json(&json!({"title": format!("Limited {n}")}))
+            .json(&json!({"title": format!("Limited {n}"), "source_text": LECTURE}))
             .send()
             .await
             .expect("topic");
@@ -452,7 +452,7 @@ async fn accounts_and_the_generation_rate_limit_hold_across_processes() {
         let response = client
             .post(format!("{}/api/topics", a.base))
             .bearer_auth(&other_token)
-            .json(&json!({"title": "Not limited"}))
+            .json(&json!({"title": "Not limited", "source_text": LECTURE}))
             .send()
             .await
             .expect("topic");
@@ -499,3 +499,6 @@ async fn accounts_and_the_generation_rate_limit_hold_across_processes() {
     drop((a, b));
     database.drop_database().await;
 }
+
+/// A source rich enough for the offline generator to write up to 30 terminal objectives.
+const LECTURE: &str = include_str!("../fixtures/lecture.md");

@@ -154,7 +154,7 @@ pub async fn start_generation(
 ) -> (String, String) {
     let topic: serde_json::Value = client
         .post(format!("{base}/api/topics"))
-        .json(&serde_json::json!({"title": title}))
+        .json(&serde_json::json!({"title": title, "source_text": include_str!("../fixtures/lecture.md")}))
         .send()
         .await
         .expect("topic")

@@ -37,7 +37,15 @@ impl Generator for OfflineGenerator {
         sink: &mut dyn ObjectiveSink,
         cancel: &CancellationToken,
     ) -> Result<(), GenerateError> {
-        let plan = plan_blueprint(&request.topic, request.target_terminal_objectives);
+        // Planning reads the whole source (up to 200,000 characters): CPU work, kept off the
+        // runtime so that heartbeats and other jobs go on meanwhile.
+        let topic = request.topic.clone();
+        let target = request.target_terminal_objectives;
+        let plan = tokio::task::spawn_blocking(move || plan_blueprint(&topic, target))
+            .await
+            .map_err(|err| {
+                GenerateError::Failed(format!("planning the blueprint failed: {err}"))
+            })?;
         sink.set_summary(&plan.title, &plan.description).await?;
         for terminal in plan.terminals.into_iter().skip(request.already_stored) {
             if cancel.is_cancelled() {

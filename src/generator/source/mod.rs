@@ -536,7 +536,7 @@ fn rank_concepts(
             analysis.language,
             stop,
         );
-        for phrase in found {
+        for phrase in maximal(found) {
             if !tallies
                 .get(&phrase.key)
                 .is_some_and(|t| t.sentences.contains(&first))
@@ -563,7 +563,7 @@ fn rank_concepts(
         .flat_map(|h| {
             let (found, _) = phrases_of(h, &analysis.document.api_names, analysis.language, stop);
             std::iter::once(phrases::phrase_key(h.split_whitespace()))
-                .chain(found.into_iter().map(|p| p.key))
+                .chain(maximal(found).into_iter().map(|p| p.key))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -760,6 +760,15 @@ fn absorb_subphrases(concepts: &mut Vec<Concept>) {
             // "week" inside "day of the week", which the author stresses.
             || everyday && (stressed || count * 2 >= own))
     });
+}
+
+/// The phrases not inside another of the same text: "measures of centre", not "centre".
+fn maximal(found: Vec<Phrase>) -> Vec<Phrase> {
+    let keys: Vec<String> = found.iter().map(|p| p.key.clone()).collect();
+    found
+        .into_iter()
+        .filter(|p| !keys.iter().any(|k| contains_phrase(k, &p.key)))
+        .collect()
 }
 
 /// Whether `outer` contains `inner` as whole words.
