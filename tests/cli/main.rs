@@ -24,7 +24,7 @@ fn generate(dir: &tempfile::TempDir, args: &[&str]) -> Output {
 fn generate_prints_the_blueprint_in_each_format() {
     let dir = tempfile::tempdir().expect("dir");
     let notes = dir.path().join("notes.md");
-    std::fs::write(&notes, "# Hash tables\nA hash function maps keys to buckets.\n# Collisions\nChaining and open addressing resolve collisions.\n")
+    std::fs::write(&notes, include_str!("../fixtures/lecture.md"))
         .expect("notes");
     let notes = notes.to_string_lossy().to_string();
 
@@ -260,6 +260,8 @@ fn client_mode_generates_through_a_running_server() {
         &[
             "--title",
             "Remote topic",
+            "--source",
+            LECTURE_PATH,
             "--target",
             "4",
             "--format",
@@ -385,7 +387,7 @@ fn client_mode_with_a_token_generates_as_its_user() {
     let mut run = client_with_token(
         &server.base,
         Some(&token),
-        &["--title", "Mine", "--target", "3", "--format", "json"],
+        &["--title", "Mine", "--source", LECTURE_PATH, "--target", "3", "--format", "json"],
     );
     let status = wait_exit(&mut run, Duration::from_secs(30));
     let output = run.wait_with_output().expect("output");
@@ -493,3 +495,6 @@ fn client_mode_reports_the_generation_rate_limit_in_one_line() {
     assert!(stderr.contains("try again in "), "{stderr}");
     assert!(output.stdout.is_empty());
 }
+
+/// A source rich enough for the offline generator's largest target (tests/fixtures/README.md).
+const LECTURE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lecture.md");
