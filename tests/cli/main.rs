@@ -24,8 +24,7 @@ fn generate(dir: &tempfile::TempDir, args: &[&str]) -> Output {
 fn generate_prints_the_blueprint_in_each_format() {
     let dir = tempfile::tempdir().expect("dir");
     let notes = dir.path().join("notes.md");
-    std::fs::write(&notes, include_str!("../fixtures/lecture.md"))
-        .expect("notes");
+    std::fs::write(&notes, include_str!("../fixtures/lecture.md")).expect("notes");
     let notes = notes.to_string_lossy().to_string();
 
     let json = generate(
@@ -387,7 +386,16 @@ fn client_mode_with_a_token_generates_as_its_user() {
     let mut run = client_with_token(
         &server.base,
         Some(&token),
-        &["--title", "Mine", "--source", LECTURE_PATH, "--target", "3", "--format", "json"],
+        &[
+            "--title",
+            "Mine",
+            "--source",
+            LECTURE_PATH,
+            "--target",
+            "3",
+            "--format",
+            "json",
+        ],
     );
     let status = wait_exit(&mut run, Duration::from_secs(30));
     let output = run.wait_with_output().expect("output");

@@ -4,7 +4,6 @@
 
 use crate::generator::source::markup::{is_constant_name, ParagraphKind};
 use crate::generator::source::{Analysis, Concept};
-use std::collections::BTreeSet;
 
 use crate::generator::text::normalise_word;
 
