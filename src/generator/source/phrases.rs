@@ -1130,17 +1130,3 @@ mod tests {
         );
     }
 }
-#[cfg(test)]
-mod debug_tags {
-    #[test]
-    fn show() {
-        let Ok(s) = std::env::var("SHOW_TAGS") else {
-            return;
-        };
-        let mut tokens = super::tokenize(&s, &Default::default());
-        let np = super::tag(&mut tokens);
-        for (t, n) in tokens.iter().zip(np) {
-            println!("{} {:?} {}", t.text, t.tag, n);
-        }
-    }
-}
