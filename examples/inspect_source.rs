@@ -1,5 +1,5 @@
 //! Shows what the offline generator reads in a source, for tuning it by eye:
-//! `cargo run --example inspect_source -- tests/corpus/09-notes-statistics [concepts|sentences]`.
+//! `cargo run --example inspect_source -- tests/corpus/09-notes-statistics [concepts|sentences|blueprint]`.
 //! The folder holds `topic.json` (title, description) and `source.txt`, as in `tests/corpus/`.
 
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(dir) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: inspect_source <corpus folder> [concepts|sentences]");
+        eprintln!("usage: inspect_source <corpus folder> [concepts|sentences|blueprint]");
         return ExitCode::from(2);
     };
     let view = args.next().unwrap_or_else(|| "concepts".into());
@@ -42,6 +42,19 @@ fn main() -> ExitCode {
     };
     let analysis = source::analyse(&topic);
     match view.as_str() {
+        "blueprint" => {
+            let plan = quizmaster::generator::offline::plan_from(&analysis, &topic, 10);
+            for t in &plan.terminals {
+                println!(
+                    "[{}] {}",
+                    t.objective.bloom_level.as_str(),
+                    t.objective.text
+                );
+                for e in &t.enabling {
+                    println!("    [{}] {}", e.bloom_level.as_str(), e.text);
+                }
+            }
+        }
         "sentences" => {
             for (i, s) in analysis.sentences.iter().enumerate() {
                 let heading = analysis.document.sections[s.section]
@@ -57,7 +70,7 @@ fn main() -> ExitCode {
                 "language {}, reference terms {:?}",
                 analysis.language, analysis.reference
             );
-            for c in analysis.concepts.iter().take(40) {
+            for c in analysis.concepts.iter().take(400) {
                 println!(
                     "{:>6.2} {:<40} mentions={} api={} heading={} definition={}",
                     c.score,

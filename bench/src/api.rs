@@ -52,9 +52,9 @@ impl Api {
             .http
             .post(format!("{}/api/topics", self.base))
             .json(&json!({"title": title, "description": "A benchmark topic",
-                // Notes rich enough for ten terminal objectives (the offline generator writes
-                // only as many as its source supports).
-                "source_text": include_str!("../../tests/corpus/09-notes-statistics/source.txt")}))
+                // A lecture rich enough for thirty terminal objectives (the offline generator
+                // writes only as many as its source supports; tests/fixtures/README.md).
+                "source_text": include_str!("../../tests/fixtures/lecture.md")}))
             .send()
             .await?;
         let status = r.status();

@@ -259,6 +259,11 @@ impl Faults {
         )?;
         let api = Api::new(&server.base);
         let addr = server.base.trim_start_matches("http://").to_string();
+        // One batch first with no clients at all: reading a lecture loads the tagger and the
+        // dictionaries and grows the allocator's pools to their working size, which is the
+        // generator's memory, not the streams'.
+        let warm = topics_and_jobs(&api, 20, "sse warm-up", 30).await?;
+        settle(&api, &warm, Duration::from_secs(60)).await?;
         let mut rss = Vec::new();
         let mut slow: Vec<TcpStream> = Vec::new();
         for round in 0..rounds {

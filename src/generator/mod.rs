@@ -1,6 +1,7 @@
 //! Generators: what fills a blueprint. Each one streams terminal objectives into a sink as
 //! soon as they are ready, and stops when its cancellation token fires.
 
+pub mod cpu;
 pub mod offline;
 pub mod openai;
 pub mod quality;

@@ -201,11 +201,17 @@ impl Generator for OpenAiGenerator {
         sink: &mut dyn ObjectiveSink,
         cancel: &CancellationToken,
     ) -> Result<(), GenerateError> {
+        // Reading the source (to ground objectives the model leaves without evidence) is CPU
+        // work, done off the runtime.
+        let topic = request.topic.clone();
+        let source = super::cpu::run(move || super::source::analyse(&topic))
+            .await
+            .map_err(|err| GenerateError::Failed(format!("reading the source failed: {err}")))?;
         let mut progress = Progress {
             target: request.target_terminal_objectives.max(1),
             stored_texts: request.stored_terminal_texts.clone(),
             summary_set: request.already_stored > 0,
-            source: super::source::analyse(&request.topic),
+            source,
         };
         // Objectives stored by an earlier attempt whose texts we were not given still count.
         while progress.stored_texts.len() < request.already_stored {

@@ -99,12 +99,38 @@ const TASK_WORDS: &[&str] = &[
     "main event",
 ];
 
-static LINTER: LazyLock<Mutex<LintGroup>> = LazyLock::new(|| {
-    Mutex::new(LintGroup::new_curated(
-        FstDictionary::curated(),
-        Dialect::American,
-    ))
+/// Harper's linter, shared, and renewed after this many texts: its result caches keep every
+/// text's results for every rule (a map of some hundred rule names each), a lot of memory
+/// for objectives that are linted once and never again.
+const LINTS_PER_LINTER: usize = 256;
+
+struct SharedLinter {
+    linter: LintGroup,
+    used: usize,
+}
+
+fn curated_linter() -> LintGroup {
+    LintGroup::new_curated(FstDictionary::curated(), Dialect::American)
+}
+
+static LINTER: LazyLock<Mutex<SharedLinter>> = LazyLock::new(|| {
+    Mutex::new(SharedLinter {
+        linter: curated_linter(),
+        used: 0,
+    })
 });
+
+fn lint(document: &Document) -> Vec<harper_core::linting::Lint> {
+    let mut shared = LINTER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if shared.used >= LINTS_PER_LINTER {
+        shared.linter = curated_linter();
+        shared.used = 0;
+    }
+    shared.used += 1;
+    shared.linter.lint(document)
+}
 
 /// The grammar problems of one objective: harper's lints, except spelling (technical terms)
 /// and style advice, and except anything inside quotes or an API name (the source's own
@@ -129,10 +155,7 @@ pub fn grammar_problems_in(
     source_lower: &str,
 ) -> Vec<String> {
     let document = Document::new_plain_english_curated(text);
-    let lints = match LINTER.lock() {
-        Ok(mut linter) => linter.lint(&document),
-        Err(poisoned) => poisoned.into_inner().lint(&document),
-    };
+    let lints = lint(&document);
     let chars: Vec<char> = text.chars().collect();
     let protected = protected_spans(&chars, api_names);
     lints

@@ -226,7 +226,7 @@ impl JobEngine {
                 let topic = request.topic.clone();
                 let drafts = quality::drafts_of(&stored);
                 let target = request.target_terminal_objectives;
-                let quality = match tokio::task::spawn_blocking(move || {
+                let quality = match crate::generator::cpu::run(move || {
                     quality::assess_against(&topic, &drafts, target)
                 })
                 .await

@@ -30,25 +30,3 @@ fn every_corpus_topic_passes_the_quality_gate() {
     println!("{report}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
-
-#[test]
-fn print_corpus_blueprints() {
-    if std::env::var("PRINT_BLUEPRINTS").is_err() {
-        return;
-    }
-    for sample in CORPUS {
-        let topic = sample.topic();
-        let plan = plan_blueprint(&topic, 10);
-        println!("## {}\n{}", plan.title, plan.description);
-        for t in &plan.terminals {
-            println!(
-                "- [{}] {}",
-                t.objective.bloom_level.as_str(),
-                t.objective.text
-            );
-            for e in &t.enabling {
-                println!("    - [{}] {}", e.bloom_level.as_str(), e.text);
-            }
-        }
-    }
-}

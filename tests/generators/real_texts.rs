@@ -1,6 +1,6 @@
 //! The gate of issue 12 over the corpus of real texts in `tests/corpus/` (see its README):
 //! mean expert-concept coverage at least `MIN_MEAN_COVERAGE`, no junk concept, no grammar lint, and every blueprint
-//! deterministic. `PRINT_BLUEPRINTS=1` prints every blueprint as Markdown for a reader.
+//! deterministic. `PRINT_BLUEPRINTS=<dir>` writes every blueprint there as Markdown, for a reader.
 
 use std::path::{Path, PathBuf};
 

@@ -72,10 +72,14 @@ async fn metrics_count_completed_cancelled_timed_out_and_rescued_generations() {
     .await;
     first.kill_9();
 
+    // The rescued job (4 objectives left at 300 ms, plus planning and scoring a lecture in a
+    // debug build) ends well inside the timeout; "Too long" (30 at 300 ms) cannot. This
+    // server's own leases are longer than the dead one's, so that a heartbeat delayed on a
+    // loaded machine cannot count as a second rescue.
     let env = [
-        ("QUIZMASTER_LEASE_SECS", "1"),
-        ("QUIZMASTER_OFFLINE_PACE_MS", "100"),
-        ("QUIZMASTER_GENERATION_TIMEOUT_SECS", "2"),
+        ("QUIZMASTER_LEASE_SECS", "3"),
+        ("QUIZMASTER_OFFLINE_PACE_MS", "300"),
+        ("QUIZMASTER_GENERATION_TIMEOUT_SECS", "6"),
     ];
     let server = ChildProcess::serve(&database.url, &env);
     let base = server.base.clone();

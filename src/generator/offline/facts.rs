@@ -3,7 +3,7 @@
 //! return values), each with the sentence it was read from.
 
 use crate::generator::source::markup::{is_constant_name, ParagraphKind};
-use crate::generator::source::{Analysis, Concept};
+use crate::generator::source::{Analysis, Concept, Sentence};
 
 use crate::generator::text::normalise_word;
 
@@ -58,9 +58,12 @@ pub enum Fact {
         sentence: usize,
         other: String,
     },
-    /// A rule with a condition ("if", "when", "must").
+    /// A rule about it: "X must ...", "X is never ...", "if X ..., then ...". A normative rule
+    /// (must, never, always, cannot, only) can be applied to a new case; a condition only
+    /// explained.
     Rule {
         sentence: usize,
+        normative: bool,
     },
     /// A year or date stands beside it.
     Date {
@@ -90,7 +93,7 @@ impl Fact {
             | Fact::Steps { sentence, .. }
             | Fact::Cause { sentence, .. }
             | Fact::Comparison { sentence, .. }
-            | Fact::Rule { sentence }
+            | Fact::Rule { sentence, .. }
             | Fact::Date { sentence }
             | Fact::Returns { sentence, .. }
             | Fact::UsedWith { sentence, .. }
@@ -197,9 +200,10 @@ const EVENT_HEADS: &[&str] = &[
     "migration",
 ];
 
+// What one carries out on a case. Natural processes ("evaporation", "photosynthesis") and
+// mechanisms ("binding", "resolution") are explained, not performed.
 const PROCEDURE_HEADS: &[&str] = &[
     "procedure",
-    "process",
     "algorithm",
     "test",
     "technique",
@@ -213,36 +217,15 @@ const PROCEDURE_HEADS: &[&str] = &[
     "analysis",
     "measurement",
     "sampling",
-    "binding",
-    "resolution",
     "encoding",
     "decoding",
     "parsing",
-    "matching",
-    "search",
     "sorting",
     "verification",
     "authentication",
-    "method",
-    "cycle",
-    "evaporation",
-    "condensation",
-    "precipitation",
-    "photosynthesis",
-    "respiration",
-    "transpiration",
-    "infiltration",
     "estimation",
     "derivation",
     "substitution",
-    "iteration",
-    "recursion",
-    "translation",
-    "compilation",
-    "execution",
-    "evaluation",
-    "flush",
-    "comparison",
 ];
 
 const RELATION_HEADS: &[&str] = &[
@@ -320,38 +303,21 @@ const CAUSE_CUES: &[&str] = &[
 const COMPARISON_CUES: &[&str] = &[
     "unlike",
     "whereas",
-    "than",
     "compared",
     "contrast",
     "differs",
+    "differ",
     "difference",
-    "instead",
-    "rather",
+    "differences",
     "versus",
     "vs",
-    "while",
-    "but",
-    "however",
     "similar",
-    "like",
+    "similarly",
 ];
 
-const RULE_CUES: &[&str] = &[
-    "if", "unless", "must", "never", "always", "cannot", "whenever",
-];
+const NORMATIVE_CUES: &[&str] = &["must", "never", "always", "cannot", "only"];
 
-const KINDS_CUES: &[&str] = &[
-    "types",
-    "kinds",
-    "forms",
-    "classes",
-    "categories",
-    "include",
-    "includes",
-    "including",
-    "such",
-    "are",
-];
+const CONDITION_CUES: &[&str] = &["if", "unless", "whenever"];
 
 const RETURN_CUES: &[&str] = &[
     "return", "returns", "returned", "raise", "raises", "raised", "signals",
@@ -359,8 +325,11 @@ const RETURN_CUES: &[&str] = &[
 
 const EXAMPLE_CUES: &[&str] = &["example", "e.g", "instance", "illustrates"];
 
+/// The head noun of a phrase: its last word, or the last before "of" ("storming of
+/// bastille" is a storming, "measure of centre" a measure).
 fn head(key: &str) -> &str {
-    key.rsplit(' ').next().unwrap_or(key)
+    let core = key.split(" of ").next().unwrap_or(key);
+    core.rsplit(' ').next().unwrap_or(core)
 }
 
 /// Classifies a concept by its form and its words.
@@ -381,15 +350,28 @@ pub fn kind_of(concept: &Concept, analysis: &Analysis) -> ConceptKind {
     if RELATION_HEADS.contains(&head) {
         return ConceptKind::Relation;
     }
-    if EVENT_HEADS.contains(&head) {
+    // "the eruption of Vesuvius" is an event; a bare "eruption" is a class of them.
+    let specific =
+        concept.key.contains(' ') || concept.name.chars().next().is_some_and(char::is_uppercase);
+    // "change" or "reform" is an event only with a name or a date: "the 1752 calendar change",
+    // "the Gregorian reform", not "a price change".
+    let named = concept.name.split(' ').any(|w| {
+        w.chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+    });
+    let weak_head = matches!(
+        head,
+        "change" | "transition" | "adoption" | "migration" | "fall" | "reform" | "collapse"
+    );
+    if EVENT_HEADS.contains(&head) && specific && (named || !weak_head) {
         return ConceptKind::Event;
     }
-    if MEASURE_HEADS.contains(&head) || concept.key.starts_with("measure of") {
+    // "measure of centre" names a family of measures (mean, median, mode), not one to compute.
+    if MEASURE_HEADS.contains(&head) && !concept.key.starts_with("measure of") {
         return ConceptKind::Measure;
     }
-    if PROCEDURE_HEADS.contains(&head)
-        || head.ends_with("ing") && head.len() > 6 && !head.ends_with("thing")
-    {
+    if PROCEDURE_HEADS.contains(&head) || is_gerund(head) {
         return ConceptKind::Procedure;
     }
     let capitalised = name
@@ -405,6 +387,46 @@ pub fn kind_of(concept: &Concept, analysis: &Analysis) -> ConceptKind {
         }
     }
     ConceptKind::Entity
+}
+
+/// "compressing", "sorting": the -ing form of a verb, not a noun such as "ceiling" or
+/// "string".
+fn is_gerund(word: &str) -> bool {
+    const NOUNS: &[&str] = &[
+        "ceiling",
+        "string",
+        "building",
+        "evening",
+        "morning",
+        "spring",
+        "offspring",
+        "during",
+        "nothing",
+        "something",
+        "anything",
+        "everything",
+        "thing",
+        "pudding",
+        "railing",
+        "wedding",
+        "setting",
+        "meaning",
+        "feeling",
+        "painting",
+        "warning",
+        "heading",
+        "ending",
+        "beginning",
+        "opening",
+    ];
+    let Some(stem) = word.strip_suffix("ing") else {
+        return false;
+    };
+    word.len() > 6
+        && !NOUNS.contains(&word)
+        && [stem.to_string(), format!("{stem}e")]
+            .iter()
+            .any(|s| crate::generator::source::phrases::can_be_verb(s))
 }
 
 pub fn is_statistic(concept: &Concept) -> bool {
@@ -425,9 +447,39 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
             .copied()
             .filter(|o| o.key != concept.key && sentence.phrases.iter().any(|p| p.key == o.key))
             .filter(|o| !o.key.contains(&concept.key) && !concept.key.contains(&o.key))
+            // "Compare the variance with the data": an everyday word is no partner.
+            .filter(|o| {
+                o.api
+                    || o.key.contains(' ')
+                    || o.marked
+                    || o.in_heading
+                    || o.definition.is_some()
+                    || analysis.language != "en"
+                    || !crate::generator::source::is_common_english(&o.key)
+            })
             .collect();
-        if has(COMPARISON_CUES) {
-            if let Some(other) = partners.first() {
+        // A contrast the sentence draws between the two ("unlike X", "X, whereas Y"), or "than"
+        // right before the other ("more viscous than basalt"), not "more than 100 km/h".
+        let lower = sentence.text.to_lowercase();
+        let after_than = |o: &&Concept| {
+            written(sentence, o).is_some_and(|w| {
+                lower.match_indices("than ").any(|(at, cue)| {
+                    find_word(&lower[at + cue.len()..], &w).is_some_and(|d| {
+                        lower[at + cue.len()..at + cue.len() + d]
+                            .split_whitespace()
+                            .count()
+                            <= 2
+                    })
+                })
+            })
+        };
+        let contrasted = if has(COMPARISON_CUES) {
+            partners.first()
+        } else {
+            partners.iter().find(|o| after_than(o))
+        };
+        {
+            if let Some(other) = contrasted {
                 facts.push(Fact::Comparison {
                     sentence: s,
                     other: other.key.clone(),
@@ -442,8 +494,25 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
                 });
             }
         }
-        if has(RETURN_CUES) {
-            if let Some(other) = partners.iter().find(|o| o.api && is_constant_name(&o.name)) {
+        if concept.api && has(RETURN_CUES) {
+            // The constant must be what is returned: "returns Z_STREAM_END", not the
+            // "Z_FINISH" passed in the same sentence.
+            let returned = |o: &&&Concept| {
+                written(sentence, o).is_some_and(|w| {
+                    RETURN_CUES.iter().any(|cue| {
+                        lower.match_indices(cue).any(|(at, _)| {
+                            let rest = &lower[at + cue.len()..];
+                            find_word(rest, &w)
+                                .is_some_and(|d| rest[..d].split_whitespace().count() <= 2)
+                        })
+                    })
+                })
+            };
+            if let Some(other) = partners
+                .iter()
+                .filter(|o| o.api && is_constant_name(&o.name))
+                .find(returned)
+            {
                 facts.push(Fact::Returns {
                     sentence: s,
                     other: other.key.clone(),
@@ -461,8 +530,28 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
                 });
             }
         }
-        if has(RULE_CUES) {
-            facts.push(Fact::Rule { sentence: s });
+        // A rule is about the concept only where it is the sentence's subject, or where a
+        // condition opens on it ("If the p-value is smaller than ..."): "input" in a sentence
+        // that happens to contain "if" has no rule.
+        if analysis.language == "en" {
+            let lower = sentence.text.to_lowercase();
+            let at = written(sentence, concept).and_then(|w| find_word(&lower, &w));
+            let subject = sentence
+                .phrases
+                .first()
+                .is_some_and(|p| p.key == concept.key);
+            let normative = subject && has(NORMATIVE_CUES);
+            let conditioned = at.is_some_and(|at| {
+                CONDITION_CUES
+                    .iter()
+                    .any(|cue| find_word(&lower[..at], cue).is_some_and(|c| at - c <= 24))
+            }) || subject && has(CONDITION_CUES);
+            if normative || conditioned {
+                facts.push(Fact::Rule {
+                    sentence: s,
+                    normative,
+                });
+            }
         }
         if has(EXAMPLE_CUES) {
             facts.push(Fact::Example { sentence: s });
@@ -470,27 +559,33 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
         if sentence.words.iter().any(|w| is_year(w)) {
             facts.push(Fact::Date { sentence: s });
         }
-        if has(KINDS_CUES) && partners.len() >= 2 && sentence.text.matches(',').count() >= 1 {
-            let kinds: Vec<String> = partners
-                .iter()
-                .filter(|o| !o.api || concept.api)
-                .take(4)
-                .map(|o| o.key.clone())
-                .collect();
-            let names_kinds = sentence.words.iter().any(|w| {
-                matches!(
-                    w.as_str(),
-                    "types"
-                        | "kinds"
-                        | "classes"
-                        | "categories"
-                        | "include"
-                        | "includes"
-                        | "including"
-                )
-            });
-            if kinds.len() >= 2 && names_kinds {
-                facts.push(Fact::Kinds { sentence: s, kinds });
+        // Kinds only where the sentence says so of this concept ("types of X", "X include A,
+        // B and C", "X such as A and B"), and only the concepts named after that cue.
+        if analysis.language == "en" && partners.len() >= 2 && sentence.text.contains(',') {
+            let lower = sentence.text.to_lowercase();
+            if let Some(cue_end) = written(sentence, concept).and_then(|w| kinds_cue(&lower, &w)) {
+                let kinds: Vec<String> = partners
+                    .iter()
+                    .filter(|o| !o.api || concept.api)
+                    .filter(|o| {
+                        // Each kind opens an item of the list: "include A, B and C", not the
+                        // "X" of "gases such as X".
+                        written(sentence, o).is_some_and(|w| {
+                            find_word(&lower[cue_end..], &w).is_some_and(|at| {
+                                let before = lower[cue_end..cue_end + at].trim_end();
+                                before.is_empty()
+                                    || before.ends_with([',', ';'])
+                                    || before.ends_with(" and")
+                                    || before.ends_with(" or")
+                            })
+                        })
+                    })
+                    .take(4)
+                    .map(|o| o.key.clone())
+                    .collect();
+                if kinds.len() >= 2 {
+                    facts.push(Fact::Kinds { sentence: s, kinds });
+                }
             }
         }
     }
@@ -586,6 +681,56 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
         }
     }
     kept
+}
+
+/// How the sentence writes the concept, in lower case.
+fn written(sentence: &Sentence, concept: &Concept) -> Option<String> {
+    sentence
+        .phrases
+        .iter()
+        .find(|p| p.key == concept.key)
+        .map(|p| p.text.to_lowercase())
+}
+
+/// Byte position of `needle` in `haystack` as whole words.
+fn find_word(haystack: &str, needle: &str) -> Option<usize> {
+    let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '_');
+    haystack
+        .match_indices(needle)
+        .map(|(at, _)| at)
+        .find(|&at| {
+            boundary(haystack[..at].chars().next_back())
+                && boundary(haystack[at + needle.len()..].chars().next())
+        })
+}
+
+/// Where the list of a concept's kinds begins, when the sentence announces one.
+fn kinds_cue(lower: &str, written: &str) -> Option<usize> {
+    for before in [
+        "types of ",
+        "kinds of ",
+        "forms of ",
+        "classes of ",
+        "categories of ",
+    ] {
+        let cue = format!("{before}{written}");
+        if let Some(at) = find_word(lower, &cue) {
+            return Some(at + cue.len());
+        }
+    }
+    for after in [
+        " include",
+        " includes",
+        ", including",
+        " such as",
+        " are classified",
+    ] {
+        let cue = format!("{written}{after}");
+        if let Some(at) = find_word(lower, &cue) {
+            return Some(at + cue.len());
+        }
+    }
+    None
 }
 
 fn is_year(word: &str) -> bool {

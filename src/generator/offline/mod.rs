@@ -37,11 +37,10 @@ impl Generator for OfflineGenerator {
         sink: &mut dyn ObjectiveSink,
         cancel: &CancellationToken,
     ) -> Result<(), GenerateError> {
-        // Planning reads the whole source (up to 200,000 characters): CPU work, kept off the
-        // runtime so that heartbeats and other jobs go on meanwhile.
+        // Planning reads the whole source (up to 200,000 characters): CPU work.
         let topic = request.topic.clone();
         let target = request.target_terminal_objectives;
-        let plan = tokio::task::spawn_blocking(move || plan_blueprint(&topic, target))
+        let plan = crate::generator::cpu::run(move || plan_blueprint(&topic, target))
             .await
             .map_err(|err| {
                 GenerateError::Failed(format!("planning the blueprint failed: {err}"))
@@ -95,7 +94,15 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
     } else {
         target.min(TITLE_ONLY_MAX_TERMINALS)
     };
-    let pool: Vec<&Concept> = analysis.concepts.iter().take(80).collect();
+    // The whole title ("Volcanoes") is the context of every objective, not a concept to set
+    // beside the others ("Compare volcanoes with the hotspot").
+    let whole_title = crate::generator::source::phrases::phrase_key(topic.title.split_whitespace());
+    let pool: Vec<&Concept> = analysis
+        .concepts
+        .iter()
+        .filter(|c| !(analysis.has_source && c.key == whole_title))
+        .take(80)
+        .collect();
     let mut planner = Planner {
         analysis,
         subject: &subject,
@@ -189,6 +196,10 @@ fn subject_phrase(title: &str) -> String {
         return "the topic".to_string();
     };
     let other_capitals = words.any(|w| w.chars().next().is_some_and(char::is_uppercase));
+    // "The French Revolution" reads "the French Revolution" inside a sentence.
+    if matches!(first, "The" | "A" | "An") && other_capitals {
+        return format!("{}{}", first.to_lowercase(), &title[first.len()..]);
+    }
     // "Photosynthesis" reads "photosynthesis"; "Python ..." keeps its capital (a name).
     let first_is_plain =
         first.chars().skip(1).all(|c| !c.is_uppercase()) && source::is_plain_word(first);
@@ -305,15 +316,43 @@ impl Planner<'_> {
             .filter(|(_, o)| o.level() >= BloomLevel::Apply && self.fresh(o))
             .min_by_key(|(i, o)| (self.verb_uses.get(o.verb).copied().unwrap_or(0), *i))
             .map(|(_, o)| o)?;
+        let candidates = self.enabling_options(concept, kind, &facts, &terminal);
+        // Two enabling objectives about the concept alone that rest on one sentence have one
+        // answer ("State the purpose of run()", "Describe the behaviour of run()" on the same
+        // line); only where the text gives too little for two otherwise may they share it.
+        let mut enabling = self.choose_enabling(&terminal, &candidates, true);
+        if enabling.len() < 2 {
+            enabling = self.choose_enabling(&terminal, &candidates, false);
+        }
+        if enabling.len() < 2 {
+            return None;
+        }
+        enabling.sort_by_key(Option_::level);
+        Some(self.commit(terminal, enabling))
+    }
+
+    fn choose_enabling(
+        &self,
+        terminal: &Option_,
+        candidates: &[Option_],
+        one_per_sentence: bool,
+    ) -> Vec<Option_> {
+        let alone = |o: &Option_| !o.task.contains('|');
         let mut enabling: Vec<Option_> = Vec::new();
-        for candidate in self.enabling_options(concept, kind, &facts, &terminal) {
+        for candidate in candidates {
             if enabling.len() >= 5 {
                 break;
             }
             if candidate.level() >= terminal.level()
                 || candidate.task == terminal.task
-                || !self.fresh(&candidate)
+                || !self.fresh(candidate)
                 || enabling.iter().any(|e| e.task == candidate.task)
+                || one_per_sentence
+                    && candidate.sentence.is_some()
+                    && alone(candidate)
+                    && enabling
+                        .iter()
+                        .any(|e| e.sentence == candidate.sentence && alone(e))
                 || similarity(&candidate.text, &terminal.text) >= NEAR_DUPLICATE_SIMILARITY
                 || enabling
                     .iter()
@@ -321,13 +360,9 @@ impl Planner<'_> {
             {
                 continue;
             }
-            enabling.push(candidate);
+            enabling.push(candidate.clone());
         }
-        if enabling.len() < 2 {
-            return None;
-        }
-        enabling.sort_by_key(Option_::level);
-        Some(self.commit(terminal, enabling))
+        enabling
     }
 
     /// The one objective a topic without usable concepts gets: on its title.
@@ -487,6 +522,15 @@ impl Planner<'_> {
         let has = |f: fn(&Fact) -> bool| facts.iter().find(|x| f(x)).map(Fact::sentence);
         let definition = has(|f| matches!(f, Fact::Definition { .. }));
         let rule = has(|f| matches!(f, Fact::Rule { .. }));
+        let normative_rule = has(|f| {
+            matches!(
+                f,
+                Fact::Rule {
+                    normative: true,
+                    ..
+                }
+            )
+        });
         let cause = has(|f| matches!(f, Fact::Cause { .. }));
         match kind {
             ConceptKind::ApiFunction => {
@@ -589,15 +633,24 @@ impl Planner<'_> {
                         format!("judge:{key}"),
                     ));
                 }
-                if rule.is_some() {
+                if normative_rule.is_some() {
                     out.push(option(
                         "Apply",
                         format!("Apply the rule the text gives for {n} to a new case"),
-                        rule,
+                        normative_rule,
                         format!("rule:{key}"),
                     ));
                 }
-                if c.sentences.len() >= 2 || !self.analysis.has_source {
+                // Its role, only for a concept the text stresses or keeps coming back to.
+                let stressed = c.in_heading || c.marked || c.definition.is_some();
+                // (Other languages have few cue words to find facts by, so this is most of
+                // what their sources support.)
+                let term = c.key.contains(' ') || !source::is_common_english(&c.key);
+                if (stressed || term) && c.sentences.len() >= 2
+                    || c.sentences.len() >= 4
+                    || self.analysis.language != "en" && c.sentences.len() >= 2
+                    || !self.analysis.has_source
+                {
                     out.push(option(
                         "Examine",
                         format!("Examine the role of {n} in {}", self.subject),
@@ -805,7 +858,10 @@ impl Planner<'_> {
                 || self.analysis.language != "en"
                     && (other.key.contains(' ') || other.name.chars().count() >= 6)
         });
-        for (_, _, other, sentence) in partners.into_iter().take(2) {
+        // One connection per terminal objective, a second only to a term the author stresses
+        // in the same sentence: more reads as padding.
+        let strong = partners.iter().filter(|p| p.0 == 0).count();
+        for (_, _, other, sentence) in partners.into_iter().take(strong.clamp(1, 2)) {
             let r = self.named(other);
             out.push(option(
                 "Explain",
@@ -877,6 +933,8 @@ fn is_weak_main(c: &Concept, language: &str) -> bool {
     let single = !c.key.contains(' ');
     let everyday = if language == "en" {
         source::is_common_english(&c.key)
+            // A word the text uses twice at most that can be a verb was likely one ("slopes").
+            || c.sentences.len() < 3 && source::phrases::can_be_verb(&c.name.to_lowercase())
     } else {
         c.key.chars().count() < 7 && c.sentences.len() < 3
     };

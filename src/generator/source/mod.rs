@@ -177,6 +177,11 @@ pub fn clip_evidence(text: &str) -> String {
 /// Headings that name a part of any document, not a concept of this one.
 const GENERIC_HEADINGS: &[&str] = &[
     "description",
+    "terminology",
+    "glossary",
+    "definitions",
+    "key terms",
+    "vocabulary",
     "options",
     "introduction",
     "overview",
@@ -599,6 +604,15 @@ fn rank_concepts(
         {
             continue;
         }
+        // In other languages (whose objectives quote the term), an everyday word alone is no
+        // concept: "exemple", "Teile", "falls".
+        if analysis.language != "en"
+            && !key.contains(' ')
+            && !tally.api
+            && is_common_word(analysis.language, &name)
+        {
+            continue;
+        }
         let in_heading = headings.iter().any(|h| h == key);
         // A section headed by the concept itself ("wait()", "Hazards") opens with what it is.
         let home_section = analysis.document.sections.iter().position(|s| {
@@ -841,14 +855,45 @@ fn is_common_name(word: &str) -> bool {
         .is_some_and(|m| m.noun.as_ref().is_some_and(|n| n.is_proper == Some(true)))
 }
 
-/// Whether a word is one harper's dictionary marks especially common in general English:
-/// such words alone are weak concepts (YAKE's insight, with a dictionary instead of a corpus).
+fn word_list(text: &'static str) -> BTreeSet<&'static str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect()
+}
+
+/// The most frequent words of each language we detect stop words for (`data/`, from
+/// wordfreq): 5,000 of English, 2,000 of French, German and Spanish.
+static COMMON_WORDS: std::sync::LazyLock<BTreeMap<&'static str, BTreeSet<&'static str>>> =
+    std::sync::LazyLock::new(|| {
+        BTreeMap::from([
+            (
+                "en",
+                word_list(include_str!("../../../data/common-english.txt")),
+            ),
+            ("fr", word_list(include_str!("../../../data/common-fr.txt"))),
+            ("de", word_list(include_str!("../../../data/common-de.txt"))),
+            ("es", word_list(include_str!("../../../data/common-es.txt"))),
+        ])
+    });
+
+/// Whether a word is among the most frequent of its language ("exemple", "Teile", "falls"):
+/// alone, such a word is no concept of a text in that language.
+pub fn is_common_word(language: &str, word: &str) -> bool {
+    let lower = word.to_lowercase();
+    COMMON_WORDS
+        .get(language)
+        .is_some_and(|words| words.contains(lower.as_str()))
+}
+
+/// Whether a word is among the 5,000 most frequent in general English: such words alone are
+/// weak concepts ("space", "method", "value"), while "magma" or "semaphore" are terms of a
+/// field (YAKE's insight, with a frequency list for a corpus). Harper's dictionary marks
+/// nearly every word "common", so it cannot tell these apart.
 pub fn is_common_english(word: &str) -> bool {
-    use harper_core::spell::Dictionary;
-    let chars: Vec<char> = word.chars().collect();
-    harper_core::spell::FstDictionary::curated()
-        .get_word_metadata(&chars)
-        .is_some_and(|m| m.common)
+    is_common_word("en", word)
+        || word
+            .strip_suffix('s')
+            .is_some_and(|singular| is_common_word("en", singular))
 }
 
 /// Definition cues after a subject: "X is a ...", "X refers to ...", "X means ...".
@@ -919,9 +964,32 @@ pub fn defines(sentence: &Sentence, key: &str) -> bool {
                     | "una"
             )
         });
+        // "Magma is molten or partly molten rock": a copula, a few modifiers, then the noun
+        // phrase that says what it is.
+        let names_a_thing = copula
+            && sentence.phrases.get(1).is_some_and(|what| {
+                let lower = sentence.text.to_lowercase();
+                let what = what.text.to_lowercase();
+                let subject_end = first.text.len();
+                lower.get(subject_end..).is_some_and(|rest| {
+                    rest.find(&what).is_some_and(|at| {
+                        let between = &rest[..at];
+                        // Modifiers may be listed ("broad, gently sloping volcanoes"), a
+                        // clause may not.
+                        !between.contains([';', ':', '(', '.'])
+                            && !between.split_whitespace().any(|w| {
+                                matches!(
+                                    w.trim_matches(','),
+                                    "which" | "that" | "when" | "if" | "because"
+                                )
+                            })
+                            && between.split_whitespace().count() <= 5
+                    })
+                })
+            });
         if before_verb <= first.text.split_whitespace().count() + 2
             && !after.is_empty()
-            && (!copula || names_a_kind)
+            && (!copula || names_a_kind || names_a_thing)
         {
             return true;
         }
