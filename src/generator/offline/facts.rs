@@ -2,6 +2,8 @@
 //! can rest on (a definition, kinds, steps, causes and effects, comparisons, rules, dates,
 //! return values), each with the sentence it was read from.
 
+use std::collections::BTreeSet;
+
 use crate::generator::source::markup::{is_constant_name, ParagraphKind};
 use crate::generator::source::{Analysis, Concept, Sentence};
 
@@ -661,10 +663,15 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
                 let words: Vec<String> = h.split_whitespace().map(normalise_word).collect();
                 concept.key.split(' ').all(|k| words.iter().any(|w| w == k))
             });
-        if ordered.len() >= 2 && heads_section {
+        // A step is a list item, however many sentences it has.
+        let items: BTreeSet<usize> = ordered
+            .iter()
+            .map(|&i| analysis.sentences[i].paragraph)
+            .collect();
+        if items.len() >= 2 && heads_section {
             facts.push(Fact::Steps {
                 sentence: ordered[0],
-                count: ordered.len(),
+                count: items.len(),
             });
             break;
         }
