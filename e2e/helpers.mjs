@@ -2,7 +2,7 @@
 // its own SQLite file, and Debian's Chromium driven by playwright-core.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,11 +123,20 @@ export async function signUp(context, base, email = freshEmail()) {
 }
 
 /**
+ * The lecture the job tests give their topics (tests/fixtures/README.md): the offline generator
+ * writes only as many terminal objectives as a source supports, and this one supports 30.
+ */
+export const LECTURE = readFileSync(new URL('../tests/fixtures/lecture.md', import.meta.url), 'utf8');
+
+/**
  * Creates a topic through the JSON API (for tests that are not about the topic form), as the
- * user whose cookie `request` (a context's `request`) carries.
+ * user whose cookie `request` (a context's `request`) carries; its source is the lecture unless
+ * `extra` says otherwise.
  */
 export async function createTopic(request, base, title, extra = {}) {
-  const response = await request.post(`${base}/api/topics`, { data: { title, ...extra } });
+  const response = await request.post(`${base}/api/topics`, {
+    data: { title, source_text: LECTURE, ...extra },
+  });
   if (response.status() !== 201) throw new Error(`create topic: ${response.status()}`);
   return response.json();
 }

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import {
   createTopic,
   freshEmail,
+  LECTURE,
   launchBrowser,
   missingPrerequisite,
   PASSWORD,
@@ -23,12 +24,8 @@ import {
 const skip = missingPrerequisite();
 const WIDE = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
-const NOTES = `# Light reactions
-Chlorophyll absorbs light energy. Water is split and oxygen is released.
-ATP and NADPH carry the energy to the Calvin cycle.
-
-# Calvin cycle
-RuBisCO fixes carbon dioxide. Glucose is built from G3P.`;
+// The notes a teacher uploads: the lecture the other tests use too (rich enough for 30).
+const NOTES = LECTURE;
 
 let server; // pace 120 ms: progress is visible and runs finish in seconds
 let browser;
@@ -93,21 +90,21 @@ describe('web UI', { skip: skip ?? false }, () => {
     assert.equal(headers['referrer-policy'], 'same-origin');
     await screenshot(page, '01-topics-empty');
 
-    await page.getByLabel('Title').fill('Photosynthesis');
-    await page.getByLabel('Description').fill('How plants turn light into sugar, for year 9.');
+    await page.getByLabel('Title').fill('Describing data and testing hypotheses');
+    await page.getByLabel('Description').fill('Week 6 lecture notes, with the readings that go with them.');
     // With JavaScript the chosen file is read into the text box.
     await page.getByLabel('Or upload a file').setInputFiles({
       name: 'notes.md',
       mimeType: 'text/markdown',
       buffer: Buffer.from(NOTES),
     });
-    await waitFor(async () => (await page.getByLabel('Paste text').inputValue()).includes('RuBisCO'), {
+    await waitFor(async () => (await page.getByLabel('Paste text').inputValue()).includes('interquartile range'), {
       what: 'the file in the text box',
     });
     await page.getByRole('button', { name: 'Create topic' }).click();
     await page.waitForURL(/\/topics\/[0-9a-f-]{36}$/);
     const topicId = page.url().split('/').pop();
-    await page.getByRole('heading', { name: 'Photosynthesis', level: 1 }).waitFor();
+    await page.getByRole('heading', { name: 'Describing data and testing hypotheses', level: 1 }).waitFor();
     await screenshot(page, '02-topic-new');
 
     await page.getByRole('button', { name: 'Generate blueprint' }).click();
@@ -348,13 +345,13 @@ describe('web UI', { skip: skip ?? false }, () => {
     await page.getByLabel('Or upload a file').setInputFiles({
       name: 'volcanoes.txt',
       mimeType: 'text/plain',
-      buffer: Buffer.from('Magma rises through the crust. Lava cools into basalt.'),
+      buffer: Buffer.from(LECTURE),
     });
     await page.getByRole('button', { name: 'Create topic' }).click();
     await page.waitForURL(/\/topics\/[0-9a-f-]{36}$/);
     const topicId = page.url().split('/').pop();
     const topic = await (await context.request.get(`${server.base}/api/topics/${topicId}`)).json();
-    assert.equal(topic.source_text, 'Magma rises through the crust. Lava cools into basalt.');
+    assert.equal(topic.source_text, LECTURE);
     assert.equal(topic.description, 'Kept after the error');
 
     await page.getByRole('button', { name: 'Generate blueprint' }).click();

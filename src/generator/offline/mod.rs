@@ -111,6 +111,7 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
         texts: Vec::new(),
         covered: BTreeSet::new(),
         verb_uses: Default::default(),
+        rule_sentences: BTreeSet::new(),
     };
     let mut terminals = Vec::new();
     let mut concepts = Vec::new();
@@ -255,6 +256,9 @@ struct Planner<'a> {
     covered: BTreeSet<String>,
     /// How often each verb starts a terminal objective so far.
     verb_uses: std::collections::BTreeMap<&'static str, usize>,
+    /// Sentences a rule objective already rests on: one rule ("If the p-value is smaller than
+    /// the significance level, reject H0") is asked once, not once per concept it names.
+    rule_sentences: BTreeSet<usize>,
 }
 
 impl Planner<'_> {
@@ -287,7 +291,13 @@ impl Planner<'_> {
     fn fresh(&self, option: &Option_) -> bool {
         // Without source text there is no "text" for an objective to point at.
         let fits = self.analysis.has_source || !option.text.contains("the text");
-        fits && !self.tasks.contains(&option.task)
+        let is_rule = option.task.starts_with("rule:") || option.task.starts_with("explain-rule:");
+        let rule_asked = is_rule
+            && option
+                .sentence
+                .is_some_and(|s| self.rule_sentences.contains(&s));
+        fits && !rule_asked
+            && !self.tasks.contains(&option.task)
             && self
                 .texts
                 .iter()
@@ -412,6 +422,9 @@ impl Planner<'_> {
         };
         for o in std::iter::once(&terminal).chain(enabling.iter()) {
             self.tasks.insert(o.task.clone());
+            if o.task.starts_with("rule:") || o.task.starts_with("explain-rule:") {
+                self.rule_sentences.extend(o.sentence);
+            }
             self.texts.push(o.text.clone());
             for c in self.pool {
                 if super::sense::names_concept(&o.text, &c.key) {

@@ -456,8 +456,22 @@ pub fn is_concept_phrase(key: &str, text: &str, api: bool, stop: &BTreeSet<Strin
         && text.chars().count() <= 3
         && !text.chars().all(|c| c.is_uppercase() || c.is_ascii_digit());
     let meta = words.iter().any(|w| META_WORDS.contains(w));
+    // Words in capitals beside others ("ZEXTERN int ZEXPORT", "SATURDAY value") are macros
+    // and constants of code the prose quotes, not a concept named in words.
+    // Acronyms ("HTTP request", "ASCII characters") stay.
+    const C_KEYWORDS: &[&str] = &[
+        "int", "void", "char", "unsigned", "const", "extern", "struct", "typedef", "long",
+    ];
+    let shouted = text.split(' ').count() > 1
+        && text.split(' ').any(|w| {
+            w.chars().filter(|c| c.is_alphabetic()).count() >= 4
+                && w.chars().all(|c| c.is_uppercase() || !c.is_alphabetic())
+                && (is_dictionary_word(&w.to_lowercase())
+                    || text.split(' ').any(|k| C_KEYWORDS.contains(&k)))
+        });
     letters >= 3
         && !meta
+        && !shouted
         && !short_fragment
         && !generic_head
         && !phrases::is_generic_head(&text.to_lowercase())
