@@ -597,15 +597,10 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
             continue;
         };
         let lower = heading.to_lowercase();
-        let Some(rest) = [
-            "types of ",
-            "kinds of ",
-            "forms of ",
-            "classes of ",
-            "categories of ",
-        ]
-        .iter()
-        .find_map(|p| lower.find(p).map(|at| &heading[at + p.len()..])) else {
+        let Some(rest) = KINDS_BEFORE
+            .iter()
+            .find_map(|p| lower.find(p).map(|at| &heading[at + p.len()..]))
+        else {
             continue;
         };
         let heading_key = crate::generator::source::phrases::phrase_key(rest.split_whitespace());
@@ -711,33 +706,31 @@ fn find_word(haystack: &str, needle: &str) -> Option<usize> {
         })
 }
 
+/// "types of X": words that announce the kinds of what follows them.
+const KINDS_BEFORE: &[&str] = &[
+    "types of ",
+    "kinds of ",
+    "forms of ",
+    "classes of ",
+    "categories of ",
+];
+
+/// "X include A, B and C": words after a concept that announce its kinds.
+const KINDS_AFTER: &[&str] = &[
+    " include",
+    " includes",
+    ", including",
+    " such as",
+    " are classified",
+];
+
 /// Where the list of a concept's kinds begins, when the sentence announces one.
 fn kinds_cue(lower: &str, written: &str) -> Option<usize> {
-    for before in [
-        "types of ",
-        "kinds of ",
-        "forms of ",
-        "classes of ",
-        "categories of ",
-    ] {
-        let cue = format!("{before}{written}");
-        if let Some(at) = find_word(lower, &cue) {
-            return Some(at + cue.len());
-        }
-    }
-    for after in [
-        " include",
-        " includes",
-        ", including",
-        " such as",
-        " are classified",
-    ] {
-        let cue = format!("{written}{after}");
-        if let Some(at) = find_word(lower, &cue) {
-            return Some(at + cue.len());
-        }
-    }
-    None
+    KINDS_BEFORE
+        .iter()
+        .map(|before| format!("{before}{written}"))
+        .chain(KINDS_AFTER.iter().map(|after| format!("{written}{after}")))
+        .find_map(|cue| find_word(lower, &cue).map(|at| at + cue.len()))
 }
 
 fn is_year(word: &str) -> bool {
