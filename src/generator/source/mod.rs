@@ -480,7 +480,8 @@ pub fn is_concept_phrase(key: &str, text: &str, api: bool, stop: &BTreeSet<Strin
             .all(|w| stop.contains(*w) || crate::generator::text::is_stop_word(w))
         && !crate::generator::text::is_stop_word(head)
         && !stop.contains(*head)
-        && !head.chars().all(|c| c.is_ascii_digit() || c == '-')
+        // "version 1.5", "step 2": a number names an instance, not a concept.
+        && !head.chars().any(|c| c.is_ascii_digit())
         && !text.contains("://")
 }
 
@@ -624,6 +625,19 @@ fn rank_concepts(
             && !key.contains(' ')
             && !tally.api
             && is_common_word(analysis.language, &name)
+        {
+            continue;
+        }
+        // A French phrase that ends on a past participle is a clause cut short ("informations
+        // contenues"), not a term.
+        if analysis.language == "fr"
+            && key.contains(' ')
+            && name.rsplit(' ').next().is_some_and(|last| {
+                ["ée", "ées", "és", "ues", "ue", "us"]
+                    .iter()
+                    .any(|end| last.ends_with(end))
+                    && last.chars().count() > 4
+            })
         {
             continue;
         }
