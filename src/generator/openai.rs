@@ -174,7 +174,7 @@ struct Progress {
     stored_texts: Vec<String>,
     summary_set: bool,
     /// The topic's source, read once: where an objective the model wrote finds its evidence.
-    source: super::source::Analysis,
+    source: std::sync::Arc<super::source::Analysis>,
 }
 
 impl Progress {
@@ -204,7 +204,7 @@ impl Generator for OpenAiGenerator {
         // Reading the source (to ground objectives the model leaves without evidence) is CPU
         // work, done off the runtime.
         let topic = request.topic.clone();
-        let source = super::cpu::run(move || super::source::analyse(&topic))
+        let source = super::cpu::run(move || super::source::analyse_shared(&topic))
             .await
             .map_err(|err| GenerateError::Failed(format!("reading the source failed: {err}")))?;
         let mut progress = Progress {

@@ -223,7 +223,7 @@ pub fn assess_against(
     terminals: &[TerminalDraft],
     target: usize,
 ) -> BlueprintQuality {
-    let analysis = source::analyse(topic);
+    let analysis = source::analyse_shared(topic);
     let notes = notes(&analysis, terminals.len(), target);
     let language = Some(analysis.language.to_string());
     let objectives: Vec<&ObjectiveDraft> = terminals

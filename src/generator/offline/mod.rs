@@ -78,7 +78,7 @@ pub const TITLE_ONLY_MAX_TERMINALS: usize = 3;
 
 /// Plans the blueprint for a topic. Pure and deterministic.
 pub fn plan_blueprint(topic: &Topic, target: usize) -> BlueprintPlan {
-    let analysis = source::analyse(topic);
+    let analysis = source::analyse_shared(topic);
     plan_from(&analysis, topic, target)
 }
 

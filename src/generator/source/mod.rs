@@ -8,7 +8,8 @@ pub mod language;
 pub mod markup;
 pub mod phrases;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use crate::domain::Topic;
 use markup::{Document, ParagraphKind};
@@ -314,6 +315,50 @@ const META_WORDS: &[&str] = &[
     "actividades",
     "thumb",
 ];
+
+/// How many recently read topics [`analyse_shared`] keeps.
+const RECENT_READS: usize = 8;
+
+/// A topic's text as read, with the text it was read from.
+struct RecentRead {
+    title: String,
+    description: Option<String>,
+    source_text: Option<String>,
+    analysis: Arc<Analysis>,
+}
+
+static RECENT: LazyLock<Mutex<VecDeque<RecentRead>>> = LazyLock::new(Mutex::default);
+
+/// [`analyse`], shared by the steps of one generation: a job plans a blueprint and then scores
+/// it against the same text, and reading the text is most of a generation's work. Keyed by the
+/// text itself, so an edited topic is read anew.
+pub fn analyse_shared(topic: &Topic) -> Arc<Analysis> {
+    let same = |r: &RecentRead| {
+        r.title == topic.title
+            && r.description == topic.description
+            && r.source_text == topic.source_text
+    };
+    let recent = || {
+        RECENT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    if let Some(hit) = recent().iter().find(|r| same(r)) {
+        return hit.analysis.clone();
+    }
+    let analysis = Arc::new(analyse(topic));
+    let mut reads = recent();
+    if !reads.iter().any(same) {
+        reads.push_front(RecentRead {
+            title: topic.title.clone(),
+            description: topic.description.clone(),
+            source_text: topic.source_text.clone(),
+            analysis: analysis.clone(),
+        });
+        reads.truncate(RECENT_READS);
+    }
+    analysis
+}
 
 /// Reads a topic: its source text when it has one, else its title and description.
 pub fn analyse(topic: &Topic) -> Analysis {
@@ -1150,6 +1195,19 @@ mod tests {
             criterion: None,
             evidence: None,
         }
+    }
+
+    #[test]
+    fn a_shared_reading_follows_edits_of_the_topic() {
+        let before = topic(Some("A caldera is a large crater left after an eruption."));
+        let first = analyse_shared(&before);
+        assert!(first.prose_lower.contains("caldera"));
+        assert_eq!(analyse_shared(&before).prose_lower, first.prose_lower);
+        // Edited: the shared reading must not serve the old text.
+        let after = topic(Some("A lahar is a mudflow of volcanic debris and water."));
+        let second = analyse_shared(&after);
+        assert!(second.prose_lower.contains("lahar"), "{}", second.prose_lower);
+        assert!(!second.prose_lower.contains("caldera"));
     }
 
     #[test]
