@@ -1206,7 +1206,11 @@ mod tests {
         // Edited: the shared reading must not serve the old text.
         let after = topic(Some("A lahar is a mudflow of volcanic debris and water."));
         let second = analyse_shared(&after);
-        assert!(second.prose_lower.contains("lahar"), "{}", second.prose_lower);
+        assert!(
+            second.prose_lower.contains("lahar"),
+            "{}",
+            second.prose_lower
+        );
         assert!(!second.prose_lower.contains("caldera"));
     }
 
