@@ -463,30 +463,18 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
         // A contrast the sentence draws between the two ("unlike X", "X, whereas Y"), or "than"
         // right before the other ("more viscous than basalt"), not "more than 100 km/h".
         let lower = sentence.text.to_lowercase();
-        let after_than = |o: &&Concept| {
-            written(sentence, o).is_some_and(|w| {
-                lower.match_indices("than ").any(|(at, cue)| {
-                    find_word(&lower[at + cue.len()..], &w).is_some_and(|d| {
-                        lower[at + cue.len()..at + cue.len() + d]
-                            .split_whitespace()
-                            .count()
-                            <= 2
-                    })
-                })
-            })
-        };
         let contrasted = if has(COMPARISON_CUES) {
             partners.first()
         } else {
-            partners.iter().find(|o| after_than(o))
+            partners
+                .iter()
+                .find(|o| written(sentence, o).is_some_and(|w| follows_cue(&lower, "than ", &w)))
         };
-        {
-            if let Some(other) = contrasted {
-                facts.push(Fact::Comparison {
-                    sentence: s,
-                    other: other.key.clone(),
-                });
-            }
+        if let Some(other) = contrasted {
+            facts.push(Fact::Comparison {
+                sentence: s,
+                other: other.key.clone(),
+            });
         }
         if has(CAUSE_CUES) {
             if let Some(other) = partners.first() {
@@ -500,15 +488,8 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
             // The constant must be what is returned: "returns Z_STREAM_END", not the
             // "Z_FINISH" passed in the same sentence.
             let returned = |o: &&&Concept| {
-                written(sentence, o).is_some_and(|w| {
-                    RETURN_CUES.iter().any(|cue| {
-                        lower.match_indices(cue).any(|(at, _)| {
-                            let rest = &lower[at + cue.len()..];
-                            find_word(rest, &w)
-                                .is_some_and(|d| rest[..d].split_whitespace().count() <= 2)
-                        })
-                    })
-                })
+                written(sentence, o)
+                    .is_some_and(|w| RETURN_CUES.iter().any(|cue| follows_cue(&lower, cue, &w)))
             };
             if let Some(other) = partners
                 .iter()
@@ -536,7 +517,6 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
         // condition opens on it ("If the p-value is smaller than ..."): "input" in a sentence
         // that happens to contain "if" has no rule.
         if analysis.language == "en" {
-            let lower = sentence.text.to_lowercase();
             let at = written(sentence, concept).and_then(|w| find_word(&lower, &w));
             let subject = sentence
                 .phrases
@@ -564,7 +544,6 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
         // Kinds only where the sentence says so of this concept ("types of X", "X include A,
         // B and C", "X such as A and B"), and only the concepts named after that cue.
         if analysis.language == "en" && partners.len() >= 2 && sentence.text.contains(',') {
-            let lower = sentence.text.to_lowercase();
             if let Some(cue_end) = written(sentence, concept).and_then(|w| kinds_cue(&lower, &w)) {
                 let kinds: Vec<String> = partners
                     .iter()
@@ -692,6 +671,15 @@ fn written(sentence: &Sentence, concept: &Concept) -> Option<String> {
         .iter()
         .find(|p| p.key == concept.key)
         .map(|p| p.text.to_lowercase())
+}
+
+/// Whether `phrase` stands within two words after `cue` ("returns Z_STREAM_END", "more
+/// viscous than basalt").
+fn follows_cue(lower: &str, cue: &str, phrase: &str) -> bool {
+    lower.match_indices(cue).any(|(at, _)| {
+        let rest = &lower[at + cue.len()..];
+        find_word(rest, phrase).is_some_and(|d| rest[..d].split_whitespace().count() <= 2)
+    })
 }
 
 /// Byte position of `needle` in `haystack` as whole words.

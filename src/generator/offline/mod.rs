@@ -291,8 +291,7 @@ impl Planner<'_> {
     fn fresh(&self, option: &Option_) -> bool {
         // Without source text there is no "text" for an objective to point at.
         let fits = self.analysis.has_source || !option.text.contains("the text");
-        let is_rule = option.task.starts_with("rule:") || option.task.starts_with("explain-rule:");
-        let rule_asked = is_rule
+        let rule_asked = is_rule_task(&option.task)
             && option
                 .sentence
                 .is_some_and(|s| self.rule_sentences.contains(&s));
@@ -422,7 +421,7 @@ impl Planner<'_> {
         };
         for o in std::iter::once(&terminal).chain(enabling.iter()) {
             self.tasks.insert(o.task.clone());
-            if o.task.starts_with("rule:") || o.task.starts_with("explain-rule:") {
+            if is_rule_task(&o.task) {
                 self.rule_sentences.extend(o.sentence);
             }
             self.texts.push(o.text.clone());
@@ -655,9 +654,9 @@ impl Planner<'_> {
                     ));
                 }
                 // Its role, only for a concept the text stresses or keeps coming back to.
-                let stressed = c.in_heading || c.marked || c.definition.is_some();
                 // (Other languages have few cue words to find facts by, so this is most of
                 // what their sources support.)
+                let stressed = c.in_heading || c.marked || c.definition.is_some();
                 let term = c.key.contains(' ') || !source::is_common_english(&c.key);
                 if (stressed || term) && c.sentences.len() >= 2
                     || c.sentences.len() >= 4
@@ -977,6 +976,11 @@ fn is_proper_name(c: &Concept, language: &str) -> bool {
             .name
             .chars()
             .all(|ch| ch.is_uppercase() || !ch.is_alphabetic())
+}
+
+/// Whether a task applies or explains a rule the text states.
+fn is_rule_task(task: &str) -> bool {
+    task.starts_with("rule:") || task.starts_with("explain-rule:")
 }
 
 /// The task of any objective about two concepts: one pair is taught once, at one level.

@@ -936,8 +936,8 @@ fn word_list(text: &'static str) -> BTreeSet<&'static str> {
 
 /// The most frequent words of each language we detect stop words for (`data/`, from
 /// wordfreq): 5,000 of English, 2,000 of French, German and Spanish.
-static COMMON_WORDS: std::sync::LazyLock<BTreeMap<&'static str, BTreeSet<&'static str>>> =
-    std::sync::LazyLock::new(|| {
+static COMMON_WORDS: LazyLock<BTreeMap<&'static str, BTreeSet<&'static str>>> =
+    LazyLock::new(|| {
         BTreeMap::from([
             (
                 "en",
