@@ -610,6 +610,19 @@ fn rank_concepts(
             }
         }
     }
+    // Where a concept occurs inside a longer phrase ("signature" in "vérification de
+    // signature", "CRC" in "32-bit CRC"): the text keeps coming back to it even where it never
+    // stands alone, which counts, at half weight, towards its score.
+    let mut inside: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for (index, sentence) in analysis.sentences.iter().enumerate() {
+        for phrase in sentence.phrases.iter().filter(|p| p.key.contains(' ')) {
+            for word in phrase.key.split(' ').filter(|w| *w != "of") {
+                if tallies.contains_key(word) {
+                    inside.entry(word.to_string()).or_default().insert(index);
+                }
+            }
+        }
+    }
     let in_text: BTreeSet<String> = tallies.keys().cloned().collect();
     for phrase in title.iter().chain(description) {
         if !analysis.has_source || in_text.contains(&phrase.key) {
@@ -637,6 +650,12 @@ fn rank_concepts(
         .marked_terms
         .iter()
         .map(|t| phrases::phrase_key(t.split_whitespace()))
+        .collect();
+    let title_stems: BTreeSet<String> = title
+        .iter()
+        .flat_map(|p| p.key.split(' '))
+        .filter(|w| *w != "of")
+        .map(word_stem)
         .collect();
     let total_sentences = analysis.sentences.len().max(1) as f64;
     let mut concepts: Vec<Concept> = Vec::new();
@@ -753,6 +772,10 @@ fn rank_concepts(
                 ParagraphKind::TableRow => 0.5,
             })
             .sum();
+        if let Some(within) = inside.get(key) {
+            let own: BTreeSet<usize> = tally.sentences.iter().copied().collect();
+            score += 0.5 * within.difference(&own).count() as f64;
+        }
         // Mentions count with diminishing returns: a term the text introduces once and
         // stresses can outrank a word it merely repeats.
         score = 1.0 + 2.0 * (1.0 + score).ln();
@@ -791,6 +814,18 @@ fn rank_concepts(
         if let Some(first) = tally.sentences.first() {
             score *= 1.0 + 0.3 * (1.0 - *first as f64 / total_sentences);
         }
+        // One word of a longer title ("compressing", "files" of "Compressing files with
+        // gzip") is the topic itself, which every objective already has as its context.
+        if analysis.language == "en"
+            && !tally.api
+            && words == 1
+            && !is_marked
+            && definition.is_none()
+            && title_stems.len() >= 2
+            && title_stems.contains(&word_stem(key))
+        {
+            score *= 0.4;
+        }
         let determiner = tally
             .determiners
             .iter()
@@ -814,6 +849,20 @@ fn rank_concepts(
     absorb_subphrases(&mut concepts);
     concepts.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
     concepts
+}
+
+/// A word without its inflection or "-ion"/"-ing" ending, so that "compressing",
+/// "compression" and "compressed" meet: good enough to compare a word with the title's.
+fn word_stem(word: &str) -> String {
+    let lower = word.to_lowercase();
+    for ending in ["ions", "ing", "ion", "ed", "es", "s"] {
+        if let Some(stem) = lower.strip_suffix(ending) {
+            if stem.chars().count() >= 4 {
+                return stem.to_string();
+            }
+        }
+    }
+    lower
 }
 
 /// A phrase that occurs mostly inside a longer one ("week" inside "day of the week") is not

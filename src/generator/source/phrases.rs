@@ -955,6 +955,7 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
                 && (t.api
                     || !stop.contains(&t.lower)
                         && !french_non_noun(t)
+                        && !(language == "fr" && french_verb_or_adverb(&t.lower))
                         && t.text.chars().count() > 2
                         && !t.text.chars().all(|c| c.is_ascii_digit()))
         };
@@ -971,6 +972,12 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
         while i < tokens.len()
             && !tokens[i].api
             && (is_content(&tokens[i])
+                    // Straight after a noun, a French lower-case word that does not read as an
+                    // adjective is the verb of the clause: "l'archive possède", "apt exige".
+                    && !(language == "fr"
+                        && i > start
+                        && !joiners.contains(&tokens[i - 1].lower.as_str())
+                        && !french_may_follow_noun(&tokens[i]))
                 || i > start
                     && joiners.contains(&tokens[i].lower.as_str())
                     && (tokens.get(i + 1).is_some_and(|n| is_content(n) && !n.api)
@@ -1038,6 +1045,105 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
         }
     }
     phrases
+}
+
+/// A French infinitive ("télécharger", "vérifier", "comprendre") or adverb ("simplement",
+/// "automatiquement") by its ending: without a French tagger, the forms that most often pass
+/// the stop words and end up in a phrase.
+fn french_verb_or_adverb(lower: &str) -> bool {
+    const ER_NOUNS: &[&str] = &[
+        "fichier",
+        "dossier",
+        "papier",
+        "clavier",
+        "premier",
+        "dernier",
+        "entier",
+        "quartier",
+        "métier",
+        "cahier",
+        "calendrier",
+        "courrier",
+        "escalier",
+        "palier",
+        "sentier",
+        "millier",
+        "chantier",
+        "particulier",
+        "mer",
+        "hiver",
+        "fer",
+        "enfer",
+        "cancer",
+        "laser",
+        "cluster",
+        "serveur",
+        "server",
+        "poster",
+        "master",
+        "filter",
+        "parser",
+        "docker",
+        "router",
+        "manager",
+        "buffer",
+        "header",
+        "user",
+        "super",
+        "hier",
+        "cher",
+        "fier",
+        "amer",
+    ];
+    const IR_NOUNS: &[&str] = &[
+        "plaisir", "désir", "loisir", "avenir", "souvenir", "élixir", "saphir", "tir", "nadir",
+    ];
+    let long = lower.chars().count() > 4;
+    let infinitive_er = lower.ends_with("er") && !ER_NOUNS.contains(&lower);
+    let infinitive_ir =
+        lower.ends_with("ir") && !lower.ends_with("oir") && !IR_NOUNS.contains(&lower);
+    let infinitive_re = [
+        "endre", "ondre", "indre", "ettre", "aître", "uire", "crire", "ivre",
+    ]
+    .iter()
+    .any(|e| lower.ends_with(e))
+        && !matches!(lower, "livre" | "cuivre" | "givre");
+    let adverb = [
+        "iquement", "lement", "ivement", "amment", "emment", "ctement", "ètement", "citement",
+        "ément",
+    ]
+    .iter()
+    .any(|e| lower.ends_with(e))
+        && !matches!(
+            lower,
+            "élément" | "règlement" | "déroulement" | "renouvellement"
+        );
+    long && (infinitive_er || infinitive_ir || infinitive_re || adverb)
+}
+
+/// Whether a French word may follow a noun inside its phrase: an adjective or participle
+/// ("dépôts individuels", "confirmation explicite", "procédures préétablies"), a name or an
+/// identifier ("fichier Release", "paquets debsig-verify"). A conjugated verb ("exige",
+/// "possède", "disposent") may not.
+fn french_may_follow_noun(token: &Token) -> bool {
+    let lower = token.lower.as_str();
+    let capital = token.text.chars().next().is_some_and(char::is_uppercase);
+    let identifier = token.text.contains(['-', '_', '.', '/']);
+    let stem = lower.trim_end_matches('s');
+    const ADJECTIVE_ENDINGS: &[&str] = &[
+        "el", "elle", "al", "ale", "aux", "if", "ive", "ique", "eux", "euse", "aire", "ier",
+        "ière", "ien", "ienne", "é", "ée", "i", "ie", "u", "ue", "it", "ite", "ant", "ante", "ent",
+        "ente", "able", "ible", "eur", "eure", "in", "ine", "ais", "aise", "ois", "oise", "ain",
+        "aine", "ile", "iste", "ome", "ide", "ble", "re", "nel", "nelle", "ral", "rale", "é", "x",
+        "f", "l",
+    ];
+    capital
+        || identifier
+        || ADJECTIVE_ENDINGS.iter().any(|e| stem.ends_with(e))
+            && !lower.ends_with("oie")
+            // "-ent" is an adjective ("récent") unless it is a third-person plural ("disposent").
+            && !(lower.ends_with("ent") && !lower.ends_with("ment") && lower.chars().count() > 6
+                && !lower.ends_with("ient") && !lower.ends_with("dent"))
 }
 
 fn is_probably_sentence_initial_non_noun(token: &Token) -> bool {
