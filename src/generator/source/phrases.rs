@@ -946,6 +946,7 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
                 .iter()
                 .any(|e| t.lower.ends_with(e) && long)
                     || participle && long
+                    || french_verb_or_adverb(&t.lower)
                     || ["s'", "n'", "qu'", "j'", "m'", "t'"]
                         .iter()
                         .any(|p| t.lower.starts_with(p)))
@@ -955,7 +956,6 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
                 && (t.api
                     || !stop.contains(&t.lower)
                         && !french_non_noun(t)
-                        && !(language == "fr" && french_verb_or_adverb(&t.lower))
                         && t.text.chars().count() > 2
                         && !t.text.chars().all(|c| c.is_ascii_digit()))
         };
@@ -969,15 +969,17 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
             continue;
         }
         let start = i;
+        // Straight after a noun, a French lower-case word that does not read as an adjective
+        // is the verb of the clause: "l'archive possède", "apt exige".
+        let verb_after_noun = |start: usize, i: usize| {
+            language == "fr"
+                && i > start
+                && !joiners.contains(&tokens[i - 1].lower.as_str())
+                && !french_may_follow_noun(&tokens[i])
+        };
         while i < tokens.len()
             && !tokens[i].api
-            && (is_content(&tokens[i])
-                    // Straight after a noun, a French lower-case word that does not read as an
-                    // adjective is the verb of the clause: "l'archive possède", "apt exige".
-                    && !(language == "fr"
-                        && i > start
-                        && !joiners.contains(&tokens[i - 1].lower.as_str())
-                        && !french_may_follow_noun(&tokens[i]))
+            && (is_content(&tokens[i]) && !verb_after_noun(start, i)
                 || i > start
                     && joiners.contains(&tokens[i].lower.as_str())
                     && (tokens.get(i + 1).is_some_and(|n| is_content(n) && !n.api)
