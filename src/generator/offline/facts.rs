@@ -337,6 +337,11 @@ fn head(key: &str) -> &str {
 /// Classifies a concept by its form and its words.
 pub fn kind_of(concept: &Concept, analysis: &Analysis) -> ConceptKind {
     let name = concept.name.as_str();
+    // A file the text names ("sources.list", "server.c") is no type to make objects of: what
+    // a reader learns about it is its role.
+    if concept.api && is_file_name(name) {
+        return ConceptKind::Entity;
+    }
     if concept.api {
         return if name.ends_with("()") {
             ConceptKind::ApiFunction
@@ -389,6 +394,23 @@ pub fn kind_of(concept: &Concept, analysis: &Analysis) -> ConceptKind {
         }
     }
     ConceptKind::Entity
+}
+
+/// "sources.list", "server.c", "Cargo.toml": a name with a file extension, not a method call
+/// ("Regex.new") or a version ("1.5").
+fn is_file_name(name: &str) -> bool {
+    const EXTENSIONS: &[&str] = &[
+        "c", "h", "cc", "cpp", "hpp", "rs", "py", "js", "ts", "go", "java", "rb", "sh", "txt",
+        "md", "rst", "conf", "cfg", "ini", "toml", "yaml", "yml", "json", "xml", "html", "css",
+        "list", "log", "lock", "gz", "tar", "zip", "deb", "so", "o", "a", "d", "service",
+    ];
+    let Some((stem, extension)) = name.rsplit_once('.') else {
+        return false;
+    };
+    !stem.is_empty()
+        && !name.contains("()")
+        && !stem.chars().all(|c| c.is_ascii_digit())
+        && EXTENSIONS.contains(&extension)
 }
 
 /// "compressing", "sorting": the -ing form of a verb, not a noun such as "ceiling" or
@@ -726,4 +748,26 @@ fn is_year(word: &str) -> bool {
         && word.chars().all(|c| c.is_ascii_digit())
         && word.starts_with(['1', '2'])
         && (1000..=2100).contains(&word.parse::<u32>().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_file_name;
+
+    #[test]
+    fn file_names_are_told_from_methods_and_versions() {
+        for file in ["sources.list", "server.c", "Cargo.toml", "zlib.h"] {
+            assert!(is_file_name(file), "{file} is a file");
+        }
+        for other in [
+            "Regex.new",
+            "1.5",
+            "os.path.join()",
+            "deflate()",
+            "Lock",
+            ".c",
+        ] {
+            assert!(!is_file_name(other), "{other} is no file");
+        }
+    }
 }

@@ -76,6 +76,9 @@ pub struct BlueprintPlan {
 /// more honest ones.
 pub const TITLE_ONLY_MAX_TERMINALS: usize = 3;
 
+/// The most tokens between the ends of two phrases that one sentence is taken to connect.
+const MAX_CONNECTED_DISTANCE: usize = 10;
+
 /// Plans the blueprint for a topic. Pure and deterministic.
 pub fn plan_blueprint(topic: &Topic, target: usize) -> BlueprintPlan {
     let analysis = source::analyse_shared(topic);
@@ -286,6 +289,28 @@ impl Planner<'_> {
         self.concept(key)
             .filter(|c| !is_weak_partner(c, self.analysis.language))
             .map(|c| self.named(c))
+    }
+
+    /// Whether two concepts are written near each other in one sentence (within one clause,
+    /// roughly), not merely both somewhere in it or in its section's heading.
+    fn close_in(&self, sentence: usize, a: &str, b: &str) -> bool {
+        let Some(sentence) = self.analysis.sentences.get(sentence) else {
+            return false;
+        };
+        let ends = |key: &str| -> Vec<usize> {
+            sentence
+                .phrases
+                .iter()
+                .filter(|p| p.key == key)
+                .map(|p| p.end)
+                .collect()
+        };
+        let (ends_a, ends_b) = (ends(a), ends(b));
+        ends_a.iter().any(|x| {
+            ends_b
+                .iter()
+                .any(|y| x.abs_diff(*y) <= MAX_CONNECTED_DISTANCE)
+        })
     }
 
     fn fresh(&self, option: &Option_) -> bool {
@@ -824,11 +849,12 @@ impl Planner<'_> {
             {
                 continue;
             }
+            // Two terms at the two ends of a long sentence are not what it connects.
             let same_sentence = c
                 .sentences
                 .iter()
                 .copied()
-                .find(|s| other.sentences.contains(s));
+                .find(|s| other.sentences.contains(s) && self.close_in(*s, key, &other.key));
             let same_section = || {
                 other.sentences.iter().copied().find(|s| {
                     let section = self.analysis.sentences[*s].section;
