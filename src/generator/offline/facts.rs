@@ -453,6 +453,27 @@ fn is_gerund(word: &str) -> bool {
             .any(|s| crate::generator::source::phrases::can_be_verb(s))
 }
 
+/// A procedure one can carry out on a case: "the algorithm", "a hypothesis test", "unit
+/// conversion"; not an activity named by its verb ("compression", "the binding",
+/// "installation").
+pub fn is_named_method(concept: &Concept, analysis: &Analysis) -> bool {
+    const METHOD_HEADS: &[&str] = &[
+        "procedure",
+        "algorithm",
+        "test",
+        "technique",
+        "calculation",
+        "computation",
+        "conversion",
+        "analysis",
+        "method",
+        "recipe",
+        "proof",
+        "derivation",
+    ];
+    analysis.language == "en" && METHOD_HEADS.contains(&head(&concept.key))
+}
+
 pub fn is_statistic(concept: &Concept) -> bool {
     STATISTIC_HEADS.contains(&head(&concept.key))
 }

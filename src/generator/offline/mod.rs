@@ -291,25 +291,58 @@ impl Planner<'_> {
             .map(|c| self.named(c))
     }
 
-    /// Whether two concepts are written near each other in one sentence (within one clause,
-    /// roughly), not merely both somewhere in it or in its section's heading.
+    /// Whether one sentence connects two concepts: written near each other (within one
+    /// clause, roughly) with a word that relates them in between, not merely both somewhere in
+    /// it, side by side in a list ("gas, ash and rock") or in its section's heading.
     fn close_in(&self, sentence: usize, a: &str, b: &str) -> bool {
         let Some(sentence) = self.analysis.sentences.get(sentence) else {
             return false;
         };
-        let ends = |key: &str| -> Vec<usize> {
+        let api_names = &self.analysis.document.api_names;
+        let tokens = source::phrases::tokenize(&sentence.text, api_names);
+        let spans = |key: &str| -> Vec<(usize, usize)> {
             sentence
                 .phrases
                 .iter()
                 .filter(|p| p.key == key)
-                .map(|p| p.end)
+                .map(|p| {
+                    let length = source::phrases::tokenize(&p.text, api_names).len();
+                    (p.end.saturating_sub(length), p.end)
+                })
                 .collect()
         };
-        let (ends_a, ends_b) = (ends(a), ends(b));
-        ends_a.iter().any(|x| {
-            ends_b
-                .iter()
-                .any(|y| x.abs_diff(*y) <= MAX_CONNECTED_DISTANCE)
+        let (spans_a, spans_b) = (spans(a), spans(b));
+        spans_a.iter().any(|x| {
+            spans_b.iter().any(|y| {
+                let (first, second) = if x.1 <= y.0 { (x, y) } else { (y, x) };
+                if first.1 > second.0 || second.0 - first.1 > MAX_CONNECTED_DISTANCE {
+                    return false;
+                }
+                let between = tokens.get(first.1..second.0).unwrap_or_default();
+                !between.iter().all(|t| {
+                    !t.word
+                        || matches!(
+                            t.lower.as_str(),
+                            "and"
+                                | "or"
+                                | "nor"
+                                | "the"
+                                | "a"
+                                | "an"
+                                | "as"
+                                | "well"
+                                | "both"
+                                | "either"
+                                | "y"
+                                | "e"
+                                | "o"
+                                | "et"
+                                | "ou"
+                                | "und"
+                                | "oder"
+                        )
+                })
+            })
         })
     }
 
@@ -608,7 +641,8 @@ impl Planner<'_> {
                     format!("use:{key}"),
                 ));
             }
-            ConceptKind::Procedure => {
+            // "Perform compression", "Perform the binding": only a named method is performed.
+            ConceptKind::Procedure if facts::is_named_method(c, self.analysis) => {
                 out.push(option(
                     "Perform",
                     format!("Perform {n} on a given case"),
@@ -616,15 +650,12 @@ impl Planner<'_> {
                     format!("perform:{key}"),
                 ));
             }
-            ConceptKind::Measure => {
-                let target = if facts::is_statistic(c) {
-                    "of a given list of values"
-                } else {
-                    "for a given case"
-                };
+            // A size or a level is read off or chosen, not calculated from values: only a
+            // statistic is.
+            ConceptKind::Measure if facts::is_statistic(c) => {
                 out.push(option(
                     "Calculate",
-                    format!("Calculate {n} {target}"),
+                    format!("Calculate {n} of a given list of values"),
                     definition.or(first),
                     format!("calculate:{key}"),
                 ));
@@ -643,6 +674,7 @@ impl Planner<'_> {
                     format!("consequences:{key}"),
                 ));
             }
+            ConceptKind::Procedure | ConceptKind::Measure => {}
             ConceptKind::Person => {
                 out.push(option(
                     "Assess",
@@ -681,11 +713,14 @@ impl Planner<'_> {
                 // Its role, only for a concept the text stresses or keeps coming back to.
                 // (Other languages have few cue words to find facts by, so this is most of
                 // what their sources support.)
+                // A single word the author does not stress ("directory", "utilisateurs",
+                // "étapes") has no role teachers would ask about.
                 let stressed = c.in_heading || c.marked || c.definition.is_some();
-                let term = c.key.contains(' ') || !source::is_common_english(&c.key);
-                if (stressed || term) && c.sentences.len() >= 2
-                    || c.sentences.len() >= 4
-                    || self.analysis.language != "en" && c.sentences.len() >= 2
+                // German writes its compounds as one word ("Versionsnummer", "Epoche" not).
+                let phrase = c.key.contains(' ')
+                    || self.analysis.language == "de" && c.name.chars().count() >= 9;
+                if stressed && c.sentences.len() >= 2
+                    || phrase && c.sentences.len() >= 2
                     || !self.analysis.has_source
                 {
                     out.push(option(
@@ -716,7 +751,6 @@ impl Planner<'_> {
         let has = |f: fn(&Fact) -> bool| facts.iter().find(|x| f(x)).map(Fact::sentence);
         let definition = has(|f| matches!(f, Fact::Definition { .. }));
         let rule = has(|f| matches!(f, Fact::Rule { .. }));
-        let example = has(|f| matches!(f, Fact::Example { .. }));
         let date = has(|f| matches!(f, Fact::Date { .. }));
         // The partner of a paired terminal objective gets an objective of its own, so both
         // halves of the comparison are taught.
@@ -896,10 +930,8 @@ impl Planner<'_> {
                 || self.analysis.language != "en"
                     && (other.key.contains(' ') || other.name.chars().count() >= 6)
         });
-        // One connection per terminal objective, a second only to a term the author stresses
-        // in the same sentence: more reads as padding.
-        let strong = partners.iter().filter(|p| p.0 == 0).count();
-        for (_, _, other, sentence) in partners.into_iter().take(strong.clamp(1, 2)) {
+        // One connection per terminal objective: a second read as padding to teachers.
+        for (_, _, other, sentence) in partners.into_iter().take(1) {
             let r = self.named(other);
             out.push(option(
                 "Explain",
@@ -912,14 +944,7 @@ impl Planner<'_> {
             ConceptKind::ApiFunction
             | ConceptKind::ApiType
             | ConceptKind::ApiConstant
-            | ConceptKind::ApiOption => {
-                out.push(option(
-                    "Describe",
-                    format!("Describe the behaviour of {n} that the text documents"),
-                    rule.or(first),
-                    format!("describe:{key}"),
-                ));
-            }
+            | ConceptKind::ApiOption => {}
             ConceptKind::Measure => {
                 out.push(option(
                     "Interpret",
@@ -929,9 +954,11 @@ impl Planner<'_> {
                 ));
             }
             _ => {
-                // "Define X" already asks for what X is; describing it again is padding.
+                // "Define X" already asks for what X is; describing it again is padding, and
+                // teachers found "Describe X in your own words" vague wherever the text gave
+                // anything more specific to ask.
                 let defined = out.iter().any(|o| o.task == format!("define:{key}"));
-                if !defined {
+                if !defined && out.len() < 2 {
                     out.push(option(
                         "Describe",
                         format!("Describe {n} in your own words"),
@@ -947,14 +974,6 @@ impl Planner<'_> {
                 format!("Explain the rule the text gives for {n}"),
                 Some(sentence),
                 format!("explain-rule:{key}"),
-            ));
-        }
-        if let Some(sentence) = example {
-            out.push(option(
-                "Illustrate",
-                format!("Illustrate {n} with the example the text gives"),
-                Some(sentence),
-                format!("example:{key}"),
             ));
         }
         out

@@ -706,12 +706,6 @@ fn rank_concepts(
             continue;
         }
         let in_heading = headings.iter().any(|h| h == key);
-        // A section headed by the concept itself ("wait()", "Hazards") opens with what it is.
-        let home_section = analysis.document.sections.iter().position(|s| {
-            s.heading
-                .as_deref()
-                .is_some_and(|h| h == key || phrases::phrase_key(h.split_whitespace()) == *key)
-        });
         let is_marked = marked.contains(key);
         let in_title = title_keys.contains(key.as_str());
         let in_description = description_keys.contains(key.as_str());
@@ -737,15 +731,10 @@ fn rank_concepts(
                                 .is_some_and(|n| n.paragraph == sentence.paragraph)
                     })
                     .map(|s| s + 1)
-            })
-            .or_else(|| {
-                let home = home_section?;
-                analysis
-                    .sentences
-                    .iter()
-                    .position(|s| s.section == home && s.phrases.iter().any(|p| p.key == *key))
-                    .or_else(|| analysis.sentences.iter().position(|s| s.section == home))
             });
+        // A section headed by the concept ("Hazards", "Configuration utilisateur") is not its
+        // definition: teachers read "Define hazards" resting on the section's first sentence
+        // as a misreading.
         if analysis.has_source && count == 0 {
             continue;
         }

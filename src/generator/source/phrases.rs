@@ -619,6 +619,49 @@ pub fn tag(tokens: &mut [Token]) -> Vec<bool> {
             tokens[i].tag = Some(UPOS::NOUN);
         }
     }
+    for i in 1..tokens.len() {
+        let next = tokens.get(i + 1);
+        let (previous, word) = (&tokens[i - 1], &tokens[i]);
+        if word.api || !word.word || previous.api {
+            continue;
+        }
+        // "Pyroclastic flows are …": an adjective and a plural before a copula is the
+        // subject, not an adjective before a verb.
+        let before_copula =
+            next.is_some_and(|n| matches!(n.lower.as_str(), "are" | "is" | "was" | "were"));
+        if word.tag == Some(UPOS::VERB)
+            && matches!(previous.tag, Some(UPOS::ADJ | UPOS::PROPN))
+            && word.lower.ends_with('s')
+            && before_copula
+            && can_be_noun(&word.lower)
+        {
+            tokens[i].tag = Some(UPOS::NOUN);
+            continue;
+        }
+        // "How volcanoes form", "where the plates meet": in a clause opened by a
+        // subordinator, a bare word after a plural noun that ends the phrase is its verb.
+        let ends_phrase = next.is_none_or(|n| {
+            !n.word || !matches!(n.tag, Some(UPOS::NOUN | UPOS::PROPN | UPOS::ADJ))
+        });
+        let mut before = i - 1;
+        while before > 0 && tokens[before - 1].tag == Some(UPOS::DET) {
+            before -= 1;
+        }
+        let clause_opens = before > 0
+            && matches!(
+                tokens[before - 1].lower.as_str(),
+                "how" | "where" | "when" | "why" | "as" | "because" | "if" | "until" | "unless"
+            );
+        if clause_opens
+            && is_plural_noun(previous)
+            && word.tag == Some(UPOS::NOUN)
+            && !word.lower.ends_with('s')
+            && ends_phrase
+            && can_be_verb(&word.lower)
+        {
+            tokens[i].tag = Some(UPOS::VERB);
+        }
+    }
     let tags: Vec<Option<UPOS>> = tokens.iter().map(|t| t.tag).collect();
     CHUNKER.chunk_sentence(&strings, &tags)
 }
@@ -789,7 +832,9 @@ fn is_verb_after_subject(subject: &Token, word: &Token, next: Option<&Token>) ->
             next.lower.as_str(),
             "where" | "when" | "if" | "because" | "as" | "into" | "through"
         );
-    if !clause_follows || word.api || subject.api {
+    // "Pyroclastic flows are …": no verb is followed by a copula.
+    let copula = matches!(next.lower.as_str(), "are" | "is" | "was" | "were");
+    if !clause_follows || copula || word.api || subject.api {
         return false;
     }
     let chars: Vec<char> = word.lower.chars().collect();
@@ -801,6 +846,15 @@ fn is_verb_after_subject(subject: &Token, word: &Token, next: Option<&Token>) ->
     can_be_verb
         && (plural_subject && !word.lower.ends_with('s')
             || !plural_subject && word.lower.ends_with('s') && !word.lower.ends_with("ss"))
+}
+
+/// "volcanoes", "plates": a plural noun, not "gas", "status" or "physics".
+fn is_plural_noun(token: &Token) -> bool {
+    let lower = &token.lower;
+    matches!(token.tag, Some(UPOS::NOUN))
+        && lower.chars().count() > 3
+        && lower.ends_with('s')
+        && !["ss", "us", "is", "ics"].iter().any(|e| lower.ends_with(e))
 }
 
 /// Whether harper's dictionary knows the word as a verb.
