@@ -384,9 +384,10 @@ impl Planner<'_> {
             .min_by_key(|(i, o)| (self.verb_uses.get(o.verb).copied().unwrap_or(0), *i))
             .map(|(_, o)| o)?;
         let candidates = self.enabling_options(concept, kind, &facts, &terminal);
-        // Two enabling objectives about the concept alone that rest on one sentence have one
-        // answer ("State the purpose of run()", "Describe the behaviour of run()" on the same
-        // line); only where the text gives too little for two otherwise may they share it.
+        // Two enabling objectives that rest on one sentence have one answer ("Explain the
+        // connection between release() and the semaphore" and "... release() and acquire()" on
+        // the same line); only where the text gives too little for two otherwise may they
+        // share it.
         let mut enabling = self.choose_enabling(&terminal, &candidates, true);
         if enabling.len() < 2 {
             enabling = self.choose_enabling(&terminal, &candidates, false);
@@ -404,7 +405,6 @@ impl Planner<'_> {
         candidates: &[Option_],
         one_per_sentence: bool,
     ) -> Vec<Option_> {
-        let alone = |o: &Option_| !o.task.contains('|');
         let mut enabling: Vec<Option_> = Vec::new();
         for candidate in candidates {
             if enabling.len() >= 5 {
@@ -416,10 +416,7 @@ impl Planner<'_> {
                 || enabling.iter().any(|e| e.task == candidate.task)
                 || one_per_sentence
                     && candidate.sentence.is_some()
-                    && alone(candidate)
-                    && enabling
-                        .iter()
-                        .any(|e| e.sentence == candidate.sentence && alone(e))
+                    && enabling.iter().any(|e| e.sentence == candidate.sentence)
                 || similarity(&candidate.text, &terminal.text) >= NEAR_DUPLICATE_SIMILARITY
                 || enabling
                     .iter()
