@@ -638,27 +638,7 @@ pub fn tag(tokens: &mut [Token]) -> Vec<bool> {
             tokens[i].tag = Some(UPOS::NOUN);
             continue;
         }
-        // "How volcanoes form", "where the plates meet": in a clause opened by a
-        // subordinator, a bare word after a plural noun that ends the phrase is its verb.
-        let ends_phrase = next.is_none_or(|n| {
-            !n.word || !matches!(n.tag, Some(UPOS::NOUN | UPOS::PROPN | UPOS::ADJ))
-        });
-        let mut before = i - 1;
-        while before > 0 && tokens[before - 1].tag == Some(UPOS::DET) {
-            before -= 1;
-        }
-        let clause_opens = before > 0
-            && matches!(
-                tokens[before - 1].lower.as_str(),
-                "how" | "where" | "when" | "why" | "as" | "because" | "if" | "until" | "unless"
-            );
-        if clause_opens
-            && is_plural_noun(previous)
-            && word.tag == Some(UPOS::NOUN)
-            && !word.lower.ends_with('s')
-            && ends_phrase
-            && can_be_verb(&word.lower)
-        {
+        if word.tag == Some(UPOS::NOUN) && is_verb_of_clause(tokens, i) {
             tokens[i].tag = Some(UPOS::VERB);
         }
     }
@@ -718,6 +698,7 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
         // with nothing after it but punctuation or a preposition, it is the phrase's head.
         if i < tokens.len()
             && i > start
+            && !is_verb_of_clause(tokens, i)
             && tokens[i].word
             && !tokens[i].api
             && matches!(tokens[i].tag, Some(UPOS::VERB | UPOS::ADJ))
@@ -846,6 +827,32 @@ fn is_verb_after_subject(subject: &Token, word: &Token, next: Option<&Token>) ->
     can_be_verb
         && (plural_subject && !word.lower.ends_with('s')
             || !plural_subject && word.lower.ends_with('s') && !word.lower.ends_with("ss"))
+}
+
+/// "How volcanoes form", "where the plates meet": in a clause opened by a subordinator, a
+/// bare word after a plural noun that ends the phrase is its verb (English compounds rarely
+/// have a plural first part).
+fn is_verb_of_clause(tokens: &[Token], i: usize) -> bool {
+    if i == 0 {
+        return false;
+    }
+    let next = tokens.get(i + 1);
+    let ends_phrase = next
+        .is_none_or(|n| !n.word || !matches!(n.tag, Some(UPOS::NOUN | UPOS::PROPN | UPOS::ADJ)));
+    let mut before = i - 1;
+    while before > 0 && tokens[before - 1].tag == Some(UPOS::DET) {
+        before -= 1;
+    }
+    let clause_opens = before > 0
+        && matches!(
+            tokens[before - 1].lower.as_str(),
+            "how" | "where" | "when" | "why" | "as" | "because" | "if" | "until" | "unless"
+        );
+    clause_opens
+        && is_plural_noun(&tokens[i - 1])
+        && !tokens[i].lower.ends_with('s')
+        && ends_phrase
+        && can_be_verb(&tokens[i].lower)
 }
 
 /// "volcanoes", "plates": a plural noun, not "gas", "status" or "physics".
