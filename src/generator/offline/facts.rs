@@ -471,7 +471,9 @@ pub fn is_named_method(concept: &Concept, analysis: &Analysis) -> bool {
         "proof",
         "derivation",
     ];
-    analysis.language == "en" && METHOD_HEADS.contains(&head(&concept.key))
+    // A bare "test" is more often a heading ("Test yourself") than a method of the text.
+    let specific = concept.key.contains(' ') || concept.determiner.as_deref() == Some("the");
+    analysis.language == "en" && specific && METHOD_HEADS.contains(&head(&concept.key))
 }
 
 pub fn is_statistic(concept: &Concept) -> bool {

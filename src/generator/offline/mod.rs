@@ -571,7 +571,11 @@ impl Planner<'_> {
                         ));
                     }
                 }
-                Fact::Steps { sentence, count } => {
+                // "Perform test" on the numbered questions under "Test yourself": a bare
+                // everyday word is no procedure to carry out.
+                Fact::Steps { sentence, count }
+                    if c.key.contains(' ') || !source::is_common_english(&c.key) =>
+                {
                     let mut o = option(
                         "Perform",
                         format!("Perform {n} on a new example"),
