@@ -610,6 +610,40 @@ fn rank_concepts(
             }
         }
     }
+    // German plurals ("Zeichenketten", "Versionsnummern") are the singular's concept: the
+    // shared word list knows only English endings.
+    if analysis.language == "de" {
+        let keys: Vec<String> = tallies
+            .keys()
+            .filter(|k| !k.contains(' '))
+            .cloned()
+            .collect();
+        for singular in &keys {
+            for ending in ["n", "en", "e", "er", "s"] {
+                let plural = format!("{singular}{ending}");
+                if singular.chars().count() < 4 || !tallies.contains_key(singular) {
+                    continue;
+                }
+                let Some(merged) = tallies.remove(&plural) else {
+                    continue;
+                };
+                if let Some(tally) = tallies.get_mut(singular) {
+                    for (form, n) in merged.forms {
+                        *tally.forms.entry(form).or_default() += n;
+                    }
+                    for (determiner, n) in merged.determiners {
+                        *tally.determiners.entry(determiner).or_default() += n;
+                    }
+                    tally.sentences.extend(merged.sentences);
+                    tally.sentences.sort_unstable();
+                    tally.sentences.dedup();
+                    tally.sections.extend(merged.sections);
+                    tally.starts += merged.starts;
+                    tally.lower_case_seen |= merged.lower_case_seen;
+                }
+            }
+        }
+    }
     // Where a concept occurs inside a longer phrase ("signature" in "vérification de
     // signature", "CRC" in "32-bit CRC"): the text keeps coming back to it even where it never
     // stands alone, which counts, at half weight, towards its score.
@@ -805,13 +839,17 @@ fn rank_concepts(
         }
         // One word of a longer title ("compressing", "files" of "Compressing files with
         // gzip") is the topic itself, which every objective already has as its context.
-        if analysis.language == "en"
-            && !tally.api
+        // (A German title word carries its plural ending: "Debian-Paketen".)
+        let stem = word_stem(key);
+        let title_word = title_stems
+            .iter()
+            .any(|t| *t == stem || t.starts_with(key.as_str()) && t.len() - key.len() <= 2);
+        if !tally.api
             && words == 1
             && !is_marked
             && definition.is_none()
             && title_stems.len() >= 2
-            && title_stems.contains(&word_stem(key))
+            && title_word
         {
             score *= 0.4;
         }
