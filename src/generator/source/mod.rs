@@ -1262,6 +1262,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_german_plural_is_its_singulars_concept_and_title_words_are_context() {
+        let topic = Topic {
+            title: "Versionsnummern von Debian-Paketen".into(),
+            source_text: Some(
+                "Die Zeichenkette beschreibt die Version. Jede Zeichenkette enthält Ziffern. \
+                 Zeichenketten werden von links nach rechts verglichen. Die Versionsnummer \
+                 eines Debian-Pakets hat drei Teile. Die Versionsnummer beginnt mit der Epoche."
+                    .into(),
+            ),
+            ..topic(None)
+        };
+        let analysis = analyse(&topic);
+        let keys: Vec<&str> = analysis.concepts.iter().map(|c| c.key.as_str()).collect();
+        assert!(keys.contains(&"zeichenkette"), "{keys:?}");
+        assert!(!keys.contains(&"zeichenketten"), "{keys:?}");
+        let score = |key: &str| {
+            analysis
+                .concept(key)
+                .map(|c| c.score)
+                .unwrap_or_else(|| panic!("{key} is a concept: {keys:?}"))
+        };
+        // As often in the text as "Zeichenkette", but a word of the title.
+        assert!(score("versionsnummer") < score("zeichenkette"), "{keys:?}");
+    }
+
     fn draft(text: &str) -> ObjectiveDraft {
         ObjectiveDraft {
             text: text.into(),

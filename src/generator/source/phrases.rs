@@ -1052,6 +1052,8 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
             i += 1;
         }
         let mut end = i;
+        // The verb that ended the run starts no phrase of its own ("possède la clé").
+        let verb_ended = i < tokens.len() && is_content(&tokens[i]) && verb_after_noun(start, i);
         if language == "de" {
             while end > start
                 && !tokens[end - 1]
@@ -1105,6 +1107,9 @@ pub fn stop_word_phrases(tokens: &[Token], stop: &BTreeSet<String>, language: &s
                 && is_probably_sentence_initial_non_noun(&tokens[0]))
         {
             phrases.push(make_phrase(tokens, s, end, None));
+        }
+        if verb_ended {
+            i += 1;
         }
     }
     phrases
@@ -1297,5 +1302,48 @@ mod tests {
             phrases.contains(&"measures of spread".to_string()),
             "{phrases:?}"
         );
+    }
+
+    fn french(sentence: &str) -> Vec<String> {
+        let tokens = tokenize(sentence, &BTreeSet::new());
+        let stop = crate::generator::source::language::stop_words("fr");
+        stop_word_phrases(&tokens, &stop, "fr")
+            .into_iter()
+            .map(|p| p.text)
+            .collect()
+    }
+
+    #[test]
+    fn french_verbs_and_adverbs_end_a_phrase() {
+        let phrases = french("Si une archive possède un fichier Release, apt exige la signature.");
+        assert!(phrases.contains(&"archive".to_string()), "{phrases:?}");
+        assert!(
+            phrases.contains(&"fichier Release".to_string()),
+            "{phrases:?}"
+        );
+        assert!(
+            !phrases
+                .iter()
+                .any(|p| p.contains("possède") || p.contains("exige")),
+            "{phrases:?}"
+        );
+        let phrases = french("Il faut télécharger automatiquement les dépôts individuels.");
+        assert!(
+            phrases.contains(&"dépôts individuels".to_string()),
+            "{phrases:?}"
+        );
+        assert!(!phrases
+            .iter()
+            .any(|p| p.contains("télécharger") || p.contains("automatiquement")));
+    }
+
+    #[test]
+    fn a_plural_in_a_clause_ends_on_its_verb() {
+        assert_eq!(english("How volcanoes form"), vec!["volcanoes"]);
+        assert_eq!(
+            english("Pyroclastic flows are fast-moving currents."),
+            vec!["Pyroclastic flows", "fast-moving currents"]
+        );
+        assert!(english("The instruction set.").contains(&"instruction set".to_string()));
     }
 }
