@@ -410,7 +410,13 @@ impl Planner<'_> {
             if enabling.len() >= 5 {
                 break;
             }
+            // "Explain the rule …" under "Apply the rule …" on the same sentence asks the
+            // same thing twice.
+            let same_rule = is_rule_task(&candidate.task)
+                && is_rule_task(&terminal.task)
+                && candidate.sentence == terminal.sentence;
             if candidate.level() >= terminal.level()
+                || same_rule
                 || candidate.task == terminal.task
                 || !self.fresh(candidate)
                 || enabling.iter().any(|e| e.task == candidate.task)
