@@ -339,7 +339,7 @@ pub fn kind_of(concept: &Concept, analysis: &Analysis) -> ConceptKind {
     let name = concept.name.as_str();
     // A file the text names ("sources.list", "server.c") is no type to make objects of: what
     // a reader learns about it is its role.
-    if concept.api && is_file_name(name) {
+    if concept.api && (is_file_name(name) || is_feature_flag(concept, analysis)) {
         return ConceptKind::Entity;
     }
     if concept.api {
@@ -411,6 +411,25 @@ fn is_file_name(name: &str) -> bool {
         && !name.contains("()")
         && !stem.chars().all(|c| c.is_ascii_digit())
         && EXTENSIONS.contains(&extension)
+}
+
+/// A crate feature or build flag (`std`, `serde`, `matrixmultiply-threading`): a lower-case
+/// name met only in sections about features, which no program makes objects of.
+fn is_feature_flag(concept: &Concept, analysis: &Analysis) -> bool {
+    let plain = concept
+        .name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    plain
+        && !concept.sections.is_empty()
+        && concept.sections.iter().all(|&s| {
+            analysis
+                .document
+                .sections
+                .get(s)
+                .and_then(|section| section.heading.as_deref())
+                .is_some_and(|h| h.to_lowercase().contains("feature"))
+        })
 }
 
 /// "compressing", "sorting": the -ing form of a verb, not a noun such as "ceiling" or
@@ -775,7 +794,37 @@ fn is_year(word: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_file_name;
+    use super::{is_file_name, kind_of, ConceptKind};
+    use crate::domain::Topic;
+    use crate::generator::source::analyse;
+
+    #[test]
+    fn a_crate_feature_is_no_type_to_make_objects_of() {
+        let topic = Topic {
+            id: uuid::Uuid::nil(),
+            title: "Arrays in Rust".into(),
+            description: None,
+            source_text: Some(
+                "# Arrays\n\nAn `Array` holds elements of one type. Make an `Array` with \
+                 `zeros()` and index it with a tuple. The `stack` type joins arrays; a `stack` \
+                 keeps them in order.\n\n## Crate features\n\nThe `serde` \
+                 feature lets arrays be serialised. The `serde` feature is off by default.\n"
+                    .into(),
+            ),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let analysis = analyse(&topic);
+        let kind = |key: &str| {
+            let concept = analysis
+                .concept(key)
+                .unwrap_or_else(|| panic!("{key} is a concept"));
+            kind_of(concept, &analysis)
+        };
+        assert_eq!(kind("serde"), ConceptKind::Entity);
+        // A lower-case API name outside the features section is still a type.
+        assert_eq!(kind("stack"), ConceptKind::ApiType);
+    }
 
     #[test]
     fn file_names_are_told_from_methods_and_versions() {
