@@ -968,6 +968,48 @@ async fn sessions_are_listed_and_ended_one_or_all_but_the_current(backend: Backe
     app.stop().await;
 }
 
+/// The sessions page lists where one is logged in and logs out everywhere else.
+#[tokio::test]
+async fn the_sessions_page_ends_the_other_sessions() {
+    let app = spawn_app_with(Backend::Sqlite, accounts_on()).await;
+    let here = sign_up_cookie(&app, "ada@example.org").await;
+    let there = log_in_as(&app, "ada@example.org", "OtherBrowser/3.0").await;
+    let page = send(&app, &here, Method::GET, "/account/sessions", None).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("OtherBrowser/3.0 from 127.0.0.1"), "{html}");
+    assert_eq!(html.matches("(this browser)").count(), 1, "{html}");
+    assert!(html.contains("Log out everywhere else"));
+    let no_redirects = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let ended = no_redirects
+        .post(app.url("/account/sessions/end-others"))
+        .header("cookie", &here)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(ended.status(), 303);
+    let gone = send(&app, &there, Method::GET, "/api/auth/me", None).await;
+    assert_error(gone, 401, "unauthenticated").await;
+    assert_eq!(
+        send(&app, &here, Method::GET, "/api/auth/me", None)
+            .await
+            .status(),
+        200
+    );
+    let foreign = no_redirects
+        .post(app.url("/account/sessions/end-others"))
+        .header("cookie", &here)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(foreign.status(), 403, "a cross-site form is refused");
+    app.stop().await;
+}
+
 fn days_from_now(value: &Value) -> i64 {
     let at =
         chrono::DateTime::parse_from_rfc3339(value.as_str().expect("a time")).expect("RFC 3339");

@@ -25,8 +25,8 @@ use crate::domain::account::{
 use crate::domain::time::rfc3339;
 use crate::domain::{ApiTokenInfo, Credentials, FieldError};
 use crate::http::api::auth::{
-    client_ip, create_token, log_in, log_out, revoke_token, sign_up, user_agent, CreatedToken,
-    NewSession,
+    client_ip, create_token, end_other_sessions, end_session, log_in, log_out, revoke_token,
+    sessions_of, sign_up, user_agent, CreatedToken, NewSession,
 };
 use crate::http::auth::{authenticate, clear_session_cookie, session_cookie_header, CurrentUser};
 use crate::http::error::ApiError;
@@ -502,6 +502,90 @@ pub async fn revoke_api_token(
         Err(other) => return Err(other.into()),
     };
     Ok(Redirect::to(&next).into_response())
+}
+
+const SESSIONS_PAGE: &str = "/account/sessions";
+
+/// One session as the sessions page lists it.
+pub struct SessionRow {
+    pub client: String,
+    pub current: bool,
+    pub created: String,
+    pub created_iso: String,
+    pub last_seen: String,
+    pub last_seen_iso: String,
+    pub end_action: String,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+struct SessionsPage {
+    title: String,
+    nav: &'static str,
+    viewer: Option<Viewer>,
+    sessions: Vec<SessionRow>,
+    notice: Option<&'static str>,
+}
+
+/// `GET /account/sessions`: where the caller is logged in, with buttons to end them.
+pub async fn sessions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    viewer: Option<Viewer>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    if !state.auth.enabled() {
+        return Ok(Redirect::to(DEFAULT_NEXT).into_response());
+    }
+    let sessions = sessions_of(&state, &caller).await?;
+    let page = SessionsPage {
+        title: "Sessions".into(),
+        nav: "sessions",
+        viewer,
+        sessions: sessions
+            .iter()
+            .map(|s| SessionRow {
+                client: s.client.clone().unwrap_or_else(|| "Unknown client".into()),
+                current: s.current,
+                created: human_time(s.created_at),
+                created_iso: rfc3339(s.created_at),
+                last_seen: human_time(s.last_seen_at),
+                last_seen_iso: rfc3339(s.last_seen_at),
+                end_action: format!("{SESSIONS_PAGE}/{}/end", s.id),
+            })
+            .collect(),
+        notice: match query_get(&query_pairs(query), "notice") {
+            Some("ended") => Some("The session was ended."),
+            Some("others-ended") => Some("Every other session was ended."),
+            _ => None,
+        },
+    };
+    render(&page, StatusCode::OK)
+}
+
+/// `POST /account/sessions/{session_id}/end`: ends one of the caller's sessions. One that is
+/// already gone (a second click) just shows the list again.
+pub async fn end_one_session(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    Path(session_id): Path<String>,
+) -> PageResult {
+    let id: Uuid = page_id(&session_id)?;
+    let next = match end_session(&state, &caller, id).await {
+        Ok(()) => format!("{SESSIONS_PAGE}?notice=ended"),
+        Err(ApiError::SessionNotFound) => SESSIONS_PAGE.to_string(),
+        Err(other) => return Err(other.into()),
+    };
+    Ok(Redirect::to(&next).into_response())
+}
+
+/// `POST /account/sessions/end-others`: log out everywhere else.
+pub async fn end_others(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+) -> PageResult {
+    end_other_sessions(&state, &caller).await?;
+    Ok(Redirect::to(&format!("{SESSIONS_PAGE}?notice=others-ended")).into_response())
 }
 
 #[cfg(test)]
