@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # QuizMaster's fault campaign: kill -9 of the server during a batch, 1,000 concurrent generate
-# requests on one topic, slow and abandoned SSE clients, SQLite on a full disk (a tmpfs: needs
+# requests on one topic, slow and abandoned SSE clients, a connection-exhaustion attack and
+# log-in and sign-up bursts (issue 16), SQLite on a full disk (a tmpfs: needs
 # root, skipped loudly otherwise and an error when CI is set), PostgreSQL restarted mid-batch
 # (needs root for pg_ctlcluster). Exits non-zero if anything is found.
 # Usage: ./bench/faults.sh [--short] [--debug] [--pg URL]

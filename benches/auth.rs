@@ -203,8 +203,8 @@ async fn main() {
     let mut off = start(AccountsConfig::local_unlimited()).await;
     off.prepare(&Auth::None).await;
     let mut on = start(AccountsConfig {
-        generate_per_minute: 0,
-        max_active_per_user: 0,
+        generate_per_minute: Some(0),
+        max_active_per_user: Some(0),
         ..AccountsConfig::default()
     })
     .await;

@@ -161,6 +161,8 @@ pub struct OpsConfig {
     /// Bearer token that `/metrics` requires from non-loopback clients (loopback needs none).
     #[arg(long, env = "QUIZMASTER_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    #[command(flatten)]
+    pub connections: ConnectionConfig,
 }
 
 impl Default for OpsConfig {
@@ -168,6 +170,7 @@ impl Default for OpsConfig {
         Self {
             retention_days: 30,
             metrics_token: None,
+            connections: ConnectionConfig::default(),
         }
     }
 }
@@ -202,12 +205,23 @@ pub struct AccountsConfig {
     /// Whether strangers may sign up (`open`) or not (`closed`).
     #[arg(long, env = "QUIZMASTER_SIGNUP", value_enum, default_value_t = SignupMode::Open)]
     pub signup: SignupMode,
-    /// Generations one user may start per minute; 0 turns the limit off.
-    #[arg(long, env = "QUIZMASTER_GENERATE_PER_MINUTE", default_value_t = 30)]
-    pub generate_per_minute: u32,
+    /// Generations one user may start per minute; 0 turns the limit off. Default 30 with
+    /// accounts on, 0 with `QUIZMASTER_AUTH=off` (one local user: nobody to limit).
+    #[arg(long, env = "QUIZMASTER_GENERATE_PER_MINUTE")]
+    pub generate_per_minute: Option<u32>,
     /// Generations one user may have queued or running at once; 0 turns the limit off.
-    #[arg(long, env = "QUIZMASTER_MAX_ACTIVE_PER_USER", default_value_t = 10)]
-    pub max_active_per_user: u32,
+    /// Default 10 with accounts on, 0 with `QUIZMASTER_AUTH=off`.
+    #[arg(long, env = "QUIZMASTER_MAX_ACTIVE_PER_USER")]
+    pub max_active_per_user: Option<u32>,
+    /// SSE streams and long polls one user may hold open at once (in this process).
+    #[arg(long, env = "QUIZMASTER_MAX_STREAMS_PER_USER", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_user: u32,
+    /// SSE streams and long polls one client address may hold open at once (in this process);
+    /// by default the same as the per-user cap.
+    #[arg(long, env = "QUIZMASTER_MAX_STREAMS_PER_CLIENT",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_client: Option<u32>,
     /// Accounts one client address may create per hour (loopback is exempt); 0 turns the limit
     /// off.
     #[arg(long, env = "QUIZMASTER_SIGNUPS_PER_HOUR", default_value_t = 20)]
@@ -228,8 +242,10 @@ impl Default for AccountsConfig {
         Self {
             auth: AuthMode::On,
             signup: SignupMode::Open,
-            generate_per_minute: 30,
-            max_active_per_user: 10,
+            generate_per_minute: None,
+            max_active_per_user: None,
+            max_streams_per_user: 20,
+            max_streams_per_client: None,
             signups_per_hour: 20,
             session_days: 30,
             trust_proxy: Toggle::Off,
@@ -242,16 +258,71 @@ impl AccountsConfig {
     pub fn local_unlimited() -> Self {
         Self {
             auth: AuthMode::Off,
-            generate_per_minute: 0,
-            max_active_per_user: 0,
+            generate_per_minute: Some(0),
+            max_active_per_user: Some(0),
             ..Self::default()
         }
     }
 
+    /// The per-user generation limits: as set, or the defaults of the auth mode. Without
+    /// accounts there is one local user, and limiting it would only get in the way of its
+    /// scripts, so both default to off there.
     pub fn generation_limits(&self) -> crate::db::GenerationLimits {
+        let (per_minute, max_active) = match self.auth {
+            AuthMode::On => (30, 10),
+            AuthMode::Off => (0, 0),
+        };
         crate::db::GenerationLimits {
-            per_minute: self.generate_per_minute,
-            max_active: self.max_active_per_user,
+            per_minute: self.generate_per_minute.unwrap_or(per_minute),
+            max_active: self.max_active_per_user.unwrap_or(max_active),
+        }
+    }
+
+    /// The caps on SSE streams and long polls: per user, and per client address.
+    pub fn stream_caps(&self) -> (u32, u32) {
+        (
+            self.max_streams_per_user,
+            self.max_streams_per_client
+                .unwrap_or(self.max_streams_per_user),
+        )
+    }
+}
+
+/// How connections are accepted and kept (see `crate::http::server`).
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionConfig {
+    /// A client that has not sent a whole request head this many seconds after connecting (or
+    /// after its previous response, on a kept-alive connection) is dropped.
+    #[arg(long, env = "QUIZMASTER_HEADER_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// A response the client does not read from for this many seconds is abandoned; also the
+    /// longest pause allowed inside a request body.
+    #[arg(long, env = "QUIZMASTER_IDLE_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_secs: u64,
+    /// Connections open at once, in total (lowered to fit the open-files limit).
+    #[arg(long, env = "QUIZMASTER_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Connections open at once from one client address (IPv6: one /64); 0 = no cap of its
+    /// own. Not applied with `QUIZMASTER_TRUST_PROXY=on`, where every connection comes from
+    /// the proxy.
+    #[arg(
+        long,
+        env = "QUIZMASTER_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 256
+    )]
+    pub max_connections_per_client: u64,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 4096,
+            max_connections_per_client: 256,
         }
     }
 }

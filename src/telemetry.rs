@@ -25,6 +25,9 @@ pub const GENERATOR_ERRORS: &str = "quizmaster_generator_errors_total";
 pub const HISTORY_PURGED: &str = "quizmaster_history_purged_total";
 pub const LOGINS: &str = "quizmaster_logins_total";
 pub const GENERATIONS_REFUSED: &str = "quizmaster_generations_refused_total";
+pub const CONNECTIONS_OPEN: &str = "quizmaster_connections_open";
+pub const CONNECTIONS_REFUSED: &str = "quizmaster_connections_refused_total";
+pub const STREAMS_REFUSED: &str = "quizmaster_streams_refused_total";
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -113,6 +116,15 @@ fn describe() {
         "Generations that ended in error, by error_code"
     );
     describe_counter!(GENERATIONS_CANCELLED, "Generations that ended in cancelled");
+    describe_gauge!(CONNECTIONS_OPEN, "HTTP connections open now");
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "Connections turned away by cap: total, per_client"
+    );
+    describe_counter!(
+        STREAMS_REFUSED,
+        "SSE streams and long polls refused by cap: per_user, per_client"
+    );
     describe_counter!(
         LOGINS,
         "Log-in attempts by outcome: success, invalid_credentials, throttled"

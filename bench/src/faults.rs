@@ -131,6 +131,12 @@ impl Faults {
         if self.wants("pg") {
             self.pg_restart(table).await?;
         }
+        if self.wants("connections") {
+            self.connection_exhaustion(table).await?;
+        }
+        if self.wants("logins") {
+            self.log_in_burst(table).await?;
+        }
         Ok(())
     }
 
@@ -559,6 +565,285 @@ impl Faults {
             o.details(),
         ));
         drop(worker);
+        drop(server);
+        Ok(())
+    }
+}
+
+/// What the normal user saw while an attack ran: `/healthz` over a new connection every 250 ms.
+#[derive(Default)]
+struct Probe {
+    latencies_ms: Vec<f64>,
+    failures: usize,
+}
+
+impl Probe {
+    fn describe(&self) -> String {
+        let mut sorted = self.latencies_ms.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let at = |q: f64| {
+            sorted
+                .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        if sorted.is_empty() {
+            return format!(
+                "/healthz never answered ({} of {} failed)",
+                self.failures, self.failures
+            );
+        }
+        format!(
+            "/healthz p50 {:.1} ms, max {:.1} ms, {} of {} failed",
+            at(0.5),
+            sorted.last().copied().unwrap_or(f64::NAN),
+            self.failures,
+            self.failures + sorted.len()
+        )
+    }
+}
+
+async fn probe_healthz(base: String, until: Instant) -> Probe {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let mut probe = Probe::default();
+    while Instant::now() < until {
+        let started = Instant::now();
+        match client.get(format!("{base}/healthz")).send().await {
+            Ok(r) if r.status() == 200 => probe
+                .latencies_ms
+                .push(started.elapsed().as_secs_f64() * 1000.0),
+            _ => probe.failures += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    probe
+}
+
+/// One slow-header attacker connection from 127.0.0.2: half a request line, then a header
+/// every 5 s. Returns whether the server still held it when the attack ended.
+async fn slow_header_client(addr: String, until: Instant) -> bool {
+    let Ok(socket) = tokio::net::TcpSocket::new_v4() else {
+        return false;
+    };
+    let bound = "127.0.0.2:0".parse().map(|a| socket.bind(a));
+    let (Ok(Ok(())), Ok(target)) = (bound, addr.parse()) else {
+        return false;
+    };
+    let Ok(mut stream) = socket.connect(target).await else {
+        return false;
+    };
+    if stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 512];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        match tokio::time::timeout(left.min(Duration::from_secs(5)), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return false,
+            Ok(Ok(_)) => {}
+            Err(_) => {
+                if stream.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+impl Faults {
+    /// 1,500 slow-header connections from one address against a server whose open-files limit
+    /// is 1,024 (as in issue 16), with the connection defences turned off and then as shipped,
+    /// while a normal user on another address asks for `/healthz`.
+    async fn connection_exhaustion(&self, table: &mut Table) -> Result<()> {
+        let attackers = 1500;
+        let duration = Duration::from_secs(if self.short { 15 } else { 30 });
+        // The server runs under `ulimit -n 1024` (soft and hard), so it cannot raise its limit.
+        let wrapper = self.dir.join("quizmaster-nofile-1024.sh");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nulimit -n 1024\nexec '{}' \"$@\"\n",
+                self.launcher.bin.display()
+            ),
+        )?;
+        let chmod = Command::new("chmod").arg("+x").arg(&wrapper).status()?;
+        if !chmod.success() {
+            bail!("cannot make {} executable", wrapper.display());
+        }
+        let launcher = Launcher { bin: wrapper };
+        let modes: [(&str, Vec<(&'static str, String)>); 2] = [
+            (
+                "without header timeout or per-client cap (the total cap, fitted under the limit, stays)",
+                env(&[
+                    ("QUIZMASTER_HEADER_TIMEOUT_SECS", "3600"),
+                    ("QUIZMASTER_MAX_CONNECTIONS", "60000"),
+                    ("QUIZMASTER_MAX_CONNECTIONS_PER_CLIENT", "0"),
+                ]),
+            ),
+            (
+                "as shipped (10 s header timeout, 256 per client, total fitted to the limit)",
+                env(&[
+                    ("QUIZMASTER_HEADER_TIMEOUT_SECS", "10"),
+                    ("QUIZMASTER_MAX_CONNECTIONS", "4096"),
+                    ("QUIZMASTER_MAX_CONNECTIONS_PER_CLIENT", "256"),
+                ]),
+            ),
+        ];
+        for (n, (mode, env)) in modes.into_iter().enumerate() {
+            eprintln!("== connection exhaustion: {attackers} slow-header connections, {mode}");
+            let server = launcher.serve(&self.sqlite(&format!("conn{n}")), "127.0.0.1:0", &env)?;
+            let addr = server.base.trim_start_matches("http://").to_string();
+            let until = Instant::now() + duration;
+            let attack: Vec<_> = (0..attackers)
+                .map(|_| tokio::spawn(slow_header_client(addr.clone(), until)))
+                .collect();
+            // Let the attacker take what it can first.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let probe = probe_healthz(server.base.clone(), until).await;
+            let mut held = 0;
+            for task in attack {
+                if task.await.unwrap_or(false) {
+                    held += 1;
+                }
+            }
+            let shipped = n == 1;
+            table.push(Row::new(
+                format!("connection exhaustion, {mode}"),
+                format!(
+                    "attacker held {held} of {attackers} after {} s; {}",
+                    duration.as_secs(),
+                    probe.describe()
+                ),
+                if shipped {
+                    "attacker holds none after the header timeout; every /healthz answered".into()
+                } else {
+                    "(the baseline the defences are measured against)".into()
+                },
+                shipped.then_some(held == 0 && probe.failures == 0),
+                "server under ulimit -n 1024; attacker on 127.0.0.2, user on 127.0.0.1".into(),
+            ));
+            drop(server);
+        }
+        Ok(())
+    }
+
+    /// 300 log-ins at once for one account (299 wrong, 1 right) and 300 sign-ups at once for an
+    /// existing email, each from one forwarded address, while another user logs in.
+    async fn log_in_burst(&self, table: &mut Table) -> Result<()> {
+        let burst = 300;
+        eprintln!("== log-in and sign-up bursts: {burst} at once each");
+        let server = self.launcher.serve(
+            &self.sqlite("logins"),
+            "127.0.0.1:0",
+            &env(&[("QUIZMASTER_AUTH", "on"), ("QUIZMASTER_TRUST_PROXY", "on")]),
+        )?;
+        let client = reqwest::Client::new();
+        let base = server.base.clone();
+        let password = "correct horse battery";
+        for email in ["victim@example.org", "teacher@example.org"] {
+            let r = client
+                .post(format!("{base}/api/auth/signup"))
+                .json(&serde_json::json!({"email": email, "password": password}))
+                .send()
+                .await?;
+            if r.status() != 201 {
+                bail!("sign-up of {email}: {}", r.status());
+            }
+        }
+        let normal_log_in = |client: reqwest::Client, base: String| async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let started = Instant::now();
+            let r = client
+                .post(format!("{base}/api/auth/login"))
+                .header("x-forwarded-for", "198.51.100.1")
+                .json(&serde_json::json!({"email": "teacher@example.org", "password": password}))
+                .send()
+                .await;
+            (
+                r.map(|r| r.status().as_u16()).unwrap_or(0),
+                started.elapsed(),
+            )
+        };
+        let count = |statuses: &[u16], s: u16| statuses.iter().filter(|x| **x == s).count();
+
+        let logins = (0..burst).map(|i| {
+            let body = serde_json::json!({
+                "email": "victim@example.org",
+                "password": if i == burst / 2 { password } else { "wrong wrong wrong" },
+            });
+            client
+                .post(format!("{base}/api/auth/login"))
+                .header("x-forwarded-for", "203.0.113.50")
+                .json(&body)
+                .send()
+        });
+        let (statuses, normal) = tokio::join!(
+            futures::future::join_all(logins),
+            normal_log_in(client.clone(), base.clone())
+        );
+        let statuses: Vec<u16> = statuses
+            .into_iter()
+            .map(|r| r.map(|r| r.status().as_u16()).unwrap_or(0))
+            .collect();
+        let tried = count(&statuses, 401) + count(&statuses, 200);
+        table.push(Row::new(
+            format!("{burst} log-ins at once, one account, one address"),
+            format!(
+                "{} × 401, {} × 200, {} × 429; a normal log-in meanwhile: {} in {} ms",
+                count(&statuses, 401),
+                count(&statuses, 200),
+                count(&statuses, 429),
+                normal.0,
+                normal.1.as_millis()
+            ),
+            "at most 5 tried, the rest 429".into(),
+            Some(tried <= 5 && count(&statuses, 429) == burst - tried && normal.0 == 200),
+            "issue 16 saw 299 × 401 and 1 × 200 before".into(),
+        ));
+
+        let signups = (0..burst).map(|_| {
+            client
+                .post(format!("{base}/api/auth/signup"))
+                .header("x-forwarded-for", "203.0.113.51")
+                .json(&serde_json::json!({"email": "victim@example.org", "password": "another password"}))
+                .send()
+        });
+        let (statuses, normal) = tokio::join!(
+            futures::future::join_all(signups),
+            normal_log_in(client.clone(), base.clone())
+        );
+        let statuses: Vec<u16> = statuses
+            .into_iter()
+            .map(|r| r.map(|r| r.status().as_u16()).unwrap_or(0))
+            .collect();
+        table.push(Row::new(
+            format!("{burst} sign-ups at once for an existing email, one address"),
+            format!(
+                "{} × 409, {} × 429; a normal log-in meanwhile: {} in {} ms",
+                count(&statuses, 409),
+                count(&statuses, 429),
+                normal.0,
+                normal.1.as_millis()
+            ),
+            "20 answered (the hour's sign-ups), the rest 429, no hashing for either".into(),
+            Some(
+                count(&statuses, 409) == 20
+                    && count(&statuses, 429) == burst - 20
+                    && normal.0 == 200,
+            ),
+            "issue 16 saw 300 × 409 and a normal log-in at 12.5 s before".into(),
+        ));
         drop(server);
         Ok(())
     }

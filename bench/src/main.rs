@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! qm-bench bench  [--quick] [--only polls,gens,notice,sse,recovery] [--bin PATH] [--pg URL]
-//! qm-bench faults [--short] [--only kills,stampede,sse,disk,pg] [--bin PATH] [--pg URL]
+//! qm-bench faults [--short] [--only kills,stampede,sse,disk,pg,connections,logins] [--bin PATH] [--pg URL]
 //! ```
 
 mod api;
@@ -108,7 +108,7 @@ fn args() -> Result<Args> {
         }
     }
     if !matches!(a.mode.as_str(), "bench" | "faults") {
-        bail!("usage: qm-bench bench [--quick] [--only polls,gens,notice,sse,recovery] [--bin PATH] [--pg URL]\n       qm-bench faults [--short] [--only kills,stampede,sse,disk,pg] [--bin PATH] [--pg URL]");
+        bail!("usage: qm-bench bench [--quick] [--only polls,gens,notice,sse,recovery] [--bin PATH] [--pg URL]\n       qm-bench faults [--short] [--only kills,stampede,sse,disk,pg,connections,logins] [--bin PATH] [--pg URL]");
     }
     if !a.bin.exists() {
         bail!(

@@ -54,10 +54,15 @@ impl Launcher {
             // The benchmarks and the fault campaign measure the job machinery, not accounts: one
             // built-in local user and no login. They also start far more generations, far
             // faster (batches, the 1,000-request stampede), than one user may by default, so
-            // the per-user limits are off. A run's own `env` comes after and wins.
+            // the per-user limits are off. All their clients share one address, so the caps on
+            // connections and streams per client are lifted too (the attacks of the fault
+            // campaign set them back). A run's own `env` comes after and wins.
             .env("QUIZMASTER_AUTH", "off")
             .env("QUIZMASTER_GENERATE_PER_MINUTE", "0")
-            .env("QUIZMASTER_MAX_ACTIVE_PER_USER", "0");
+            .env("QUIZMASTER_MAX_ACTIVE_PER_USER", "0")
+            .env("QUIZMASTER_MAX_CONNECTIONS", "60000")
+            .env("QUIZMASTER_MAX_CONNECTIONS_PER_CLIENT", "0")
+            .env("QUIZMASTER_MAX_STREAMS_PER_USER", "1000000");
         for (k, v) in env {
             command.env(k, v);
         }

@@ -8,10 +8,41 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{build_generator, AppState};
+use crate::config::ConnectionConfig;
 use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, OpsConfig, ServeConfig};
 use crate::db::{self, redact_url};
+use crate::http::server::{
+    effective_max_connections, raise_open_files_limit, ConnectionGate, ConnectionPolicy,
+};
 use crate::jobs::hub::StatusHub;
 use crate::jobs::JobEngine;
+
+/// The accept loop's rules from the settings, after raising the open-files limit so that the
+/// total cap fits under it. Behind a trusted proxy every connection comes from the proxy, so
+/// the per-client cap would only cap the proxy: the proxy limits its clients instead.
+fn connection_policy(config: &ConnectionConfig, trust_proxy: bool) -> ConnectionPolicy {
+    let open_files = raise_open_files_limit();
+    let configured = usize::try_from(config.max_connections).unwrap_or(usize::MAX);
+    let max_connections = effective_max_connections(configured, open_files);
+    if max_connections < configured {
+        tracing::warn!(
+            configured,
+            open_files = open_files.unwrap_or(0),
+            max_connections,
+            "the open-files limit is lower than QUIZMASTER_MAX_CONNECTIONS needs; capping connections lower"
+        );
+    }
+    ConnectionPolicy {
+        header_timeout: Duration::from_secs(config.header_timeout_secs),
+        idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+        max_connections,
+        max_per_client: if trust_proxy {
+            0
+        } else {
+            usize::try_from(config.max_connections_per_client).unwrap_or(usize::MAX)
+        },
+    }
+}
 
 pub async fn migrate(database: DatabaseConfig) -> anyhow::Result<()> {
     let store = db::connect(&database.database_url, database.pool()).await?;
@@ -69,16 +100,17 @@ impl Server {
             auth = if state.auth.enabled() { "on" } else { "off" },
             "QuizMaster listening on http://{address}"
         );
+        let gate = ConnectionGate::new(connection_policy(
+            &config.ops.connections,
+            state.auth.trust_proxy,
+        ));
         let app = crate::http::router(state.clone());
-        let shutdown = state.shutdown.clone();
-        let http = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-        });
+        let http = tokio::spawn(crate::http::server::serve(
+            listener,
+            app,
+            gate,
+            state.shutdown.clone(),
+        ));
         Ok(Self {
             address,
             state,
@@ -136,15 +168,13 @@ pub async fn worker(
             tracing::info!("health checks on http://{address}/healthz and /readyz");
             let app =
                 crate::http::health_router(store, ops.metrics_token.as_deref().map(Arc::from));
-            let shutdown = shutdown.clone();
-            Some(tokio::spawn(async move {
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await
-            }))
+            let gate = ConnectionGate::new(connection_policy(&ops.connections, false));
+            Some(tokio::spawn(crate::http::server::serve(
+                listener,
+                app,
+                gate,
+                shutdown.clone(),
+            )))
         }
         None => None,
     };

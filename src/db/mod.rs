@@ -12,6 +12,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::domain::account::SessionInfo;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::objective::TerminalObjective;
 use crate::domain::{
@@ -29,6 +30,10 @@ pub enum StoreError {
     /// The database cannot be reached or is too busy right now; retrying later may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The database refused a text it cannot store (PostgreSQL and NUL). Validation refuses
+    /// such text first; this is the second lock, so it is a client's error, never a 500.
+    #[error("the database cannot store this text: {0}")]
+    InvalidText(#[source] sqlx::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -42,6 +47,11 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                StoreError::InvalidText(err)
+            }
             sqlx::Error::Database(db)
                 if is_busy_or_full(db.code().as_deref())
                     || is_connection_lost(db.code().as_deref()) =>
@@ -203,11 +213,53 @@ pub struct NewUser {
     pub now: i64,
 }
 
+/// A session to store: only the hash of its secret.
+#[derive(Debug, Clone)]
+pub struct NewSessionRow {
+    pub id: Uuid,
+    pub token_hash: String,
+    pub user_id: Uuid,
+    pub now: i64,
+    pub expires_at: i64,
+    /// The client that started it, as the sessions list shows it (user agent, address).
+    pub client: Option<String>,
+}
+
+/// An API token to store: only the hash of its secret.
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub token_hash: String,
+    pub now: i64,
+    /// `None`: never expires.
+    pub expires_at: Option<i64>,
+}
+
 /// What `create_user` did.
 #[derive(Debug, Clone)]
 pub enum SignupOutcome {
     Created(User),
     EmailTaken,
+}
+
+/// One limit a throttled attempt must fit under: at most `limit` events of `key` after `since`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleClaim {
+    pub key: String,
+    pub since: i64,
+    pub limit: i64,
+}
+
+/// What `reserve_throttle_events` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// An event was noted under every key.
+    Reserved,
+    /// The claim at this index is full; the event that filled it (the `limit`-th newest)
+    /// happened at `filling_at`. Nothing was noted.
+    Refused { claim: usize, filling_at: i64 },
 }
 
 /// A change announced by the database, for processes that share it.
@@ -241,39 +293,38 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, new: &NewUser) -> StoreResult<SignupOutcome>;
     /// The user with this (normalized) email and their password hash, if they have one.
     async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>>;
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: Uuid,
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<()>;
-    /// The user of an unexpired session.
-    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>>;
+    async fn create_session(&self, new: &NewSessionRow) -> StoreResult<()>;
+    /// The user of an unexpired session, and which session it is; notes when it was last seen
+    /// (at most once a minute, so that reading with a session is not a write per request).
+    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, Uuid)>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
-    async fn create_api_token(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        name: &str,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<ApiTokenInfo>;
+    /// The user's unexpired sessions, newest first.
+    async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionInfo>>;
+    /// Ends one of the user's sessions; `false` when the user has no such session.
+    async fn delete_user_session(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// Ends every session of the user but `keep`; returns how many ended.
+    async fn delete_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64>;
+    async fn create_api_token(&self, new: &NewApiToken) -> StoreResult<ApiTokenInfo>;
     async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>>;
     /// `false` when the user has no such token.
     async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool>;
-    /// The user of an API token; notes when it was last used (at most once a minute, so that
-    /// reading with a token is not a write per request).
-    async fn api_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>>;
-    /// Notes one throttled event (a failed log-in, a sign-up) under each key.
-    async fn record_throttle_event(&self, keys: &[String], at: i64) -> StoreResult<()>;
-    /// When the `nth` newest event of `key` since `since` happened, if there are that many.
-    async fn nth_newest_throttle_event(
+    /// The user of an unexpired API token, and which token it is; notes when it was last used
+    /// (at most once a minute, so that reading with a token is not a write per request).
+    async fn api_token_user(&self, token_hash: &str, now: i64)
+        -> StoreResult<Option<(User, Uuid)>>;
+    /// Reserves one attempt under every claim's key, atomically and across processes: when
+    /// each key has fewer than its `limit` events since its `since`, one event is noted under
+    /// each (at `at`) and the answer is `Reserved`; otherwise nothing is noted. Parallel
+    /// reservations of one key are serialised, so a burst cannot slip past the limit.
+    async fn reserve_throttle_events(
         &self,
-        key: &str,
-        since: i64,
-        nth: i64,
-    ) -> StoreResult<Option<i64>>;
+        claims: &[ThrottleClaim],
+        at: i64,
+    ) -> StoreResult<Reservation>;
+    /// Gives back reserved attempts: removes one event noted at `at` under each key.
+    async fn release_throttle_events(&self, keys: &[String], at: i64) -> StoreResult<()>;
+    /// Whether an account (including the built-in local user) has this (normalized) email.
+    async fn email_registered(&self, email: &str) -> StoreResult<bool>;
     /// Forgets a key's events (a successful log-in of that account).
     async fn clear_throttle_events(&self, key: &str) -> StoreResult<()>;
     /// Who owns a topic. Owners never change, so callers may cache the answer.

@@ -114,6 +114,7 @@ fn api_token_from_row(row: &SqliteRow) -> Result<ApiTokenInfo, sqlx::Error> {
         name: row.try_get("name")?,
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
+        expires_at: row.try_get("expires_at")?,
     })
 }
 
@@ -316,37 +317,50 @@ impl Store for SqliteStore {
             .transpose()?)
     }
 
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: Uuid,
-        now: i64,
-        expires_at: i64,
-    ) -> StoreResult<()> {
+    async fn create_session(&self, new: &NewSessionRow) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, client) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(token_hash.to_string())
-        .bind(user_id.to_string())
-        .bind(now)
-        .bind(expires_at)
+        .bind(new.id.to_string())
+        .bind(new.token_hash.clone())
+        .bind(new.user_id.to_string())
+        .bind(new.now)
+        .bind(new.now)
+        .bind(new.expires_at)
+        .bind(new.client.clone())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>> {
+    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, Uuid)>> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at FROM sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?",
+            "SELECT u.id, u.email, u.is_admin, u.created_at, s.id AS session_id, s.last_seen_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ? AND s.expires_at > ?",
         )
         .bind(token_hash.to_string())
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        let Some(row) = row else { return Ok(None) };
+        let session_id = uuid_col(&row, "session_id")?;
+        let last_seen_at: Option<i64> = row.try_get("last_seen_at")?;
+        if last_seen_at.is_none_or(|at| at < now - 60_000) {
+            // Only a note for the sessions list: a failed write must not refuse the request.
+            if let Err(err) = sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(session_id.to_string())
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(error = %err, "could not note when a session was seen");
+            }
+        }
+        Ok(Some((user_from_row(&row)?, session_id)))
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -357,24 +371,65 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_api_token(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        name: &str,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<ApiTokenInfo> {
+    async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, last_seen_at, expires_at, client FROM sessions \
+             WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC",
+        )
+        .bind(user_id.to_string())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let created_at: i64 = row.try_get("created_at")?;
+                let last_seen_at: Option<i64> = row.try_get("last_seen_at")?;
+                Ok::<_, sqlx::Error>(SessionInfo {
+                    id: uuid_col(row, "id")?,
+                    created_at,
+                    last_seen_at: last_seen_at.unwrap_or(created_at),
+                    expires_at: row.try_get("expires_at")?,
+                    client: row.try_get("client")?,
+                    current: false,
+                })
+            })
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn delete_user_session(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
+            .bind(id.to_string())
+            .bind(user_id.to_string())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    async fn delete_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64> {
+        // `IS NOT` is SQLite's null-safe comparison: with nothing to keep, every session ends.
+        let deleted = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?")
+            .bind(user_id.to_string())
+            .bind(keep.map(|id| id.to_string()))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted)
+    }
+
+    async fn create_api_token(&self, new: &NewApiToken) -> StoreResult<ApiTokenInfo> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) \
-             VALUES (?, ?, ?, ?, ?) RETURNING id, name, created_at, last_used_at",
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id, name, created_at, last_used_at, expires_at",
         )
-        .bind(id.to_string())
-        .bind(user_id.to_string())
-        .bind(name.to_string())
-        .bind(token_hash.to_string())
-        .bind(now)
+        .bind(new.id.to_string())
+        .bind(new.user_id.to_string())
+        .bind(new.name.clone())
+        .bind(new.token_hash.clone())
+        .bind(new.now)
+        .bind(new.expires_at)
         .fetch_one(&mut *tx)
         .await?;
         let token = api_token_from_row(&row)?;
@@ -384,8 +439,8 @@ impl Store for SqliteStore {
 
     async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>> {
         let rows = sqlx::query(
-            "SELECT id, name, created_at, last_used_at FROM api_tokens WHERE user_id = ? \
-             ORDER BY created_at, id",
+            "SELECT id, name, created_at, last_used_at, expires_at FROM api_tokens \
+             WHERE user_id = ? ORDER BY created_at, id",
         )
         .bind(user_id.to_string())
         .fetch_all(&self.pool)
@@ -406,59 +461,95 @@ impl Store for SqliteStore {
         Ok(deleted > 0)
     }
 
-    async fn api_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>> {
+    async fn api_token_user(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<(User, Uuid)>> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.is_admin, u.created_at, t.id AS token_id, t.last_used_at \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+             FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
         )
         .bind(token_hash.to_string())
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
+        let token_id = uuid_col(&row, "token_id")?;
         let last_used_at: Option<i64> = row.try_get("last_used_at")?;
         if last_used_at.is_none_or(|at| at < now - 60_000) {
-            let token_id: String = row.try_get("token_id")?;
             // Only a note for the token list: a failed write must not refuse the request.
             if let Err(err) = sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
                 .bind(now)
-                .bind(token_id)
+                .bind(token_id.to_string())
                 .execute(&self.pool)
                 .await
             {
                 tracing::warn!(error = %err, "could not note when an API token was used");
             }
         }
-        Ok(Some(user_from_row(&row)?))
+        Ok(Some((user_from_row(&row)?, token_id)))
     }
 
-    async fn record_throttle_event(&self, keys: &[String], at: i64) -> StoreResult<()> {
+    async fn reserve_throttle_events(
+        &self,
+        claims: &[ThrottleClaim],
+        at: i64,
+    ) -> StoreResult<Reservation> {
+        // BEGIN IMMEDIATE takes SQLite's write lock first, which every process opening the
+        // file respects: the counting and the noting below cannot interleave with another's.
         let mut tx = self.write_tx().await?;
-        for key in keys {
+        for (index, claim) in claims.iter().enumerate() {
+            let filling: Option<i64> = sqlx::query_scalar(
+                "SELECT at FROM throttle_events WHERE key = ? AND at > ? \
+                 ORDER BY at DESC LIMIT 1 OFFSET ?",
+            )
+            .bind(claim.key.clone())
+            .bind(claim.since)
+            .bind((claim.limit - 1).max(0))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(filling_at) = filling {
+                return Ok(Reservation::Refused {
+                    claim: index,
+                    filling_at,
+                });
+            }
+        }
+        for claim in claims {
             sqlx::query("INSERT INTO throttle_events (key, at) VALUES (?, ?)")
-                .bind(key.clone())
+                .bind(claim.key.clone())
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
+        Ok(Reservation::Reserved)
+    }
+
+    async fn release_throttle_events(&self, keys: &[String], at: i64) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        for key in keys {
+            sqlx::query(
+                "DELETE FROM throttle_events WHERE rowid IN \
+                 (SELECT rowid FROM throttle_events WHERE key = ? AND at = ? LIMIT 1)",
+            )
+            .bind(key.clone())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn nth_newest_throttle_event(
-        &self,
-        key: &str,
-        since: i64,
-        nth: i64,
-    ) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT at FROM throttle_events WHERE key = ? AND at > ? \
-             ORDER BY at DESC LIMIT 1 OFFSET ?",
-        )
-        .bind(key.to_string())
-        .bind(since)
-        .bind((nth - 1).max(0))
-        .fetch_optional(&self.pool)
-        .await?)
+    async fn email_registered(&self, email: &str) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE email = ?")
+            .bind(email.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 
     async fn clear_throttle_events(&self, key: &str) -> StoreResult<()> {

@@ -53,6 +53,70 @@ pub struct ApiTokenInfo {
     #[serde(with = "super::time::opt_ms_as_rfc3339")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<i64>,
+    /// When the token stops working; null: never.
+    #[serde(with = "super::time::opt_ms_as_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<i64>,
+}
+
+/// A log-in session as its owner sees it listed (never with its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    #[serde(with = "super::time::ms_as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    /// Accurate to a minute.
+    #[serde(with = "super::time::ms_as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_seen_at: i64,
+    #[serde(with = "super::time::ms_as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: i64,
+    /// The browser or program that logged in, and from where, as it said when it did.
+    pub client: Option<String>,
+    /// Whether this is the session of the request that asked.
+    pub current: bool,
+}
+
+/// Days a new API token lasts unless its creator chooses otherwise.
+pub const TOKEN_DEFAULT_DAYS: i64 = 90;
+/// The longest expiry one may choose (ten years); `null` asks for none at all.
+pub const TOKEN_MAX_DAYS: i64 = 3650;
+
+/// `expires_in_days` of a new token: absent means the default, `null` never, else 1 to 3,650.
+pub fn parse_token_expiry(body: &Value) -> Result<Option<i64>, Vec<FieldError>> {
+    match body.as_object().and_then(|o| o.get("expires_in_days")) {
+        None => Ok(Some(TOKEN_DEFAULT_DAYS)),
+        Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_i64()
+            .filter(|days| (1..=TOKEN_MAX_DAYS).contains(days))
+            .map(Some)
+            .ok_or_else(|| {
+                vec![FieldError::new(
+                    "expires_in_days",
+                    format!("expires_in_days must be an integer from 1 to {TOKEN_MAX_DAYS}, or null for a token that never expires"),
+                )]
+            }),
+    }
+}
+
+/// What the sessions list says of a client: its user agent (one line, at most 200
+/// characters, without control or invisible formatting characters) and its address.
+pub fn describe_client(user_agent: Option<&str>, address: &str) -> String {
+    let agent: String = user_agent
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control() && !super::text::is_deceptive_format(*c))
+        .take(200)
+        .collect();
+    let agent = agent.trim();
+    if agent.is_empty() {
+        format!("unknown client from {address}")
+    } else {
+        format!("{agent} from {address}")
+    }
 }
 
 /// Sign-up and log-in input: an email (trimmed, lower-cased) and a password (as typed).
@@ -83,17 +147,8 @@ impl Credentials {
                 String::new()
             }
         };
-        let chars = password.chars().count();
-        if chars < PASSWORD_MIN_CHARS {
-            errors.push(FieldError::new(
-                "password",
-                format!("password must be at least {PASSWORD_MIN_CHARS} characters"),
-            ));
-        } else if chars > PASSWORD_MAX_CHARS {
-            errors.push(FieldError::new(
-                "password",
-                format!("password must be at most {PASSWORD_MAX_CHARS} characters"),
-            ));
+        if let Err(message) = check_new_password(&password) {
+            errors.push(FieldError::new("password", message));
         }
         if errors.is_empty() {
             Ok(Self { email, password })
@@ -104,10 +159,25 @@ impl Credentials {
 
     /// Log-in input: both fields present as strings. Nothing else is checked, so that a wrong
     /// email and a wrong password look the same (`401 invalid_credentials`).
+    ///
+    /// Control characters are refused (`422`) before anything else happens: no account can
+    /// have them, and the database must never see them.
     pub fn parse_login(body: &Value) -> Result<Self, Vec<FieldError>> {
         let (email, password) = fields(body)?;
+        let mut errors = Vec::new();
+        for (name, value) in [("email", &email), ("password", &password)] {
+            if value.chars().any(char::is_control) {
+                errors.push(FieldError::new(
+                    name,
+                    format!("{name} must not contain control characters"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         Ok(Self {
-            email: email.trim().to_lowercase(),
+            email: fold_email(&email),
             password,
         })
     }
@@ -141,10 +211,54 @@ fn fields(body: &Value) -> Result<(String, String), Vec<FieldError>> {
     }
 }
 
-/// Trims and lower-cases an email and checks that it looks like one: `local@domain.tld`, no
-/// spaces, at most 254 characters. (Whether it receives mail is not this server's business.)
+/// Password rules at sign-up: 10 to 1,024 characters, no control characters, not only
+/// spaces, and at least 4 different characters (so not `aaaaaaaaaa` or `1212121212`).
+pub fn check_new_password(password: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < PASSWORD_MIN_CHARS {
+        return Err(format!(
+            "password must be at least {PASSWORD_MIN_CHARS} characters"
+        ));
+    }
+    if chars > PASSWORD_MAX_CHARS {
+        return Err(format!(
+            "password must be at most {PASSWORD_MAX_CHARS} characters"
+        ));
+    }
+    if password.chars().any(char::is_control) {
+        return Err("password must not contain control characters".into());
+    }
+    if password.trim().is_empty() {
+        return Err("password must not be only spaces".into());
+    }
+    let mut distinct: Vec<char> = password.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < PASSWORD_MIN_DISTINCT {
+        return Err(format!(
+            "password must use at least {PASSWORD_MIN_DISTINCT} different characters"
+        ));
+    }
+    Ok(())
+}
+
+const PASSWORD_MIN_DISTINCT: usize = 4;
+
+/// The form an email is compared and stored in: trimmed, NFKC-normalised (so a precomposed and
+/// a decomposed `é` are one letter, and full-width letters are the ASCII ones) and lower-cased.
+pub fn fold_email(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+/// Folds an email (see [`fold_email`]) and checks that it looks like one: `local@domain.tld`,
+/// no spaces, control or invisible formatting characters, at most 254 characters. (Whether it
+/// receives mail is not this server's business.)
 pub fn normalize_email(raw: &str) -> Result<String, String> {
-    let email = raw.trim().to_lowercase();
+    if raw.chars().any(char::is_control) {
+        return Err("email must not contain control characters".into());
+    }
+    let email = fold_email(raw);
     let bad = || "email must look like name@example.org".to_string();
     if email.is_empty() {
         return Err("email is required".into());
@@ -161,7 +275,9 @@ pub fn normalize_email(raw: &str) -> Result<String, String> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && email.chars().all(|c| !c.is_whitespace() && !c.is_control());
+        && email
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !super::text::is_deceptive_format(c));
     if plausible {
         Ok(email)
     } else {
@@ -176,7 +292,9 @@ pub fn parse_token_name(body: &Value) -> Result<String, Vec<FieldError>> {
     match name {
         Some(Value::String(s)) => {
             let trimmed = s.trim();
-            if trimmed.is_empty() {
+            if let Err(error) = super::text::check_single_line("name", trimmed) {
+                Err(vec![error])
+            } else if trimmed.is_empty() {
                 invalid("name must not be empty")
             } else if trimmed.chars().count() > TOKEN_NAME_MAX_CHARS {
                 invalid("name must be at most 100 characters")
@@ -225,10 +343,80 @@ mod tests {
     }
 
     #[test]
+    fn emails_are_unicode_normalised() {
+        let precomposed = normalize_email("jos\u{e9}@example.org").expect("valid");
+        let decomposed = normalize_email("jose\u{301}@example.org").expect("valid");
+        assert_eq!(precomposed, decomposed);
+        assert_eq!(
+            normalize_email("\u{ff41}da@example.org").as_deref(),
+            Ok("ada@example.org"),
+            "full-width letters fold to ASCII"
+        );
+        assert!(normalize_email("a\u{200b}da@example.org").is_err());
+        assert!(normalize_email("ada\u{0}@example.org").is_err());
+        assert_eq!(
+            fold_email(" JOSE\u{301}@x.org"),
+            precomposed.replace("example", "x")
+        );
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        for weak in [
+            " ".repeat(10),
+            "a".repeat(10),
+            "1212121212".to_string(),
+            "abcabcabca".to_string(),
+            "correct\u{0}horse battery".to_string(),
+        ] {
+            assert!(check_new_password(&weak).is_err(), "{weak:?}");
+        }
+        assert!(check_new_password("correct horse battery").is_ok());
+        assert!(check_new_password("1234567890").is_ok());
+    }
+
+    #[test]
+    fn log_in_refuses_control_characters_before_anything_else() {
+        let errors =
+            Credentials::parse_login(&json!({"email": "a\u{0}@b.co", "password": "x\u{0}"}))
+                .expect_err("refused");
+        assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
     fn credentials_never_print_the_password() {
         let c = Credentials::parse_login(&json!({"email": "a@b.co", "password": "hunter2hunter2"}))
             .expect("parses");
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn token_expiry_defaults_to_90_days_and_null_means_never() {
+        assert_eq!(parse_token_expiry(&json!({"name": "x"})), Ok(Some(90)));
+        assert_eq!(
+            parse_token_expiry(&json!({"expires_in_days": null})),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_token_expiry(&json!({"expires_in_days": 7})),
+            Ok(Some(7))
+        );
+        for bad in [json!(0), json!(-1), json!(3651), json!("7"), json!(1.5)] {
+            assert!(
+                parse_token_expiry(&json!({"expires_in_days": bad})).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_client_is_described_on_one_clean_line() {
+        assert_eq!(
+            describe_client(Some("curl/8.0\u{0}\u{202e}"), "203.0.113.5"),
+            "curl/8.0 from 203.0.113.5"
+        );
+        assert_eq!(describe_client(None, "::1"), "unknown client from ::1");
+        assert!(describe_client(Some(&"x".repeat(500)), "::1").len() < 220);
     }
 
     #[test]
@@ -240,5 +428,7 @@ mod tests {
         assert!(parse_token_name(&json!({"name": "  "})).is_err());
         assert!(parse_token_name(&json!({"name": "x".repeat(101)})).is_err());
         assert!(parse_token_name(&json!({})).is_err());
+        assert!(parse_token_name(&json!({"name": "ci\u{0}"})).is_err());
+        assert!(parse_token_name(&json!({"name": "ci\u{202e}"})).is_err());
     }
 }

@@ -48,15 +48,30 @@ pub fn render(document: &BlueprintDocument, format: ExportFormat) -> String {
     }
 }
 
+/// Text as Markdown shows it, never as HTML: Markdown passes raw HTML through to whatever
+/// renders it, so a title like `<script>` must arrive escaped.
+fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn markdown(document: &BlueprintDocument) -> String {
     let status = &document.status;
     let mut out = String::new();
     out.push_str(&format!(
         "# {}\n\n",
-        status.title.as_deref().unwrap_or("Quiz blueprint")
+        md(status.title.as_deref().unwrap_or("Quiz blueprint"))
     ));
     if let Some(description) = status.description.as_deref().filter(|d| !d.is_empty()) {
-        out.push_str(description);
+        out.push_str(&md(description));
         out.push_str("\n\n");
     }
     for terminal in &document.terminal_objectives {
@@ -64,7 +79,7 @@ fn markdown(document: &BlueprintDocument) -> String {
         out.push_str(&format!(
             "## {}. {} *({})*\n\n",
             t.position,
-            t.text,
+            md(&t.text),
             t.bloom_level.as_str()
         ));
         evidence_lines(&mut out, t.evidence.as_deref(), "");
@@ -74,7 +89,7 @@ fn markdown(document: &BlueprintDocument) -> String {
                 "- {}.{} {} *({})*\n",
                 t.position,
                 enabling.position,
-                enabling.text,
+                md(&enabling.text),
                 enabling.bloom_level.as_str()
             ));
             evidence_lines(&mut out, enabling.evidence.as_deref(), "  ");
@@ -97,7 +112,7 @@ fn evidence_lines(out: &mut String, evidence: Option<&str>, indent: &str) {
     };
     for (i, line) in evidence.lines().enumerate() {
         let lead = if i == 0 { "Evidence: " } else { "" };
-        let line = format!("{lead}{}", line.trim_end());
+        let line = format!("{lead}{}", md(line.trim_end()));
         if line.is_empty() {
             out.push_str(&format!("{indent}>\n"));
         } else {
@@ -111,10 +126,10 @@ fn evidence_lines(out: &mut String, evidence: Option<&str>, indent: &str) {
 
 fn abcd_lines(out: &mut String, condition: Option<&str>, criterion: Option<&str>, indent: &str) {
     if let Some(condition) = condition {
-        out.push_str(&format!("{indent}- Condition: {condition}\n"));
+        out.push_str(&format!("{indent}- Condition: {}\n", md(condition)));
     }
     if let Some(criterion) = criterion {
-        out.push_str(&format!("{indent}- Criterion: {criterion}\n"));
+        out.push_str(&format!("{indent}- Criterion: {}\n", md(criterion)));
     }
     if indent.is_empty() && (condition.is_some() || criterion.is_some()) {
         out.push('\n');
@@ -155,7 +170,7 @@ fn csv(document: &BlueprintDocument) -> String {
 /// Quotes a CSV cell (RFC 4180) and defuses spreadsheet formulas, which a cell starting with
 /// `=`, `+`, `-` or `@` would otherwise become when the file is opened.
 fn csv_cell(value: &str) -> String {
-    let defused = if value.starts_with(['=', '+', '-', '@']) {
+    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
         value.to_string()
@@ -268,5 +283,16 @@ mod tests {
         assert_eq!(csv_cell("a, b"), "\"a, b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=SUM(A1)"), "'=SUM(A1)");
+        assert!(csv_cell("\t=cmd|' /C calc'!A0").starts_with("'\t"));
+        assert!(csv_cell("\r=1+1").starts_with("\"'\r"));
+    }
+
+    #[test]
+    fn markdown_never_carries_raw_html() {
+        let mut doc = document();
+        doc.status.title = Some("<script>alert(1)</script> & co".into());
+        let markdown = render(&doc, ExportFormat::Markdown);
+        assert!(!markdown.contains("<script>"), "{markdown}");
+        assert!(markdown.starts_with("# &lt;script&gt;alert(1)&lt;/script&gt; &amp; co\n"));
     }
 }

@@ -3,14 +3,17 @@
 
 pub mod account;
 pub mod blueprint;
+pub mod client;
 pub mod export;
 pub mod objective;
 pub mod quality;
+pub mod text;
 pub mod time;
 pub mod topic;
 
 pub use account::{ApiTokenInfo, Credentials, User, LOCAL_USER_ID};
 pub use blueprint::{BlueprintStatus, ErrorCode, StatusView};
+pub use client::ClientAddr;
 pub use objective::{BloomLevel, ObjectiveDraft, TerminalDraft};
 pub use quality::{BlueprintQuality, QualityCheck};
 pub use topic::{Topic, TopicInput, TopicPatch};

@@ -128,12 +128,7 @@ fn parse_title(value: &Value) -> Result<String, FieldError> {
             format!("title must be at most {TITLE_MAX_CHARS} characters (got {chars})"),
         ));
     }
-    if title.chars().any(|c| c.is_control()) {
-        return Err(FieldError::new(
-            "title",
-            "title must not contain control characters",
-        ));
-    }
+    super::text::check_single_line("title", title)?;
     Ok(title.to_string())
 }
 
@@ -148,6 +143,13 @@ fn optional_text(
         None => None,
         Some(Value::Null) => Some(None),
         Some(Value::String(text)) => {
+            let text = match super::text::normalize_multiline(field, text) {
+                Ok(text) => text,
+                Err(error) => {
+                    errors.push(error);
+                    return None;
+                }
+            };
             let chars = text.chars().count();
             if chars > max_chars {
                 errors.push(FieldError::new(
@@ -156,7 +158,7 @@ fn optional_text(
                 ));
                 None
             } else {
-                Some(Some(text.clone()))
+                Some(Some(text))
             }
         }
         Some(_) => {
@@ -186,6 +188,20 @@ mod tests {
             .expect_err("invalid");
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["title", "description", "source_text"]);
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_field() {
+        let errors = TopicInput::parse(&json!({
+            "title": "a\u{0}b", "description": "x\u{0}", "source_text": "y\u{1b}[2J"
+        }))
+        .expect_err("invalid");
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["title", "description", "source_text"]);
+        let ok = TopicInput::parse(&json!({"title": "T", "source_text": "a\tb\r\nc"}))
+            .expect("tab and newline are fine");
+        assert_eq!(ok.source_text.as_deref(), Some("a\tb\nc"));
+        assert!(TopicPatch::parse(&json!({"description": "\u{7}"})).is_err());
     }
 
     #[test]

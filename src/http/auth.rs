@@ -12,7 +12,7 @@
 //! make a browser send). Cookies are also `SameSite=Lax`; the check is the second lock.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{RawPathParams, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -29,6 +29,7 @@ use crate::domain::time::now_ms;
 use crate::domain::User;
 use crate::http::error::ApiError;
 use crate::http::extract::parse_id;
+use crate::http::streams::StreamCaps;
 use crate::http::ui::UiError;
 
 /// The session cookie's name.
@@ -53,6 +54,8 @@ pub struct AuthState {
     pub throttle: Throttle,
     /// Take the client's address from `X-Forwarded-For` (behind a reverse proxy).
     pub trust_proxy: bool,
+    /// The caps on SSE streams and long polls.
+    pub streams: Arc<StreamCaps>,
     topic_owners: Mutex<HashMap<Uuid, Uuid>>,
     /// Secret hash → the caller it proved and until when that answer is believed.
     credentials: Mutex<HashMap<String, (CurrentUser, i64)>>,
@@ -70,6 +73,10 @@ impl AuthState {
                 ..ThrottlePolicy::default()
             }),
             trust_proxy: config.trust_proxy == Toggle::On,
+            streams: {
+                let (per_user, per_client) = config.stream_caps();
+                StreamCaps::new(per_user, per_client)
+            },
             topic_owners: Mutex::new(HashMap::new()),
             credentials: Mutex::new(HashMap::new()),
         }
@@ -90,6 +97,10 @@ impl AuthState {
             }
         }
         credentials.insert(secret_hash, (caller.clone(), now + CREDENTIAL_CACHE_MS));
+    }
+
+    fn forget_caller(&self, secret_hash: &str) {
+        lock(&self.credentials).remove(secret_hash);
     }
 
     /// After a log-out or a revoke: nothing checked before is believed any more.
@@ -121,10 +132,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What proved who the caller is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// `QUIZMASTER_AUTH=off`: the built-in local user, no credential at all.
+    Local,
+    /// A log-in session (the cookie), by its public id.
+    Session(Uuid),
+    /// An API token (`Authorization: Bearer`), by its id.
+    Token(Uuid),
+}
+
 /// The authenticated caller, put in the request's extensions by the access layers.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub user: User,
+    pub credential: Credential,
 }
 
 impl CurrentUser {
@@ -159,13 +182,19 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 
 /// Who the request comes from. `Ok(None)` when it carries no valid credential; a bearer token
 /// that is not (or no longer) valid is an error of its own, so scripts learn why.
+///
+/// A credential checked in the last few seconds is believed from the cache, except with
+/// `fresh` (every state-changing request): then the database is asked, so that a session ended
+/// or a token revoked by any process is refused at once for anything that changes data.
 pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
+    fresh: bool,
 ) -> Result<Option<CurrentUser>, ApiError> {
     if !state.auth.enabled() {
         return Ok(Some(CurrentUser {
             user: User::local(),
+            credential: Credential::Local,
         }));
     }
     let now = now_ms();
@@ -174,13 +203,19 @@ pub async fn authenticate(
             return Err(ApiError::InvalidToken);
         }
         let hash = hash_secret(token);
-        if let Some(caller) = state.auth.cached_caller(&hash, now) {
-            return Ok(Some(caller));
+        if !fresh {
+            if let Some(caller) = state.auth.cached_caller(&hash, now) {
+                return Ok(Some(caller));
+            }
         }
-        let user = state.store.api_token_user(&hash, now).await?;
-        let caller = user
-            .map(|user| CurrentUser { user })
-            .ok_or(ApiError::InvalidToken)?;
+        let Some((user, id)) = state.store.api_token_user(&hash, now).await? else {
+            state.auth.forget_caller(&hash);
+            return Err(ApiError::InvalidToken);
+        };
+        let caller = CurrentUser {
+            user,
+            credential: Credential::Token(id),
+        };
         state.auth.remember_caller(hash, &caller, now);
         return Ok(Some(caller));
     }
@@ -188,18 +223,29 @@ pub async fn authenticate(
         return Ok(None);
     };
     let hash = hash_secret(session);
-    if let Some(caller) = state.auth.cached_caller(&hash, now) {
-        return Ok(Some(caller));
+    if !fresh {
+        if let Some(caller) = state.auth.cached_caller(&hash, now) {
+            return Ok(Some(caller));
+        }
     }
     let caller = state
         .store
         .session_user(&hash, now)
         .await?
-        .map(|user| CurrentUser { user });
-    if let Some(caller) = &caller {
-        state.auth.remember_caller(hash, caller, now);
+        .map(|(user, id)| CurrentUser {
+            user,
+            credential: Credential::Session(id),
+        });
+    match &caller {
+        Some(caller) => state.auth.remember_caller(hash, caller, now),
+        None => state.auth.forget_caller(&hash),
     }
     Ok(caller)
+}
+
+/// Whether a request may change state, and so must not be authenticated from the cache.
+pub fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 /// Checks that the `{topic_id}` of the matched route, if any, belongs to the caller.
@@ -235,9 +281,10 @@ async fn check_topic_owner(
 async fn admit(
     state: &AppState,
     params: &RawPathParams,
+    method: &Method,
     headers: &HeaderMap,
 ) -> Result<CurrentUser, ApiError> {
-    let caller = authenticate(state, headers)
+    let caller = authenticate(state, headers, changes_state(method))
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     check_topic_owner(state, params, &caller).await?;
@@ -252,7 +299,7 @@ pub async fn require_user(
     mut request: Request,
     next: Next,
 ) -> Response {
-    match admit(&state, &params, request.headers()).await {
+    match admit(&state, &params, request.method(), request.headers()).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
@@ -269,7 +316,7 @@ pub async fn require_page_user(
     mut request: Request,
     next: Next,
 ) -> Response {
-    match admit(&state, &params, request.headers()).await {
+    match admit(&state, &params, request.method(), request.headers()).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
@@ -302,30 +349,51 @@ fn login_url_for(request: &Request) -> String {
 }
 
 /// Whether a browser says this request comes from another site. Browsers send
-/// `Sec-Fetch-Site`; older ones send `Origin`, which must then name this host. Clients that
-/// send neither (curl, scripts) are not a browser acting for someone else.
+/// `Sec-Fetch-Site`; older ones send `Origin`, which must then name this origin: the same
+/// scheme (`https` when a proxy says so with `X-Forwarded-Proto`, else `http`) and the same
+/// host and port (default ports may be left out). Clients that send neither (curl, scripts)
+/// are not a browser acting for someone else.
 pub fn is_cross_site(headers: &HeaderMap) -> bool {
     let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     match (header_str("sec-fetch-site"), header_str("origin")) {
         (Some(site), _) => site != "same-origin" && site != "none",
         (None, Some(origin)) => {
+            let scheme = if is_https(headers) { "https" } else { "http" };
             let host = header_str("host").unwrap_or("");
-            !origin
-                .split_once("://")
-                .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
+            !same_origin(origin, scheme, host)
         }
         (None, None) => false,
     }
 }
 
-/// Refuses state-changing requests from other sites, except those with a bearer token: JSON
-/// `403 cross_site_request` under `/api`, an HTML page elsewhere.
+/// Whether `origin` (`scheme://host[:port]`) is `scheme` and `host` (the `Host` header).
+fn same_origin(origin: &str, scheme: &str, host: &str) -> bool {
+    let Some((origin_scheme, origin_host)) = origin.trim().split_once("://") else {
+        return false;
+    };
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let bare = |h: &str| {
+        let h = h.trim().to_ascii_lowercase();
+        match h.strip_suffix(default_port) {
+            Some(stripped) => stripped.to_string(),
+            None => h,
+        }
+    };
+    !host.is_empty()
+        && origin_scheme.eq_ignore_ascii_case(scheme)
+        && bare(origin_host) == bare(host)
+}
+
+/// Refuses state-changing requests from other sites, except those with a non-empty bearer
+/// token (which a foreign page cannot make a browser send; `Basic` credentials, by contrast, a
+/// browser adds by itself): JSON `403 cross_site_request` under `/api`, an HTML page elsewhere.
 pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe && bearer_token(request.headers()).is_none() && is_cross_site(request.headers()) {
+    let bearer = bearer_token(request.headers()).is_some_and(|token| !token.is_empty());
+    if !safe && !bearer && is_cross_site(request.headers()) {
         return if request.uri().path().starts_with("/api/") {
             ApiError::CrossSiteRequest.into_response()
         } else {
@@ -416,6 +484,34 @@ mod tests {
             ("host", "127.0.0.1:8080")
         ])));
         assert!(!is_cross_site(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn the_origin_must_match_scheme_and_host() {
+        let host = ("host", "127.0.0.1:8080");
+        assert!(is_cross_site(&headers(&[
+            ("origin", "https://127.0.0.1:8080"),
+            host
+        ])));
+        assert!(is_cross_site(&headers(&[
+            ("origin", "http://127.0.0.1:8081"),
+            host
+        ])));
+        assert!(is_cross_site(&headers(&[("origin", "null"), host])));
+        assert!(!is_cross_site(&headers(&[
+            ("origin", "https://quiz.example"),
+            ("host", "quiz.example"),
+            ("x-forwarded-proto", "https")
+        ])));
+        assert!(is_cross_site(&headers(&[
+            ("origin", "http://quiz.example"),
+            ("host", "quiz.example"),
+            ("x-forwarded-proto", "https")
+        ])));
+        assert!(!is_cross_site(&headers(&[
+            ("origin", "http://Quiz.Example:80"),
+            ("host", "quiz.example")
+        ])));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::db::StoreError;
 use crate::domain::{BlueprintStatus, FieldError};
+use crate::http::streams::{StreamRefusal, STREAM_RETRY_AFTER_SECS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -88,6 +89,15 @@ pub enum ApiError {
         "You already have {0} generations queued or running; wait for one to end or cancel one"
     )]
     ActiveLimitReached(u32),
+    /// 429: the caller (or their address) holds its cap of SSE streams and long polls.
+    #[error("{}", too_many_streams_message(.0))]
+    TooManyStreams(StreamRefusal),
+    /// 403: creating API tokens needs a log-in session, not a token.
+    #[error("API tokens can only be created from a log-in session, not with another API token")]
+    SessionRequired,
+    /// 404
+    #[error("Session not found")]
+    SessionNotFound,
     /// 503: the database cannot be reached right now.
     #[error("The database is unavailable right now; retry shortly")]
     Unavailable,
@@ -105,10 +115,13 @@ impl ApiError {
             ApiError::TooManyAttempts(_)
             | ApiError::TooManySignups(_)
             | ApiError::RateLimited(_)
+            | ApiError::TooManyStreams(_)
             | ApiError::ActiveLimitReached(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::EmailTaken | ApiError::AuthDisabled => StatusCode::CONFLICT,
-            ApiError::SignupClosed | ApiError::CrossSiteRequest => StatusCode::FORBIDDEN,
-            ApiError::TokenNotFound => StatusCode::NOT_FOUND,
+            ApiError::SignupClosed | ApiError::CrossSiteRequest | ApiError::SessionRequired => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::TokenNotFound | ApiError::SessionNotFound => StatusCode::NOT_FOUND,
             ApiError::InvalidId(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -147,9 +160,12 @@ impl ApiError {
             ApiError::SignupClosed => "signup_closed",
             ApiError::AuthDisabled => "auth_disabled",
             ApiError::TokenNotFound => "token_not_found",
+            ApiError::SessionRequired => "session_required",
+            ApiError::SessionNotFound => "session_not_found",
             ApiError::CrossSiteRequest => "cross_site_request",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::ActiveLimitReached(_) => "too_many_active_generations",
+            ApiError::TooManyStreams(_) => "too_many_streams",
             ApiError::Unavailable => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -166,6 +182,13 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
                 ApiError::Unavailable
+            }
+            StoreError::InvalidText(source) => {
+                tracing::warn!(error = %source, "the database refused a text");
+                ApiError::validation(
+                    "body",
+                    "a text field holds a character that cannot be stored (such as NUL)",
+                )
             }
             StoreError::Other(source) => ApiError::Internal(source),
         }
@@ -220,6 +243,12 @@ impl IntoResponse for ApiError {
             | ApiError::RateLimited(secs) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
             }
+            ApiError::TooManyStreams(_) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(STREAM_RETRY_AFTER_SECS),
+                );
+            }
             // A slot frees when one of the running generations ends: look again soon.
             ApiError::ActiveLimitReached(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
@@ -234,3 +263,14 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+fn too_many_streams_message(refusal: &StreamRefusal) -> String {
+    match refusal {
+        StreamRefusal::PerUser(cap) => format!(
+            "You already have {cap} live event streams or long polls open; close one, or poll the status URL without wait, and retry"
+        ),
+        StreamRefusal::PerClient(cap) => format!(
+            "Your address already has {cap} live event streams or long polls open; close one, or poll the status URL without wait, and retry"
+        ),
+    }
+}

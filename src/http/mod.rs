@@ -2,10 +2,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod openapi;
 mod ops;
+pub mod server;
+pub mod streams;
 pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -81,7 +84,12 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
             accounts_api::create_api_token,
             accounts_api::list_api_tokens
         ))
-        .routes(routes!(accounts_api::revoke_api_token));
+        .routes(routes!(accounts_api::revoke_api_token))
+        .routes(routes!(
+            accounts_api::list_sessions,
+            accounts_api::end_sessions
+        ))
+        .routes(routes!(accounts_api::end_one_session));
     if let Some(state) = state {
         protected = protected.route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -115,7 +123,7 @@ pub fn health_router(
         .route(
             "/metrics",
             get(move |request: axum::extract::Request| {
-                ops::metrics(metrics_token.clone(), request)
+                ops::metrics(metrics_token.clone(), false, request)
             }),
         )
         .route("/healthz", get(healthz))
@@ -129,7 +137,8 @@ pub fn health_router(
         .fallback(route_not_found)
 }
 
-/// Prometheus text; free on loopback, elsewhere `Authorization: Bearer <QUIZMASTER_METRICS_TOKEN>`.
+/// Prometheus text; free to a direct loopback client (never behind `QUIZMASTER_TRUST_PROXY=on`),
+/// elsewhere `Authorization: Bearer <QUIZMASTER_METRICS_TOKEN>`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
@@ -139,19 +148,26 @@ async fn metrics(
     State(state): State<AppState>,
     request: axum::extract::Request,
 ) -> axum::response::Response {
-    ops::metrics(state.metrics_token.clone(), request).await
+    ops::metrics(state.metrics_token.clone(), state.auth.trust_proxy, request).await
 }
 
 /// Headers every response carries, whatever produced it (the pages set a fuller policy of
 /// their own, which is kept): no MIME sniffing, no referrer to other sites, no framing. JSON and
-/// other non-HTML answers also get a policy that lets them run nothing. The Swagger UI under
-/// `/api/docs` keeps its own needs (its scripts), so it only gets the first three.
+/// other non-HTML answers also get a policy that lets them run nothing; the Swagger UI under
+/// `/api/docs` gets one that lets it run only its own files. Behind HTTPS (as a proxy says with
+/// `X-Forwarded-Proto`), HSTS. JSON and HTML that set no caching of their own are `no-store`:
+/// they are someone's data, and a shared or back-button cache must not keep them.
 async fn baseline_security_headers(
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
     use axum::http::{header, HeaderValue};
     let docs = request.uri().path().starts_with("/api/docs");
+    let https = request
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers
@@ -163,15 +179,35 @@ async fn baseline_security_headers(
     headers
         .entry(header::X_FRAME_OPTIONS)
         .or_insert(HeaderValue::from_static("DENY"));
-    if !docs {
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(if docs {
+            DOCS_CONTENT_SECURITY_POLICY
+        } else {
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+        }));
+    if https {
         headers
-            .entry(header::CONTENT_SECURITY_POLICY)
-            .or_insert(HeaderValue::from_static(
-                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-            ));
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(HeaderValue::from_static("max-age=31536000"));
+    }
+    let personal = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"));
+    if personal && !docs {
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
     }
     response
 }
+
+/// The Swagger UI's policy: its own scripts and styles (it sets inline styles), images of its
+/// own or inline, requests to this origin only (for the document and "Try it out").
+const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 async fn route_not_found() -> ApiError {
     ApiError::RouteNotFound

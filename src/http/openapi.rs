@@ -101,6 +101,10 @@ pub struct TokenRequest {
     /// What the token is for, e.g. "grading script".
     #[schema(min_length = 1, max_length = 100)]
     pub name: String,
+    /// Days until the token stops working: 1 to 3650, default 90; `null` for a token that
+    /// never expires.
+    #[schema(minimum = 1, maximum = 3650, nullable, default = 90)]
+    pub expires_in_days: Option<i64>,
 }
 
 /// Operations anyone may call; every other one needs a session or an API token.

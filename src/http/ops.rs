@@ -28,9 +28,28 @@ pub async fn tag_route(matched: Option<MatchedPath>, request: Request, next: Nex
     response
 }
 
+/// The method as a metric label: one of the standard methods, else `other`. The raw method is
+/// the client's to make up, and every distinct label value is a new series kept for ever, so a
+/// label taken from it would let anyone grow `/metrics` (and memory) without bound.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 /// Outside the router: counts every request and its latency by method, route and status.
 pub async fn record_request(request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let route = response
@@ -39,7 +58,7 @@ pub async fn record_request(request: Request, next: Next) -> Response {
         .map(|l| l.0.to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let status = response.status().as_u16().to_string();
-    metrics::counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
@@ -63,19 +82,25 @@ pub fn request_span(request: &Request) -> Span {
     )
 }
 
-/// `GET /metrics`: Prometheus text. Free on loopback; elsewhere it needs the configured token.
-pub async fn metrics(token: Option<Arc<str>>, request: Request) -> Response {
+/// `GET /metrics`: Prometheus text. Free to the machine itself (a client that is loopback by
+/// the same rule as the throttles: behind a trusted proxy nobody is); everyone else needs the
+/// configured token.
+pub async fn metrics(token: Option<Arc<str>>, trust_proxy: bool, request: Request) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| *addr);
-    let on_loopback = peer.is_some_and(|addr| addr.ip().is_loopback());
+    // Without connection info (a router driven in-process) nobody is known to be local.
+    let on_loopback = peer.is_some()
+        && crate::http::client::client_addr(trust_proxy, peer, request.headers()).is_loopback();
     if !on_loopback {
         let presented = request
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         let allowed = match (&token, presented) {
             (Some(expected), Some(given)) => {
                 constant_time_eq(expected.as_bytes(), given.as_bytes())

@@ -556,8 +556,8 @@ async fn cookie_requests_from_another_site_are_refused(backend: Backend) {
 
 async fn generation_starts_are_rate_limited_per_user(backend: Backend) {
     let mut settings = accounts_on();
-    settings.accounts.generate_per_minute = 3;
-    settings.accounts.max_active_per_user = 0;
+    settings.accounts.generate_per_minute = Some(3);
+    settings.accounts.max_active_per_user = Some(0);
     let app = spawn_app_with(backend, settings).await;
     let (ada, _) = sign_up(&app, "ada@example.org").await;
     let (bob, _) = sign_up(&app, "bob@example.org").await;
@@ -603,8 +603,8 @@ async fn generation_starts_are_rate_limited_per_user(backend: Backend) {
 
 async fn active_generations_are_limited_per_user(backend: Backend) {
     let mut settings = accounts_on();
-    settings.accounts.generate_per_minute = 0;
-    settings.accounts.max_active_per_user = 2;
+    settings.accounts.generate_per_minute = Some(0);
+    settings.accounts.max_active_per_user = Some(2);
     settings.pace_ms = 2_000;
     let app = spawn_app_with(backend, settings).await;
     let (ada, _) = sign_up(&app, "ada@example.org").await;

@@ -213,7 +213,10 @@ async fn evidence_round_trips_is_cut_to_300_and_shows_escaped(backend: Backend) 
         .await
         .expect("markdown");
     assert!(
-        markdown.contains("\n> Evidence: A <b>block</b> & its \"header\" hold\n> the data.\n"),
+        // Markdown passes raw HTML through, so the export escapes it (issue 16).
+        markdown.contains(
+            "\n> Evidence: A &lt;b&gt;block&lt;/b&gt; &amp; its \"header\" hold\n> the data.\n"
+        ),
         "{markdown}"
     );
     assert!(markdown.contains(&format!("  > Evidence: {cut}\n")));

@@ -142,6 +142,8 @@ pub struct Settings {
     pub max_attempts: i64,
     /// Accounts: off and unlimited unless a test is about accounts.
     pub accounts: AccountsConfig,
+    /// Operations: retention, the metrics token, connection limits.
+    pub ops: OpsConfig,
 }
 
 impl Default for Settings {
@@ -153,6 +155,7 @@ impl Default for Settings {
             lease_secs: 30,
             max_attempts: 3,
             accounts: AccountsConfig::local_unlimited(),
+            ops: OpsConfig::default(),
         }
     }
 }
@@ -183,7 +186,7 @@ pub async fn spawn_app_on(database: TestDatabase, settings: Settings) -> TestApp
             offline_pace_ms: settings.pace_ms,
             ..GeneratorConfig::default()
         },
-        ops: OpsConfig::default(),
+        ops: settings.ops,
         accounts: settings.accounts,
     };
     let server = Server::start(config).await.expect("server starts");

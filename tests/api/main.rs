@@ -6,6 +6,7 @@ mod helpers;
 #[path = "../support/child.rs"]
 mod child;
 
+mod attacks;
 mod auth;
 mod blueprints;
 mod crash;

@@ -1,6 +1,6 @@
 //! `/api/auth/...`: sign-up, log-in, log-out, who am I, and personal API tokens.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -12,12 +12,13 @@ use uuid::Uuid;
 use crate::accounts::{self, hash_secret, new_secret, API_TOKEN_PREFIX, SESSION_PREFIX};
 use crate::app::AppState;
 use crate::config::SignupMode;
-use crate::db::{NewUser, SignupOutcome};
-use crate::domain::account::parse_token_name;
+use crate::db::{NewApiToken, NewSessionRow, NewUser, SignupOutcome};
+use crate::domain::account::{describe_client, parse_token_expiry, parse_token_name, SessionInfo};
 use crate::domain::time::now_ms;
-use crate::domain::{ApiTokenInfo, Credentials, User};
+use crate::domain::{ApiTokenInfo, ClientAddr, Credentials, User};
 use crate::http::auth::{
-    authenticate, clear_session_cookie, session_cookie, session_cookie_header, CurrentUser,
+    authenticate, clear_session_cookie, session_cookie, session_cookie_header, Credential,
+    CurrentUser,
 };
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody};
@@ -30,27 +31,44 @@ pub struct NewSession {
     pub secret: String,
 }
 
-async fn start_session(state: &AppState, user: User) -> ApiResult<NewSession> {
+async fn start_session(
+    state: &AppState,
+    user: User,
+    client: ClientAddr,
+    user_agent: Option<&str>,
+) -> ApiResult<NewSession> {
     let secret = new_secret(SESSION_PREFIX);
     let now = now_ms();
     state
         .store
-        .create_session(
-            &hash_secret(&secret),
-            user.id,
+        .create_session(&NewSessionRow {
+            id: Uuid::new_v4(),
+            token_hash: hash_secret(&secret),
+            user_id: user.id,
             now,
-            now + state.auth.session_ttl_ms,
-        )
+            expires_at: now + state.auth.session_ttl_ms,
+            client: Some(describe_client(user_agent, &client.ip.to_string())),
+        })
         .await?;
     Ok(NewSession { user, secret })
 }
 
+/// The `User-Agent` of a request, for the sessions list.
+pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
 /// Creates an account and starts its session. Shared by the JSON API and the sign-up page.
-/// Throttled per client address (`QUIZMASTER_SIGNUPS_PER_HOUR`; loopback is exempt).
+/// Every attempt from a client address counts against `QUIZMASTER_SIGNUPS_PER_HOUR` before the
+/// email is looked up or the password hashed (only the machine itself is exempt), so a taken
+/// email costs no hashing and cannot be probed for without limit.
 pub async fn sign_up(
     state: &AppState,
     credentials: Credentials,
-    client: IpAddr,
+    client: ClientAddr,
+    user_agent: Option<&str>,
 ) -> ApiResult<NewSession> {
     if !state.auth.enabled() {
         return Err(ApiError::AuthDisabled);
@@ -59,13 +77,16 @@ pub async fn sign_up(
         return Err(ApiError::SignupClosed);
     }
     let store = state.store.as_ref();
-    if let Some(wait) = state
+    if let Err(wait) = state
         .auth
         .throttle
-        .signup_retry_after(store, client, now_ms())
+        .reserve_sign_up(store, client, now_ms())
         .await?
     {
         return Err(ApiError::TooManySignups(wait));
+    }
+    if store.email_registered(&credentials.email).await? {
+        return Err(ApiError::EmailTaken);
     }
     let password_hash = accounts::hash_password(credentials.password)
         .await
@@ -79,61 +100,65 @@ pub async fn sign_up(
     match state.store.create_user(&new).await? {
         SignupOutcome::Created(user) => {
             tracing::info!(user_id = %user.id, admin = user.is_admin, "account created");
-            state
-                .auth
-                .throttle
-                .record_signup(store, client, now_ms())
-                .await?;
-            start_session(state, user).await
+            start_session(state, user, client, user_agent).await
         }
         SignupOutcome::EmailTaken => Err(ApiError::EmailTaken),
     }
 }
 
 /// Checks a password and starts a session; throttled per account and per client address.
-/// An unknown email costs the same Argon2 work as a wrong password and gets the same answer.
+/// The attempt is reserved before the password is checked, so parallel attempts cannot pass
+/// the limit together. An unknown email costs the same Argon2 work as a wrong password and gets
+/// the same answer.
 pub async fn log_in(
     state: &AppState,
     credentials: Credentials,
-    client: IpAddr,
+    client: ClientAddr,
+    user_agent: Option<&str>,
 ) -> ApiResult<NewSession> {
     if !state.auth.enabled() {
         return Err(ApiError::AuthDisabled);
     }
     let throttle = &state.auth.throttle;
     let store = state.store.as_ref();
-    if let Some(wait) = throttle
-        .retry_after(store, &credentials.email, client, now_ms())
+    let attempt = match throttle
+        .reserve_log_in(store, &credentials.email, client, now_ms())
         .await?
     {
-        metrics::counter!(LOGINS, "outcome" => "throttled").increment(1);
-        return Err(ApiError::TooManyAttempts(wait));
-    }
-    let found = state.store.user_credentials(&credentials.email).await?;
-    let (user, stored) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    let matches = accounts::verify_password(credentials.password, stored)
-        .await
-        .map_err(ApiError::Internal)?;
-    match user.filter(|_| matches) {
-        Some(user) => {
-            throttle.record_success(store, &credentials.email).await?;
-            metrics::counter!(LOGINS, "outcome" => "success").increment(1);
-            start_session(state, user).await
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            metrics::counter!(LOGINS, "outcome" => "throttled").increment(1);
+            return Err(ApiError::TooManyAttempts(wait));
         }
-        None => {
-            // A failure that cannot be noted (a full disk) still gets its 401.
-            if let Err(err) = throttle
-                .record_failure(store, &credentials.email, client, now_ms())
-                .await
-            {
-                tracing::warn!(error = %err, "could not note a failed log-in");
-            }
+    };
+    let checked = async {
+        let found = store.user_credentials(&credentials.email).await?;
+        let (user, stored) = match found {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let matches = accounts::verify_password(credentials.password, stored)
+            .await
+            .map_err(ApiError::Internal)?;
+        Ok::<_, ApiError>(user.filter(|_| matches))
+    }
+    .await;
+    match checked {
+        Ok(Some(user)) => {
+            throttle.log_in_succeeded(store, attempt).await?;
+            metrics::counter!(LOGINS, "outcome" => "success").increment(1);
+            start_session(state, user, client, user_agent).await
+        }
+        Ok(None) => {
             metrics::counter!(LOGINS, "outcome" => "invalid_credentials").increment(1);
             tracing::info!(client = %client, "failed log-in");
             Err(ApiError::InvalidCredentials)
+        }
+        Err(err) => {
+            if let Err(release) = throttle.log_in_abandoned(store, attempt).await {
+                tracing::warn!(error = %release, "could not give back a log-in attempt");
+            }
+            Err(err)
         }
     }
 }
@@ -147,30 +172,15 @@ pub async fn log_out(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     Ok(())
 }
 
-/// The address log-in throttling counts: the peer's, or with `QUIZMASTER_TRUST_PROXY=on` the
-/// last `X-Forwarded-For` entry (the one the nearest proxy added; earlier ones are the
-/// client's to make up). Loopback when the server was built without connection info.
-/// (Also used by the log-in page.)
+/// The client throttling counts: see [`crate::http::client::client_addr`]. (Also used by the
+/// log-in and sign-up pages.)
 pub fn client_ip(
     state: &AppState,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: &HeaderMap,
-) -> IpAddr {
-    let forwarded = || {
-        // The last header line, its last entry: what the nearest proxy wrote.
-        let last_line = headers.get_all("x-forwarded-for").iter().next_back()?;
-        let entry = last_line.to_str().ok()?.rsplit(',').next()?;
-        entry.trim().parse::<IpAddr>().ok()
-    };
-    let peer = connect.map_or(
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        |Extension(ConnectInfo(addr))| addr.ip(),
-    );
-    if state.auth.trust_proxy {
-        forwarded().unwrap_or(peer)
-    } else {
-        peer
-    }
+) -> ClientAddr {
+    let peer = connect.map(|Extension(ConnectInfo(addr))| addr);
+    crate::http::client::client_addr(state.auth.trust_proxy, peer, headers)
 }
 
 fn with_session(
@@ -205,7 +215,7 @@ pub async fn signup(
 ) -> ApiResult<Response> {
     let credentials = Credentials::parse_signup(&body.required()?).map_err(ApiError::Validation)?;
     let client = client_ip(&state, connect, &headers);
-    let session = sign_up(&state, credentials, client).await?;
+    let session = sign_up(&state, credentials, client, user_agent(&headers)).await?;
     Ok(with_session(&state, &headers, StatusCode::CREATED, session))
 }
 
@@ -230,7 +240,8 @@ pub async fn login(
     body: JsonBody,
 ) -> ApiResult<Response> {
     let credentials = Credentials::parse_login(&body.required()?).map_err(ApiError::Validation)?;
-    let session = log_in(&state, credentials, client_ip(&state, connect, &headers)).await?;
+    let client = client_ip(&state, connect, &headers);
+    let session = log_in(&state, credentials, client, user_agent(&headers)).await?;
     Ok(with_session(&state, &headers, StatusCode::OK, session))
 }
 
@@ -253,7 +264,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     ))]
 /// `GET /api/auth/me`
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<User>> {
-    authenticate(&state, &headers)
+    authenticate(&state, &headers, false)
         .await?
         .map(|caller| Json(caller.user))
         .ok_or(ApiError::Unauthenticated)
@@ -269,20 +280,43 @@ pub struct CreatedToken {
     #[serde(with = "crate::domain::time::ms_as_rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
+    /// When the token stops working; null: never.
+    #[serde(with = "crate::domain::time::opt_ms_as_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<i64>,
 }
 
-/// Creates an API token for the caller. Shared by the JSON API and the token page.
-pub async fn create_token(state: &AppState, owner: Uuid, name: &str) -> ApiResult<CreatedToken> {
+/// Creates an API token for the caller, lasting `expires_in_days` (`None`: for ever). Only a
+/// log-in session (or the local user) may: a token that could mint tokens would outlive its
+/// own revocation. Shared by the JSON API and the token page.
+pub async fn create_token(
+    state: &AppState,
+    caller: &CurrentUser,
+    name: &str,
+    expires_in_days: Option<i64>,
+) -> ApiResult<CreatedToken> {
+    if matches!(caller.credential, Credential::Token(_)) {
+        return Err(ApiError::SessionRequired);
+    }
     let secret = new_secret(API_TOKEN_PREFIX);
+    let now = now_ms();
     let info = state
         .store
-        .create_api_token(owner, Uuid::now_v7(), name, &hash_secret(&secret), now_ms())
+        .create_api_token(&NewApiToken {
+            id: Uuid::now_v7(),
+            user_id: caller.id(),
+            name: name.to_string(),
+            token_hash: hash_secret(&secret),
+            now,
+            expires_at: expires_in_days.map(|days| now + days * 24 * 3600 * 1000),
+        })
         .await?;
     Ok(CreatedToken {
         id: info.id,
         name: info.name,
         token: secret,
         created_at: info.created_at,
+        expires_at: info.expires_at,
     })
 }
 
@@ -299,8 +333,9 @@ pub struct TokenList {
         (status = 201, description = "The token, with its secret shown this once", body = CreatedToken),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "session_required: the request was authenticated by an API token", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
-        (status = 422, description = "name missing, empty or over 100 characters", body = ErrorBody),
+        (status = 422, description = "name missing, empty, over 100 characters or with control characters; expires_in_days not 1 to 3650 or null", body = ErrorBody),
     ))]
 /// `POST /api/auth/tokens`
 pub async fn create_api_token(
@@ -308,8 +343,17 @@ pub async fn create_api_token(
     Extension(caller): Extension<CurrentUser>,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let name = parse_token_name(&body.required()?).map_err(ApiError::Validation)?;
-    let created = create_token(&state, caller.id(), &name).await?;
+    if matches!(caller.credential, Credential::Token(_)) {
+        return Err(ApiError::SessionRequired);
+    }
+    let body = body.required()?;
+    let mut errors = Vec::new();
+    let name = parse_token_name(&body).map_err(|e| errors.extend(e)).ok();
+    let expiry = parse_token_expiry(&body).map_err(|e| errors.extend(e)).ok();
+    let (Some(name), Some(expiry)) = (name, expiry) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let created = create_token(&state, &caller, &name, expiry).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -359,4 +403,95 @@ pub async fn revoke_token(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<
     } else {
         Err(ApiError::TokenNotFound)
     }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionList {
+    /// Newest first.
+    pub items: Vec<SessionInfo>,
+    /// Always null: every session is on the one page (the shape of the other listings).
+    pub next_cursor: Option<String>,
+}
+
+/// The caller's unexpired sessions, the current one marked. Shared with the sessions page.
+pub async fn sessions_of(state: &AppState, caller: &CurrentUser) -> ApiResult<Vec<SessionInfo>> {
+    let mut items = state.store.list_sessions(caller.id(), now_ms()).await?;
+    if let Credential::Session(current) = caller.credential {
+        for item in &mut items {
+            item.current = item.id == current;
+        }
+    }
+    Ok(items)
+}
+
+/// Ends one of the caller's sessions; from now on it is refused in every process.
+pub async fn end_session(state: &AppState, caller: &CurrentUser, id: Uuid) -> ApiResult<()> {
+    if !state.store.delete_user_session(caller.id(), id).await? {
+        return Err(ApiError::SessionNotFound);
+    }
+    state.auth.forget_credentials();
+    tracing::info!(user_id = %caller.id(), session_id = %id, "session ended");
+    Ok(())
+}
+
+/// Ends every session of the caller's but the current one ("log out everywhere else"); with
+/// an API token, every session. Returns how many ended.
+pub async fn end_other_sessions(state: &AppState, caller: &CurrentUser) -> ApiResult<u64> {
+    let keep = match caller.credential {
+        Credential::Session(id) => Some(id),
+        Credential::Token(_) | Credential::Local => None,
+    };
+    let ended = state.store.delete_other_sessions(caller.id(), keep).await?;
+    state.auth.forget_credentials();
+    tracing::info!(user_id = %caller.id(), ended, "other sessions ended");
+    Ok(ended)
+}
+
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "accounts",
+    responses(
+        (status = 200, description = "The caller's sessions, newest first; `current` marks the one of this request", body = SessionList),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+    ))]
+/// `GET /api/auth/sessions`
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+) -> ApiResult<Json<SessionList>> {
+    Ok(Json(SessionList {
+        items: sessions_of(&state, &caller).await?,
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/auth/sessions", tag = "accounts",
+    responses(
+        (status = 204, description = "Every session but the current one ended (log out everywhere else); with an API token, every session"),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+    ))]
+/// `DELETE /api/auth/sessions`
+pub async fn end_sessions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+) -> ApiResult<StatusCode> {
+    end_other_sessions(&state, &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/auth/sessions/{session_id}", tag = "accounts",
+    params(("session_id" = String, Path, description = "A UUID")),
+    responses(
+        (status = 204, description = "Ended: the session is refused from now on, in every process"),
+        (status = 400, description = "Not a UUID", body = ErrorBody),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 404, description = "session_not_found", body = ErrorBody),
+    ))]
+/// `DELETE /api/auth/sessions/{session_id}`
+pub async fn end_one_session(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    Path(session_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&session_id)?;
+    end_session(&state, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -28,8 +28,10 @@ use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintStatus, StatusView};
 use crate::http::auth::CurrentUser;
+use crate::http::client::Client;
 use crate::http::error::{status_url, ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody, QueryParams};
+use crate::http::streams::StreamSlot;
 use crate::jobs::hub::Subscription;
 use crate::telemetry::{
     count_ended, GaugeGuard, GENERATIONS_REFUSED, GENERATIONS_STARTED, LONG_POLLS_OPEN,
@@ -134,17 +136,10 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let Some(raw) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    raw.to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|key| !key.is_empty() && key.len() <= 255)
-        .map(|key| Some(key.to_string()))
-        .ok_or_else(|| {
-            ApiError::validation(
-                "Idempotency-Key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            )
-        })
+    let raw = std::str::from_utf8(raw.as_bytes()).unwrap_or("\u{0}");
+    crate::domain::text::parse_idempotency_key(raw)
+        .map(Some)
+        .map_err(|error| ApiError::Validation(vec![error]))
 }
 
 /// Stores a new generation (blueprint and job in one transaction) and wakes a worker when one
@@ -272,11 +267,15 @@ pub async fn generate(
         (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
         (status = 404, description = "topic_not_found or blueprint_not_found", body = crate::http::openapi::ErrorBody),
         (status = 422, description = "Invalid wait", body = crate::http::openapi::ErrorBody),
+        (status = 429, description = "too_many_streams: a long poll past the caller's or the address's cap (QUIZMASTER_MAX_STREAMS_PER_USER), with Retry-After", body = crate::http::openapi::ErrorBody,
+         headers(("Retry-After" = i64, description = "Seconds until a stream may have ended"))),
     ))]
 /// `GET .../status[?wait=S]`: the status view; with `wait`, a long poll that answers as soon
 /// as the state differs from `If-None-Match`, or after S seconds.
 pub async fn status(
     State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    Client(client): Client,
     Path((topic_id, blueprint_id)): Path<(String, String)>,
     query: QueryParams,
     headers: HeaderMap,
@@ -292,6 +291,11 @@ pub async fn status(
     let Some(mut subscription) = subscription.filter(|_| !blueprint.status.is_terminal()) else {
         return Ok(not_modified(&blueprint));
     };
+    let _place = state
+        .auth
+        .streams
+        .open(caller.id(), client)
+        .map_err(ApiError::TooManyStreams)?;
     let _waiting = GaugeGuard::new(LONG_POLLS_OPEN);
     tokio::select! {
         newer = subscription.newer_than(blueprint.version) => match newer {
@@ -313,6 +317,7 @@ fn status_event(blueprint: &Blueprint) -> Event {
 
 struct EventStream {
     _open: GaugeGuard,
+    _place: StreamSlot,
     subscription: Subscription,
     last: Option<Arc<Blueprint>>,
     first: Option<Blueprint>,
@@ -326,19 +331,29 @@ struct EventStream {
          content_type = "text/event-stream", body = String),
         (status = 400, description = "Not a UUID", body = crate::http::openapi::ErrorBody),
         (status = 404, description = "topic_not_found or blueprint_not_found", body = crate::http::openapi::ErrorBody),
+        (status = 429, description = "too_many_streams: past the caller's or the address's cap of streams and long polls (QUIZMASTER_MAX_STREAMS_PER_USER), with Retry-After", body = crate::http::openapi::ErrorBody,
+         headers(("Retry-After" = i64, description = "Seconds until a stream may have ended"))),
     ))]
 /// `GET .../events`: an SSE stream of `status` events, the current state first and then every
 /// change; it ends after a terminal one. A reconnect (with or without `Last-Event-ID`) starts
 /// again from the current state, so a client never misses where the job is.
 pub async fn events(
     State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    Client(client): Client,
     Path((topic_id, blueprint_id)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
+    let place = state
+        .auth
+        .streams
+        .open(caller.id(), client)
+        .map_err(ApiError::TooManyStreams)?;
     let subscription = state.hub.subscribe(id);
     let blueprint = find(&state, topic_id, id).await?;
     let start = EventStream {
         _open: GaugeGuard::new(SSE_STREAMS_OPEN),
+        _place: place,
         subscription,
         last: None,
         first: Some(blueprint),

@@ -19,11 +19,14 @@ use super::views::{human_time, Viewer};
 use super::UiError;
 use crate::app::AppState;
 use crate::config::SignupMode;
-use crate::domain::account::{parse_token_name, PASSWORD_MIN_CHARS};
+use crate::domain::account::{
+    parse_token_expiry, parse_token_name, PASSWORD_MIN_CHARS, TOKEN_DEFAULT_DAYS,
+};
 use crate::domain::time::rfc3339;
 use crate::domain::{ApiTokenInfo, Credentials, FieldError};
 use crate::http::api::auth::{
-    client_ip, create_token, log_in, log_out, revoke_token, sign_up, CreatedToken, NewSession,
+    client_ip, create_token, end_other_sessions, end_session, log_in, log_out, revoke_token,
+    sessions_of, sign_up, user_agent, CreatedToken, NewSession,
 };
 use crate::http::auth::{authenticate, clear_session_cookie, session_cookie_header, CurrentUser};
 use crate::http::error::ApiError;
@@ -71,7 +74,7 @@ fn into_session(
 
 /// Whether the request already carries a valid session (so the log-in form has nothing to do).
 async fn logged_in(state: &AppState, headers: &HeaderMap) -> bool {
-    matches!(authenticate(state, headers).await, Ok(Some(_)))
+    matches!(authenticate(state, headers, false).await, Ok(Some(_)))
 }
 
 /// Field errors of the email and password boxes.
@@ -188,7 +191,8 @@ pub async fn login(
             "Enter your email and password.".into(),
         )
     })?;
-    match log_in(&state, credentials, client_ip(&state, connect, &headers)).await {
+    let client = client_ip(&state, connect, &headers);
+    match log_in(&state, credentials, client, user_agent(&headers)).await {
         Ok(session) => Ok(into_session(&state, &headers, session, &next)),
         Err(ApiError::InvalidCredentials) => {
             page.problem = Some("The email or password is not right.".into());
@@ -305,7 +309,8 @@ pub async fn signup(
             return render(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    match sign_up(&state, credentials, client_ip(&state, connect, &headers)).await {
+    let client = client_ip(&state, connect, &headers);
+    match sign_up(&state, credentials, client, user_agent(&headers)).await {
         Ok(session) => Ok(into_session(&state, &headers, session, &next)),
         Err(ApiError::TooManySignups(wait)) => {
             page.problem = Some(format!(
@@ -379,6 +384,7 @@ pub struct TokenRow {
     pub created: String,
     pub created_iso: String,
     pub last_used: Option<(String, String)>,
+    pub expires: Option<(String, String)>,
     pub revoke_action: String,
 }
 
@@ -389,6 +395,7 @@ impl TokenRow {
             created: human_time(info.created_at),
             created_iso: rfc3339(info.created_at),
             last_used: info.last_used_at.map(|at| (human_time(at), rfc3339(at))),
+            expires: info.expires_at.map(|at| (human_time(at), rfc3339(at))),
             revoke_action: format!("{TOKENS_PAGE}/{}/revoke", info.id),
         }
     }
@@ -466,7 +473,15 @@ pub async fn create_api_token(
             return render(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let created = create_token(&state, caller.id(), &name).await?;
+    // The form's choice: a number of days, or "never"; anything else is the default.
+    let expiry = match form.get("expires_in_days") {
+        "never" => None,
+        days => parse_token_expiry(&json!({ "expires_in_days": days.parse::<i64>().ok() }))
+            .ok()
+            .flatten()
+            .or(Some(TOKEN_DEFAULT_DAYS)),
+    };
+    let created = create_token(&state, &caller, &name, expiry).await?;
     let mut page = tokens_page(&state, &caller, viewer).await?;
     page.created = Some(created);
     render_fresh(&page, StatusCode::CREATED)
@@ -487,6 +502,90 @@ pub async fn revoke_api_token(
         Err(other) => return Err(other.into()),
     };
     Ok(Redirect::to(&next).into_response())
+}
+
+const SESSIONS_PAGE: &str = "/account/sessions";
+
+/// One session as the sessions page lists it.
+pub struct SessionRow {
+    pub client: String,
+    pub current: bool,
+    pub created: String,
+    pub created_iso: String,
+    pub last_seen: String,
+    pub last_seen_iso: String,
+    pub end_action: String,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+struct SessionsPage {
+    title: String,
+    nav: &'static str,
+    viewer: Option<Viewer>,
+    sessions: Vec<SessionRow>,
+    notice: Option<&'static str>,
+}
+
+/// `GET /account/sessions`: where the caller is logged in, with buttons to end them.
+pub async fn sessions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    viewer: Option<Viewer>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    if !state.auth.enabled() {
+        return Ok(Redirect::to(DEFAULT_NEXT).into_response());
+    }
+    let sessions = sessions_of(&state, &caller).await?;
+    let page = SessionsPage {
+        title: "Sessions".into(),
+        nav: "sessions",
+        viewer,
+        sessions: sessions
+            .iter()
+            .map(|s| SessionRow {
+                client: s.client.clone().unwrap_or_else(|| "Unknown client".into()),
+                current: s.current,
+                created: human_time(s.created_at),
+                created_iso: rfc3339(s.created_at),
+                last_seen: human_time(s.last_seen_at),
+                last_seen_iso: rfc3339(s.last_seen_at),
+                end_action: format!("{SESSIONS_PAGE}/{}/end", s.id),
+            })
+            .collect(),
+        notice: match query_get(&query_pairs(query), "notice") {
+            Some("ended") => Some("The session was ended."),
+            Some("others-ended") => Some("Every other session was ended."),
+            _ => None,
+        },
+    };
+    render(&page, StatusCode::OK)
+}
+
+/// `POST /account/sessions/{session_id}/end`: ends one of the caller's sessions. One that is
+/// already gone (a second click) just shows the list again.
+pub async fn end_one_session(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+    Path(session_id): Path<String>,
+) -> PageResult {
+    let id: Uuid = page_id(&session_id)?;
+    let next = match end_session(&state, &caller, id).await {
+        Ok(()) => format!("{SESSIONS_PAGE}?notice=ended"),
+        Err(ApiError::SessionNotFound) => SESSIONS_PAGE.to_string(),
+        Err(other) => return Err(other.into()),
+    };
+    Ok(Redirect::to(&next).into_response())
+}
+
+/// `POST /account/sessions/end-others`: log out everywhere else.
+pub async fn end_others(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentUser>,
+) -> PageResult {
+    end_other_sessions(&state, &caller).await?;
+    Ok(Redirect::to(&format!("{SESSIONS_PAGE}?notice=others-ended")).into_response())
 }
 
 #[cfg(test)]

@@ -75,6 +75,15 @@ impl IntoResponse for UiError {
                         .to_string(),
                 )
             }
+            UiError::Store(StoreError::InvalidText(source)) => {
+                tracing::warn!(error = %source, "the database refused a text");
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Something is not right",
+                    "A field holds a character that cannot be stored (such as a control character)."
+                        .to_string(),
+                )
+            }
             UiError::Store(StoreError::Other(source)) => {
                 tracing::error!(error = ?source, "page failed");
                 internal()

@@ -60,6 +60,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/account/tokens/{token_id}/revoke",
             post(account::revoke_api_token),
         )
+        .route("/account/sessions", get(account::sessions))
+        .route("/account/sessions/end-others", post(account::end_others))
+        .route(
+            "/account/sessions/{session_id}/end",
+            post(account::end_one_session),
+        )
         .route("/logout", get(account::logout_page).post(account::logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -316,9 +316,8 @@ pub async fn start_generation(
             return render_fresh(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let key = Some(form.get("idempotency_key").trim())
-        .filter(|k| !k.is_empty() && k.len() <= 255)
-        .map(str::to_string);
+    // The page's own one-time key; one that is not a valid key (tampered) is simply not used.
+    let key = crate::domain::text::parse_idempotency_key(form.get("idempotency_key")).ok();
     let next = match api::start_generation(&state, caller.id(), topic_id, target, key).await? {
         GenerateOutcome::Created(b) | GenerateOutcome::Replayed(b) => {
             status_page_url(topic_id, b.id)
