@@ -188,7 +188,11 @@ EOF
   sleep 1
   log "generating a $TARGET-objective blueprint with $name on $server ($version)"
   local started=$SECONDS status=0
-  QUIZMASTER_GENERATOR=openai QUIZMASTER_LLM_BASE_URL="http://127.0.0.1:$proxy_port/v1" \
+  # A fresh database per run: a job left by an interrupted run would otherwise be rescued
+  # and share the server with this one.
+  local database=$DIR/$server-$name.db
+  rm -f "$database" "$database-wal" "$database-shm"
+  QUIZMASTER_DATABASE_URL="sqlite://$database" QUIZMASTER_GENERATOR=openai QUIZMASTER_LLM_BASE_URL="http://127.0.0.1:$proxy_port/v1" \
     QUIZMASTER_LLM_MODEL="$name" QUIZMASTER_LLM_TIMEOUT_SECS=900 \
     QUIZMASTER_GENERATION_TIMEOUT_SECS=$RUN_SECS RUST_LOG=info,quizmaster=info \
     timeout $((RUN_SECS + 60)) "$QUIZMASTER" generate --title "Photosynthesis" \

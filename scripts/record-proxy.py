@@ -25,6 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 EXCHANGES = []
+# Exchanges still being read. An answer QuizMaster stopped reading (target reached) is only
+# noticed at the proxy's next write, so a stop waits for these before it ends.
+IN_FLIGHT = [0]
 
 
 def piece(data, started):
@@ -65,6 +68,15 @@ def main():
             pass
 
         def forward(self):
+            with LOCK:
+                IN_FLIGHT[0] += 1
+            try:
+                self.exchange()
+            finally:
+                with LOCK:
+                    IN_FLIGHT[0] -= 1
+
+        def exchange(self):
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             started = time.monotonic()
@@ -130,7 +142,17 @@ def main():
         do_POST = forward
 
     server = ThreadingHTTPServer((host, int(port)), Handler)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+
+    def stop():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with LOCK:
+                if IN_FLIGHT[0] == 0:
+                    break
+            time.sleep(0.2)
+        server.shutdown()
+
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=stop).start())
     save()
     server.serve_forever()
 

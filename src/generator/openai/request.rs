@@ -183,12 +183,42 @@ fn levels() -> Ordered {
         .into()
 }
 
-fn verbs() -> Ordered {
+/// The verb table's verbs a terminal objective (at apply or above) or any objective may use.
+fn verb_names(terminal: bool) -> Vec<&'static str> {
     VERB_LEVELS
         .iter()
+        .filter(|(_, level)| !terminal || *level >= BloomLevel::Apply)
         .map(|(verb, _)| *verb)
-        .collect::<Vec<_>>()
-        .into()
+        .collect()
+}
+
+fn verbs(terminal: bool) -> Ordered {
+    verb_names(terminal).into()
+}
+
+/// An objective's text. For grammar-constrained servers a pattern makes the model start it
+/// with a verb of the table (at apply or above for a terminal objective) and write at least a
+/// few words after it: the text comes before the `verb` field, so the verb's enum alone could
+/// not stop "Define photosynthesis" as a terminal objective.
+fn text(dialect: SchemaDialect, terminal: bool) -> Ordered {
+    match dialect {
+        SchemaDialect::Strict => object([("type", "string".into())]),
+        SchemaDialect::Constrained => {
+            let verbs: Vec<String> = verb_names(terminal)
+                .iter()
+                .map(|verb| {
+                    let mut chars = verb.chars();
+                    chars
+                        .next()
+                        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                        .unwrap_or_default()
+                })
+                .collect();
+            // No quote or backslash inside: the grammar writes the string's characters raw.
+            let pattern = format!("^({}) [^\"\\\\]{{20,180}}$", verbs.join("|"));
+            object([("type", "string".into()), ("pattern", pattern.into())])
+        }
+    }
 }
 
 fn string(dialect: SchemaDialect, min: usize, max: usize) -> Ordered {
@@ -226,11 +256,10 @@ fn array(dialect: SchemaDialect, items: Ordered, min: usize, max: usize) -> Orde
 /// condition and criterion; a terminal objective's enabling objectives last.
 fn objective(dialect: SchemaDialect, with_enabling: bool) -> Ordered {
     let mut properties = vec![
-        // About 5 to 30 words.
-        ("text".to_string(), string(dialect, 20, 200)),
+        ("text".to_string(), text(dialect, with_enabling)),
         (
             "verb".to_string(),
-            object([("type", "string".into()), ("enum", verbs())]),
+            object([("type", "string".into()), ("enum", verbs(with_enabling))]),
         ),
         (
             "bloom_level".to_string(),
@@ -317,8 +346,9 @@ first word alone; \"bloom_level\" is the level that verb stands for (remember, u
 apply, analyze, evaluate, create); it names exactly one observable behaviour; it never uses \
 understand, know, learn, appreciate, be familiar with, be aware of or similar; the condition \
 (like \"given a data table\") and the criterion (like \"with 80% accuracy\") go in their own \
-fields, or null. Terminal objectives sit at apply or above where the material allows; each has \
-2 or 3 enabling objectives at or below its level, lowest first. No two objectives may be \
+fields, or null. A terminal objective starts with a verb at apply or above (apply, calculate, \
+predict, solve, compare, analyze, evaluate, justify, design); define, list, describe and explain \
+belong in its 2 or 3 enabling objectives, which sit at or below its level, lowest first. No two objectives may be \
 near-duplicates. Cover the key concepts of the material. Answer with compact JSON only, without \
 indentation.";
 
@@ -484,11 +514,30 @@ mod tests {
                 "create"
             ])
         );
-        assert!(terminal["properties"]["text"]["maxLength"].is_number());
+        let pattern = terminal["properties"]["text"]["pattern"]
+            .as_str()
+            .expect("a pattern on the text");
+        assert!(
+            pattern.starts_with("^(") && pattern.ends_with("{20,180}$"),
+            "{pattern}"
+        );
+        assert!(pattern.contains("|Calculate|"), "{pattern}");
+        assert!(
+            !pattern.contains("|Define|"),
+            "terminal verbs are at apply or above: {pattern}"
+        );
+        let enabling_pattern = enabling["items"]["properties"]["text"]["pattern"]
+            .as_str()
+            .expect("a pattern on the text");
+        assert!(enabling_pattern.contains("Define|"), "{enabling_pattern}");
+        assert!(
+            !verbs.iter().any(|v| v == "define"),
+            "terminal verbs: {verbs:?}"
+        );
 
         let strict =
             serde_json::to_string(&blueprint_schema(SchemaDialect::Strict, 5)).expect("json");
-        for unsupported in ["minLength", "maxLength", "minItems", "maxItems"] {
+        for unsupported in ["minLength", "maxLength", "minItems", "maxItems", "pattern"] {
             assert!(!strict.contains(unsupported), "{unsupported} in {strict}");
         }
         assert!(strict.contains("\"enum\""));

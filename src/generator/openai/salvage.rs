@@ -89,8 +89,9 @@ impl Rule {
             Rule::TooManyWords => "Each objective is one sentence of at most 30 words.",
             Rule::EnablingCount => "Give each terminal objective 2 or 3 enabling objectives.",
             Rule::EnablingAbove => {
-                "Enabling objectives sit at or below their terminal objective's level: under an \
-                 apply objective, remember, understand or apply."
+                "The verb sets the level: start each terminal objective with a verb such as \
+                 calculate, predict or compare, and keep define, describe and explain for its \
+                 enabling objectives."
             }
             Rule::Other => "Follow every rule of the system message.",
         }
