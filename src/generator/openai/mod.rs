@@ -465,8 +465,13 @@ impl Generator for OpenAiGenerator {
             )))),
             _ => {
                 let why = if progress.dropped_count > 0 {
+                    let (were, they) = if progress.dropped_count == 1 {
+                        ("was", "it")
+                    } else {
+                        ("were", "they")
+                    };
                     format!(
-                        "{} more were left out because they broke the rules: {}",
+                        "{} more {were} left out because {they} broke the rules: {}",
                         progress.dropped_count,
                         progress.dropped_summary()
                     )
