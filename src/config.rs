@@ -126,11 +126,13 @@ pub struct GeneratorConfig {
     /// For `openai`: sent as `Authorization: Bearer ...` when set; never logged.
     #[arg(long, env = "QUIZMASTER_LLM_API_KEY", hide_env_values = true)]
     pub llm_api_key: Option<Secret>,
-    /// For `openai`: the longest one call to the model may take.
+    /// For `openai`: the longest one call to the model may take. A model on a CPU writing
+    /// 10 tokens/s needs about 45 s per terminal objective; raise this for those.
     #[arg(long, env = "QUIZMASTER_LLM_TIMEOUT_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub llm_timeout_secs: u64,
-    /// For `openai`: calls to the model per generation, retries included.
+    /// For `openai`: calls to the model that store nothing new before a generation gives up
+    /// (calls that store objectives do not count).
     #[arg(long, env = "QUIZMASTER_LLM_MAX_ATTEMPTS", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=10))]
     pub llm_max_attempts: u32,

@@ -23,6 +23,9 @@ pub const LONG_POLLS_OPEN: &str = "quizmaster_long_polls_open";
 pub const GENERATOR_DURATION: &str = "quizmaster_generator_call_duration_seconds";
 pub const GENERATOR_ERRORS: &str = "quizmaster_generator_errors_total";
 pub const HISTORY_PURGED: &str = "quizmaster_history_purged_total";
+pub const LLM_RESPONSE_FORMAT: &str = "quizmaster_llm_response_format";
+pub const LLM_OBJECTIVES_DROPPED: &str = "quizmaster_llm_objectives_dropped_total";
+pub const LLM_OBJECTIVES_REPAIRED: &str = "quizmaster_llm_objectives_repaired_total";
 pub const LOGINS: &str = "quizmaster_logins_total";
 pub const GENERATIONS_REFUSED: &str = "quizmaster_generations_refused_total";
 pub const CONNECTIONS_OPEN: &str = "quizmaster_connections_open";
@@ -167,6 +170,18 @@ fn describe() {
         "Generator calls that failed, by generator"
     );
     describe_counter!(HISTORY_PURGED, "Job history rows removed by retention");
+    describe_gauge!(
+        LLM_RESPONSE_FORMAT,
+        "The response_format the openai generator uses with each model server (1 = in use)"
+    );
+    describe_counter!(
+        LLM_OBJECTIVES_DROPPED,
+        "Terminal objectives from a model left out for breaking a rule, by rule"
+    );
+    describe_counter!(
+        LLM_OBJECTIVES_REPAIRED,
+        "Local repairs made to objectives from a model, by repair"
+    );
 }
 
 /// Counts one terminal transition this process made.

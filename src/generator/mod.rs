@@ -45,6 +45,12 @@ pub enum SinkError {
 pub trait ObjectiveSink: Send {
     async fn set_summary(&mut self, title: &str, description: &str) -> Result<(), SinkError>;
     async fn store_terminal(&mut self, draft: TerminalDraft) -> Result<(), SinkError>;
+    /// A note for the teacher about how the blueprint came about (e.g. what a model wrote
+    /// that was left out, and why); it joins the blueprint's quality notes when it completes.
+    async fn add_note(&mut self, note: &str) -> Result<(), SinkError> {
+        let _ = note;
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

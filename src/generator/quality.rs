@@ -477,13 +477,18 @@ fn notes(analysis: &Analysis, terminals: usize, target: usize) -> Vec<String> {
             analysis.language
         ));
     }
-    if terminals < target {
-        notes.push(format!(
+    notes.extend(shortfall_note(terminals, target));
+    notes
+}
+
+/// The note for a blueprint with fewer terminal objectives than asked for.
+pub fn shortfall_note(terminals: usize, target: usize) -> Option<String> {
+    (terminals < target).then(|| {
+        format!(
             "The source supported {terminals} of the {target} terminal objectives asked for; \
              add more source text (a chapter, fuller notes) for more."
-        ));
-    }
-    notes
+        )
+    })
 }
 
 /// Every objective reads as grammatical English: zero grammar lints (harper-core).

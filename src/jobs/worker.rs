@@ -155,6 +155,7 @@ impl JobEngine {
             attempt,
             next_position: blueprint.terminal_objectives_count.max(0) + 1,
             stop: stop.clone(),
+            notes: Vec::new(),
         };
         let called = std::time::Instant::now();
         let result = self.generator.generate(&request, &mut sink, &stop).await;
@@ -166,7 +167,7 @@ impl JobEngine {
         // Scoring happens while the heartbeat still renews the lease: on a large source it
         // can take longer than a short lease.
         let quality = match result {
-            Ok(()) => self.assess(id, &request).await,
+            Ok(()) => self.assess(id, &request, &sink.notes).await,
             Err(_) => None,
         };
         done.cancel();
@@ -217,7 +218,12 @@ impl JobEngine {
 
     /// Scores what was stored. `None` (and a warning) if the objectives cannot be read: the
     /// blueprint still completes, only without a score.
-    async fn assess(&self, id: Uuid, request: &GenerationRequest) -> Option<BlueprintQuality> {
+    async fn assess(
+        &self,
+        id: Uuid,
+        request: &GenerationRequest,
+        generator_notes: &[String],
+    ) -> Option<BlueprintQuality> {
         match self.store.get_objectives(id).await {
             Ok(stored) => {
                 // Scoring reads the whole source and lints every objective: CPU work that
@@ -226,11 +232,22 @@ impl JobEngine {
                 let topic = request.topic.clone();
                 let drafts = quality::drafts_of(&stored);
                 let target = request.target_terminal_objectives;
+                let terminals = drafts.len();
                 let quality = match crate::generator::cpu::run(move || {
                     quality::assess_against(&topic, &drafts, target)
                 })
                 .await
                 {
+                    Ok(mut quality) if !generator_notes.is_empty() => {
+                        // The generator says why the blueprint is short (a model's objectives
+                        // left out), which the source-based shortfall note would contradict.
+                        let shortfall = quality::shortfall_note(terminals, target);
+                        quality
+                            .notes
+                            .retain(|note| Some(note) != shortfall.as_ref());
+                        quality.notes.splice(0..0, generator_notes.iter().cloned());
+                        quality
+                    }
                     Ok(quality) => quality,
                     Err(err) => {
                         tracing::warn!(error = %err, "scoring the blueprint failed");
@@ -370,6 +387,8 @@ struct StoreSink {
     /// The position the next terminal objective takes; it makes a retried write idempotent.
     next_position: i64,
     stop: CancellationToken,
+    /// The generator's notes for the teacher; they join the quality notes on completion.
+    notes: Vec<String>,
 }
 
 impl StoreSink {
@@ -398,6 +417,11 @@ impl ObjectiveSink for StoreSink {
             Ok(None) => Err(self.fenced_off()),
             Err(err) => Err(SinkError::Storage(err.to_string())),
         }
+    }
+
+    async fn add_note(&mut self, note: &str) -> Result<(), SinkError> {
+        self.notes.push(note.to_string());
+        Ok(())
     }
 
     async fn store_terminal(&mut self, draft: TerminalDraft) -> Result<(), SinkError> {

@@ -2,17 +2,22 @@
 //! behaviour (streaming slowly, failing, cutting the stream), records every request, and
 //! notes when the client closed a stream.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::http::Uri;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
+use base64::Engine as _;
 use futures::StreamExt;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// What the server does on one call.
@@ -40,6 +45,83 @@ pub enum Behaviour {
         headers: Vec<(&'static str, String)>,
         body: Value,
     },
+    /// A real server's recorded answer, byte for byte and piece by piece (without its pauses).
+    Replay(Exchange),
+}
+
+/// One request and answer recorded from a real server by `scripts/record-proxy.py`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Exchange {
+    pub path: String,
+    /// What QuizMaster sent then (the replay answers whatever is sent now).
+    #[serde(default)]
+    pub request: Value,
+    pub status: u16,
+    #[serde(default)]
+    pub content_type: String,
+    /// Pieces after the last one QuizMaster read are not recorded: it closed the stream
+    /// (target reached, cancel), as the recording's `client_closed` says.
+    pub pieces: Vec<Piece>,
+}
+
+/// The bytes the proxy read in one go: as text, or base64 when they end inside a character.
+/// (The recording also has each piece's time, `ms`; the replay sends them without pauses.)
+#[derive(Clone, Debug, Deserialize)]
+pub struct Piece {
+    pub text: Option<String>,
+    pub base64: Option<String>,
+}
+
+impl Piece {
+    pub fn bytes(&self) -> Vec<u8> {
+        match (&self.text, &self.base64) {
+            (Some(text), _) => text.as_bytes().to_vec(),
+            (None, Some(encoded)) => base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .expect("a recorded piece is valid base64"),
+            (None, None) => Vec::new(),
+        }
+    }
+}
+
+/// A whole recorded session: what the script noted (server, model, versions) and every
+/// exchange in order.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Recording {
+    #[serde(default)]
+    pub notes: BTreeMap<String, String>,
+    pub exchanges: Vec<Exchange>,
+}
+
+impl Recording {
+    /// Loads `tests/fixtures/llm/{name}.json`.
+    pub fn load(name: &str) -> Self {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/llm")
+            .join(format!("{name}.json"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("reading {}: {err}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    }
+
+    /// The chat-completion calls, in order, as a script for the fake server.
+    pub fn completions(&self) -> Vec<Behaviour> {
+        self.exchanges
+            .iter()
+            .filter(|e| e.path.ends_with("/chat/completions"))
+            .cloned()
+            .map(Behaviour::Replay)
+            .collect()
+    }
+
+    /// The answers to the context probes (`/props`, `/api/show`).
+    pub fn probes(&self) -> Vec<Exchange> {
+        self.exchanges
+            .iter()
+            .filter(|e| !e.path.ends_with("/chat/completions"))
+            .cloned()
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -47,11 +129,15 @@ pub struct Recorded {
     pub at: Instant,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The request body exactly as sent.
+    pub raw: Bytes,
 }
 
 #[derive(Default)]
 struct Shared {
     script: Vec<Behaviour>,
+    /// Answers to `GET /props` and `POST /api/show`; 404 when there is none.
+    probes: Vec<Exchange>,
     calls: Vec<Recorded>,
     /// When each response stream was dropped (the client went away, or it ended).
     stream_closed: Vec<Instant>,
@@ -75,12 +161,29 @@ impl Drop for FakeLlm {
 impl FakeLlm {
     /// Starts the server; call `n` gets `script[n]`, and the last entry repeats.
     pub async fn start(script: Vec<Behaviour>) -> Self {
+        Self::start_with_probes(script, Vec::new()).await
+    }
+
+    /// Replays a recorded session: its completion calls in order, and its probes.
+    pub async fn replay(recording: &Recording) -> Self {
+        Self::start_with_probes(recording.completions(), recording.probes()).await
+    }
+
+    /// Like `start`, and answers the context probes with `probes` (matched by path).
+    pub async fn start_with_probes(script: Vec<Behaviour>, probes: Vec<Exchange>) -> Self {
+        assert!(
+            !script.is_empty(),
+            "a fake server needs at least one behaviour"
+        );
         let shared = Arc::new(Mutex::new(Shared {
             script,
+            probes,
             ..Shared::default()
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route("/props", get(probe))
+            .route("/api/show", post(probe))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -116,6 +219,40 @@ impl Drop for CloseGuard {
     }
 }
 
+async fn probe(State(shared): State<Arc<Mutex<Shared>>>, uri: Uri) -> Response {
+    let found = {
+        let guard = shared.lock().expect("lock");
+        guard.probes.iter().find(|p| p.path == uri.path()).cloned()
+    };
+    match found {
+        Some(exchange) => replay(exchange, None),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Sends a recorded answer: its status, content type and each piece as its own body frame.
+fn replay(exchange: Exchange, guard: Option<CloseGuard>) -> Response {
+    let pieces: Vec<Bytes> = exchange
+        .pieces
+        .iter()
+        .map(|p| Bytes::from(p.bytes()))
+        .collect();
+    let stream = futures::stream::iter(pieces).then(move |piece| {
+        let _keep = &guard;
+        async move {
+            // Let each piece go out on its own, as the real server sent it.
+            tokio::task::yield_now().await;
+            Ok::<Bytes, Infallible>(piece)
+        }
+    });
+    let mut response =
+        Response::builder().status(StatusCode::from_u16(exchange.status).expect("recorded status"));
+    if !exchange.content_type.is_empty() {
+        response = response.header("content-type", exchange.content_type.as_str());
+    }
+    response.body(Body::from_stream(stream)).expect("response")
+}
+
 async fn completions(
     State(shared): State<Arc<Mutex<Shared>>>,
     headers: HeaderMap,
@@ -123,11 +260,13 @@ async fn completions(
 ) -> Response {
     let behaviour = {
         let mut guard = shared.lock().expect("lock");
+        let raw = body.clone();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         guard.calls.push(Recorded {
             at: Instant::now(),
             headers,
             body,
+            raw,
         });
         let n = guard.calls.len() - 1;
         guard.script[n.min(guard.script.len() - 1)].clone()
@@ -151,6 +290,7 @@ async fn completions(
             }
             return response;
         }
+        Behaviour::Replay(exchange) => return replay(exchange, Some(CloseGuard(shared.clone()))),
         Behaviour::Content(text) => vec![
             (content_event(&text, None), Duration::ZERO),
             ("data: [DONE]\n\n".into(), Duration::ZERO),

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::fake_llm::{answer, happy, terminal, Behaviour, FakeLlm};
+use crate::fake_llm::{answer, happy, terminal, Behaviour, Exchange, FakeLlm, Piece};
 
 const KEY: &str = "sk-test-very-secret-key";
 
@@ -55,6 +55,7 @@ fn request(target: usize) -> GenerationRequest {
 struct Collect {
     summary: Option<(String, String)>,
     stored: Vec<(Instant, TerminalDraft)>,
+    notes: Vec<String>,
     /// Told the number stored after each store.
     progress: Option<tokio::sync::watch::Sender<usize>>,
 }
@@ -70,6 +71,10 @@ impl ObjectiveSink for Collect {
         if let Some(progress) = &self.progress {
             let _ = progress.send(self.stored.len());
         }
+        Ok(())
+    }
+    async fn add_note(&mut self, note: &str) -> Result<(), SinkError> {
+        self.notes.push(note.into());
         Ok(())
     }
 }
@@ -293,13 +298,329 @@ async fn an_objective_that_breaks_the_rules_gets_a_repair_call() {
     .await;
     let (result, sink, _) = run(&fake, 2).await;
     result.expect("repaired");
-    assert_eq!(sink.texts(), expected_texts(2));
+    // The good objective of the first answer is kept; the repair call adds the missing one.
+    let expected = expected_texts(2);
+    assert_eq!(sink.texts(), vec![expected[1].clone(), expected[0].clone()]);
+    assert_eq!(fake.calls().len(), 2);
     let repair = fake.calls()[1].body["messages"][1]["content"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     assert!(repair.contains("previous answer was rejected"), "{repair}");
     assert!(repair.contains("measurable verb"), "{repair}");
+    assert!(repair.contains("exactly 1 NEW"), "{repair}");
+    // The broken objective is not quoted back at the model.
+    assert!(!repair.contains("Understand osmosis"), "{repair}");
+}
+
+#[tokio::test]
+async fn every_objective_that_passes_is_kept_and_the_repair_prompt_names_each_rule_once() {
+    let mut mixed = answer(4);
+    // Repaired locally: a verb field that repeats the text, a full stop, a wrong level.
+    let first = terminal(0)["text"].as_str().unwrap_or_default().to_string();
+    mixed["terminal_objectives"][0]["text"] = json!(format!("{first}."));
+    mixed["terminal_objectives"][0]["verb"] = json!(first.clone());
+    mixed["terminal_objectives"][0]["bloom_level"] = json!("create");
+    // Beyond repair: two words; and sixty words.
+    mixed["terminal_objectives"][1]["text"] = json!("Define diffusion");
+    mixed["terminal_objectives"][1]["verb"] = json!("Define");
+    mixed["terminal_objectives"][1]["bloom_level"] = json!("remember");
+    mixed["terminal_objectives"][1]["enabling_objectives"] =
+        json!([terminal(1)["enabling_objectives"][0].clone()]);
+    mixed["terminal_objectives"][3]["text"] =
+        json!(format!("Apply {}", "the long words again and ".repeat(12)));
+    let fake = FakeLlm::start(vec![
+        Behaviour::Stream {
+            answer: mixed,
+            piece_delay: Duration::ZERO,
+            pause_after_terminal: Duration::ZERO,
+            cut_after: None,
+            finish_reason: "stop",
+        },
+        happy(4),
+    ])
+    .await;
+    let (result, sink, _) = run(&fake, 4).await;
+    result.expect("completes");
+    let texts = sink.texts();
+    let expected = expected_texts(4);
+    assert_eq!(
+        texts,
+        vec![
+            expected[0].clone(),
+            expected[2].clone(),
+            expected[1].clone(),
+            expected[3].clone()
+        ],
+        "the two that pass are stored from the first call, the two that failed from the repair call"
+    );
+    assert_eq!(sink.stored[0].1.objective.verb, "Apply");
+    assert_eq!(
+        sink.stored[0].1.objective.bloom_level,
+        quizmaster::domain::BloomLevel::Apply
+    );
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 2);
+    let repair = calls[1].body["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(repair.contains("exactly 2 NEW"), "{repair}");
+    assert!(
+        repair.contains("2 of its terminal objectives broke"),
+        "{repair}"
+    );
+    assert_eq!(repair.matches("5 to 30 words").count(), 1, "{repair}");
+    assert_eq!(repair.matches("at most 30 words").count(), 1, "{repair}");
+    assert_eq!(repair.matches("2 or 3 enabling").count(), 1, "{repair}");
+    assert!(!repair.contains("Define diffusion"), "{repair}");
+    assert!(!repair.contains("long words again"), "{repair}");
+    // Short: the stored objectives once each, the rules once each.
+    let first_prompt = calls[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .len();
+    assert!(
+        repair.len() < first_prompt + 900,
+        "{} vs {first_prompt}: {repair}",
+        repair.len()
+    );
+}
+
+#[tokio::test]
+async fn a_model_that_cannot_do_better_completes_with_what_passed_and_says_what_was_dropped() {
+    let mut stubborn = answer(3);
+    stubborn["terminal_objectives"][2]["text"] = json!("Define germination");
+    stubborn["terminal_objectives"][2]["verb"] = json!("Define");
+    stubborn["terminal_objectives"][2]["bloom_level"] = json!("remember");
+    let fake = FakeLlm::start(vec![Behaviour::Stream {
+        answer: stubborn,
+        piece_delay: Duration::ZERO,
+        pause_after_terminal: Duration::ZERO,
+        cut_after: None,
+        finish_reason: "stop",
+    }])
+    .await;
+    let (result, sink, _) = run(&fake, 3).await;
+    result.expect("completes with what passed");
+    assert_eq!(sink.texts(), expected_texts(2));
+    // The first call stores two; then four calls that add nothing spend the attempts.
+    assert_eq!(fake.calls().len(), 5);
+    assert_eq!(sink.notes.len(), 1, "{:?}", sink.notes);
+    let note = &sink.notes[0];
+    assert!(note.contains("2 of the 3 terminal objectives"), "{note}");
+    assert!(note.contains("5 more were left out"), "{note}");
+    assert!(note.contains("had fewer than 5 words"), "{note}");
+    assert!(!note.contains('\n'));
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_json_schema_is_asked_with_json_object_then_by_instruction() {
+    // llama-cpp-python's answer to json_schema: a 500 whose body is a validation error.
+    let refused = json!({"error": {"message": "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}]", "type": "internal_server_error"}});
+    let fake = FakeLlm::start(vec![
+        Behaviour::Status {
+            code: 500,
+            headers: vec![],
+            body: refused,
+        },
+        Behaviour::Status {
+            code: 400,
+            headers: vec![],
+            body: json!({"error": {"message": "response_format is not supported", "type": "invalid_request_error"}}),
+        },
+        happy(2),
+        happy(1),
+    ])
+    .await;
+    let generator = OpenAiGenerator::new(settings(&fake.base_url)).expect("generator");
+    let mut sink = Collect::default();
+    let started = Instant::now();
+    generator
+        .generate(&request(2), &mut sink, &CancellationToken::new())
+        .await
+        .expect("completes through the fallback");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no backoff for a refusal"
+    );
+    assert_eq!(sink.texts(), expected_texts(2));
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[0].body["response_format"]["type"], "json_schema");
+    assert_eq!(calls[1].body["response_format"]["type"], "json_object");
+    assert_eq!(
+        calls[1].body["response_format"]["schema"]["required"],
+        json!(["title", "description", "terminal_objectives"])
+    );
+    assert!(calls[2].body.get("response_format").is_none());
+    let system = calls[2].body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(system.contains("shaped like this example"), "{system}");
+    // Remembered: the next generation asks the way that worked, at once.
+    let mut again = Collect::default();
+    generator
+        .generate(&request(1), &mut again, &CancellationToken::new())
+        .await
+        .expect("completes");
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 4);
+    assert!(calls[3].body.get("response_format").is_none());
+}
+
+#[tokio::test]
+async fn a_request_the_server_calls_invalid_is_not_sent_again_unchanged() {
+    let fake = FakeLlm::start(vec![Behaviour::Status {
+        code: 500,
+        headers: vec![],
+        body: json!({"error": {"message": "1 validation error for CreateChatCompletionRequest: messages.0.role Input should be 'system', 'user' or 'assistant'", "type": "internal_server_error"}}),
+    }])
+    .await;
+    let (result, sink, _) = run(&fake, 2).await;
+    let Err(GenerateError::Failed(message)) = result else {
+        panic!("expected a failure, got {result:?}");
+    };
+    assert_eq!(fake.calls().len(), 1, "not retried unchanged");
+    assert!(message.contains("validation error"), "{message}");
+    assert!(message.contains("unchanged"), "{message}");
+    assert!(sink.stored.is_empty());
+}
+
+#[tokio::test]
+async fn the_request_bytes_carry_the_schema_keys_in_the_writers_order() {
+    let fake = FakeLlm::start(vec![happy(1)]).await;
+    let (result, _, _) = run(&fake, 1).await;
+    result.expect("succeeds");
+    let raw = String::from_utf8(fake.calls()[0].raw.to_vec()).expect("utf-8");
+    let at = |needle: &str, from: usize| {
+        raw[from..]
+            .find(needle)
+            .map(|i| i + from)
+            .unwrap_or_else(|| panic!("{needle} after {from} in {raw}"))
+    };
+    let schema = at("\"schema\":", 0);
+    let title = at("\"title\"", schema);
+    let description = at("\"description\"", schema);
+    let terminals = at("\"terminal_objectives\"", schema);
+    assert!(title < description && description < terminals, "{raw}");
+    let mut last = terminals;
+    for key in [
+        "\"text\"",
+        "\"verb\"",
+        "\"bloom_level\"",
+        "\"condition\"",
+        "\"criterion\"",
+        "\"enabling_objectives\"",
+    ] {
+        let next = at(key, last);
+        assert!(next > last, "{key} after the previous key in {raw}");
+        last = next;
+    }
+    let body = &fake.calls()[0].body;
+    assert_eq!(body["max_tokens"], 120 + 500);
+    assert_eq!(body["temperature"], 0.2);
+    let schema = &body["response_format"]["json_schema"]["schema"];
+    let terminal = &schema["properties"]["terminal_objectives"];
+    assert_eq!(terminal["minItems"], 1);
+    assert_eq!(terminal["maxItems"], 1);
+    assert_eq!(
+        terminal["items"]["properties"]["enabling_objectives"]["minItems"],
+        2
+    );
+    assert!(terminal["items"]["properties"]["verb"]["enum"]
+        .as_array()
+        .is_some_and(|verbs| verbs.len() > 40));
+}
+
+#[tokio::test]
+async fn the_prompt_and_max_tokens_fit_the_context_the_server_reports() {
+    let props = Exchange {
+        path: "/props".into(),
+        request: Value::Null,
+        status: 200,
+        content_type: "application/json".into(),
+        pieces: vec![Piece {
+            text: Some(json!({"default_generation_settings": {"n_ctx": 4096}}).to_string()),
+            base64: None,
+        }],
+    };
+    let fake = FakeLlm::start_with_probes(vec![happy(6)], vec![props]).await;
+    let generator = OpenAiGenerator::new(settings(&fake.base_url)).expect("generator");
+    let mut long = request(6);
+    long.topic.source_text = Some("Osmosis moves water across a membrane. ".repeat(3000));
+    let mut sink = Collect::default();
+    generator
+        .generate(&long, &mut sink, &CancellationToken::new())
+        .await
+        .expect("completes");
+    let body = &fake.calls()[0].body;
+    let max_tokens = body["max_tokens"].as_u64().expect("max_tokens");
+    let prompt_chars: usize = body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().chars().count())
+        .sum();
+    // At no fewer than 3 characters a token, prompt and answer stay inside 4096 tokens.
+    assert!(
+        prompt_chars / 3 + max_tokens as usize <= 4096,
+        "{prompt_chars} chars of prompt and {max_tokens} tokens of answer"
+    );
+    assert!(
+        prompt_chars > 2_000,
+        "some source is still quoted: {prompt_chars}"
+    );
+    // Without a context to go by, the source is quoted up to its cap.
+    let plain = FakeLlm::start(vec![happy(6)]).await;
+    let generator = OpenAiGenerator::new(settings(&plain.base_url)).expect("generator");
+    let mut sink = Collect::default();
+    generator
+        .generate(&long, &mut sink, &CancellationToken::new())
+        .await
+        .expect("completes");
+    let user = plain.calls()[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .chars()
+        .count();
+    assert!(
+        user > quizmaster::generator::openai::SOURCE_PROMPT_CHARS,
+        "{user}"
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_says_it_was_the_limit_and_which_setting_raises_it() {
+    let fake = FakeLlm::start(vec![Behaviour::Stream {
+        answer: answer(2),
+        piece_delay: Duration::ZERO,
+        pause_after_terminal: Duration::from_secs(30),
+        cut_after: None,
+        finish_reason: "stop",
+    }])
+    .await;
+    let generator = OpenAiGenerator::new(OpenAiSettings {
+        request_timeout: Duration::from_millis(300),
+        max_attempts: 2,
+        ..settings(&fake.base_url)
+    })
+    .expect("generator");
+    let mut sink = Collect::default();
+    let result = generator
+        .generate(&request(2), &mut sink, &CancellationToken::new())
+        .await;
+    // The first objective of each call arrives before the pause: the blueprint is stored in
+    // part, and the timeout (not the model) ends it.
+    let Err(GenerateError::Failed(message)) = result else {
+        panic!("expected a failure, got {result:?}");
+    };
+    assert!(
+        message.contains("within 300 ms, the limit for one call"),
+        "{message}"
+    );
+    assert!(message.contains("QUIZMASTER_LLM_TIMEOUT_SECS"), "{message}");
+    assert!(!message.contains('\n'), "{message}");
 }
 
 #[tokio::test]

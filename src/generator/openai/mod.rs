@@ -1,48 +1,78 @@
 //! The `openai` generator: any OpenAI-compatible chat-completions server (OpenAI, Ollama,
-//! vLLM, llama.cpp). One streamed call asks for the whole blueprint under a strict JSON
-//! schema; an incremental scanner picks each terminal objective out of the stream the moment
-//! its closing brace arrives, checks it, and stores it, so progress moves while the model
-//! writes.
+//! vLLM, llama.cpp's `llama-server`, llama-cpp-python). One streamed call asks for the
+//! blueprint under a JSON schema; an incremental scanner picks each terminal objective out of
+//! the stream the moment its closing brace arrives, repairs what can be repaired locally,
+//! and stores it when it passes the rules, so progress moves while the model writes.
+//!
+//! Asking in a way the server takes. The first call asks with `response_format` `json_schema`;
+//! a server that refuses it (a 4xx, or a 5xx whose body is a validation error about
+//! `response_format`) is asked again at once with `json_object` and a `schema`, then with no
+//! `response_format` and the shape shown in the prompt. The mode that works is remembered per
+//! base URL (`server.rs`). A request the server calls invalid for any other reason is never
+//! sent again unchanged: the generation ends with the server's message.
+//!
+//! Salvage, don't discard. Every terminal objective that passes is stored; one that breaks a
+//! rule is dropped on its own (`salvage.rs`), and the next call asks only for what is still
+//! missing, naming each broken rule once with an example. When the model cannot do better
+//! within the attempts, the blueprint completes with what passed and its notes say what was
+//! dropped and why; with nothing stored it ends in one line saying why.
+//!
+//! Budget. `max_tokens` follows the number of objectives asked for, and the prompt is kept
+//! inside the server's context when the server says how large it is (`/props` on llama.cpp,
+//! `/api/show` on Ollama); a small context gets a shorter source excerpt and fewer objectives
+//! per call (`request::plan`).
 //!
 //! Failures and retries. A call fails on a connection error, a timeout, an HTTP 408/409/429/
 //! 5xx, an error event in the stream, a cut-off answer (`finish_reason: "length"`, or the
-//! stream ends without `[DONE]`), a refusal, or invalid output (not JSON of the schema, or an
-//! objective that breaks the rules). A failed call is retried, at most `max_attempts` calls in
-//! all, after an exponential backoff with jitter, or after exactly what `retry-after-ms` /
-//! `Retry-After` asks. Other HTTP errors (400, 401, 403, 404, ...) end the generation at once:
-//! retrying cannot fix a wrong key, URL or model.
+//! stream ends without `[DONE]`), a refusal, or an answer with nothing usable in it. A call
+//! that stored nothing new counts against `max_attempts`; it is retried after an exponential
+//! backoff with jitter, or after exactly what `retry-after-ms` / `Retry-After` asks. Other
+//! HTTP errors (400, 401, 403, 404, ...) end the generation at once: retrying cannot fix a
+//! wrong key, URL or model.
 //!
 //! No duplicates on retry. The sink stores whole terminal objectives only, so a failed call
 //! leaves complete objectives behind and never half of one. The next call tells the model
-//! which terminal objectives are already stored and asks for the rest (the "repair" prompt;
-//! after invalid output it also says what was wrong), and, in case the model writes them
-//! again anyway, any objective that is a near-duplicate of a stored one is skipped rather than
-//! stored. The same holds across worker attempts: `GenerationRequest::stored_terminal_texts`.
+//! which terminal objectives are already stored and asks for the rest, and any objective that
+//! is a near-duplicate of a stored one is skipped rather than stored. The same holds across
+//! worker attempts: `GenerationRequest::stored_terminal_texts`.
 //!
 //! Secrets. The API key goes only into the `Authorization` header; it is never logged, never
 //! part of an error, and any echo of it in a server's error message is masked.
 
+mod request;
+mod salvage;
+mod server;
+mod stream;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::quality::{similarity, terminal_problems, NEAR_DUPLICATE_SIMILARITY};
-use super::{GenerateError, GenerationRequest, Generator, ObjectiveSink, SinkError};
-use crate::domain::objective::verb_level;
-use crate::domain::{BloomLevel, ObjectiveDraft, TerminalDraft};
+pub use request::{
+    blueprint_schema, plan, Budget, Ordered, ResponseMode, SchemaDialect, SOURCE_PROMPT_CHARS,
+};
+pub use salvage::Rule;
 
-/// At most this much source text goes into the prompt (characters), so that a 200,000-char
-/// source still fits the context of small local models.
-pub const SOURCE_PROMPT_CHARS: usize = 24_000;
+use super::quality::{similarity, NEAR_DUPLICATE_SIMILARITY};
+use super::{GenerateError, GenerationRequest, Generator, ObjectiveSink, SinkError};
+use crate::telemetry::{LLM_OBJECTIVES_DROPPED, LLM_OBJECTIVES_REPAIRED};
+use request::{ChatMessage, ChatRequest, SHAPE_EXAMPLE, SYSTEM_PROMPT};
+use salvage::Verdict;
+use stream::{json_document, Chunk, ScanEvent, Scanner, SseEvent, SseLines};
+
 /// At most this much of an error body is read.
 const ERROR_BODY_BYTES: usize = 16 * 1024;
 /// The longest wait a `Retry-After` may impose.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
+/// Sampling temperature for local servers (see `ChatRequest::temperature`).
+const LOCAL_TEMPERATURE: f32 = 0.2;
+/// A CPU-only model's pace, for the hint in a timeout's message.
+const SLOW_MODEL_TOKENS_PER_SEC: u32 = 10;
 
 /// How to reach the model and how patiently.
 #[derive(Clone)]
@@ -52,9 +82,12 @@ pub struct OpenAiSettings {
     pub model: String,
     /// Sent as `Authorization: Bearer ...` when set.
     pub api_key: Option<String>,
-    /// The longest one call may take, from sending the request to the end of the stream.
+    /// The longest one call may take, from sending the request to the end of the stream
+    /// (`QUIZMASTER_LLM_TIMEOUT_SECS`).
     pub request_timeout: Duration,
-    /// Calls in all, the first included.
+    /// Calls that store nothing new before the generation gives up, the first included. Calls
+    /// that store objectives do not count (each stores at least one, so they are bounded by
+    /// the target).
     pub max_attempts: u32,
     /// The first backoff; each further one doubles, up to `backoff_max`.
     pub backoff_base: Duration,
@@ -79,6 +112,11 @@ pub struct OpenAiGenerator {
     endpoint: String,
     /// The endpoint without any password in it, for logs and messages.
     shown_endpoint: String,
+    /// The base URL without any password in it, for the metric's label.
+    shown_base: String,
+    dialect: SchemaDialect,
+    /// The `response_format` that works with this server, and its context.
+    server: server::ServerMemory,
 }
 
 impl OpenAiGenerator {
@@ -101,18 +139,27 @@ impl OpenAiGenerator {
         }
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            // No byte for this long mid-stream counts as a dead connection.
-            .read_timeout(settings.request_timeout.min(Duration::from_secs(120)))
+            // No byte for this long counts as a dead connection. A CPU model reading a long
+            // prompt sends nothing for minutes, so only the call's own deadline bounds it.
+            .read_timeout(settings.request_timeout)
             .build()
             .map_err(|err| anyhow::anyhow!("Failed to build the HTTP client: {err}"))?;
         if url.password().is_some() {
             let _ = url.set_password(Some("***"));
         }
+        let shown_endpoint = url.to_string();
+        let shown_base = shown_endpoint
+            .strip_suffix("/chat/completions")
+            .unwrap_or(&shown_endpoint)
+            .to_string();
         Ok(Self {
+            dialect: SchemaDialect::for_base_url(&settings.base_url),
             settings,
             client,
             endpoint,
-            shown_endpoint: url.to_string(),
+            shown_endpoint,
+            shown_base,
+            server: server::ServerMemory::default(),
         })
     }
 
@@ -128,12 +175,15 @@ impl OpenAiGenerator {
 /// Why one call did not give a complete answer.
 #[derive(Debug)]
 enum CallError {
-    /// Worth another call. `feedback` goes into the next prompt when the model did wrong.
+    /// Worth another call. `model_fault`: the model wrote something unusable (as opposed to
+    /// the server or the network failing), so `message` also goes into the next prompt.
     Retry {
         message: String,
         retry_after: Option<Duration>,
-        feedback: Option<String>,
+        model_fault: bool,
     },
+    /// The server refused the request's `response_format`: ask in the next mode.
+    FormatRefused(String),
     /// Retrying cannot help (wrong key, URL, model, request).
     Fatal(String),
     /// Stopped, or storage failed: pass it on.
@@ -145,16 +195,15 @@ impl CallError {
         CallError::Retry {
             message: message.into(),
             retry_after: None,
-            feedback: None,
+            model_fault: false,
         }
     }
 
     fn invalid(message: impl Into<String>) -> Self {
-        let message = message.into();
         CallError::Retry {
-            feedback: Some(message.clone()),
-            message,
+            message: message.into(),
             retry_after: None,
+            model_fault: true,
         }
     }
 }
@@ -168,13 +217,19 @@ impl From<SinkError> for CallError {
     }
 }
 
-/// What the generation has stored so far, across calls.
+/// What the generation has stored and dropped so far, across calls.
 struct Progress {
     target: usize,
     stored_texts: Vec<String>,
     summary_set: bool,
     /// The topic's source, read once: where an objective the model wrote finds its evidence.
     source: std::sync::Arc<super::source::Analysis>,
+    /// Terminal objectives dropped in all, by the rules they broke.
+    dropped: BTreeMap<Rule, usize>,
+    dropped_count: usize,
+    /// The rules broken in the last call, for the next prompt.
+    last_call_rules: BTreeSet<Rule>,
+    last_call_dropped: usize,
 }
 
 impl Progress {
@@ -187,6 +242,22 @@ impl Progress {
             .iter()
             .any(|stored| similarity(stored, text) >= NEAR_DUPLICATE_SIMILARITY)
     }
+
+    /// "3 had more than 30 words, 1 did not start with their verb".
+    fn dropped_summary(&self) -> String {
+        let mut by_count: Vec<(&Rule, &usize)> = self.dropped.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        by_count
+            .iter()
+            .map(|(rule, n)| format!("{n} {}", rule.label()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One line: servers' messages may hold newlines, the blueprint's error must not.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[async_trait]
@@ -212,77 +283,142 @@ impl Generator for OpenAiGenerator {
             stored_texts: request.stored_terminal_texts.clone(),
             summary_set: request.already_stored > 0,
             source,
+            dropped: BTreeMap::new(),
+            dropped_count: 0,
+            last_call_rules: BTreeSet::new(),
+            last_call_dropped: 0,
         };
         // Objectives stored by an earlier attempt whose texts we were not given still count.
         while progress.stored_texts.len() < request.already_stored {
             progress.stored_texts.push(String::new());
         }
+        let context = tokio::select! {
+            _ = cancel.cancelled() => return Err(GenerateError::Stopped),
+            context = self.server.context_tokens(&self.client, &self.settings.base_url, &self.settings.model) => context,
+        };
         let max_attempts = self.settings.max_attempts.max(1);
+        let mut failures = 0u32;
+        let mut calls = 0u32;
+        let mut mode = self.server.response_mode();
         let mut feedback: Option<String> = None;
-        let mut last_problem: Option<String> = None;
-        for attempt in 1..=max_attempts {
-            if progress.stored() >= progress.target {
-                break;
-            }
+        // The last failure, and whether it was the model's (rather than the server's).
+        let mut last_problem: Option<(String, bool)> = None;
+        while progress.stored() < progress.target && failures < max_attempts {
             let before = progress.stored();
-            let body = request_body(
-                &self.settings.model,
-                request,
-                &progress,
-                feedback.as_deref(),
-            );
+            let (body, budget) =
+                self.request_body(request, &progress, feedback.as_deref(), mode, context);
+            calls += 1;
+            self.server.use_mode(&self.shown_base, mode);
             tracing::info!(
-                attempt,
+                call = calls,
+                failures,
                 max_attempts,
                 model = %self.settings.model,
                 endpoint = %self.shown_endpoint,
+                mode = mode.as_str(),
+                asked = budget.terminals,
+                max_tokens = budget.max_tokens,
+                context = ?context,
                 stored = before,
                 "calling the model"
             );
+            progress.last_call_rules.clear();
+            progress.last_call_dropped = 0;
             let call = tokio::time::timeout(
                 self.settings.request_timeout,
-                self.call(&body, request, &mut progress, sink),
+                self.call(body, request, &mut progress, sink),
             );
             // Dropping the call closes the connection to the model at once.
             let outcome = tokio::select! {
                 _ = cancel.cancelled() => return Err(GenerateError::Stopped),
                 outcome = call => outcome,
             };
+            let progressed = progress.stored() > before;
             let error = match outcome {
-                Ok(Ok(())) => {
-                    last_problem = None;
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error),
+                Err(_) => Some(CallError::retry(self.timeout_message(budget))),
+            };
+            let rules_feedback = self.rules_feedback(&progress);
+            match error {
+                None => {
                     if progress.stored() >= progress.target {
                         break;
                     }
-                    if progress.stored() == before {
+                    if progress.last_call_dropped > 0 {
+                        let problem = format!(
+                            "{} terminal objectives broke the rules ({})",
+                            progress.last_call_dropped,
+                            progress
+                                .last_call_rules
+                                .iter()
+                                .map(|r| r.label())
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        );
+                        last_problem = Some((problem, true));
+                        feedback = rules_feedback;
+                        if !progressed {
+                            failures += 1;
+                        }
+                        continue;
+                    }
+                    if !progressed {
                         // A valid answer with nothing new: asking again will not help.
+                        last_problem = Some((
+                            "the model wrote only objectives that are already stored".into(),
+                            true,
+                        ));
                         break;
                     }
                     feedback = None;
-                    continue;
+                    last_problem = None;
                 }
-                Ok(Err(error)) => error,
-                Err(_) => CallError::retry(format!(
-                    "the model did not finish its answer within {} s",
-                    self.settings.request_timeout.as_secs()
-                )),
-            };
-            match error {
-                CallError::Generate(err) => return Err(err),
-                CallError::Fatal(message) => return Err(GenerateError::Failed(message)),
-                CallError::Retry {
+                Some(CallError::Generate(err)) => return Err(err),
+                Some(CallError::Fatal(message)) => {
+                    return Err(GenerateError::Failed(one_line(&self.redact(&message))))
+                }
+                Some(CallError::FormatRefused(message)) => {
+                    let message = self.redact(&message);
+                    match mode.fallback() {
+                        Some(next) => {
+                            tracing::info!(
+                                refused = mode.as_str(),
+                                next = next.as_str(),
+                                problem = %message,
+                                "the model server refused the response_format; asking again without it"
+                            );
+                            mode = next;
+                            self.server.use_mode(&self.shown_base, mode);
+                            // Not the model's failure, and the next request differs: no wait,
+                            // no attempt spent. At most two such steps.
+                            continue;
+                        }
+                        None => return Err(GenerateError::Failed(one_line(&message))),
+                    }
+                }
+                Some(CallError::Retry {
                     message,
                     retry_after,
-                    feedback: next_feedback,
-                } => {
+                    model_fault,
+                }) => {
                     let message = self.redact(&message);
-                    tracing::warn!(attempt, max_attempts, problem = %message, "model call failed");
-                    last_problem = Some(message);
-                    feedback = next_feedback.map(|f| self.redact(&f));
-                    if attempt < max_attempts {
+                    tracing::warn!(call = calls, failures, max_attempts, problem = %message, "model call failed");
+                    feedback = match (model_fault, rules_feedback) {
+                        (true, Some(rules)) => {
+                            Some(format!("{}. {rules}", truncate(&message, 300)))
+                        }
+                        (true, None) => Some(truncate(&message, 300)),
+                        (false, rules) => rules,
+                    };
+                    last_problem = Some((message, model_fault || progress.last_call_dropped > 0));
+                    if !progressed {
+                        failures += 1;
+                    }
+                    if failures < max_attempts {
                         let wait = retry_after
                             .map(|w| w.min(RETRY_AFTER_CAP))
-                            .unwrap_or_else(|| self.backoff(attempt));
+                            .unwrap_or_else(|| self.backoff(failures.max(1)));
                         tokio::select! {
                             _ = cancel.cancelled() => return Err(GenerateError::Stopped),
                             _ = tokio::time::sleep(wait) => {}
@@ -295,24 +431,62 @@ impl Generator for OpenAiGenerator {
             let title = format!("{}: quiz blueprint", request.topic.title.trim());
             sink.set_summary(&title, "").await?;
         }
+        let stored = progress.stored();
+        if stored >= progress.target {
+            return Ok(());
+        }
         match last_problem {
-            Some(problem) if progress.stored() < progress.target => {
-                Err(GenerateError::Failed(format!(
-                    "The model {:?} at {} did not give a valid blueprint in {max_attempts} calls \
-                     ({} of {} terminal objectives stored). Last problem: {problem}. Check that \
-                     the server is up and that the model supports structured output \
-                     (response_format json_schema), or use QUIZMASTER_GENERATOR=offline.",
-                    self.settings.model,
-                    self.shown_endpoint,
-                    progress.stored(),
-                    progress.target
-                )))
+            _ if stored == 0 => {
+                let problem = last_problem
+                    .map(|(p, _)| p)
+                    .unwrap_or_else(|| "the answer held no terminal objective".into());
+                let dropped = if progress.dropped_count > 0 {
+                    format!(
+                        " The model wrote {} terminal objectives, all of which broke the rules: {}.",
+                        progress.dropped_count,
+                        progress.dropped_summary()
+                    )
+                } else {
+                    String::new()
+                };
+                Err(GenerateError::Failed(one_line(&format!(
+                    "The model {:?} at {} did not give a valid blueprint in {calls} calls \
+                     (0 of {} terminal objectives stored). Last problem: {problem}.{dropped} \
+                     Check that the server is up and that the model can write JSON, try a \
+                     larger model, or use QUIZMASTER_GENERATOR=offline.",
+                    self.settings.model, self.shown_endpoint, progress.target
+                ))))
             }
-            _ if progress.stored() == 0 => Err(GenerateError::Failed(format!(
-                "The model {:?} at {} answered without any terminal objective.",
-                self.settings.model, self.shown_endpoint
-            ))),
-            _ => Ok(()),
+            // The server or the network failed, not the model: a later attempt may do better.
+            Some((problem, false)) => Err(GenerateError::Failed(one_line(&format!(
+                "The model {:?} at {} did not finish the blueprint in {calls} calls ({stored} of \
+                 {} terminal objectives stored). Last problem: {problem}.",
+                self.settings.model, self.shown_endpoint, progress.target
+            )))),
+            _ => {
+                let why = if progress.dropped_count > 0 {
+                    let (were, they) = if progress.dropped_count == 1 {
+                        ("was", "it")
+                    } else {
+                        ("were", "they")
+                    };
+                    format!(
+                        "{} more {were} left out because {they} broke the rules: {}",
+                        progress.dropped_count,
+                        progress.dropped_summary()
+                    )
+                } else {
+                    "it wrote no further objectives that were not already there".to_string()
+                };
+                let note = format!(
+                    "The model {} wrote {stored} of the {} terminal objectives asked for that \
+                     pass the quality checks, in {calls} calls; {why}.",
+                    self.settings.model, progress.target
+                );
+                tracing::info!(stored, target = progress.target, %note, "completing with what passed");
+                sink.add_note(&note).await?;
+                Ok(())
+            }
         }
     }
 }
@@ -329,11 +503,137 @@ impl OpenAiGenerator {
         half + half.mul_f64(jitter_fraction())
     }
 
+    fn timeout_message(&self, budget: Budget) -> String {
+        let limit = self.settings.request_timeout;
+        let limit = if limit >= Duration::from_secs(1) {
+            format!("{} s", limit.as_secs())
+        } else {
+            format!("{} ms", limit.as_millis())
+        };
+        let slow = budget.max_tokens / SLOW_MODEL_TOKENS_PER_SEC;
+        format!(
+            "the model did not finish its answer within {limit}, the limit for one call; a \
+             model on a CPU writing {SLOW_MODEL_TOKENS_PER_SEC} tokens/s may need up to {slow} s \
+             for this one: raise QUIZMASTER_LLM_TIMEOUT_SECS (and QUIZMASTER_GENERATION_TIMEOUT_SECS \
+             for the whole job) for slow local models"
+        )
+    }
+
+    /// The repair instructions for the rules the last call broke: each once, with an example.
+    fn rules_feedback(&self, progress: &Progress) -> Option<String> {
+        if progress.last_call_rules.is_empty() {
+            return None;
+        }
+        let rules: Vec<&str> = progress
+            .last_call_rules
+            .iter()
+            .map(|r| r.instruction())
+            .collect();
+        Some(format!(
+            "{} of its terminal objectives broke these rules and were left out:\n- {}",
+            progress.last_call_dropped,
+            rules.join("\n- ")
+        ))
+    }
+
+    /// The request for one call, serialised in the order the schema is written, and the
+    /// budget it was planned with.
+    fn request_body(
+        &self,
+        request: &GenerationRequest,
+        progress: &Progress,
+        feedback: Option<&str>,
+        mode: ResponseMode,
+        context: Option<u32>,
+    ) -> (Vec<u8>, Budget) {
+        let topic = &request.topic;
+        let mut head = format!("Topic: {}\n", topic.title.trim());
+        if let Some(description) = topic
+            .description
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+        {
+            head.push_str(&format!("Description: {}\n", description.trim()));
+        }
+        let source = topic
+            .source_text
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let remaining = progress.target.saturating_sub(progress.stored()).max(1);
+        let stored: Vec<&str> = progress
+            .stored_texts
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(String::as_str)
+            .collect();
+        let system = match mode {
+            ResponseMode::Instruction => format!("{SYSTEM_PROMPT} {SHAPE_EXAMPLE}"),
+            _ => SYSTEM_PROMPT.to_string(),
+        };
+        let ask = |n: usize| {
+            let mut ask = if progress.stored() == 0 {
+                format!("\nWrite a blueprint with exactly {n} terminal objectives.")
+            } else {
+                format!(
+                    "\n{} terminal objectives are already in the blueprint{}\nWrite exactly {n} \
+                     NEW terminal objectives that do not repeat them.",
+                    progress.stored(),
+                    if stored.is_empty() {
+                        ".".to_string()
+                    } else {
+                        format!(":\n- {}", stored.join("\n- "))
+                    }
+                )
+            };
+            if let Some(problem) = feedback {
+                ask.push_str(&format!(
+                    "\nYour previous answer was rejected: {problem}\nFollow every rule exactly."
+                ));
+            }
+            ask
+        };
+        // The fixed part, measured with the longest ask, and then the source in what is left.
+        let fixed_chars = system.chars().count()
+            + head.chars().count()
+            + ask(remaining).chars().count()
+            + "Source material:\n<<<\n\n>>>\n".len();
+        let source_chars = source.map_or(0, |s| s.chars().count());
+        let budget = plan(context, fixed_chars, source_chars, remaining);
+        let mut user = head;
+        if let Some(source) = source.filter(|_| budget.source_chars > 0) {
+            let shown = truncate(source, budget.source_chars);
+            user.push_str(&format!("Source material:\n<<<\n{shown}\n>>>\n"));
+        }
+        user.push_str(&ask(budget.terminals));
+        let schema = request::blueprint_schema(self.dialect, budget.terminals);
+        let body = ChatRequest {
+            model: &self.settings.model,
+            stream: true,
+            max_tokens: budget.max_tokens,
+            temperature: (self.dialect == SchemaDialect::Constrained).then_some(LOCAL_TEMPERATURE),
+            messages: vec![
+                ChatMessage {
+                    role: "system",
+                    content: system,
+                },
+                ChatMessage {
+                    role: "user",
+                    content: user,
+                },
+            ],
+            response_format: request::response_format(mode, schema),
+        };
+        // Serialising plain strings, numbers and ordered maps cannot fail.
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        (bytes, budget)
+    }
+
     /// One streamed call: sends the request, reads the stream, stores each complete terminal
-    /// objective. `Ok` when the answer arrived whole and valid.
+    /// objective that passes. `Ok` when the answer arrived whole.
     async fn call(
         &self,
-        body: &Value,
+        body: Vec<u8>,
         request: &GenerationRequest,
         progress: &mut Progress,
         sink: &mut dyn ObjectiveSink,
@@ -342,7 +642,8 @@ impl OpenAiGenerator {
             .client
             .post(&self.endpoint)
             .header(reqwest::header::ACCEPT, "text/event-stream")
-            .json(body);
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
         if let Some(key) = self.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
             builder = builder.bearer_auth(key);
         }
@@ -513,8 +814,8 @@ impl OpenAiGenerator {
         Ok(Flow::Continue)
     }
 
-    /// Checks and stores one terminal objective from the stream. `true` once the target is
-    /// reached.
+    /// Repairs, checks and stores one terminal objective from the stream; one that breaks the
+    /// rules is dropped on its own. `true` once the target is reached.
     async fn take_terminal(
         &self,
         raw: &str,
@@ -522,26 +823,37 @@ impl OpenAiGenerator {
         progress: &mut Progress,
         sink: &mut dyn ObjectiveSink,
     ) -> Result<bool, CallError> {
-        let parsed: TerminalOut = serde_json::from_str(raw).map_err(|err| {
-            CallError::invalid(format!(
-                "a terminal objective does not match the schema ({err}): {}",
-                truncate(raw, 300)
-            ))
-        })?;
-        let draft = parsed.into_draft().map_err(CallError::invalid)?;
+        let (mut draft, repairs) = match salvage::salvage_terminal(raw) {
+            Verdict::Keep(draft, repairs) => (draft, repairs),
+            Verdict::Drop(rules) => {
+                tracing::info!(
+                    rules = ?rules,
+                    objective = %truncate(raw, 300),
+                    "dropping a terminal objective that breaks the rules"
+                );
+                for rule in &rules {
+                    *progress.dropped.entry(*rule).or_default() += 1;
+                    metrics::counter!(LLM_OBJECTIVES_DROPPED, "rule" => format!("{rule:?}"))
+                        .increment(1);
+                }
+                progress.dropped_count += 1;
+                progress.last_call_dropped += 1;
+                progress.last_call_rules.extend(rules);
+                return Ok(false);
+            }
+        };
         if progress.is_duplicate(&draft.objective.text) {
             tracing::info!(text = %draft.objective.text, "skipping an objective already stored");
             return Ok(false);
         }
-        let problems = terminal_problems(&draft);
-        if !problems.is_empty() {
-            return Err(CallError::invalid(format!(
-                "the model wrote an objective that breaks the rules: {}",
-                problems.join("; ")
-            )));
-        }
         if progress.stored() >= progress.target {
             return Ok(true);
+        }
+        for repair in &repairs {
+            metrics::counter!(LLM_OBJECTIVES_REPAIRED, "repair" => repair.as_str()).increment(1);
+        }
+        if !repairs.is_empty() {
+            tracing::debug!(repairs = ?repairs, text = %draft.objective.text, "repaired locally");
         }
         if !progress.summary_set {
             // The model wrote objectives before its title: use a plain one.
@@ -549,7 +861,6 @@ impl OpenAiGenerator {
             sink.set_summary(&title, "").await?;
             progress.summary_set = true;
         }
-        let mut draft = draft;
         super::source::ground(&progress.source, &mut draft);
         let text = draft.objective.text.clone();
         sink.store_terminal(draft).await?;
@@ -557,7 +868,7 @@ impl OpenAiGenerator {
         Ok(progress.stored() >= progress.target)
     }
 
-    /// After the stream: was the answer whole and valid?
+    /// After the stream: was the answer whole?
     async fn finish_answer(
         &self,
         answer: &AnswerState,
@@ -576,9 +887,9 @@ impl OpenAiGenerator {
         }
         match answer.finish_reason.as_deref() {
             Some("length") => {
-                return Err(CallError::retry(format!(
-                    "the answer was cut off at the model's output limit (finish_reason \"length\") \
-                     after {} terminal objectives",
+                return Err(CallError::invalid(format!(
+                    "the answer was cut off at its token limit (finish_reason \"length\") after \
+                     {} terminal objectives; keep every objective short",
                     answer.terminals_seen
                 )))
             }
@@ -600,17 +911,18 @@ impl OpenAiGenerator {
                 truncate(content.trim(), 200)
             ))
         })?;
-        let parsed: AnswerOut = serde_json::from_str(document).map_err(|err| {
+        let parsed: Value = serde_json::from_str(document).map_err(|err| {
             CallError::invalid(format!(
                 "the answer is not valid JSON of the blueprint schema ({err})"
             ))
         })?;
         if !progress.summary_set {
-            let title = parsed
-                .title
+            let title = parsed["title"]
+                .as_str()
                 .filter(|t| !t.trim().is_empty())
+                .map(str::to_string)
                 .unwrap_or_else(|| format!("{}: quiz blueprint", request.topic.title.trim()));
-            sink.set_summary(&title, parsed.description.as_deref().unwrap_or(""))
+            sink.set_summary(&title, parsed["description"].as_str().unwrap_or(""))
                 .await?;
             progress.summary_set = true;
         }
@@ -622,7 +934,8 @@ impl OpenAiGenerator {
         Ok(())
     }
 
-    /// Turns a non-2xx answer into a retry or a fatal error, with the server's own message.
+    /// Turns a non-2xx answer into a retry, a change of `response_format`, or a fatal error,
+    /// with the server's own message.
     async fn http_error(&self, response: reqwest::Response) -> CallError {
         let status = response.status();
         let retry_after = retry_after(response.headers());
@@ -641,11 +954,22 @@ impl OpenAiGenerator {
             .unwrap_or_else(|| truncate(text.trim(), 300));
         let detail = self.redact(&detail);
         let what = format!("the model server answered {status}: {detail}");
-        match status.as_u16() {
+        let code = status.as_u16();
+        match classify_refusal(code, &text) {
+            Refusal::ResponseFormat => return CallError::FormatRefused(what),
+            Refusal::Invalid if code >= 500 => {
+                return CallError::Fatal(format!(
+                    "{what}. The server called the request invalid; sending it again unchanged \
+                     cannot help."
+                ))
+            }
+            _ => {}
+        }
+        match code {
             408 | 409 | 429 | 500..=599 => CallError::Retry {
                 message: what,
                 retry_after,
-                feedback: None,
+                model_fault: false,
             },
             401 | 403 => CallError::Fatal(format!(
                 "{what}. Check QUIZMASTER_LLM_API_KEY (it is sent as a Bearer token only when set)."
@@ -656,10 +980,49 @@ impl OpenAiGenerator {
             )),
             _ => CallError::Fatal(format!(
                 "{what}. The server rejected the request; check that the model {:?} supports \
-                 streaming and structured output (response_format json_schema).",
+                 streaming chat completions.",
                 self.settings.model
             )),
         }
+    }
+}
+
+/// What an error answer says about the request.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    /// The server does not take this `response_format`.
+    ResponseFormat,
+    /// The request is invalid for another reason.
+    Invalid,
+    /// Nothing that says the request was at fault.
+    Other,
+}
+
+/// A refusal of the `response_format` is a 4xx, or a 5xx whose body is a validation error
+/// (llama-cpp-python answers a request it cannot parse with a 500), that names it.
+fn classify_refusal(status: u16, body: &str) -> Refusal {
+    let lower = body.to_ascii_lowercase();
+    let names_format = ["response_format", "json_schema", "response format"]
+        .iter()
+        .any(|w| lower.contains(w));
+    let validation = [
+        "validation",
+        "input should be",
+        "invalid_request",
+        "unprocessable",
+        "not supported",
+        "unsupported",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
+    let client_error =
+        (400..500).contains(&status) && !matches!(status, 401 | 403 | 404 | 408 | 409 | 429);
+    if names_format && (client_error || (status >= 500 && validation)) {
+        Refusal::ResponseFormat
+    } else if client_error || (status >= 500 && validation) {
+        Refusal::Invalid
+    } else {
+        Refusal::Other
     }
 }
 
@@ -757,491 +1120,10 @@ fn jitter_fraction() -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The outermost JSON object in an answer, tolerating code fences or prose around it.
-fn json_document(content: &str) -> Option<&str> {
-    let start = content.find('{')?;
-    let end = content.rfind('}')?;
-    (end > start).then(|| &content[start..=end])
-}
-
-// ---------------------------------------------------------------------------------------
-// The request.
-
-const SYSTEM_PROMPT: &str = "You are an expert instructional designer. You write quiz \
-blueprints as learning objectives following Bloom's revised taxonomy and Mager's ABCD model. \
-Rules for every objective: the text starts with one measurable verb (for example define, list, \
-explain, classify, apply, calculate, solve, analyze, compare, distinguish, evaluate, justify, \
-critique, design, construct, propose) and that verb, as written, is the \"verb\" field; \
-\"bloom_level\" is the level that verb stands for (remember, understand, apply, analyze, \
-evaluate, create); it names exactly one observable behaviour; it has 5 to 30 words; it never \
-uses understand, know, learn, appreciate, be familiar with, be aware of or similar; the \
-condition (like \"given a data table\") and the criterion (like \"with 80% accuracy\") go in \
-their own fields, or null when they make no sense. Terminal objectives sit at apply or above \
-where the material allows; each has 2 to 6 enabling objectives, each at or below the \
-terminal's level, lowest first. No two objectives may be near-duplicates. Cover the key \
-concepts of the material and use several Bloom levels. Answer with JSON only.";
-
-fn request_body(
-    model: &str,
-    request: &GenerationRequest,
-    progress: &Progress,
-    feedback: Option<&str>,
-) -> Value {
-    let topic = &request.topic;
-    let mut user = format!("Topic: {}\n", topic.title.trim());
-    if let Some(description) = topic
-        .description
-        .as_deref()
-        .filter(|d| !d.trim().is_empty())
-    {
-        user.push_str(&format!("Description: {}\n", description.trim()));
-    }
-    if let Some(source) = topic
-        .source_text
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-    {
-        let shown = truncate(source.trim(), SOURCE_PROMPT_CHARS);
-        user.push_str(&format!("Source material:\n<<<\n{shown}\n>>>\n"));
-    }
-    let remaining = progress.target.saturating_sub(progress.stored()).max(1);
-    let stored: Vec<&str> = progress
-        .stored_texts
-        .iter()
-        .filter(|t| !t.is_empty())
-        .map(String::as_str)
-        .collect();
-    if progress.stored() == 0 {
-        user.push_str(&format!(
-            "\nWrite a blueprint with exactly {remaining} terminal objectives."
-        ));
-    } else {
-        user.push_str(&format!(
-            "\n{} terminal objectives are already in the blueprint{}\nWrite exactly {remaining} \
-             NEW terminal objectives that do not repeat them.",
-            progress.stored(),
-            if stored.is_empty() {
-                ".".to_string()
-            } else {
-                format!(":\n- {}", stored.join("\n- "))
-            }
-        ));
-    }
-    if let Some(problem) = feedback {
-        user.push_str(&format!(
-            "\nYour previous answer was rejected: {problem}. Follow every rule exactly."
-        ));
-    }
-    json!({
-        "model": model,
-        "stream": true,
-        "messages": [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": user},
-        ],
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {"name": "blueprint", "strict": true, "schema": blueprint_schema()},
-        },
-    })
-}
-
-/// The JSON schema of the model's answer: exactly the contract's document, every field
-/// required, no others (what strict structured output demands).
-pub fn blueprint_schema() -> Value {
-    let objective = |with_enabling: bool| {
-        let mut properties = json!({
-            "text": {"type": "string"},
-            "verb": {"type": "string"},
-            "bloom_level": {
-                "type": "string",
-                "enum": BloomLevel::ALL.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
-            },
-            "condition": {"type": ["string", "null"]},
-            "criterion": {"type": ["string", "null"]},
-        });
-        let mut required = vec!["text", "verb", "bloom_level", "condition", "criterion"];
-        if with_enabling {
-            properties["enabling_objectives"] = json!({"type": "array", "items": objective_leaf()});
-            required.push("enabling_objectives");
-        }
-        json!({
-            "type": "object",
-            "properties": properties,
-            "required": required,
-            "additionalProperties": false,
-        })
-    };
-    json!({
-        "type": "object",
-        "properties": {
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "terminal_objectives": {"type": "array", "items": objective(true)},
-        },
-        "required": ["title", "description", "terminal_objectives"],
-        "additionalProperties": false,
-    })
-}
-
-fn objective_leaf() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "text": {"type": "string"},
-            "verb": {"type": "string"},
-            "bloom_level": {
-                "type": "string",
-                "enum": BloomLevel::ALL.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
-            },
-            "condition": {"type": ["string", "null"]},
-            "criterion": {"type": ["string", "null"]},
-        },
-        "required": ["text", "verb", "bloom_level", "condition", "criterion"],
-        "additionalProperties": false,
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// Lenient types for what servers send: unknown fields are ignored, missing ones default.
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Chunk {
-    choices: Vec<Choice>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Choice {
-    delta: Option<Part>,
-    message: Option<Part>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Part {
-    content: Option<String>,
-    refusal: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AnswerOut {
-    title: Option<String>,
-    description: Option<String>,
-    terminal_objectives: Vec<TerminalOut>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ObjectiveOut {
-    text: String,
-    verb: String,
-    bloom_level: String,
-    condition: Option<String>,
-    criterion: Option<String>,
-    /// Not in the strict schema (yet): taken when a server's model sends it anyway.
-    evidence: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct TerminalOut {
-    text: String,
-    verb: String,
-    bloom_level: String,
-    condition: Option<String>,
-    criterion: Option<String>,
-    evidence: Option<String>,
-    enabling_objectives: Vec<ObjectiveOut>,
-}
-
-impl ObjectiveOut {
-    /// The draft, or what is wrong with it in words the model can act on.
-    fn into_draft(self) -> Result<ObjectiveDraft, String> {
-        let text = self.text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if text.is_empty() {
-            return Err("an objective has an empty \"text\"".into());
-        }
-        let level_name = self.bloom_level.trim().to_ascii_lowercase();
-        let level = match level_name.as_str() {
-            "analyse" => Some(BloomLevel::Analyze),
-            other => BloomLevel::parse(other),
-        }
-        .ok_or_else(|| {
-            format!(
-                "objective {text:?} has the unknown bloom_level {:?}; use one of remember, \
-                 understand, apply, analyze, evaluate, create",
-                self.bloom_level
-            )
-        })?;
-        // Lenient: when the text starts with a known verb, that word is the verb.
-        let first = text
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_matches(|c: char| !c.is_alphanumeric())
-            .to_string();
-        let verb = if verb_level(&first).is_some() {
-            first
-        } else {
-            self.verb.trim().to_string()
-        };
-        let clean = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        Ok(ObjectiveDraft {
-            text,
-            verb,
-            bloom_level: level,
-            condition: clean(self.condition),
-            criterion: clean(self.criterion),
-            // Cut to the contract's length when stored (`ObjectiveDraft::stored_evidence`).
-            evidence: clean(self.evidence),
-        })
-    }
-}
-
-impl TerminalOut {
-    fn into_draft(self) -> Result<TerminalDraft, String> {
-        let objective = ObjectiveOut {
-            text: self.text,
-            verb: self.verb,
-            bloom_level: self.bloom_level,
-            condition: self.condition,
-            criterion: self.criterion,
-            evidence: self.evidence,
-        }
-        .into_draft()?;
-        let enabling = self
-            .enabling_objectives
-            .into_iter()
-            .map(ObjectiveOut::into_draft)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(TerminalDraft {
-            objective,
-            enabling,
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Server-sent events: a small line parser.
-
-#[derive(Debug, PartialEq, Eq)]
-struct SseEvent {
-    name: Option<String>,
-    data: String,
-}
-
-/// Splits a byte stream into SSE events. Each `data:` line is taken as one event (every
-/// OpenAI-compatible server sends one JSON document per line); `event:` names apply until the
-/// next blank line; comments (`:`) and other fields are ignored.
-#[derive(Default)]
-struct SseLines {
-    pending: Vec<u8>,
-    event_name: Option<String>,
-}
-
-impl SseLines {
-    fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
-        self.pending.extend_from_slice(bytes);
-        let mut events = Vec::new();
-        while let Some(newline) = self.pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=newline).collect();
-            let line = String::from_utf8_lossy(&line);
-            let line = line.trim_end_matches(['\n', '\r']);
-            if let Some(event) = self.line(line) {
-                events.push(event);
-            }
-        }
-        events
-    }
-
-    /// The last line, when the stream ended without a newline.
-    fn finish(&mut self) -> Vec<SseEvent> {
-        let rest = std::mem::take(&mut self.pending);
-        let line = String::from_utf8_lossy(&rest);
-        let line = line.trim_end_matches(['\n', '\r']).to_string();
-        self.line(&line).into_iter().collect()
-    }
-
-    fn line(&mut self, line: &str) -> Option<SseEvent> {
-        if line.is_empty() {
-            self.event_name = None;
-            return None;
-        }
-        if let Some(data) = line.strip_prefix("data:") {
-            return Some(SseEvent {
-                name: self.event_name.clone(),
-                data: data.strip_prefix(' ').unwrap_or(data).to_string(),
-            });
-        }
-        if let Some(name) = line.strip_prefix("event:") {
-            self.event_name = Some(name.trim().to_string());
-        }
-        None
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The incremental JSON scanner.
-
-/// What the scanner found in the growing answer.
-#[derive(Debug, PartialEq, Eq)]
-enum ScanEvent {
-    /// A top-level string field is complete (`title`, `description`).
-    Field(String, String),
-    /// One element of the top-level `terminal_objectives` array is complete: its raw JSON.
-    Terminal(String),
-}
-
-/// Follows the structure of a JSON document as it arrives, chunk by chunk, without parsing
-/// it twice: a stack of open brackets, whether it is inside a string, and the current key of
-/// the top-level object. When an object inside the top-level `terminal_objectives` array
-/// closes, its text is handed out whole. Only ASCII bytes are structural in JSON, so scanning
-/// bytes is safe for any UTF-8 content. Text before the first `{` (a code fence) is skipped.
-#[derive(Default)]
-struct Scanner {
-    buf: String,
-    pos: usize,
-    stack: Vec<u8>,
-    in_string: bool,
-    escaped: bool,
-    string_start: usize,
-    /// In the top-level object: a key is expected next (not a value).
-    expect_key: bool,
-    top_key: Option<String>,
-    element_start: Option<usize>,
-}
-
-impl Scanner {
-    fn text(&self) -> &str {
-        &self.buf
-    }
-
-    fn push(&mut self, text: &str) -> Vec<ScanEvent> {
-        self.buf.push_str(text);
-        let mut events = Vec::new();
-        let bytes = self.buf.as_bytes();
-        while self.pos < bytes.len() {
-            let i = self.pos;
-            let b = bytes[i];
-            self.pos += 1;
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_string = false;
-                    if self.stack.len() == 1 {
-                        let raw = &self.buf[self.string_start..=i];
-                        let value: Option<String> = serde_json::from_str(raw).ok();
-                        if self.expect_key {
-                            self.top_key = value;
-                        } else if let (Some(key), Some(value)) = (&self.top_key, value) {
-                            events.push(ScanEvent::Field(key.clone(), value));
-                        }
-                    }
-                }
-                continue;
-            }
-            match b {
-                b'"' if !self.stack.is_empty() => {
-                    self.in_string = true;
-                    self.string_start = i;
-                }
-                b'{' | b'[' => {
-                    if b == b'{'
-                        && self.stack.as_slice() == b"{["
-                        && self.top_key.as_deref() == Some("terminal_objectives")
-                    {
-                        self.element_start = Some(i);
-                    }
-                    self.stack.push(b);
-                    if self.stack.len() == 1 {
-                        self.expect_key = true;
-                    }
-                }
-                b'}' | b']' => {
-                    self.stack.pop();
-                    if b == b'}' && self.stack.as_slice() == b"{[" {
-                        if let Some(start) = self.element_start.take() {
-                            events.push(ScanEvent::Terminal(self.buf[start..=i].to_string()));
-                        }
-                    }
-                }
-                b':' if self.stack.len() == 1 => self.expect_key = false,
-                b',' if self.stack.len() == 1 => self.expect_key = true,
-                _ => {}
-            }
-        }
-        events
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_scanner_hands_out_each_terminal_as_soon_as_it_closes() {
-        let doc = r#"```json
-{"title": "T \"q\"", "description": "D", "terminal_objectives": [
- {"text": "Apply {x} [y]", "enabling_objectives": [{"text": "Define x"}]},
- {"text": "Compare a, b", "enabling_objectives": []}
-]}```"#;
-        let mut scanner = Scanner::default();
-        let mut events = Vec::new();
-        // Feed it in awkward pieces, including inside strings and escapes.
-        for piece in doc.as_bytes().chunks(3) {
-            events.extend(scanner.push(std::str::from_utf8(piece).expect("ascii")));
-        }
-        assert_eq!(
-            events[0],
-            ScanEvent::Field("title".into(), "T \"q\"".into())
-        );
-        assert_eq!(
-            events[1],
-            ScanEvent::Field("description".into(), "D".into())
-        );
-        let terminals: Vec<&ScanEvent> = events
-            .iter()
-            .filter(|e| matches!(e, ScanEvent::Terminal(_)))
-            .collect();
-        assert_eq!(terminals.len(), 2);
-        if let ScanEvent::Terminal(raw) = terminals[0] {
-            let value: Value = serde_json::from_str(raw).expect("whole object");
-            assert_eq!(value["text"], "Apply {x} [y]");
-        }
-    }
-
-    #[test]
-    fn sse_lines_split_across_chunks() {
-        let mut lines = SseLines::default();
-        let mut events = lines.push(b"data: {\"a\"");
-        assert!(events.is_empty());
-        events.extend(lines.push(b":1}\r\n\r\n: comment\nevent: error\ndata: x\n\ndata: [DONE]"));
-        events.extend(lines.finish());
-        assert_eq!(
-            events,
-            vec![
-                SseEvent {
-                    name: None,
-                    data: "{\"a\":1}".into()
-                },
-                SseEvent {
-                    name: Some("error".into()),
-                    data: "x".into()
-                },
-                SseEvent {
-                    name: None,
-                    data: "[DONE]".into()
-                },
-            ]
-        );
-    }
+    use serde_json::json;
 
     #[test]
     fn error_messages_in_every_shape() {
@@ -1257,14 +1139,43 @@ mod tests {
     }
 
     #[test]
-    fn the_schema_requires_every_field_and_allows_no_other() {
-        let schema = blueprint_schema();
-        assert_eq!(schema["additionalProperties"], false);
-        let terminal = &schema["properties"]["terminal_objectives"]["items"];
-        assert_eq!(terminal["required"].as_array().map(Vec::len), Some(6));
-        let enabling = &terminal["properties"]["enabling_objectives"]["items"];
-        assert_eq!(enabling["additionalProperties"], false);
-        assert_eq!(enabling["required"].as_array().map(Vec::len), Some(5));
+    fn refusals_of_the_response_format_are_told_from_other_errors() {
+        let llama_cpp_python = r#"{"error":{"message":"[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}]","type":"internal_server_error"}}"#;
+        assert_eq!(
+            classify_refusal(500, llama_cpp_python),
+            Refusal::ResponseFormat
+        );
+        assert_eq!(
+            classify_refusal(
+                400,
+                r#"{"error": {"message": "response_format json_schema is not supported by this model"}}"#
+            ),
+            Refusal::ResponseFormat
+        );
+        assert_eq!(
+            classify_refusal(
+                422,
+                r#"{"detail": [{"loc": ["body", "messages"], "msg": "Field required"}]}"#
+            ),
+            Refusal::Invalid
+        );
+        assert_eq!(
+            classify_refusal(
+                500,
+                r#"{"error": {"message": "1 validation error: messages.0.role"}}"#
+            ),
+            Refusal::Invalid
+        );
+        assert_eq!(
+            classify_refusal(500, r#"{"error": "upstream overloaded"}"#),
+            Refusal::Other
+        );
+        assert_eq!(classify_refusal(503, "busy"), Refusal::Other);
+        assert_eq!(
+            classify_refusal(401, "bad key for response_format"),
+            Refusal::Other,
+            "a wrong key is reported as one"
+        );
     }
 
     #[test]
@@ -1286,5 +1197,23 @@ mod tests {
         }
         assert!(!format!("{:?}", generator.settings).contains("sk-secret"));
         assert_eq!(generator.redact("bad key sk-secret"), "bad key ***");
+    }
+
+    #[test]
+    fn a_timeout_names_the_limit_and_the_setting_that_raises_it() {
+        let generator = OpenAiGenerator::new(OpenAiSettings {
+            base_url: "http://127.0.0.1:9/v1".into(),
+            model: "m".into(),
+            api_key: None,
+            request_timeout: Duration::from_secs(300),
+            max_attempts: 4,
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(1000),
+        })
+        .expect("generator");
+        let message = generator.timeout_message(plan(None, 0, 0, 6));
+        assert!(message.contains("within 300 s"), "{message}");
+        assert!(message.contains("QUIZMASTER_LLM_TIMEOUT_SECS"), "{message}");
+        assert!(message.contains("312 s"), "{message}");
     }
 }
