@@ -143,7 +143,9 @@ async fn qwen_on_llama_server_completes_with_at_least_four_objectives_that_pass(
     assert!(calls
         .iter()
         .all(|c| c.body["response_format"]["type"] == "json_schema"));
-    assert!(calls.len() <= run.recording.completions().len() + 1);
+    // The replay repeats the last recorded answer when asked again; at most the attempts
+    // (4) are spent on such repeats.
+    assert!(calls.len() <= run.recording.completions().len() + 4);
 }
 
 #[tokio::test]

@@ -33,6 +33,8 @@ pub enum Rule {
     TooManyWords,
     EnablingCount,
     EnablingAbove,
+    /// An enabling objective repeats its terminal objective or another enabling objective.
+    Repeated,
     Other,
 }
 
@@ -51,6 +53,7 @@ impl Rule {
             Rule::TooManyWords => "had more than 30 words",
             Rule::EnablingCount => "had too few or too many enabling objectives",
             Rule::EnablingAbove => "had an enabling objective above their level",
+            Rule::Repeated => "had enabling objectives that repeated them or each other",
             Rule::Other => "broke another rule",
         }
     }
@@ -92,6 +95,10 @@ impl Rule {
                 "The verb sets the level: start each terminal objective with a verb such as \
                  calculate, predict or compare, and keep define, describe and explain for its \
                  enabling objectives."
+            }
+            Rule::Repeated => {
+                "Each enabling objective names a smaller step of its own, never the terminal \
+                 objective again."
             }
             Rule::Other => "Follow every rule of the system message.",
         }
@@ -361,6 +368,22 @@ pub fn salvage_terminal(raw: &str) -> Verdict {
             good.push(draft.clone());
         }
     }
+    // Near-duplicates are a blueprint-level check, but an enabling objective that repeats its
+    // terminal objective (or a sibling) is no step towards it: without two distinct ones the
+    // terminal objective is not kept.
+    let distinct = usable
+        .iter()
+        .enumerate()
+        .filter(|(i, draft)| {
+            similarity(&draft.text, &objective.text) < NEAR_DUPLICATE_SIMILARITY
+                && usable[..*i].iter().all(|earlier| {
+                    similarity(&earlier.text, &draft.text) < NEAR_DUPLICATE_SIMILARITY
+                })
+        })
+        .count();
+    if distinct < usable.len() && distinct < MIN_ENABLING {
+        unusable.insert(Rule::Repeated);
+    }
     let enabling = if good.len() >= MIN_ENABLING {
         if good.len() < out.enabling_objectives.len() || good.len() > MAX_ENABLING {
             repairs.push(Repair::EnablingDropped);
@@ -513,6 +536,36 @@ mod tests {
     }
 
     #[test]
+    fn enabling_objectives_that_only_repeat_the_terminal_one_do_not_pass() {
+        let text = "Examine the importance of chlorophyll in photosynthesis";
+        let Verdict::Drop(rules) = verdict(json!({
+            "text": text, "verb": "examine", "bloom_level": "analyze",
+            "condition": null, "criterion": null,
+            "enabling_objectives": [
+                {"text": text, "verb": "examine", "bloom_level": "analyze"},
+                {"text": text, "verb": "examine", "bloom_level": "analyze"},
+            ],
+        })) else {
+            panic!("dropped");
+        };
+        assert!(rules.contains(&Rule::Repeated), "{rules:?}");
+        // One repeat among enough distinct ones is simply left out.
+        let mut list = enabling();
+        list.as_array_mut().expect("list").push(json!(
+            {"text": "Define chlorophyll as the green pigment of plants", "verb": "define",
+             "bloom_level": "remember"}
+        ));
+        let Verdict::Keep(draft, _) = verdict(json!({
+            "text": "Predict how a lack of chlorophyll changes the rate of photosynthesis",
+            "verb": "predict", "bloom_level": "apply", "condition": null, "criterion": null,
+            "enabling_objectives": list,
+        })) else {
+            panic!("kept");
+        };
+        assert_eq!(draft.enabling.len(), 2);
+    }
+
+    #[test]
     fn every_rule_reads_as_one_short_line_without_any_objective_in_it() {
         for rule in [
             Rule::NotAnObject,
@@ -526,6 +579,7 @@ mod tests {
             Rule::TooManyWords,
             Rule::EnablingCount,
             Rule::EnablingAbove,
+            Rule::Repeated,
             Rule::Other,
         ] {
             assert!(rule.instruction().len() < 200, "{rule:?}");
