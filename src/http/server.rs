@@ -62,7 +62,8 @@ pub struct ConnectionGate {
 #[derive(Default)]
 struct GateCounts {
     total: usize,
-    per_client: HashMap<IpAddr, usize>,
+    /// By `ClientAddr::unit`: the address, or an IPv6 client's /64.
+    per_client: HashMap<String, usize>,
 }
 
 /// Why a connection was turned away.
@@ -107,20 +108,6 @@ impl Refusal {
     }
 }
 
-/// The unit one client address is counted in: IPv6 clients usually hold a whole /64.
-pub fn client_unit(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-    }
-}
-
 impl ConnectionGate {
     pub fn new(policy: ConnectionPolicy) -> Arc<Self> {
         Arc::new(Self {
@@ -135,7 +122,7 @@ impl ConnectionGate {
 
     /// Takes a slot for a connection from `peer`, or says why not.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<ConnectionSlot, Refusal> {
-        let unit = client_unit(peer);
+        let unit = crate::domain::ClientAddr::direct(peer).unit();
         let mut open = self.lock();
         if open.total >= self.policy.max_connections {
             return Err(Refusal::Full);
@@ -145,7 +132,7 @@ impl ConnectionGate {
             return Err(Refusal::ClientFull);
         }
         open.total += 1;
-        open.per_client.insert(unit, mine + 1);
+        open.per_client.insert(unit.clone(), mine + 1);
         Ok(ConnectionSlot {
             gate: self.clone(),
             unit,
@@ -168,7 +155,7 @@ impl ConnectionGate {
 /// One admitted connection's place; dropping it frees the place.
 pub struct ConnectionSlot {
     gate: Arc<ConnectionGate>,
-    unit: IpAddr,
+    unit: String,
 }
 
 impl Drop for ConnectionSlot {
