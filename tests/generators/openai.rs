@@ -1033,3 +1033,73 @@ async fn an_offline_blueprint_shows_its_quality() {
     assert_eq!(quality["failed"], json!([]));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_blueprint_completed_with_what_passed_says_so_and_metrics_show_the_fallback() {
+    let refused = json!({"error": {"message": "1 validation error: ('body', 'response_format', 'type') Input should be 'text' or 'json_object'", "type": "internal_server_error"}});
+    let mut stubborn = answer(3);
+    stubborn["terminal_objectives"][2]["text"] = json!("Define germination");
+    stubborn["terminal_objectives"][2]["verb"] = json!("Define");
+    stubborn["terminal_objectives"][2]["bloom_level"] = json!("remember");
+    let fake = FakeLlm::start(vec![
+        Behaviour::Status {
+            code: 500,
+            headers: vec![],
+            body: refused,
+        },
+        Behaviour::Stream {
+            answer: stubborn,
+            piece_delay: Duration::ZERO,
+            pause_after_terminal: Duration::ZERO,
+            cut_after: None,
+            finish_reason: "stop",
+        },
+    ])
+    .await;
+    let app = App::start(App::openai(&fake)).await;
+    let (status_path, whole_path) = app.generate(3).await;
+    let (last, _) = app.follow(&status_path, Duration::from_secs(30)).await;
+    assert_eq!(last["status"], "completed", "{last}");
+    let whole = app.json(reqwest::Method::GET, &whole_path, None).await;
+    assert_eq!(
+        whole["terminal_objectives"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let notes: Vec<&str> = whole["quality"]["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("2 of the 3 terminal objectives")
+                && n.contains("fewer than 5 words")),
+        "{notes:?}"
+    );
+    assert!(
+        !notes.iter().any(|n| n.starts_with("The source supported")),
+        "the model, not the source, is why it is short: {notes:?}"
+    );
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let server = fake.base_url.as_str();
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("quizmaster_llm_response_format{")
+                && l.contains("mode=\"json_object_schema\"")
+                && l.contains(server)
+        })
+        .unwrap_or_else(|| panic!("no response_format gauge for {server} in {metrics}"));
+    assert!(line.ends_with(" 1"), "{line}");
+    app.stop().await;
+}

@@ -137,11 +137,11 @@ impl OpenAiGenerator {
                 settings.base_url
             );
         }
+        // No read timeout: a CPU model reading a long prompt sends nothing for minutes, and a
+        // read timeout as long as the call's own deadline would race it and end the call with
+        // a vaguer message than the deadline's (which names the setting that raises it).
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            // No byte for this long counts as a dead connection. A CPU model reading a long
-            // prompt sends nothing for minutes, so only the call's own deadline bounds it.
-            .read_timeout(settings.request_timeout)
             .build()
             .map_err(|err| anyhow::anyhow!("Failed to build the HTTP client: {err}"))?;
         if url.password().is_some() {
