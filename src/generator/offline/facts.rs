@@ -203,8 +203,9 @@ const EVENT_HEADS: &[&str] = &[
 ];
 
 // What one carries out on a case. Natural processes ("evaporation", "photosynthesis") and
-// mechanisms ("binding", "resolution") are explained, not performed.
-const PROCEDURE_HEADS: &[&str] = &[
+// mechanisms ("binding", "resolution") are explained, not performed. The named methods come
+// first: only those are "performed on a given case" without steps the text numbers.
+const METHOD_HEADS: &[&str] = &[
     "procedure",
     "algorithm",
     "test",
@@ -212,11 +213,20 @@ const PROCEDURE_HEADS: &[&str] = &[
     "calculation",
     "computation",
     "conversion",
+    "analysis",
+    "method",
+    "recipe",
+    "proof",
+    "derivation",
+];
+
+// Activities named by their verb ("compression", "installation"): procedures whose steps
+// only the text can give.
+const ACTIVITY_HEADS: &[&str] = &[
     "compression",
     "decompression",
     "installation",
     "configuration",
-    "analysis",
     "measurement",
     "sampling",
     "encoding",
@@ -226,7 +236,6 @@ const PROCEDURE_HEADS: &[&str] = &[
     "verification",
     "authentication",
     "estimation",
-    "derivation",
     "substitution",
 ];
 
@@ -378,7 +387,7 @@ pub fn kind_of(concept: &Concept, analysis: &Analysis) -> ConceptKind {
     if MEASURE_HEADS.contains(&head) && !concept.key.starts_with("measure of") {
         return ConceptKind::Measure;
     }
-    if PROCEDURE_HEADS.contains(&head) || is_gerund(head) {
+    if METHOD_HEADS.contains(&head) || ACTIVITY_HEADS.contains(&head) || is_gerund(head) {
         return ConceptKind::Procedure;
     }
     let capitalised = name
@@ -476,20 +485,6 @@ fn is_gerund(word: &str) -> bool {
 /// conversion"; not an activity named by its verb ("compression", "the binding",
 /// "installation").
 pub fn is_named_method(concept: &Concept, analysis: &Analysis) -> bool {
-    const METHOD_HEADS: &[&str] = &[
-        "procedure",
-        "algorithm",
-        "test",
-        "technique",
-        "calculation",
-        "computation",
-        "conversion",
-        "analysis",
-        "method",
-        "recipe",
-        "proof",
-        "derivation",
-    ];
     // A bare "test" is more often a heading ("Test yourself") than a method of the text.
     let specific = concept.key.contains(' ') || concept.determiner.as_deref() == Some("the");
     analysis.language == "en" && specific && METHOD_HEADS.contains(&head(&concept.key))
