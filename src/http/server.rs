@@ -297,6 +297,21 @@ impl<T> StallGuard<T> {
         }
     }
 
+    /// Passes a write's outcome on: progress stops the stall clock, a write that could not
+    /// proceed starts it (or fails once it ran out).
+    fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        match poll {
+            Poll::Pending => match self.check_stall(cx) {
+                Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+                _ => Poll::Pending,
+            },
+            ready => {
+                self.stalled_since = None;
+                ready
+            }
+        }
+    }
+
     /// After a write that could not proceed: starts the stall clock, or fails once it ran out.
     fn check_stall(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let limit = self.limit;
@@ -329,29 +344,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for StallGuard<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, buf) {
-            Poll::Pending => match self.check_stall(cx) {
-                Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
-                _ => Poll::Pending,
-            },
-            ready => {
-                self.stalled_since = None;
-                ready
-            }
-        }
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, poll)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match Pin::new(&mut self.inner).poll_flush(cx) {
-            Poll::Pending => match self.check_stall(cx) {
-                Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
-                _ => Poll::Pending,
-            },
-            ready => {
-                self.stalled_since = None;
-                ready
-            }
-        }
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
