@@ -1,6 +1,8 @@
-//! `quizmaster generate`: one blueprint, in-process on the embedded database, with a progress
-//! bar on stderr when it is a terminal and the blueprint on stdout.
+//! `quizmaster generate`: one blueprint, in-process (on a temporary SQLite database unless
+//! `--database` names one), with a progress bar on stderr when it is a terminal and the
+//! blueprint on stdout.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +26,8 @@ use crate::jobs::JobEngine;
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_JOB_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// The server could not be reached, or answered something a QuizMaster server never would.
+pub const EXIT_UNREACHABLE: i32 = 3;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -41,8 +45,8 @@ pub struct GenerateArgs {
     /// What the topic is about.
     #[arg(long)]
     pub description: Option<String>,
-    /// A file of source material (lecture notes, a chapter).
-    #[arg(long)]
+    /// A file of source material (lecture notes, a chapter); `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
     pub source: Option<PathBuf>,
     /// Terminal objectives to aim for.
     #[arg(long, default_value_t = 10)]
@@ -59,8 +63,12 @@ pub struct GenerateArgs {
     /// QUIZMASTER_AUTH=off, nor without --server. Never printed or logged.
     #[arg(long, env = "QUIZMASTER_TOKEN", hide_env_values = true)]
     pub token: Option<Secret>,
-    #[command(flatten)]
-    pub database: DatabaseConfig,
+    /// In-process only: keep the topic and blueprint in this database (`sqlite://FILE`,
+    /// `postgres://...`). Without it a temporary SQLite database is used and deleted
+    /// afterwards. Deliberately not read from QUIZMASTER_DATABASE_URL, so that a shell set up
+    /// for a server never writes into that server's database by accident.
+    #[arg(long, value_name = "URL", conflicts_with = "server")]
+    pub database: Option<String>,
     #[command(flatten)]
     pub jobs: JobConfig,
     #[command(flatten)]
@@ -80,6 +88,13 @@ pub async fn generate(args: GenerateArgs) -> i32 {
     }
     let source_text = match &args.source {
         None => None,
+        Some(path) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            match std::io::stdin().read_to_string(&mut text) {
+                Ok(_) => Some(text),
+                Err(err) => return usage_error(format!("cannot read standard input: {err}")),
+            }
+        }
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => Some(text),
             Err(err) => return usage_error(format!("cannot read {}: {err}", path.display())),
@@ -112,7 +127,25 @@ pub async fn generate(args: GenerateArgs) -> i32 {
         Ok(generator) => generator,
         Err(err) => return usage_error(format!("{err:#}")),
     };
-    match run(args, input, generator).await {
+    // The temporary directory lives until this function returns, so it is removed before the
+    // process exits (`main` calls `process::exit`, which runs no destructors).
+    let (database_url, _temporary) = match &args.database {
+        Some(url) => (url.clone(), None),
+        None => match tempfile::Builder::new()
+            .prefix("quizmaster-generate-")
+            .tempdir()
+        {
+            Ok(dir) => (
+                format!("sqlite://{}", dir.path().join("generate.db").display()),
+                Some(dir),
+            ),
+            Err(err) => {
+                eprintln!("error: cannot create a temporary database: {err}");
+                return EXIT_JOB_FAILED;
+            }
+        },
+    };
+    match run(args, &database_url, input, generator).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -123,10 +156,12 @@ pub async fn generate(args: GenerateArgs) -> i32 {
 
 async fn run(
     args: GenerateArgs,
+    database_url: &str,
     input: TopicInput,
     generator: Arc<dyn Generator>,
 ) -> anyhow::Result<i32> {
-    let store = db::connect(&args.database.database_url, args.database.pool()).await?;
+    let database = DatabaseConfig::new(database_url);
+    let store = db::connect(&database.database_url, database.pool()).await?;
     store.migrate().await?;
     // In-process, on the local database: no account, the built-in local user owns the topic.
     let topic = store
