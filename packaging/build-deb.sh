@@ -55,7 +55,9 @@ gzip -9n "$stage"/usr/share/man/man1/*.1
 # The newest glibc symbol version the binary uses is the libc6 it needs.
 glibc=$(objdump -T "$stage/usr/bin/quizmaster" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n1)
 depends="libc6 (>= ${glibc:-2.17})"
-if objdump -p "$stage/usr/bin/quizmaster" | grep -q 'NEEDED.*libgcc_s'; then
+# (Read into a variable first: `grep -q` closing the pipe early would fail the pipeline.)
+needed=$(objdump -p "$stage/usr/bin/quizmaster" | grep NEEDED || true)
+if [[ "$needed" == *libgcc_s* ]]; then
     depends="$depends, libgcc-s1"
 fi
 

@@ -41,8 +41,10 @@ for file in /usr/bin/quizmaster /lib/systemd/system/quizmaster.service \
 done
 if command -v systemd-analyze >/dev/null; then
     # Catches unknown or misspelt directives in the units as installed.
-    systemd-analyze verify /lib/systemd/system/quizmaster.service /lib/systemd/system/quizmaster-worker.service 2>&1 \
-        | grep -v 'man quizmaster' | { ! grep .; } || { echo "FAILED: systemd-analyze verify" >&2; exit 1; }
+    # (Without man-db the Documentation= check complains; that is not the units' fault.)
+    verify=$(systemd-analyze verify /lib/systemd/system/quizmaster.service \
+        /lib/systemd/system/quizmaster-worker.service 2>&1 | grep -v "man quizmaster" || true)
+    [ -z "$verify" ] || { echo "$verify"; echo "FAILED: systemd-analyze verify" >&2; exit 1; }
 fi
 /usr/bin/quizmaster --version
 
