@@ -37,7 +37,7 @@ FROM ${BINARY_SOURCE} AS binary
 FROM ${RUNTIME_IMAGE} AS runtime
 # A fixed uid/gid, so that volume ownership is predictable across rebuilds.
 RUN groupadd --system --gid 10001 quizmaster \
- && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/quizmaster --no-create-home \
+ && useradd --uid 10001 --gid 10001 --home-dir /var/lib/quizmaster --no-create-home \
       --shell /usr/sbin/nologin quizmaster \
  && mkdir -p /var/lib/quizmaster \
  && chown quizmaster:quizmaster /var/lib/quizmaster
