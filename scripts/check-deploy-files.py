@@ -4,11 +4,18 @@ the Dockerfile's stages and settings, and the systemd units' hardening. The cont
 is exercised by scripts/test-container.sh where podman can run one; this check runs anywhere.
 Usage: python3 scripts/check-deploy-files.py   (exit 1 with the list of problems)"""
 
+import os
 import re
 import sys
 from pathlib import Path
 
-import yaml
+try:
+    import yaml
+except ImportError:
+    if os.environ.get("CI"):
+        sys.exit("FAILED: PyYAML is missing (pip install pyyaml, or apt-get install python3-yaml)")
+    print("SKIPPED: PyYAML is missing; the deployment files were not checked")
+    sys.exit(0)
 
 ROOT = Path(__file__).resolve().parent.parent
 problems = []
