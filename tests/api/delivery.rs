@@ -226,7 +226,62 @@ async fn the_objectives_of_a_cancelled_generation_can_be_opened(backend: Backend
     app.stop().await;
 }
 
+/// The text of every `<time ...>...</time>` in a page.
+fn time_texts(html: &str) -> Vec<String> {
+    html.split("<time")
+        .skip(1)
+        .filter_map(|rest| {
+            let (_, after) = rest.split_once('>')?;
+            Some(after.split_once("</time>")?.0.to_string())
+        })
+        .collect()
+}
+
+/// `2 Dec 2026, 21:15 UTC`: the one way the pages write a date.
+fn is_the_one_date_format(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(' ').collect();
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    parts.len() == 5
+        && parts[0].parse::<u8>().is_ok_and(|d| (1..=31).contains(&d))
+        && months.contains(&parts[1])
+        && parts[2].len() == 5
+        && parts[2].ends_with(',')
+        && parts[3].len() == 5
+        && parts[3].as_bytes()[2] == b':'
+        && parts[4] == "UTC"
+}
+
+async fn dates_read_one_way_on_every_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let topic = app.create_topic("Dated").await;
+    let topic_id = str_of(&topic, "id");
+    let started = app.start_generation(topic_id, 1).await;
+    let blueprint_id = str_of(&started, "id");
+    app.wait_terminal(topic_id, blueprint_id).await;
+    let mut seen = 0;
+    for path in [
+        "/topics".to_string(),
+        format!("/topics/{topic_id}"),
+        format!("/topics/{topic_id}/blueprints/{blueprint_id}"),
+        "/jobs".to_string(),
+    ] {
+        let html = app.get(&path).await.text().await.expect("html");
+        let times = time_texts(&html);
+        assert!(!times.is_empty(), "{path} shows a date");
+        for text in times {
+            assert!(is_the_one_date_format(&text), "{path}: {text:?}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 4);
+    assert!(!is_the_one_date_format("Dec 2, 2026, 9:15 PM"));
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    dates_read_one_way_on_every_page,
     json_pages_and_assets_are_compressed_when_asked,
     sse_streams_are_never_compressed,
     pages_name_fingerprinted_assets_that_are_cached_for_a_year,
