@@ -942,6 +942,12 @@ fn copy_data_moves_everything_to_postgres_and_back() {
         .await
         .unwrap_or_else(|last| panic!("the second generation made no progress: {last}"));
     });
+    // A second user, logged in on the source: still logged in on the target.
+    let cookie = runtime.block_on(child::sign_up(
+        &reqwest::Client::new(),
+        &server.base,
+        "second@example.com",
+    ));
     server.kill_9();
     let _ = running.kill();
     let _ = running.wait();
@@ -974,6 +980,19 @@ fn copy_data_moves_everything_to_postgres_and_back() {
         .await
         .unwrap_or_else(|last| panic!("the re-queued generation did not complete: {last}"));
         assert_eq!(status["terminal_objectives_count"], 8);
+        let me: Value = reqwest::Client::new()
+            .get(format!("{}/api/auth/me", target.base))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .expect("me")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            me["email"], "second@example.com",
+            "the session was copied: {me}"
+        );
     });
 
     // Back to a new SQLite file; the export there is the same too.
