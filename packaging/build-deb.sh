@@ -7,6 +7,7 @@
 #   default binary: target/release/quizmaster (`cargo build --release` first)
 #   --debug:        target/debug/quizmaster (what the tests build; debug info is stripped)
 #   --fast:         no compression (tests: seconds instead of a minute for a debug binary)
+# DEB_MAINTAINER="Name <address>" sets the Maintainer field (default: a local placeholder).
 # Prints the path of the .deb it wrote (default directory: target/debian/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,8 @@ if [ ! -x "$binary" ]; then
     exit 2
 fi
 
+# Whoever publishes the package should name themselves: DEB_MAINTAINER="Name <address>".
+maintainer=${DEB_MAINTAINER:-QuizMaster contributors <quizmaster@localhost>}
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 arch=$(dpkg --print-architecture)
 stage=$(mktemp -d)
@@ -68,7 +71,7 @@ Version: $version
 Section: web
 Priority: optional
 Architecture: $arch
-Maintainer: The QuizMaster contributors <quizmaster@localhost>
+Maintainer: $maintainer
 Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 Depends: $depends
 Suggests: postgresql

@@ -23,7 +23,7 @@ command -v mmdebstrap >/dev/null || skip "mmdebstrap is not installed (apt-get i
 work=$(mktemp -d)
 name="qm-test-$$"
 cleanup() {
-    podman rm -f "$name" >/dev/null 2>&1 || true
+    podman rm -f "$name" "$name-worker" >/dev/null 2>&1 || true
     podman volume rm -f "$name-data" >/dev/null 2>&1 || true
     podman rmi -f "localhost/quizmaster:$name" >/dev/null 2>&1 || true
     rm -rf "$work"
@@ -80,11 +80,12 @@ echo "== starting the container"
 run
 base_url="http://127.0.0.1:$port"
 wait_healthy() {
+    local container=${1:-$name}
     for _ in $(seq 1 100); do
-        if podman healthcheck run "$name" >/dev/null 2>&1; then return 0; fi
+        if podman healthcheck run "$container" >/dev/null 2>&1; then return 0; fi
         sleep 0.2
     done
-    podman logs "$name" | tail -n 20
+    podman logs "$container" | tail -n 20
     echo "FAILED: the HEALTHCHECK never passed" >&2
     exit 1
 }
@@ -108,4 +109,9 @@ run
 wait_healthy
 topics=$(curl -fsS "$base_url/api/topics" | json '["items"].__len__()')
 [ "$topics" = 1 ] || { echo "FAILED: $topics topics after the restart" >&2; exit 1; }
+echo "== a worker container: its HEALTHCHECK follows QUIZMASTER_HEALTH_BIND"
+podman run -d --name "$name-worker" -v "$name-data:/var/lib/quizmaster" \
+    -e QUIZMASTER_HEALTH_BIND=0.0.0.0:9090 "localhost/quizmaster:$name" worker \
+    >/dev/null 2>"$work/podman.err" || { cat "$work/podman.err"; exit 1; }
+wait_healthy "$name-worker"
 echo "== container test passed"
