@@ -515,15 +515,27 @@ impl Planner<'_> {
                     ),
                 },
             };
-            let sentence_free = candidate
-                .sentence
-                .is_none_or(|s| !used_sentences.contains(&s));
-            if !sentence_free || !self.fresh(&candidate) {
+            let fallback = option(
+                "Describe",
+                format!("Describe {n} as the text presents it"),
+                Some(*introduced),
+                format!("describe:{key}"),
+            );
+            let acceptable = |o: &Option_| {
+                let sentence_free = o.sentence.is_none_or(|s| !used_sentences.contains(&s));
+                // "Define Type I error" beside "Define Type II error" reads as one objective
+                // twice.
+                let distinct = enabling
+                    .iter()
+                    .all(|e| similarity(&e.text, &o.text) < NEAR_DUPLICATE_SIMILARITY);
+                sentence_free && distinct && self.fresh(o)
+            };
+            let Some(chosen) = [candidate, fallback].into_iter().find(|o| acceptable(o)) else {
                 continue;
-            }
-            used_sentences.extend(candidate.sentence);
+            };
+            used_sentences.extend(chosen.sentence);
             named_members.push(c);
-            enabling.push(candidate);
+            enabling.push(chosen);
         }
         if named_members.len() < 2 {
             return None;
@@ -637,7 +649,7 @@ impl Planner<'_> {
             .filter(|(_, o)| {
                 o.level() >= BloomLevel::Apply
                     && self.fresh(o)
-                    && o.text.split_whitespace().count() <= 30
+                    && (5..=30).contains(&o.text.split_whitespace().count())
             })
             .min_by_key(|(i, o)| (self.verb_uses.get(o.verb).copied().unwrap_or(0), *i))
             .map(|(_, o)| o)?;

@@ -42,7 +42,7 @@ impl SectionGroup<'_> {
 fn introduces_term(after: &str) -> bool {
     let after = after.trim_start();
     after.is_empty()
-        || after.starts_with([':', '(', '—', '–', '.', ','])
+        || after.starts_with([':', '(', '—', '–', ','])
         || after.starts_with("- ")
         || ["is ", "are ", "was ", "were ", "means ", "refers "]
             .iter()
@@ -84,6 +84,10 @@ pub fn section_groups<'a>(
             find(&phrase_key(words.iter().copied()))
         });
         let mut members: Vec<(&Concept, usize)> = Vec::new();
+        // Terms the prose defines without marking them: members only beside another term the
+        // section introduces (in the same or the next paragraph): definitions scattered over a
+        // long section are no set of related terms.
+        let mut defined: Vec<(&Concept, usize)> = Vec::new();
         let mut seen: BTreeSet<&str> = BTreeSet::new();
         let mut last_paragraph = None;
         for &i in &sentences {
@@ -94,9 +98,6 @@ pub fn section_groups<'a>(
                 let is_head = head.is_some_and(|h| h.key == c.key);
                 if !is_head && usable(c) && seen.insert(c.key.as_str()) {
                     members.push((c, i));
-                    true
-                } else {
-                    false
                 }
             };
             // A list item or a paragraph that opens with a term and says what it is.
@@ -128,12 +129,23 @@ pub fn section_groups<'a>(
                 if let Some(c) = find(&phrase.key) {
                     let defined_here = c.definition == Some(i);
                     let first_marked = c.marked && c.sentences.first() == Some(&i);
-                    if defined_here || first_marked {
+                    if first_marked {
                         add(c, &mut members);
+                    } else if defined_here {
+                        add(c, &mut defined);
                     }
                 }
             }
         }
+        let paragraph = |i: usize| analysis.sentences[i].paragraph;
+        let near = |i: usize, others: &[(&Concept, usize)]| {
+            others
+                .iter()
+                .any(|(_, j)| *j != i && paragraph(i).abs_diff(paragraph(*j)) <= 1)
+        };
+        let all: Vec<(&Concept, usize)> = members.iter().chain(&defined).copied().collect();
+        members.extend(defined.iter().copied().filter(|(_, i)| near(*i, &all)));
+        members.sort_by_key(|(_, i)| *i);
         if members.len() < 2 {
             continue;
         }
@@ -147,24 +159,20 @@ pub fn section_groups<'a>(
             })
             .count();
         let steps = in_ordered_items * 2 > members.len();
-        // The strongest terms, kept in the text's order.
-        if members.len() > MAX_MEMBERS {
-            let mut ranked: Vec<usize> = (0..members.len()).collect();
-            ranked.sort_by(|a, b| members[*b].0.score.total_cmp(&members[*a].0.score));
-            let keep: BTreeSet<usize> = ranked.into_iter().take(MAX_MEMBERS).collect();
-            members = members
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| keep.contains(i))
-                .map(|(_, m)| m)
-                .collect();
+        // A section that introduces many terms gives several groups of about equal size,
+        // in the text's order (seven stages: four and three).
+        let parts = members.len().div_ceil(MAX_MEMBERS);
+        let size = members.len().div_ceil(parts);
+        for chunk in members.chunks(size) {
+            if chunk.len() >= 2 {
+                groups.push(SectionGroup {
+                    section: index,
+                    head,
+                    members: chunk.to_vec(),
+                    steps,
+                });
+            }
         }
-        groups.push(SectionGroup {
-            section: index,
-            head,
-            members,
-            steps,
-        });
     }
     groups
 }
