@@ -830,7 +830,15 @@ fn rank_concepts(
     let mut concepts: Vec<Concept> = Vec::new();
     for (key, tally) in &tallies {
         let name = shown_form(tally, analysis.language);
-        if !is_concept_phrase(key, &name, tally.api, stop) {
+        // A phrase the author marks or heads a section with is a term even where its head
+        // is a word that alone is no concept ("base units", "derived units").
+        let authors_term = key.contains(' ')
+            && (marked.contains(key) || headings.iter().any(|h| h == key))
+            && key.split(' ').any(|w| {
+                w != "of" && !stop.contains(w) && !crate::generator::text::is_stop_word(w)
+            })
+            && !key.chars().any(|c| c.is_ascii_digit());
+        if !is_concept_phrase(key, &name, tally.api, stop) && !authors_term {
             continue;
         }
         let count = tally.sentences.len();
