@@ -176,3 +176,82 @@ pub fn section_groups<'a>(
     }
     groups
 }
+
+#[cfg(test)]
+mod tests {
+    use super::section_groups;
+    use crate::domain::Topic;
+    use crate::generator::source::analyse;
+
+    fn topic(source: &str) -> Topic {
+        Topic {
+            id: uuid::Uuid::nil(),
+            title: "Sorting".into(),
+            description: None,
+            source_text: Some(source.into()),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_section_listing_marked_terms_is_a_group_under_its_heading() {
+        let analysis = analyse(&topic(
+            "# Sorting\n\nSorting puts items in order.\n\n## Comparison sorts\n\n\
+             Comparison sorts order items by comparing pairs of them.\n\n\
+             - The **merge sort** splits the list in halves and merges the sorted halves.\n\
+             - The **heap sort** builds a binary heap and takes its largest item each time.\n\
+             - The **insertion sort** inserts each item into the sorted prefix of the list.\n\n\
+             ## Stability\n\nA stable sort keeps equal items in their original order.\n",
+        ));
+        let pool: Vec<_> = analysis.concepts.iter().collect();
+        let groups = section_groups(&analysis, &pool, |_| true);
+        let group = groups
+            .iter()
+            .find(|g| g.members.len() >= 3)
+            .unwrap_or_else(|| panic!("a group of the three sorts: {groups:#?}"));
+        let members: Vec<&str> = group.members.iter().map(|(c, _)| c.key.as_str()).collect();
+        assert_eq!(members, ["merge sort", "heap sort", "insertion sort"]);
+        assert_eq!(group.head.map(|h| h.key.as_str()), Some("comparison sort"));
+        assert!(!group.steps);
+    }
+
+    #[test]
+    fn the_plan_asks_about_the_group_and_each_of_its_terms() {
+        let topic = topic(
+            "# Sorting\n\nSorting puts items in order.\n\n## Comparison sorts\n\n\
+             Comparison sorts order items by comparing pairs of them.\n\n\
+             - The **merge sort** splits the list in halves and merges the sorted halves.\n\
+             - The **heap sort** builds a binary heap and takes its largest item each time.\n\
+             - The **insertion sort** inserts each item into the sorted prefix of the list.\n",
+        );
+        let plan = crate::generator::offline::plan_blueprint(&topic, 3);
+        let terminal = plan
+            .terminals
+            .iter()
+            .find(|t| t.objective.text.contains("merge sort"))
+            .unwrap_or_else(|| panic!("a terminal objective on the sorts: {plan:#?}"));
+        for sort in ["merge sort", "heap sort", "insertion sort"] {
+            assert!(terminal.objective.text.contains(sort), "{plan:#?}");
+            assert!(
+                terminal.enabling.iter().any(|e| e.text.contains(sort)),
+                "an enabling objective on {sort}: {plan:#?}"
+            );
+        }
+        assert!(terminal.objective.bloom_level >= crate::domain::BloomLevel::Apply);
+    }
+
+    #[test]
+    fn definitions_far_apart_in_a_long_section_are_no_group() {
+        let analysis = analyse(&topic(
+            "# Sorting\n\nA merge sort is a divide-and-conquer algorithm that merges halves.\n\n\
+             Many libraries use it for linked lists because it needs no random access.\n\n\
+             Its running time does not depend on the order of the input.\n\n\
+             In practice quick sorts run faster on arrays held in memory.\n\n\
+             A binary heap is a tree kept in an array where each parent outranks its children.\n",
+        ));
+        let pool: Vec<_> = analysis.concepts.iter().collect();
+        let groups = section_groups(&analysis, &pool, |_| true);
+        assert!(groups.is_empty(), "{groups:#?}");
+    }
+}

@@ -1504,3 +1504,39 @@ mod tests {
         assert!(clipped.ends_with('…'));
     }
 }
+
+#[cfg(test)]
+mod author_term_tests {
+    use super::analyse;
+    use crate::domain::Topic;
+
+    fn analysis_of(source: &str) -> super::Analysis {
+        analyse(&Topic {
+            id: uuid::Uuid::nil(),
+            title: "Measuring".into(),
+            description: None,
+            source_text: Some(source.into()),
+            created_at: 0,
+            updated_at: 0,
+        })
+    }
+
+    #[test]
+    fn marked_terms_headings_and_acronym_names_are_whole_concepts() {
+        let analysis = analysis_of(
+            "# Measuring\n\n## Base units\n\nEvery quantity is built from base units. \
+             A **Type B error** is a wrong reading of a gauge. \
+             Gauges are checked against the Reference Gauge Standard (RGS) every year. \
+             Each base unit is kept by a national laboratory.\n",
+        );
+        for key in ["type b error", "reference gauge standard", "base unit"] {
+            assert!(
+                analysis.concept(key).is_some(),
+                "{key} is a concept: {:?}",
+                analysis.concepts.iter().map(|c| &c.key).collect::<Vec<_>>()
+            );
+        }
+        // The heading's number or an exercise heading is no concept.
+        assert!(analysis.concept("check yourself").is_none());
+    }
+}
