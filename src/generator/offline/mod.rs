@@ -1357,7 +1357,28 @@ fn and_list(items: &[String]) -> String {
 }
 
 /// "Measures of centre" as it reads inside a sentence; names and acronyms keep their capitals.
+/// A heading in title case ("Crate Feature Flags") reads in lower case throughout.
 fn lower_first(text: &str) -> String {
+    let title_case = text.split_whitespace().count() > 1
+        && text
+            .split_whitespace()
+            .filter(|w| w.chars().count() > 3)
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase));
+    if title_case {
+        return text
+            .split_whitespace()
+            .map(|w| {
+                let plain = w.chars().skip(1).all(|c| !c.is_uppercase())
+                    && source::is_plain_word(&w.to_lowercase());
+                if plain {
+                    w.to_lowercase()
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
     let first = text.split_whitespace().next().unwrap_or("");
     let plain = first.chars().skip(1).all(|c| !c.is_uppercase())
         && source::is_plain_word(&first.to_lowercase());

@@ -837,7 +837,8 @@ fn rank_concepts(
             && key.split(' ').any(|w| {
                 w != "of" && !stop.contains(w) && !crate::generator::text::is_stop_word(w)
             })
-            && !key.chars().any(|c| c.is_ascii_digit());
+            && !key.chars().any(|c| c.is_ascii_digit())
+            && !key.split(' ').any(|w| META_WORDS.contains(&w));
         if !is_concept_phrase(key, &name, tally.api, stop) && !authors_term {
             continue;
         }
