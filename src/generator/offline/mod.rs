@@ -318,6 +318,21 @@ impl Planner<'_> {
         }
     }
 
+    /// How a term of a section's group reads: a count noun phrase the text writes bare (a
+    /// list item: "two-sample t-test") takes "the" in a sentence ("Define the two-sample
+    /// t-test").
+    fn named_member(&self, concept: &Concept) -> String {
+        let english = self.analysis.language == "en";
+        if english
+            && !concept.api
+            && concept.determiner.is_none()
+            && is_bare_count_phrase(&concept.name)
+        {
+            return format!("the {}", concept.name);
+        }
+        self.named(concept)
+    }
+
     /// How a partner concept reads, or `None` when it is too plain to pair with.
     fn named_key(&self, key: &str) -> Option<String> {
         self.concept(key)
@@ -476,7 +491,7 @@ impl Planner<'_> {
             if enabling.len() >= 4 {
                 break;
             }
-            let n = self.named(c);
+            let n = self.named_member(c);
             let key = &c.key;
             let definition = c
                 .definition
@@ -540,7 +555,7 @@ impl Planner<'_> {
         if named_members.len() < 2 {
             return None;
         }
-        let names: Vec<String> = named_members.iter().map(|c| self.named(c)).collect();
+        let names: Vec<String> = named_members.iter().map(|c| self.named_member(c)).collect();
         let bare: Vec<String> = named_members
             .iter()
             .map(|c| {
@@ -1345,6 +1360,32 @@ fn indefinite_article(word: &str) -> &'static str {
     } else {
         "a"
     }
+}
+
+/// A phrase of two or more lower-case words ending on a singular noun ("two-sample t-test",
+/// "function definition"); not a plural, not a name, not "data".
+fn is_bare_count_phrase(name: &str) -> bool {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let Some(last) = words.last() else {
+        return false;
+    };
+    // Nouns of a process or a quality ("resolution", "input", "management") are mostly
+    // uncountable in general statements.
+    let process = [
+        "tion", "sion", "ment", "ance", "ence", "ing", "ity", "put", "time",
+    ]
+    .iter()
+    .any(|end| last.ends_with(end));
+    words.len() >= 2
+        && words
+            .iter()
+            .all(|w| w.chars().all(|c| !c.is_uppercase()) && w.chars().any(char::is_alphabetic))
+        && !last.ends_with('s')
+        && !process
+        && !matches!(
+            *last,
+            "data" | "information" | "software" | "hardware" | "media"
+        )
 }
 
 /// "A, B and C".
