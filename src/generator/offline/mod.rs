@@ -621,12 +621,14 @@ impl Planner<'_> {
             options.push(o);
         }
         if choosable {
-            let mut o = option(
-                "Recommend",
-                format!("Recommend which of {} suits a given case", and_list(&names)),
-                first,
-                task.clone(),
-            );
+            let text = match &family {
+                Some(f) => format!(
+                    "Recommend which of the {f} ({}) suits a given case",
+                    or_list(&names)
+                ),
+                None => format!("Recommend which of {} suits a given case", and_list(&names)),
+            };
+            let mut o = option("Recommend", text, first, task.clone());
             o.criterion = Some("The reason rests on what the text says about each".into());
             options.push(o);
         }
