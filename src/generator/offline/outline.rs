@@ -124,8 +124,11 @@ pub fn section_groups<'a>(
                     }
                 }
             }
-            // A term the sentence defines, or one the author marks where it first occurs.
-            for phrase in &sentence.phrases {
+            // A term the sentence defines, or one the author marks where it first occurs;
+            // not in an item that already opened with its term ("std: Rust standard library"
+            // is one term explained, not two).
+            let led = members.last().is_some_and(|(_, at)| *at == i);
+            for phrase in sentence.phrases.iter().filter(|_| !led) {
                 if let Some(c) = find(&phrase.key) {
                     let defined_here = c.definition == Some(i);
                     let first_marked = c.marked && c.sentences.first() == Some(&i);
