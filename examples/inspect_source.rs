@@ -67,8 +67,8 @@ fn main() -> ExitCode {
         }
         _ => {
             println!(
-                "language {}, reference terms {:?}",
-                analysis.language, analysis.reference
+                "language {}, reference terms {:?}\nmarked terms {:?}",
+                analysis.language, analysis.reference, analysis.document.marked_terms
             );
             for c in analysis.concepts.iter().take(400) {
                 println!(

@@ -11,10 +11,10 @@ use quizmaster::generator::{quality, sense, source};
 use uuid::Uuid;
 
 /// The gate's thresholds (also in the README's generator section).
-/// Issue 12 asks for 70 %; the generator reaches about 52 % on this corpus today (a blind read kept more of
+/// Issue 12 asks for 70 %; the generator reaches about 56.5 % on this corpus today (a blind read kept more of
 /// its objectives when it paired fewer concepts). The gate holds
 /// what is reached so that it cannot slip back, and is raised as the generator improves.
-const MIN_MEAN_COVERAGE: f64 = 0.51;
+const MIN_MEAN_COVERAGE: f64 = 0.56;
 const TARGET: usize = 10;
 
 struct Text {

@@ -6,6 +6,7 @@
 //! blueprint's notes say so. Deterministic: the same topic always gives the same blueprint.
 
 pub mod facts;
+pub mod outline;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -116,13 +117,42 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
         verb_uses: Default::default(),
         rule_sentences: BTreeSet::new(),
     };
-    let mut terminals = Vec::new();
-    let mut concepts = Vec::new();
+    // Each terminal objective with its place in the text, so the blueprint follows the text.
+    let mut terminals: Vec<(usize, TerminalDraft)> = Vec::new();
+    let mut concepts: Vec<(usize, String)> = Vec::new();
     let mut mains: BTreeSet<&str> = BTreeSet::new();
-    // First one terminal objective per section of the text, best concept first, so the
-    // blueprint spans the whole text; then the best of what is left.
     let mut sections_used: BTreeSet<usize> = BTreeSet::new();
-    for spread in [true, false] {
+    // First the text's own outline: a terminal objective per section that introduces terms
+    // (defines, marks or lists them), whose enabling objectives are on those terms; the
+    // sections that introduce the strongest terms first.
+    let language = analysis.language;
+    let groups = outline::section_groups(analysis, &pool, |c| {
+        !is_weak_main(c, language) && !is_weak_partner(c, language) && !is_proper_name(c, language)
+    });
+    let mut by_weight: Vec<&outline::SectionGroup> = groups.iter().collect();
+    by_weight.sort_by(|a, b| {
+        b.weight()
+            .total_cmp(&a.weight())
+            .then(a.section.cmp(&b.section))
+    });
+    for group in by_weight {
+        if terminals.len() >= limit {
+            break;
+        }
+        if let Some((terminal, main)) = planner.group_terminal(group) {
+            sections_used.insert(group.section);
+            if let Some(head) = group.head {
+                mains.insert(head.key.as_str());
+            }
+            concepts.push((group.first_sentence(), main));
+            terminals.push((group.first_sentence(), terminal));
+        }
+    }
+    // Then one terminal objective per section of the text not yet used, best concept first,
+    // so the blueprint spans the whole text; then the best of what is left.
+    // A concept an earlier objective already teaches gives way to one not yet taught: only
+    // the last pass takes those.
+    for (spread, untaught) in [(true, true), (false, true), (false, false)] {
         // The spreading pass looks only at the strongest concepts.
         let considered = if spread {
             (limit * 2).min(pool.len())
@@ -133,9 +163,8 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
             if terminals.len() >= limit {
                 break;
             }
-            // A concept an earlier objective already teaches gives way to one not yet taught.
             if mains.contains(concept.key.as_str())
-                || spread && planner.covered.contains(&concept.key)
+                || untaught && planner.covered.contains(&concept.key)
             {
                 continue;
             }
@@ -150,23 +179,28 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
             if spread && section.is_some_and(|s| sections_used.contains(&s)) {
                 continue;
             }
-            if let Some(terminal) = planner.terminal_for(concept) {
+            if let Some((terminal, place)) = planner.terminal_for(concept) {
                 mains.insert(concept.key.as_str());
                 if let Some(section) = section {
                     sections_used.insert(section);
                 }
-                concepts.push(concept.name.clone());
-                terminals.push(terminal);
+                concepts.push((place, concept.name.clone()));
+                terminals.push((place, terminal));
             }
         }
     }
     // A title-only topic whose title yields no concept still gets one honest objective on it.
     if terminals.is_empty() && target > 0 {
         if let Some(terminal) = planner.title_terminal(&subject) {
-            concepts.push(subject.clone());
-            terminals.push(terminal);
+            concepts.push((0, subject.clone()));
+            terminals.push((0, terminal));
         }
     }
+    // In the text's order (stable: equal places keep the order they were chosen in).
+    terminals.sort_by_key(|(place, _)| *place);
+    concepts.sort_by_key(|(place, _)| *place);
+    let terminals: Vec<TerminalDraft> = terminals.into_iter().map(|(_, t)| t).collect();
+    let concepts: Vec<String> = concepts.into_iter().map(|(_, c)| c).collect();
     let listed: Vec<&str> = concepts.iter().take(5).map(String::as_str).collect();
     let count = terminals.len();
     let description = if listed.is_empty() {
@@ -284,6 +318,21 @@ impl Planner<'_> {
         }
     }
 
+    /// How a term of a section's group reads: a count noun phrase the text writes bare (a
+    /// list item: "two-sample t-test") takes "the" in a sentence ("Define the two-sample
+    /// t-test").
+    fn named_member(&self, concept: &Concept) -> String {
+        let english = self.analysis.language == "en";
+        if english
+            && !concept.api
+            && concept.determiner.is_none()
+            && is_bare_count_phrase(&concept.name)
+        {
+            return format!("the {}", concept.name);
+        }
+        self.named(concept)
+    }
+
     /// How a partner concept reads, or `None` when it is too plain to pair with.
     fn named_key(&self, key: &str) -> Option<String> {
         self.concept(key)
@@ -361,7 +410,7 @@ impl Planner<'_> {
                 .all(|t| similarity(t, &option.text) < NEAR_DUPLICATE_SIMILARITY)
     }
 
-    fn terminal_for(&mut self, concept: &Concept) -> Option<TerminalDraft> {
+    fn terminal_for(&mut self, concept: &Concept) -> Option<(TerminalDraft, usize)> {
         let kind = facts::kind_of(concept, self.analysis);
         let facts = facts::facts_of(concept, self.analysis, self.pool);
         // A concept the source only mentions once, with nothing said about it, teaches
@@ -396,7 +445,251 @@ impl Planner<'_> {
             return None;
         }
         enabling.sort_by_key(Option_::level);
-        Some(self.commit(terminal, enabling))
+        let place = terminal
+            .sentence
+            .or(concept.sentences.first().copied())
+            .unwrap_or(0);
+        Some((self.commit(terminal, enabling), place))
+    }
+
+    /// The terminal objective of a section that introduces terms: the section's concept (or
+    /// the terms side by side) at Apply or above, with an enabling objective on each term.
+    /// Returns the terminal objective and the concept it is shown as.
+    fn group_terminal(&mut self, group: &outline::SectionGroup) -> Option<(TerminalDraft, String)> {
+        let members: Vec<(&Concept, usize)> = group
+            .members
+            .iter()
+            .copied()
+            .filter(|(c, _)| !self.covered.contains(&c.key))
+            .collect();
+        if members.len() < 2 {
+            return None;
+        }
+        let head = group.head.filter(|h| !self.covered.contains(&h.key));
+        let kinds: Vec<ConceptKind> = members
+            .iter()
+            .map(|(c, _)| facts::kind_of(c, self.analysis))
+            .collect();
+        let api = kinds.iter().all(|k| {
+            matches!(
+                k,
+                ConceptKind::ApiFunction | ConceptKind::ApiType | ConceptKind::ApiOption
+            )
+        });
+        let choosable = kinds.iter().all(|k| {
+            matches!(
+                k,
+                ConceptKind::Measure | ConceptKind::Procedure | ConceptKind::ApiOption
+            )
+        });
+        // The enabling objectives first: a group whose terms the text says too little about
+        // is no group.
+        let mut enabling: Vec<Option_> = Vec::new();
+        let mut used_sentences: BTreeSet<usize> = BTreeSet::new();
+        let mut named_members: Vec<&Concept> = Vec::new();
+        for ((c, introduced), kind) in members.iter().zip(&kinds) {
+            if enabling.len() >= 4 {
+                break;
+            }
+            let n = self.named_member(c);
+            let key = &c.key;
+            let definition = c
+                .definition
+                .filter(|_| !is_proper_name(c, self.analysis.language));
+            let candidate = match kind {
+                ConceptKind::ApiFunction | ConceptKind::ApiType | ConceptKind::ApiOption => option(
+                    "State",
+                    format!("State the purpose of {n} in one sentence"),
+                    Some(definition.unwrap_or(*introduced)),
+                    format!("purpose:{key}"),
+                ),
+                ConceptKind::ApiConstant => option(
+                    "State",
+                    format!("State what {n} signals to the caller"),
+                    Some(definition.unwrap_or(*introduced)),
+                    format!("purpose:{key}"),
+                ),
+                _ => match (definition, head.filter(|_| group.steps)) {
+                    (_, Some(h)) => option(
+                        "Explain",
+                        format!("Explain the role of {n} in {}", self.named(h)),
+                        Some(*introduced),
+                        format!("role:{key}"),
+                    ),
+                    (Some(sentence), None) => option(
+                        "Define",
+                        format!("Define {n} in the words of the text"),
+                        Some(sentence),
+                        format!("define:{key}"),
+                    ),
+                    (None, None) => option(
+                        "Describe",
+                        format!("Describe {n} as the text presents it"),
+                        Some(*introduced),
+                        format!("describe:{key}"),
+                    ),
+                },
+            };
+            let fallback = option(
+                "Describe",
+                format!("Describe {n} as the text presents it"),
+                Some(*introduced),
+                format!("describe:{key}"),
+            );
+            let acceptable = |o: &Option_| {
+                let sentence_free = o.sentence.is_none_or(|s| !used_sentences.contains(&s));
+                // "Define Type I error" beside "Define Type II error" reads as one objective
+                // twice.
+                let distinct = enabling
+                    .iter()
+                    .all(|e| similarity(&e.text, &o.text) < NEAR_DUPLICATE_SIMILARITY);
+                sentence_free && distinct && self.fresh(o)
+            };
+            let Some(chosen) = [candidate, fallback].into_iter().find(|o| acceptable(o)) else {
+                continue;
+            };
+            used_sentences.extend(chosen.sentence);
+            named_members.push(c);
+            enabling.push(chosen);
+        }
+        if named_members.len() < 2 {
+            return None;
+        }
+        let names: Vec<String> = named_members.iter().map(|c| self.named_member(c)).collect();
+        let bare: Vec<String> = named_members
+            .iter()
+            .map(|c| {
+                if self.analysis.language == "en" || c.api {
+                    c.name.clone()
+                } else {
+                    format!("\"{}\"", c.name)
+                }
+            })
+            .collect();
+        let first = enabling.iter().find_map(|o| o.sentence);
+        let task = format!(
+            "group:{}",
+            named_members
+                .iter()
+                .map(|c| c.key.as_str())
+                .collect::<Vec<_>>()
+                .join("|")
+        );
+        // "as measures of centre": the heading's words, when it names the family in the plural.
+        let family = head
+            .filter(|_| !group.steps)
+            .and_then(|_| {
+                self.analysis.document.sections[group.section]
+                    .heading
+                    .as_deref()
+            })
+            .map(|h| {
+                let words: Vec<&str> = h
+                    .split_whitespace()
+                    .skip_while(|w| w.chars().all(|c| c.is_ascii_digit() || c == '.'))
+                    .collect();
+                words.join(" ")
+            })
+            .filter(|h| {
+                let core = h.split(" of ").next().unwrap_or(h);
+                self.analysis.language == "en" && core.ends_with('s') && !core.ends_with("ss")
+            })
+            .map(|h| lower_first(&h));
+        let mut options: Vec<Option_> = Vec::new();
+        if let Some(h) = head.filter(|_| group.steps) {
+            let mut o = option(
+                "Perform",
+                format!(
+                    "Perform {} on a new example, with its {}",
+                    self.named(h),
+                    and_list(&bare)
+                ),
+                first,
+                task.clone(),
+            );
+            o.criterion = Some("Follows the steps in the order the text gives".into());
+            options.push(o);
+        }
+        if api {
+            let mut o = option(
+                "Use",
+                format!("Use {} together in a short program", and_list(&names)),
+                first,
+                task.clone(),
+            );
+            o.criterion = Some("The program follows what the text states for each".into());
+            options.push(o);
+        }
+        if choosable {
+            let text = match &family {
+                Some(f) => format!(
+                    "Recommend which of the {f} ({}) suits a given case",
+                    or_list(&names)
+                ),
+                None => format!("Recommend which of {} suits a given case", and_list(&names)),
+            };
+            let mut o = option("Recommend", text, first, task.clone());
+            o.criterion = Some("The reason rests on what the text says about each".into());
+            options.push(o);
+        }
+        let mut compare = option(
+            "Compare",
+            match &family {
+                Some(f) => format!("Compare {} as {f}", and_list(&names)),
+                None => format!("Compare {}", and_list(&names)),
+            },
+            first,
+            task.clone(),
+        );
+        compare.criterion = Some("Names a difference between each two that the text gives".into());
+        options.push(compare);
+        if !api && !choosable {
+            if let Some(f) = &family {
+                options.push(option(
+                    "Categorize",
+                    format!("Categorize given examples of {f} as {}", or_list(&names)),
+                    first,
+                    task.clone(),
+                ));
+            } else {
+                options.push(option(
+                    "Distinguish",
+                    format!("Distinguish between {}", and_list(&names)),
+                    first,
+                    task.clone(),
+                ));
+            }
+        }
+        let terminal = options
+            .into_iter()
+            .enumerate()
+            .filter(|(_, o)| {
+                o.level() >= BloomLevel::Apply
+                    && self.fresh(o)
+                    && (5..=30).contains(&o.text.split_whitespace().count())
+            })
+            .min_by_key(|(i, o)| (self.verb_uses.get(o.verb).copied().unwrap_or(0), *i))
+            .map(|(_, o)| o)?;
+        // The section's concept defined, before its terms.
+        if let Some(h) = head {
+            if let Some(sentence) = h
+                .definition
+                .filter(|s| !used_sentences.contains(s) && enabling.len() < 5)
+            {
+                let o = option(
+                    "Define",
+                    format!("Define {} in the words of the text", self.named(h)),
+                    Some(sentence),
+                    format!("define:{}", h.key),
+                );
+                if self.fresh(&o) {
+                    enabling.insert(0, o);
+                }
+            }
+        }
+        enabling.sort_by_key(Option_::level);
+        let shown = head.map_or_else(|| named_members[0].name.clone(), |h| h.name.clone());
+        Some((self.commit(terminal, enabling), shown))
     }
 
     fn choose_enabling(
@@ -1068,6 +1361,77 @@ fn indefinite_article(word: &str) -> &'static str {
         "an"
     } else {
         "a"
+    }
+}
+
+/// A phrase of two or more lower-case words ending on a singular noun ("two-sample t-test",
+/// "function definition"); not a plural, not a name, not "data".
+fn is_bare_count_phrase(name: &str) -> bool {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let Some(last) = words.last() else {
+        return false;
+    };
+    // Nouns of a process or a quality ("resolution", "input", "management") are mostly
+    // uncountable in general statements.
+    let process = [
+        "tion", "sion", "ment", "ance", "ence", "ing", "ity", "put", "time",
+    ]
+    .iter()
+    .any(|end| last.ends_with(end));
+    words.len() >= 2
+        && words
+            .iter()
+            .all(|w| w.chars().all(|c| !c.is_uppercase()) && w.chars().any(char::is_alphabetic))
+        && !last.ends_with('s')
+        && !process
+        && !matches!(
+            *last,
+            "data" | "information" | "software" | "hardware" | "media"
+        )
+}
+
+/// "A, B and C".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// "Measures of centre" as it reads inside a sentence; names and acronyms keep their capitals.
+/// A heading in title case ("Crate Feature Flags") reads in lower case throughout.
+fn lower_first(text: &str) -> String {
+    let title_case = text.split_whitespace().count() > 1
+        && text
+            .split_whitespace()
+            .filter(|w| w.chars().count() > 3)
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase));
+    if title_case {
+        return text
+            .split_whitespace()
+            .map(|w| {
+                let plain = w.chars().skip(1).all(|c| !c.is_uppercase())
+                    && source::is_plain_word(&w.to_lowercase());
+                if plain {
+                    w.to_lowercase()
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    let first = text.split_whitespace().next().unwrap_or("");
+    let plain = first.chars().skip(1).all(|c| !c.is_uppercase())
+        && source::is_plain_word(&first.to_lowercase());
+    if !plain {
+        return text.to_string();
+    }
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

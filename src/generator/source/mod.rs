@@ -368,7 +368,9 @@ pub fn analyse(topic: &Topic) -> Analysis {
         .map(str::trim)
         .filter(|s| !s.is_empty());
     let has_source = source.is_some();
-    let document = markup::parse(source.unwrap_or(""));
+    let mut document = markup::parse(source.unwrap_or(""));
+    let introduced = introduced_terms(&document);
+    document.marked_terms.extend(introduced);
     let mut sentences = Vec::new();
     let mut paragraph_index = 0;
     let mut prose = String::new();
@@ -400,8 +402,17 @@ pub fn analyse(topic: &Topic) -> Analysis {
         language::detect(&title_and_description)
     };
     let stop = language::stop_words(language);
+    let author_terms = author_terms(&document, &stop);
     for sentence in &mut sentences {
-        let (found, words) = phrases_of(&sentence.text, &document.api_names, language, &stop);
+        let (mut found, words) = phrases_of(&sentence.text, &document.api_names, language, &stop);
+        let lower = sentence.text.to_lowercase();
+        phrases::add_author_terms(
+            &sentence.text,
+            &lower,
+            &mut found,
+            &author_terms,
+            &document.api_names,
+        );
         sentence.phrases = found;
         sentence.words = words;
     }
@@ -432,6 +443,110 @@ pub fn analyse(topic: &Topic) -> Analysis {
     analysis.concepts = rank_concepts(&analysis, &title_phrases, &description_phrases, &stop);
     analysis.reference = reference_terms(&analysis, &stop);
     analysis
+}
+
+/// Terms the prose introduces in its own way, even without markup: a name with its
+/// acronym after it ("Volcanic Explosivity Index (VEI)", "interquartile range (IQR)") and a
+/// short phrase set in quotes ("the \"Year Without a Summer\""). As written.
+fn introduced_terms(document: &Document) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for paragraph in document.sections.iter().flat_map(|s| &s.paragraphs) {
+        let text = paragraph.text.as_str();
+        // "... Explosivity Index (VEI)": the words before it whose initials spell it.
+        for (at, _) in text.match_indices('(') {
+            let Some(close) = text[at..].find(')') else {
+                continue;
+            };
+            let acronym = &text[at + 1..at + close];
+            let letters = acronym.chars().count();
+            if !(2..=6).contains(&letters) || !acronym.chars().all(|c| c.is_ascii_uppercase()) {
+                continue;
+            }
+            let before: Vec<&str> = text[..at].split_whitespace().collect();
+            // Joining words ("of", "and") may stand between the spelled ones.
+            let mut words: Vec<&str> = Vec::new();
+            let mut wanted = acronym.chars().rev().peekable();
+            for word in before.iter().rev() {
+                let Some(initial) = word.chars().next() else {
+                    break;
+                };
+                match wanted.peek() {
+                    Some(w) if initial.to_ascii_uppercase() == *w => {
+                        wanted.next();
+                        words.push(word);
+                    }
+                    Some(_)
+                        if matches!(*word, "of" | "and" | "for" | "the") && !words.is_empty() =>
+                    {
+                        words.push(word);
+                    }
+                    _ => break,
+                }
+                if wanted.peek().is_none() {
+                    break;
+                }
+            }
+            if wanted.peek().is_none() && words.len() >= 2 {
+                words.reverse();
+                let term = words
+                    .join(" ")
+                    .trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_string();
+                found.push(term);
+            }
+        }
+        // A short phrase in quotes, capitalised or not, of two to five words.
+        for (i, part) in text.split(['"', '“', '”']).enumerate() {
+            let words = part.split_whitespace().count();
+            if i % 2 == 1
+                && (2..=5).contains(&words)
+                && part
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == ' ' || c == '-')
+            {
+                found.push(part.trim().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// The author's own terms: what it marks (bold, emphasis, definition-list terms) and the
+/// headings that are a noun phrase ("Measures of spread"; not "How volcanoes form"), at most
+/// five words each.
+fn author_terms(document: &Document, stop: &BTreeSet<String>) -> Vec<phrases::AuthorTerm> {
+    let headings = document.sections.iter().filter_map(|s| {
+        let heading = s.heading.as_deref()?;
+        let words: Vec<&str> = heading
+            .split_whitespace()
+            .skip_while(|w| w.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            .collect();
+        // "Check yourself", "Test yourself": an exercise, not a term.
+        let reflexive = words
+            .last()
+            .is_some_and(|w| w.to_lowercase().ends_with("self") || w.ends_with("selves"));
+        let plain = words.len() <= 4
+            && !reflexive
+            && words.iter().all(|w| {
+                let lower = w.to_lowercase();
+                lower == "of"
+                    || !stop.contains(&lower)
+                        && !crate::generator::text::is_stop_word(&lower)
+                        && w.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        let joined = words.join(" ");
+        (plain && !GENERIC_HEADINGS.contains(&joined.to_lowercase().as_str())).then_some(joined)
+    });
+    let mut seen = BTreeSet::new();
+    document
+        .marked_terms
+        .iter()
+        .filter(|t| t.split_whitespace().count() <= 5)
+        .cloned()
+        .chain(headings)
+        .filter_map(|t| phrases::AuthorTerm::new(&t, &document.api_names))
+        .filter(|t| t.words.len() >= 2 && seen.insert(t.key.clone()))
+        .collect()
 }
 
 fn phrases_of(
@@ -547,6 +662,7 @@ fn rank_concepts(
     stop: &BTreeSet<String>,
 ) -> Vec<Concept> {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    let author_terms = author_terms(&analysis.document, stop);
     fn add(
         tallies: &mut BTreeMap<String, Tally>,
         phrase: &Phrase,
@@ -595,11 +711,18 @@ fn rank_concepts(
         if GENERIC_HEADINGS.contains(&heading.trim().to_lowercase().as_str()) {
             continue;
         }
-        let (found, _) = phrases_of(
+        let (mut found, _) = phrases_of(
             heading,
             &analysis.document.api_names,
             analysis.language,
             stop,
+        );
+        phrases::add_author_terms(
+            heading,
+            &heading.to_lowercase(),
+            &mut found,
+            &author_terms,
+            &analysis.document.api_names,
         );
         for phrase in maximal(found) {
             if !tallies
@@ -673,8 +796,20 @@ fn rank_concepts(
         .iter()
         .filter_map(|s| s.heading.as_deref())
         .flat_map(|h| {
-            let (found, _) = phrases_of(h, &analysis.document.api_names, analysis.language, stop);
-            std::iter::once(phrases::phrase_key(h.split_whitespace()))
+            let (mut found, _) =
+                phrases_of(h, &analysis.document.api_names, analysis.language, stop);
+            phrases::add_author_terms(
+                h,
+                &h.to_lowercase(),
+                &mut found,
+                &author_terms,
+                &analysis.document.api_names,
+            );
+            // "2. Measures of spread": the number is the heading's, not the concept's.
+            let unnumbered = h
+                .split_whitespace()
+                .skip_while(|w| w.chars().all(|c| c.is_ascii_digit() || c == '.'));
+            std::iter::once(phrases::phrase_key(unnumbered))
                 .chain(maximal(found).into_iter().map(|p| p.key))
                 .collect::<Vec<_>>()
         })
@@ -695,7 +830,16 @@ fn rank_concepts(
     let mut concepts: Vec<Concept> = Vec::new();
     for (key, tally) in &tallies {
         let name = shown_form(tally, analysis.language);
-        if !is_concept_phrase(key, &name, tally.api, stop) {
+        // A phrase the author marks or heads a section with is a term even where its head
+        // is a word that alone is no concept ("base units", "derived units").
+        let authors_term = key.contains(' ')
+            && (marked.contains(key) || headings.iter().any(|h| h == key))
+            && key.split(' ').any(|w| {
+                w != "of" && !stop.contains(w) && !crate::generator::text::is_stop_word(w)
+            })
+            && !key.chars().any(|c| c.is_ascii_digit())
+            && !key.split(' ').any(|w| META_WORDS.contains(&w));
+        if !is_concept_phrase(key, &name, tally.api, stop) && !authors_term {
             continue;
         }
         let count = tally.sentences.len();
@@ -962,14 +1106,27 @@ fn shown_form(tally: &Tally, language: &str) -> String {
         }
         return form;
     }
-    // Only ever seen at sentence starts: lower-case it unless it is an acronym or a name.
+    // Only ever seen at sentence starts: lower-case it unless it is an acronym or a name
+    // ("Type I error", "Mount Tambora": a later word in capitals too).
     let first_word = form.split(' ').next().unwrap_or("");
+    let later_capital = form
+        .split(' ')
+        .skip(1)
+        .any(|w| w.chars().next().is_some_and(char::is_uppercase));
     let is_acronym = first_word.chars().filter(|c| c.is_uppercase()).count() >= 2;
     if tally.starts > 0
         && tally.starts == tally.forms.values().sum::<usize>()
         && !is_acronym
+        && !later_capital
         && language != "de"
-        && (language != "en" || is_dictionary_word(first_word))
+        && (language != "en"
+            || is_dictionary_word(first_word)
+            || is_dictionary_word(&crate::generator::text::normalise_word(first_word))
+            // "One-sample t-test", "Two-sided p-value": words of the dictionary joined.
+            || first_word.contains('-')
+                && first_word
+                    .split('-')
+                    .all(|part| !part.is_empty() && is_dictionary_word(part)))
         && !is_common_name(first_word)
     {
         let mut chars = form.chars();
@@ -1346,5 +1503,41 @@ mod tests {
         let clipped = clip_evidence(&long);
         assert!(clipped.chars().count() <= EVIDENCE_MAX_CHARS);
         assert!(clipped.ends_with('…'));
+    }
+}
+
+#[cfg(test)]
+mod author_term_tests {
+    use super::analyse;
+    use crate::domain::Topic;
+
+    fn analysis_of(source: &str) -> super::Analysis {
+        analyse(&Topic {
+            id: uuid::Uuid::nil(),
+            title: "Measuring".into(),
+            description: None,
+            source_text: Some(source.into()),
+            created_at: 0,
+            updated_at: 0,
+        })
+    }
+
+    #[test]
+    fn marked_terms_headings_and_acronym_names_are_whole_concepts() {
+        let analysis = analysis_of(
+            "# Measuring\n\n## Base units\n\nEvery quantity is built from base units. \
+             A **Type B error** is a wrong reading of a gauge. \
+             Gauges are checked against the Reference Gauge Standard (RGS) every year. \
+             Each base unit is kept by a national laboratory.\n",
+        );
+        for key in ["type b error", "reference gauge standard", "base unit"] {
+            assert!(
+                analysis.concept(key).is_some(),
+                "{key} is a concept: {:?}",
+                analysis.concepts.iter().map(|c| &c.key).collect::<Vec<_>>()
+            );
+        }
+        // The heading's number or an exercise heading is no concept.
+        assert!(analysis.concept("check yourself").is_none());
     }
 }

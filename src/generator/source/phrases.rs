@@ -931,6 +931,68 @@ fn capitalised_names(tokens: &[Token]) -> Vec<Phrase> {
     out
 }
 
+/// One of the author's own terms (a marked term, a heading that is a noun phrase): its key
+/// and its words in lower case as [`tokenize`] reads them.
+#[derive(Debug, Clone)]
+pub struct AuthorTerm {
+    pub key: String,
+    pub words: Vec<String>,
+}
+
+impl AuthorTerm {
+    pub fn new(term: &str, api_names: &BTreeSet<String>) -> Option<AuthorTerm> {
+        let tokens = tokenize(term, api_names);
+        let words: Vec<String> = tokens
+            .iter()
+            .filter(|t| t.word)
+            .map(|t| t.lower.clone())
+            .collect();
+        let key = phrase_key(tokens.iter().filter(|t| t.word).map(|t| t.text.as_str()));
+        (!words.is_empty() && !key.is_empty()).then_some(AuthorTerm { key, words })
+    }
+}
+
+/// Adds the author's terms where a sentence writes them but tagging split them ("Type I
+/// error" read as "Type" and "error"): a term the author marks is one phrase as marked. The
+/// pieces it replaces go.
+pub fn add_author_terms(
+    text: &str,
+    lower: &str,
+    phrases: &mut Vec<Phrase>,
+    terms: &[AuthorTerm],
+    api_names: &BTreeSet<String>,
+) {
+    let mut tokens: Option<Vec<Token>> = None;
+    for term in terms {
+        if phrases.iter().any(|p| p.key == term.key) || !lower.contains(term.words[0].as_str()) {
+            continue;
+        }
+        let tokens = tokens.get_or_insert_with(|| tokenize(text, api_names));
+        let len = term.words.len();
+        let Some(start) = (0..tokens.len().saturating_sub(len - 1)).find(|&start| {
+            tokens[start..start + len]
+                .iter()
+                .zip(&term.words)
+                .all(|(t, w)| t.word && t.lower == *w)
+        }) else {
+            continue;
+        };
+        let end = start + len;
+        let mut phrase = make_phrase(tokens, start, end, determiner_before(tokens, start));
+        phrase.key = term.key.clone();
+        phrases.retain(|p| {
+            let length = tokenize(&p.text, api_names).len();
+            let p_start = p.end.saturating_sub(length);
+            p.end <= start || p_start >= end
+        });
+        let at = phrases
+            .iter()
+            .position(|p| p.end > end)
+            .unwrap_or(phrases.len());
+        phrases.insert(at, phrase);
+    }
+}
+
 fn determiner_before(tokens: &[Token], start: usize) -> Option<String> {
     let before = start.checked_sub(1).map(|i| &tokens[i])?;
     matches!(before.lower.as_str(), "the" | "a" | "an").then(|| before.lower.clone())
