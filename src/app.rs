@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::{GeneratorConfig, GeneratorKind};
+use crate::core::Core;
 use crate::db::Store;
 use crate::generator::offline::OfflineGenerator;
 use crate::generator::openai::{OpenAiGenerator, OpenAiSettings};
@@ -16,6 +17,9 @@ use crate::jobs::JobEngine;
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// The rules: every change a request makes goes through it.
+    pub core: Arc<Core>,
+    /// For reads.
     pub store: Arc<dyn Store>,
     pub hub: Arc<StatusHub>,
     pub jobs: Arc<JobEngine>,

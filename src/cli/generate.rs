@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::progress::Progress;
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::app::build_generator;
 use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, Secret};
-use crate::db::{self, CancelOutcome, GenerateOutcome, GenerationLimits, NewGeneration};
+use crate::core::{Core, CoreError};
+use crate::db::{self, GenerationLimits};
 use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
@@ -112,7 +114,13 @@ pub async fn generate(args: GenerateArgs) -> i32 {
         Ok(generator) => generator,
         Err(err) => return usage_error(format!("{err:#}")),
     };
-    match run(args, input, generator).await {
+    let interrupt = async {
+        // Without a signal handler there is no interrupt to wait for.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await
+        }
+    };
+    match run(args, input, generator, interrupt).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -121,37 +129,34 @@ pub async fn generate(args: GenerateArgs) -> i32 {
     }
 }
 
+/// Generates in this process; `interrupt` (Ctrl-C) cancels the generation.
 async fn run(
     args: GenerateArgs,
     input: TopicInput,
     generator: Arc<dyn Generator>,
+    interrupt: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<i32> {
+    tokio::pin!(interrupt);
     let store = db::connect(&args.database.database_url, args.database.pool()).await?;
     store.migrate().await?;
     // In-process, on the local database: no account, the built-in local user owns the topic.
     let topic = store
         .create_topic(LOCAL_USER_ID, Uuid::now_v7(), &input, now_ms())
         .await?;
-    let now = now_ms();
-    let new = NewGeneration {
-        blueprint_id: Uuid::now_v7(),
-        topic_id: topic.id,
-        owner_id: LOCAL_USER_ID,
-        limits: GenerationLimits::default(),
-        target_terminal_objectives: args.target,
-        idempotency_key: None,
-        now,
-        idempotency_cutoff: now,
-    };
-    let GenerateOutcome::Created(mut blueprint) = store.create_generation(&new).await? else {
-        anyhow::bail!("the generation could not be started");
-    };
+    // The same rules and announcements as the API's: the generation and its end are counted
+    // in this process's metrics; no limits apply to the local user.
     let hub = StatusHub::new();
+    let core = Core::new(store.clone(), hub.clone(), GenerationLimits::default());
+    let mut blueprint = core
+        .start_generation(LOCAL_USER_ID, topic.id, args.target, None)
+        .await
+        .context("the generation could not be started")?
+        .blueprint;
     let mut subscription = hub.subscribe(blueprint.id);
     let mut settings = args.jobs.settings();
     settings.workers = settings.workers.max(1);
     settings.shutdown_grace = Duration::ZERO;
-    let engine = JobEngine::start(store.clone(), hub.clone(), generator, settings);
+    let engine = JobEngine::start(core.clone(), generator, settings);
 
     let bar = Progress::new(args.target as u64);
 
@@ -163,12 +168,12 @@ async fn run(
                 blueprint = (*newer).clone();
                 bar.update(blueprint.status.as_str(), blueprint.terminal_objectives_count);
             }
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = &mut interrupt, if !interrupted => {
                 interrupted = true;
-                if let CancelOutcome::Cancelled(cancelled) =
-                    store.cancel_generation(topic.id, blueprint.id, now_ms()).await?
-                {
-                    hub.publish(&cancelled);
+                match core.cancel_generation(topic.id, blueprint.id).await {
+                    // It ended first: the loop sees how.
+                    Ok(_) | Err(CoreError::NotCancellable(_)) => {}
+                    Err(err) => return Err(err.into()),
                 }
             }
         }
@@ -206,5 +211,87 @@ async fn run(
             );
             Ok(EXIT_JOB_FAILED)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::telemetry::{GENERATIONS_CANCELLED, GENERATIONS_COMPLETED, GENERATIONS_STARTED};
+
+    /// A counter's value in the process's Prometheus text (0 before its first increment).
+    fn counter(name: &str) -> f64 {
+        crate::telemetry::prometheus()
+            .render()
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    fn args(database_url: &str, title: &str, pace_ms: &str) -> GenerateArgs {
+        let cli = Cli::try_parse_from([
+            "quizmaster",
+            "generate",
+            "--title",
+            title,
+            "--target",
+            "3",
+            "--database-url",
+            database_url,
+            "--workers",
+            "1",
+            "--offline-pace-ms",
+            pace_ms,
+        ])
+        .expect("valid arguments");
+        match cli.command {
+            Command::Generate(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    fn input(title: &str) -> TopicInput {
+        TopicInput::parse(&json!({ "title": title })).expect("a valid topic")
+    }
+
+    /// The in-process generations of `quizmaster generate` and their cancels go through the
+    /// core like the API's, so the metrics count them the same way. One test, because the
+    /// counters are the process's: two tests in parallel would count each other's runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_process_generations_and_cancels_are_counted_in_the_metrics() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+        crate::telemetry::prometheus();
+        let started = counter(GENERATIONS_STARTED);
+        let completed = counter(GENERATIONS_COMPLETED);
+        let cancelled = counter(GENERATIONS_CANCELLED);
+
+        let args_done = args(&url, "Photosynthesis", "0");
+        let generator = build_generator(&args_done.generator).expect("offline generator");
+        let code = run(
+            args_done,
+            input("Photosynthesis"),
+            generator,
+            std::future::pending(),
+        )
+        .await
+        .expect("generated");
+        assert_eq!(code, EXIT_OK);
+        assert_eq!(counter(GENERATIONS_STARTED), started + 1.0);
+        assert_eq!(counter(GENERATIONS_COMPLETED), completed + 1.0);
+
+        // A slow generation interrupted at once ends in `cancelled`, counted as such.
+        let args_slow = args(&url, "Volcanoes", "60000");
+        let generator = build_generator(&args_slow.generator).expect("offline generator");
+        let code = run(args_slow, input("Volcanoes"), generator, async {})
+            .await
+            .expect("cancelled cleanly");
+        assert_eq!(code, EXIT_INTERRUPTED);
+        assert_eq!(counter(GENERATIONS_STARTED), started + 2.0);
+        assert_eq!(counter(GENERATIONS_CANCELLED), cancelled + 1.0);
+        assert_eq!(counter(GENERATIONS_COMPLETED), completed + 1.0);
     }
 }

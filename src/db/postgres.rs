@@ -13,6 +13,7 @@ use sqlx::{Postgres, Row, Transaction};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::sql;
 use super::*;
 use crate::domain::blueprint::{CANCELLED_MESSAGE, TIMEOUT_MESSAGE, WORKER_LOST_MESSAGE};
 use crate::domain::objective::{Objective, TerminalObjective};
@@ -22,23 +23,6 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 const STATUS_CHANNEL: &str = "quizmaster_status";
 const JOBS_CHANNEL: &str = "quizmaster_jobs";
-
-macro_rules! blueprint_columns {
-    () => {
-        "b.id, b.topic_id, b.status, b.title, b.description, b.terminal_objectives_count, \
-         b.enabling_objectives_count, b.target_terminal_objectives, b.error, b.error_code, \
-         b.attempt, b.created_at, b.generation_started_at, b.finished_at, b.version, b.updated_at, \
-         b.quality_json"
-    };
-}
-
-macro_rules! returning_blueprint {
-    () => {
-        " RETURNING id, topic_id, status, title, description, terminal_objectives_count, \
-         enabling_objectives_count, target_terminal_objectives, error, error_code, attempt, \
-         created_at, generation_started_at, finished_at, version, updated_at, quality_json"
-    };
-}
 
 /// Closes the query that ends generations in a CTE named `$cte`: their job rows are finished in
 /// the same statement (`$now` is the placeholder holding the time), and the ended blueprints
@@ -86,15 +70,174 @@ impl PostgresStore {
             url: redact_url(url),
         })
     }
+
+    async fn touch(&self, statement: &'static str, id: Uuid, now: i64) -> StoreResult<()> {
+        sqlx::query(statement)
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }
 
-/// Whether an error is a unique violation of the named constraint or index.
-fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
-    match err {
-        sqlx::Error::Database(db) => {
-            db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint)
-        }
-        _ => false,
+/// A write transaction. PostgreSQL runs many at once, so the rules that count rows (one active
+/// generation per topic, the limits, the first account) take row locks through
+/// [`WriteTx::lock_owned_topic`] and [`WriteTx::lock_user`] to take turns.
+struct PgTx(Transaction<'static, Postgres>);
+
+#[async_trait]
+impl WriteTx for PgTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
+
+    async fn lock_user(&mut self, user_id: Uuid) -> StoreResult<()> {
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool> {
+        let found = sqlx::query("SELECT id FROM topics WHERE id = $1 AND owner_id = $2 FOR UPDATE")
+            .bind(topic_id)
+            .bind(owner_id)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn forget_idempotency_key(
+        &mut self,
+        topic_id: Uuid,
+        key: &str,
+        cutoff: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::FORGET_IDEMPOTENCY_KEY)
+            .bind(topic_id)
+            .bind(key.to_string())
+            .bind(cutoff)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn idempotent_blueprint(
+        &mut self,
+        topic_id: Uuid,
+        key: &str,
+    ) -> StoreResult<Option<Blueprint>> {
+        let row = sqlx::query(sql::IDEMPOTENT_BLUEPRINT)
+            .bind(topic_id)
+            .bind(key.to_string())
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(row.as_ref().map(blueprint_from_row).transpose()?)
+    }
+
+    async fn active_generation_of_topic(&mut self, topic_id: Uuid) -> StoreResult<Option<Uuid>> {
+        Ok(sqlx::query_scalar(sql::ACTIVE_GENERATION_OF_TOPIC)
+            .bind(topic_id)
+            .fetch_optional(&mut *self.0)
+            .await?)
+    }
+
+    async fn count_active_generations(&mut self, owner_id: Uuid) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(sql::COUNT_ACTIVE_GENERATIONS)
+            .bind(owner_id)
+            .fetch_one(&mut *self.0)
+            .await?)
+    }
+
+    async fn generation_starts_since(
+        &mut self,
+        user_id: Uuid,
+        since: i64,
+    ) -> StoreResult<(i64, Option<i64>)> {
+        let row = sqlx::query(sql::GENERATION_STARTS_SINCE)
+            .bind(user_id)
+            .bind(since)
+            .fetch_one(&mut *self.0)
+            .await?;
+        Ok((row.try_get("started")?, row.try_get("oldest")?))
+    }
+
+    async fn note_generation_start(&mut self, user_id: Uuid, at: i64) -> StoreResult<()> {
+        sqlx::query(sql::NOTE_GENERATION_START)
+            .bind(user_id)
+            .bind(at)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_generation(
+        &mut self,
+        blueprint_id: Uuid,
+        topic_id: Uuid,
+        target_terminal_objectives: i64,
+        now: i64,
+    ) -> StoreResult<Blueprint> {
+        let row = sqlx::query(sql::INSERT_BLUEPRINT)
+            .bind(blueprint_id)
+            .bind(topic_id)
+            .bind(target_terminal_objectives)
+            .bind(now)
+            .fetch_one(&mut *self.0)
+            .await?;
+        sqlx::query(sql::INSERT_JOB)
+            .bind(blueprint_id)
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(blueprint_from_row(&row)?)
+    }
+
+    async fn insert_idempotency_key(
+        &mut self,
+        topic_id: Uuid,
+        key: &str,
+        blueprint_id: Uuid,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_IDEMPOTENCY_KEY)
+            .bind(topic_id)
+            .bind(key.to_string())
+            .bind(blueprint_id)
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_accounts(&mut self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(sql::COUNT_ACCOUNTS)
+            .bind(LOCAL_USER_ID)
+            .fetch_one(&mut *self.0)
+            .await?)
+    }
+
+    async fn insert_user(&mut self, new: &NewUser, is_admin: bool) -> StoreResult<Option<User>> {
+        let row = sqlx::query(sql::INSERT_USER)
+            .bind(new.id)
+            .bind(new.email.clone())
+            .bind(new.password_hash.clone())
+            .bind(is_admin)
+            .bind(new.now)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn hand_over_topics(&mut self, from: Uuid, to: Uuid) -> StoreResult<()> {
+        sqlx::query(sql::HAND_OVER_TOPICS)
+            .bind(from)
+            .bind(to)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
     }
 }
 
@@ -129,6 +272,14 @@ fn api_token_from_row(row: &PgRow) -> Result<ApiTokenInfo, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
         expires_at: row.try_get("expires_at")?,
+    })
+}
+
+fn credential_from_row(row: &PgRow) -> Result<Credential, sqlx::Error> {
+    Ok(Credential {
+        user: user_from_row(row)?,
+        id: row.try_get("credential_id")?,
+        last_used_at: row.try_get("last_used_at")?,
     })
 }
 
@@ -224,140 +375,6 @@ async fn insert_objective(
     Ok(id)
 }
 
-impl PostgresStore {
-    /// One attempt at `create_generation`; a racing insert surfaces as a unique violation.
-    async fn try_create_generation(
-        &self,
-        new: &NewGeneration,
-    ) -> Result<GenerateOutcome, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        // Lock the topic row: concurrent generate calls for one topic queue up here, so the
-        // loser sees the winner's blueprint instead of failing on the unique index.
-        let topic = sqlx::query("SELECT id FROM topics WHERE id = $1 AND owner_id = $2 FOR UPDATE")
-            .bind(new.topic_id)
-            .bind(new.owner_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if topic.is_none() {
-            return Ok(GenerateOutcome::TopicNotFound);
-        }
-        if let Some(key) = &new.idempotency_key {
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE topic_id = $1 AND key = $2 AND created_at < $3",
-            )
-            .bind(new.topic_id)
-            .bind(key.clone())
-            .bind(new.idempotency_cutoff)
-            .execute(&mut *tx)
-            .await?;
-            let replay = sqlx::query(concat!(
-                "SELECT ",
-                blueprint_columns!(),
-                " FROM idempotency_keys k JOIN blueprints b ON b.id = k.blueprint_id \
-                 WHERE k.topic_id = $1 AND k.key = $2"
-            ))
-            .bind(new.topic_id)
-            .bind(key.clone())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = replay {
-                let blueprint = blueprint_from_row(&row)?;
-                tx.commit().await?;
-                return Ok(GenerateOutcome::Replayed(blueprint));
-            }
-        }
-        let active = sqlx::query(
-            "SELECT id FROM blueprints WHERE topic_id = $1 AND status IN ('queued', 'generating')",
-        )
-        .bind(new.topic_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = active {
-            return Ok(GenerateOutcome::InProgress {
-                active_blueprint_id: row.try_get("id")?,
-            });
-        }
-        if new.limits != GenerationLimits::default() {
-            // Lock the owner's row: one user's generate calls (on any of their topics) take
-            // turns here, so two parallel requests cannot both count room for one more. The
-            // lock order (topic, then user) is the same for every caller.
-            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-                .bind(new.owner_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if new.limits.max_active > 0 {
-            let active: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM blueprints b JOIN topics t ON t.id = b.topic_id \
-                 WHERE t.owner_id = $1 AND b.status IN ('queued', 'generating')",
-            )
-            .bind(new.owner_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if active >= i64::from(new.limits.max_active) {
-                return Ok(GenerateOutcome::ActiveLimitReached {
-                    limit: new.limits.max_active,
-                });
-            }
-        }
-        if new.limits.per_minute > 0 {
-            let window = sqlx::query(
-                "SELECT COUNT(*) AS started, MIN(started_at) AS oldest FROM generation_starts \
-                 WHERE user_id = $1 AND started_at > $2",
-            )
-            .bind(new.owner_id)
-            .bind(new.now - RATE_WINDOW_MS)
-            .fetch_one(&mut *tx)
-            .await?;
-            let started: i64 = window.try_get("started")?;
-            if started >= i64::from(new.limits.per_minute) {
-                let oldest: Option<i64> = window.try_get("oldest")?;
-                // Clamped: a racing request whose clock read came later may hold the oldest slot.
-                let wait = oldest.unwrap_or(new.now) + RATE_WINDOW_MS - new.now;
-                return Ok(GenerateOutcome::RateLimited {
-                    retry_after_ms: wait.clamp(1, RATE_WINDOW_MS),
-                });
-            }
-            sqlx::query("INSERT INTO generation_starts (user_id, started_at) VALUES ($1, $2)")
-                .bind(new.owner_id)
-                .bind(new.now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let inserted = sqlx::query(concat!(
-            "INSERT INTO blueprints (id, topic_id, status, target_terminal_objectives, \
-             created_at, updated_at) VALUES ($1, $2, 'queued', $3, $4, $4)",
-            returning_blueprint!()
-        ))
-        .bind(new.blueprint_id)
-        .bind(new.topic_id)
-        .bind(new.target_terminal_objectives)
-        .bind(new.now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let blueprint = blueprint_from_row(&inserted)?;
-        sqlx::query("INSERT INTO generation_jobs (blueprint_id, enqueued_at) VALUES ($1, $2)")
-            .bind(new.blueprint_id)
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(key) = &new.idempotency_key {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (topic_id, key, blueprint_id, created_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(new.topic_id)
-            .bind(key.clone())
-            .bind(new.blueprint_id)
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(GenerateOutcome::Created(blueprint))
-    }
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
@@ -386,44 +403,38 @@ impl Store for PostgresStore {
         Ok(Some(rx))
     }
 
-    async fn create_user(&self, new: &NewUser) -> StoreResult<SignupOutcome> {
-        let mut tx = self.pool.begin().await?;
-        // Lock the local user's row: sign-ups take turns here, so two at once on an empty
-        // database cannot both become the first admin.
-        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-            .bind(LOCAL_USER_ID)
-            .execute(&mut *tx)
+    async fn begin_write(&self) -> StoreResult<Box<dyn WriteTx>> {
+        Ok(Box::new(PgTx(self.pool.begin().await?)))
+    }
+
+    async fn session_by_hash(&self, token_hash: &str, now: i64) -> StoreResult<Option<Credential>> {
+        let row = sqlx::query(sql::SESSION_BY_HASH)
+            .bind(token_hash.to_string())
+            .bind(now)
+            .fetch_optional(&self.pool)
             .await?;
-        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id <> $1")
-            .bind(LOCAL_USER_ID)
-            .fetch_one(&mut *tx)
+        Ok(row.as_ref().map(credential_from_row).transpose()?)
+    }
+
+    async fn touch_session(&self, id: Uuid, now: i64) -> StoreResult<()> {
+        self.touch(sql::TOUCH_SESSION, id, now).await
+    }
+
+    async fn api_token_by_hash(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<Credential>> {
+        let row = sqlx::query(sql::API_TOKEN_BY_HASH)
+            .bind(token_hash.to_string())
+            .bind(now)
+            .fetch_optional(&self.pool)
             .await?;
-        let first = others == 0;
-        let row = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, is_admin, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING \
-             RETURNING id, email, is_admin, created_at",
-        )
-        .bind(new.id)
-        .bind(new.email.clone())
-        .bind(new.password_hash.clone())
-        .bind(first)
-        .bind(new.now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(SignupOutcome::EmailTaken);
-        };
-        let user = user_from_row(&row)?;
-        if first {
-            sqlx::query("UPDATE topics SET owner_id = $1 WHERE owner_id = $2")
-                .bind(user.id)
-                .bind(LOCAL_USER_ID)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(SignupOutcome::Created(user))
+        Ok(row.as_ref().map(credential_from_row).transpose()?)
+    }
+
+    async fn touch_api_token(&self, id: Uuid, now: i64) -> StoreResult<()> {
+        self.touch(sql::TOUCH_API_TOKEN, id, now).await
     }
 
     async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
@@ -453,33 +464,6 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, Uuid)>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, s.id AS session_id, s.last_seen_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(token_hash.to_string())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let session_id: Uuid = row.try_get("session_id")?;
-        let last_seen_at: i64 = row.try_get("last_seen_at")?;
-        if last_seen_at < now - 60_000 {
-            // Only a note for the sessions list: a failed write must not refuse the request.
-            if let Err(err) = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(session_id)
-                .execute(&self.pool)
-                .await
-            {
-                tracing::warn!(error = %err, "could not note when a session was seen");
-            }
-        }
-        Ok(Some((user_from_row(&row)?, session_id)))
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -574,37 +558,6 @@ impl Store for PostgresStore {
             .await?
             .rows_affected();
         Ok(deleted > 0)
-    }
-
-    async fn api_token_user(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<Option<(User, Uuid)>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, t.id AS token_id, t.last_used_at \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
-        )
-        .bind(token_hash.to_string())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let token_id: Uuid = row.try_get("token_id")?;
-        let last_used_at: Option<i64> = row.try_get("last_used_at")?;
-        if last_used_at.is_none_or(|at| at < now - 60_000) {
-            // Only a note for the token list: a failed write must not refuse the request.
-            if let Err(err) = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(token_id)
-                .execute(&self.pool)
-                .await
-            {
-                tracing::warn!(error = %err, "could not note when an API token was used");
-            }
-        }
-        Ok(Some((user_from_row(&row)?, token_id)))
     }
 
     async fn reserve_throttle_events(
@@ -803,26 +756,6 @@ impl Store for PostgresStore {
             .rows_affected();
         tx.commit().await?;
         Ok((deleted > 0).then_some(cancelled))
-    }
-
-    async fn create_generation(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome> {
-        // The topic row lock serializes callers, but a retry is still the honest answer to a
-        // unique violation (e.g. the same idempotency key on two topics' rows is impossible,
-        // yet a racing insert elsewhere could hit the active-generation index).
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match self.try_create_generation(new).await {
-                Err(err)
-                    if tries < 3
-                        && (is_unique_violation(&err, "blueprints_one_active_per_topic")
-                            || is_unique_violation(&err, "idempotency_keys_pkey")) =>
-                {
-                    continue
-                }
-                other => return Ok(other?),
-            }
-        }
     }
 
     async fn get_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<BlueprintLookup> {

@@ -14,31 +14,13 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
+use super::sql;
 use super::*;
 use crate::domain::blueprint::{CANCELLED_MESSAGE, TIMEOUT_MESSAGE, WORKER_LOST_MESSAGE};
 use crate::domain::objective::{Objective, TerminalObjective};
 use crate::domain::{BloomLevel, ObjectiveDraft, LOCAL_USER_ID};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
-/// The blueprint columns, in the order `blueprint_from_row` reads them by name.
-macro_rules! blueprint_columns {
-    () => {
-        "b.id, b.topic_id, b.status, b.title, b.description, b.terminal_objectives_count, \
-         b.enabling_objectives_count, b.target_terminal_objectives, b.error, b.error_code, \
-         b.attempt, b.created_at, b.generation_started_at, b.finished_at, b.version, b.updated_at, \
-         b.quality_json"
-    };
-}
-
-/// The same columns for `RETURNING`, which takes no table alias.
-macro_rules! returning_blueprint {
-    () => {
-        " RETURNING id, topic_id, status, title, description, terminal_objectives_count, \
-         enabling_objectives_count, target_terminal_objectives, error, error_code, attempt, \
-         created_at, generation_started_at, finished_at, version, updated_at, quality_json"
-    };
-}
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -77,6 +59,171 @@ impl SqliteStore {
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
+
+    async fn touch(&self, statement: &'static str, id: Uuid, now: i64) -> StoreResult<()> {
+        sqlx::query(statement)
+            .bind(id.to_string())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A write transaction. `BEGIN IMMEDIATE` took SQLite's write lock: until it ends, no other
+/// writer (in this process or another) runs, so counts read in it stay true until commit.
+struct SqliteTx(Transaction<'static, Sqlite>);
+
+#[async_trait]
+impl WriteTx for SqliteTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
+
+    async fn lock_user(&mut self, _user_id: Uuid) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool> {
+        let found = sqlx::query("SELECT 1 FROM topics WHERE id = $1 AND owner_id = $2")
+            .bind(topic_id.to_string())
+            .bind(owner_id.to_string())
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn forget_idempotency_key(
+        &mut self,
+        topic_id: Uuid,
+        key: &str,
+        cutoff: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::FORGET_IDEMPOTENCY_KEY)
+            .bind(topic_id.to_string())
+            .bind(key.to_string())
+            .bind(cutoff)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn idempotent_blueprint(
+        &mut self,
+        topic_id: Uuid,
+        key: &str,
+    ) -> StoreResult<Option<Blueprint>> {
+        let row = sqlx::query(sql::IDEMPOTENT_BLUEPRINT)
+            .bind(topic_id.to_string())
+            .bind(key.to_string())
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(row.as_ref().map(blueprint_from_row).transpose()?)
+    }
+
+    async fn active_generation_of_topic(&mut self, topic_id: Uuid) -> StoreResult<Option<Uuid>> {
+        let row = sqlx::query(sql::ACTIVE_GENERATION_OF_TOPIC)
+            .bind(topic_id.to_string())
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(row.map(|row| uuid_col(&row, "id")).transpose()?)
+    }
+
+    async fn count_active_generations(&mut self, owner_id: Uuid) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(sql::COUNT_ACTIVE_GENERATIONS)
+            .bind(owner_id.to_string())
+            .fetch_one(&mut *self.0)
+            .await?)
+    }
+
+    async fn generation_starts_since(
+        &mut self,
+        user_id: Uuid,
+        since: i64,
+    ) -> StoreResult<(i64, Option<i64>)> {
+        let row = sqlx::query(sql::GENERATION_STARTS_SINCE)
+            .bind(user_id.to_string())
+            .bind(since)
+            .fetch_one(&mut *self.0)
+            .await?;
+        Ok((row.try_get("started")?, row.try_get("oldest")?))
+    }
+
+    async fn note_generation_start(&mut self, user_id: Uuid, at: i64) -> StoreResult<()> {
+        sqlx::query(sql::NOTE_GENERATION_START)
+            .bind(user_id.to_string())
+            .bind(at)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_generation(
+        &mut self,
+        blueprint_id: Uuid,
+        topic_id: Uuid,
+        target_terminal_objectives: i64,
+        now: i64,
+    ) -> StoreResult<Blueprint> {
+        let row = sqlx::query(sql::INSERT_BLUEPRINT)
+            .bind(blueprint_id.to_string())
+            .bind(topic_id.to_string())
+            .bind(target_terminal_objectives)
+            .bind(now)
+            .fetch_one(&mut *self.0)
+            .await?;
+        sqlx::query(sql::INSERT_JOB)
+            .bind(blueprint_id.to_string())
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(blueprint_from_row(&row)?)
+    }
+
+    async fn insert_idempotency_key(
+        &mut self,
+        topic_id: Uuid,
+        key: &str,
+        blueprint_id: Uuid,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_IDEMPOTENCY_KEY)
+            .bind(topic_id.to_string())
+            .bind(key.to_string())
+            .bind(blueprint_id.to_string())
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_accounts(&mut self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(sql::COUNT_ACCOUNTS)
+            .bind(LOCAL_USER_ID.to_string())
+            .fetch_one(&mut *self.0)
+            .await?)
+    }
+
+    async fn insert_user(&mut self, new: &NewUser, is_admin: bool) -> StoreResult<Option<User>> {
+        let row = sqlx::query(sql::INSERT_USER)
+            .bind(new.id.to_string())
+            .bind(new.email.clone())
+            .bind(new.password_hash.clone())
+            .bind(is_admin)
+            .bind(new.now)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn hand_over_topics(&mut self, from: Uuid, to: Uuid) -> StoreResult<()> {
+        sqlx::query(sql::HAND_OVER_TOPICS)
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
 }
 
 fn decode_err(what: &str, value: &str) -> sqlx::Error {
@@ -105,6 +252,14 @@ fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
         email: row.try_get("email")?,
         is_admin: row.try_get("is_admin")?,
         created_at: row.try_get("created_at")?,
+    })
+}
+
+fn credential_from_row(row: &SqliteRow) -> Result<Credential, sqlx::Error> {
+    Ok(Credential {
+        user: user_from_row(row)?,
+        id: uuid_col(row, "credential_id")?,
+        last_used_at: row.try_get("last_used_at")?,
     })
 }
 
@@ -269,39 +424,38 @@ impl Store for SqliteStore {
         self.url.clone()
     }
 
-    async fn create_user(&self, new: &NewUser) -> StoreResult<SignupOutcome> {
-        let mut tx = self.write_tx().await?;
-        let local = LOCAL_USER_ID.to_string();
-        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id <> ?")
-            .bind(local.clone())
-            .fetch_one(&mut *tx)
+    async fn begin_write(&self) -> StoreResult<Box<dyn WriteTx>> {
+        Ok(Box::new(SqliteTx(self.write_tx().await?)))
+    }
+
+    async fn session_by_hash(&self, token_hash: &str, now: i64) -> StoreResult<Option<Credential>> {
+        let row = sqlx::query(sql::SESSION_BY_HASH)
+            .bind(token_hash.to_string())
+            .bind(now)
+            .fetch_optional(&self.pool)
             .await?;
-        let first = others == 0;
-        let row = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, is_admin, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING \
-             RETURNING id, email, is_admin, created_at",
-        )
-        .bind(new.id.to_string())
-        .bind(new.email.clone())
-        .bind(new.password_hash.clone())
-        .bind(first)
-        .bind(new.now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(SignupOutcome::EmailTaken);
-        };
-        let user = user_from_row(&row)?;
-        if first {
-            sqlx::query("UPDATE topics SET owner_id = ? WHERE owner_id = ?")
-                .bind(user.id.to_string())
-                .bind(local)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(SignupOutcome::Created(user))
+        Ok(row.as_ref().map(credential_from_row).transpose()?)
+    }
+
+    async fn touch_session(&self, id: Uuid, now: i64) -> StoreResult<()> {
+        self.touch(sql::TOUCH_SESSION, id, now).await
+    }
+
+    async fn api_token_by_hash(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<Credential>> {
+        let row = sqlx::query(sql::API_TOKEN_BY_HASH)
+            .bind(token_hash.to_string())
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(credential_from_row).transpose()?)
+    }
+
+    async fn touch_api_token(&self, id: Uuid, now: i64) -> StoreResult<()> {
+        self.touch(sql::TOUCH_API_TOKEN, id, now).await
     }
 
     async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
@@ -334,33 +488,6 @@ impl Store for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, Uuid)>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, s.id AS session_id, s.last_seen_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ? AND s.expires_at > ?",
-        )
-        .bind(token_hash.to_string())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let session_id = uuid_col(&row, "session_id")?;
-        let last_seen_at: Option<i64> = row.try_get("last_seen_at")?;
-        if last_seen_at.is_none_or(|at| at < now - 60_000) {
-            // Only a note for the sessions list: a failed write must not refuse the request.
-            if let Err(err) = sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ?")
-                .bind(now)
-                .bind(session_id.to_string())
-                .execute(&self.pool)
-                .await
-            {
-                tracing::warn!(error = %err, "could not note when a session was seen");
-            }
-        }
-        Ok(Some((user_from_row(&row)?, session_id)))
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -459,37 +586,6 @@ impl Store for SqliteStore {
             .await?
             .rows_affected();
         Ok(deleted > 0)
-    }
-
-    async fn api_token_user(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<Option<(User, Uuid)>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, t.id AS token_id, t.last_used_at \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
-        )
-        .bind(token_hash.to_string())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let token_id = uuid_col(&row, "token_id")?;
-        let last_used_at: Option<i64> = row.try_get("last_used_at")?;
-        if last_used_at.is_none_or(|at| at < now - 60_000) {
-            // Only a note for the token list: a failed write must not refuse the request.
-            if let Err(err) = sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
-                .bind(now)
-                .bind(token_id.to_string())
-                .execute(&self.pool)
-                .await
-            {
-                tracing::warn!(error = %err, "could not note when an API token was used");
-            }
-        }
-        Ok(Some((user_from_row(&row)?, token_id)))
     }
 
     async fn reserve_throttle_events(
@@ -678,132 +774,6 @@ impl Store for SqliteStore {
             .rows_affected();
         tx.commit().await?;
         Ok((deleted > 0).then_some(cancelled))
-    }
-
-    async fn create_generation(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome> {
-        let mut tx = self.write_tx().await?;
-        let topic_id = new.topic_id.to_string();
-        let owner_id = new.owner_id.to_string();
-        let topic_exists = sqlx::query("SELECT 1 FROM topics WHERE id = ? AND owner_id = ?")
-            .bind(topic_id.clone())
-            .bind(owner_id.clone())
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !topic_exists {
-            return Ok(GenerateOutcome::TopicNotFound);
-        }
-        if let Some(key) = &new.idempotency_key {
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE topic_id = ? AND key = ? AND created_at < ?",
-            )
-            .bind(topic_id.clone())
-            .bind(key.clone())
-            .bind(new.idempotency_cutoff)
-            .execute(&mut *tx)
-            .await?;
-            let replay = sqlx::query(concat!(
-                "SELECT ",
-                blueprint_columns!(),
-                " FROM idempotency_keys k JOIN blueprints b ON b.id = k.blueprint_id \
-                 WHERE k.topic_id = ? AND k.key = ?"
-            ))
-            .bind(topic_id.clone())
-            .bind(key.clone())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = replay {
-                let blueprint = blueprint_from_row(&row)?;
-                tx.commit().await?;
-                return Ok(GenerateOutcome::Replayed(blueprint));
-            }
-        }
-        let active = sqlx::query(
-            "SELECT id FROM blueprints WHERE topic_id = ? AND status IN ('queued', 'generating')",
-        )
-        .bind(topic_id.clone())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = active {
-            return Ok(GenerateOutcome::InProgress {
-                active_blueprint_id: uuid_col(&row, "id")?,
-            });
-        }
-        // The limits are counted inside this write transaction: SQLite has one writer at a
-        // time, so two parallel requests cannot both see room for one more.
-        if new.limits.max_active > 0 {
-            let active: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM blueprints b JOIN topics t ON t.id = b.topic_id \
-                 WHERE t.owner_id = ? AND b.status IN ('queued', 'generating')",
-            )
-            .bind(owner_id.clone())
-            .fetch_one(&mut *tx)
-            .await?;
-            if active >= i64::from(new.limits.max_active) {
-                return Ok(GenerateOutcome::ActiveLimitReached {
-                    limit: new.limits.max_active,
-                });
-            }
-        }
-        if new.limits.per_minute > 0 {
-            let window = sqlx::query(
-                "SELECT COUNT(*) AS started, MIN(started_at) AS oldest FROM generation_starts \
-                 WHERE user_id = ? AND started_at > ?",
-            )
-            .bind(owner_id.clone())
-            .bind(new.now - RATE_WINDOW_MS)
-            .fetch_one(&mut *tx)
-            .await?;
-            let started: i64 = window.try_get("started")?;
-            if started >= i64::from(new.limits.per_minute) {
-                let oldest: Option<i64> = window.try_get("oldest")?;
-                // Clamped: a racing request whose clock read came later may hold the oldest slot.
-                let wait = oldest.unwrap_or(new.now) + RATE_WINDOW_MS - new.now;
-                return Ok(GenerateOutcome::RateLimited {
-                    retry_after_ms: wait.clamp(1, RATE_WINDOW_MS),
-                });
-            }
-            sqlx::query("INSERT INTO generation_starts (user_id, started_at) VALUES (?, ?)")
-                .bind(owner_id.clone())
-                .bind(new.now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // The partial unique index is the real guard; the check above only gives the loser of
-        // a race a helpful answer. Under SQLite's single writer it never fires, but it is kept
-        // as the database's own guarantee.
-        let inserted = sqlx::query(concat!(
-            "INSERT INTO blueprints (id, topic_id, status, target_terminal_objectives, \
-             created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?)",
-            returning_blueprint!()
-        ))
-        .bind(new.blueprint_id.to_string())
-        .bind(topic_id.clone())
-        .bind(new.target_terminal_objectives)
-        .bind(new.now)
-        .bind(new.now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let blueprint = blueprint_from_row(&inserted)?;
-        sqlx::query("INSERT INTO generation_jobs (blueprint_id, enqueued_at) VALUES (?, ?)")
-            .bind(new.blueprint_id.to_string())
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(key) = &new.idempotency_key {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (topic_id, key, blueprint_id, created_at) \
-                 VALUES (?, ?, ?, ?)",
-            )
-            .bind(topic_id)
-            .bind(key.clone())
-            .bind(new.blueprint_id.to_string())
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(GenerateOutcome::Created(blueprint))
     }
 
     async fn get_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<BlueprintLookup> {

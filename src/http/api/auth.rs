@@ -97,7 +97,7 @@ pub async fn sign_up(
         password_hash,
         now: now_ms(),
     };
-    match state.store.create_user(&new).await? {
+    match state.core.create_user(&new).await? {
         SignupOutcome::Created(user) => {
             tracing::info!(user_id = %user.id, admin = user.is_admin, "account created");
             start_session(state, user, client, user_agent).await

@@ -17,10 +17,7 @@ use uuid::Uuid;
 
 use super::topics::{page_of, page_params, Page};
 use crate::app::AppState;
-use crate::db::{
-    BlueprintLookup, CancelOutcome, Cursor, DeleteOutcome, GenerateOutcome, NewGeneration,
-    StoreError,
-};
+use crate::db::Cursor;
 use crate::domain::blueprint::{
     Blueprint, BlueprintDocument, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN,
 };
@@ -33,12 +30,8 @@ use crate::http::error::{status_url, ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody, QueryParams};
 use crate::http::streams::StreamSlot;
 use crate::jobs::hub::Subscription;
-use crate::telemetry::{
-    count_ended, GaugeGuard, GENERATIONS_REFUSED, GENERATIONS_STARTED, LONG_POLLS_OPEN,
-    SSE_STREAMS_OPEN,
-};
+use crate::telemetry::{GaugeGuard, LONG_POLLS_OPEN, SSE_STREAMS_OPEN};
 
-const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 const LONG_POLL_MAX_SECS: i64 = 30;
 
 /// A status view with the headers a follower relies on.
@@ -80,11 +73,7 @@ fn ids(topic_id: &str, blueprint_id: &str) -> ApiResult<(Uuid, Uuid)> {
 }
 
 async fn find(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Blueprint> {
-    match state.store.get_blueprint(topic_id, id).await? {
-        BlueprintLookup::Found(blueprint) => Ok(blueprint),
-        BlueprintLookup::TopicNotFound => Err(ApiError::TopicNotFound),
-        BlueprintLookup::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
-    }
+    Ok(state.core.blueprint(topic_id, id).await?)
 }
 
 /// The blueprint's current state for a status poll: from the hub's view cache when it has it
@@ -101,11 +90,6 @@ async fn current(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Arc<Bl
     let blueprint = find(state, topic_id, id).await?;
     state.hub.remember(&blueprint, epoch);
     Ok(Arc::new(blueprint))
-}
-
-/// Whole seconds to wait, at least one, for a wait in milliseconds.
-pub fn retry_after_secs(wait_ms: i64) -> u64 {
-    (wait_ms.max(1) as u64).div_ceil(1000)
 }
 
 fn parse_target(body: Option<Value>) -> ApiResult<i64> {
@@ -142,62 +126,6 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
         .map_err(|error| ApiError::Validation(vec![error]))
 }
 
-/// Stores a new generation (blueprint and job in one transaction) and wakes a worker when one
-/// was created. Shared by the JSON API and the web UI's form so both behave the same.
-pub async fn start_generation(
-    state: &AppState,
-    owner_id: Uuid,
-    topic_id: Uuid,
-    target: i64,
-    idempotency_key: Option<String>,
-) -> Result<GenerateOutcome, StoreError> {
-    let now = now_ms();
-    let new = NewGeneration {
-        blueprint_id: Uuid::now_v7(),
-        topic_id,
-        owner_id,
-        limits: state.auth.limits,
-        target_terminal_objectives: target,
-        idempotency_key,
-        now,
-        idempotency_cutoff: now - IDEMPOTENCY_TTL_MS,
-    };
-    let outcome = state.store.create_generation(&new).await?;
-    match &outcome {
-        GenerateOutcome::Created(_) => {
-            metrics::counter!(GENERATIONS_STARTED).increment(1);
-            state.jobs.notify_new_job();
-        }
-        GenerateOutcome::RateLimited { .. } => {
-            metrics::counter!(GENERATIONS_REFUSED, "limit" => "rate_limited").increment(1);
-        }
-        GenerateOutcome::ActiveLimitReached { .. } => {
-            metrics::counter!(GENERATIONS_REFUSED, "limit" => "too_many_active_generations")
-                .increment(1);
-        }
-        _ => {}
-    }
-    Ok(outcome)
-}
-
-/// Cancels a queued or running generation and publishes the change, so the worker running it
-/// (and every follower) hears of it at once. Shared by the JSON API and the web UI.
-pub async fn cancel_generation(
-    state: &AppState,
-    topic_id: Uuid,
-    id: Uuid,
-) -> Result<CancelOutcome, StoreError> {
-    let outcome = state
-        .store
-        .cancel_generation(topic_id, id, now_ms())
-        .await?;
-    if let CancelOutcome::Cancelled(blueprint) = &outcome {
-        count_ended(blueprint);
-        state.hub.publish(blueprint);
-    }
-    Ok(outcome)
-}
-
 #[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/generate", tag = "blueprints",
     params(("topic_id" = String, Path, description = "A UUID"),
            ("Idempotency-Key" = Option<String>, Header, description = "The same key (per topic, 24 h) replays the same 202")),
@@ -226,24 +154,11 @@ pub async fn generate(
     let topic_id = parse_id(&topic_id)?;
     let target = parse_target(body.0)?;
     let key = idempotency_key(&headers)?;
-    let blueprint = match start_generation(&state, caller.id(), topic_id, target, key).await? {
-        GenerateOutcome::Created(blueprint) | GenerateOutcome::Replayed(blueprint) => blueprint,
-        GenerateOutcome::InProgress {
-            active_blueprint_id,
-        } => {
-            return Err(ApiError::GenerationInProgress {
-                topic_id,
-                blueprint_id: active_blueprint_id,
-            })
-        }
-        GenerateOutcome::RateLimited { retry_after_ms } => {
-            return Err(ApiError::RateLimited(retry_after_secs(retry_after_ms)))
-        }
-        GenerateOutcome::ActiveLimitReached { limit } => {
-            return Err(ApiError::ActiveLimitReached(limit))
-        }
-        GenerateOutcome::TopicNotFound => return Err(ApiError::TopicNotFound),
-    };
+    let blueprint = state
+        .core
+        .start_generation(caller.id(), topic_id, target, key)
+        .await?
+        .blueprint;
     let mut response = status_response(&blueprint, StatusCode::ACCEPTED);
     let headers = response.headers_mut();
     if let Ok(location) = HeaderValue::from_str(&status_url(topic_id, blueprint.id)) {
@@ -403,14 +318,8 @@ pub async fn cancel(
     Path((topic_id, blueprint_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
-    match cancel_generation(&state, topic_id, id).await? {
-        CancelOutcome::Cancelled(blueprint) => Ok(status_response(&blueprint, StatusCode::OK)),
-        CancelOutcome::AlreadyTerminal(blueprint) => {
-            Err(ApiError::NotCancellable(blueprint.status))
-        }
-        CancelOutcome::TopicNotFound => Err(ApiError::TopicNotFound),
-        CancelOutcome::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
-    }
+    let blueprint = state.core.cancel_generation(topic_id, id).await?;
+    Ok(status_response(&blueprint, StatusCode::OK))
 }
 
 async fn document(state: &AppState, blueprint: &Blueprint) -> ApiResult<BlueprintDocument> {
@@ -496,18 +405,8 @@ pub async fn delete(
     Path((topic_id, blueprint_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
-    match state.store.delete_blueprint(topic_id, id).await? {
-        DeleteOutcome::Deleted => {
-            state.hub.forget_deleted(&[id]);
-            Ok(StatusCode::NO_CONTENT)
-        }
-        DeleteOutcome::Active => Err(ApiError::GenerationInProgress {
-            topic_id,
-            blueprint_id: id,
-        }),
-        DeleteOutcome::TopicNotFound => Err(ApiError::TopicNotFound),
-        DeleteOutcome::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
-    }
+    state.core.delete_blueprint(topic_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/export", tag = "blueprints",

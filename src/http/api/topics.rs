@@ -178,17 +178,6 @@ pub async fn delete(
     Path(topic_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&topic_id)?;
-    let cancelled = state
-        .store
-        .delete_topic(id, now_ms())
-        .await?
-        .ok_or(ApiError::TopicNotFound)?;
-    for blueprint in &cancelled {
-        crate::telemetry::count_ended(blueprint);
-        state.hub.publish(blueprint);
-    }
-    // After the publishes: the cancelled ones stay gone even if a worker publishes them late.
-    let ids: Vec<_> = cancelled.iter().map(|b| b.id).collect();
-    state.hub.forget_deleted(&ids);
+    state.core.delete_topic(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
