@@ -4,6 +4,8 @@
 
 #[macro_use]
 mod sql;
+#[macro_use]
+mod shared;
 mod postgres;
 mod sqlite;
 

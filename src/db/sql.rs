@@ -65,9 +65,9 @@ pub const SESSION_BY_HASH: &str =
      s.last_seen_at AS last_used_at \
      FROM sessions s JOIN users u ON u.id = s.user_id \
      WHERE s.token_hash = $1 AND s.expires_at > $2";
-pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at = $2 WHERE id = $1";
+pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at = $1 WHERE id = $2";
 pub const API_TOKEN_BY_HASH: &str =
     "SELECT u.id, u.email, u.is_admin, u.created_at, t.id AS credential_id, t.last_used_at \
      FROM api_tokens t JOIN users u ON u.id = t.user_id \
      WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)";
-pub const TOUCH_API_TOKEN: &str = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
+pub const TOUCH_API_TOKEN: &str = "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2";
