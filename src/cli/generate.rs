@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::app::build_generator;
 use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, Secret};
+use crate::core::hub::StatusHub;
 use crate::core::{Core, CoreError};
 use crate::db::{self, GenerationLimits};
 use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
@@ -20,13 +21,9 @@ use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintStatus, TopicInput, LOCAL_USER_ID};
 use crate::generator::Generator;
-use crate::jobs::hub::StatusHub;
 use crate::jobs::JobEngine;
 
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_JOB_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_INTERRUPTED: i32 = 130;
+pub use super::exit::{EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum OutputFormat {

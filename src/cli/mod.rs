@@ -1,6 +1,7 @@
 //! The command line: `serve`, `worker`, `migrate` and `generate`.
 
 mod client;
+mod exit;
 mod generate;
 mod progress;
 pub mod serve;

@@ -7,15 +7,16 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{build_generator, AppState};
+use crate::app::build_generator;
 use crate::config::ConnectionConfig;
 use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, OpsConfig, ServeConfig};
+use crate::core::hub::StatusHub;
 use crate::core::Core;
 use crate::db::{self, redact_url, GenerationLimits};
 use crate::http::server::{
     effective_max_connections, raise_open_files_limit, ConnectionGate, ConnectionPolicy,
 };
-use crate::jobs::hub::StatusHub;
+use crate::http::AppState;
 use crate::jobs::JobEngine;
 
 /// The accept loop's rules from the settings, after raising the open-files limit so that the

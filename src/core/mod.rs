@@ -9,6 +9,7 @@
 
 mod accounts;
 mod generations;
+pub mod hub;
 mod jobs;
 
 use std::sync::Arc;
@@ -19,8 +20,8 @@ use uuid::Uuid;
 use crate::db::{GenerationLimits, Store, StoreError};
 use crate::domain::blueprint::Blueprint;
 use crate::domain::BlueprintStatus;
-use crate::jobs::hub::StatusHub;
 use crate::telemetry::count_ended;
+use hub::StatusHub;
 
 pub use accounts::{CredentialKind, TOUCH_INTERVAL_MS};
 pub use generations::Admission;

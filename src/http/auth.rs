@@ -23,7 +23,6 @@ use uuid::Uuid;
 
 use crate::accounts::hash_secret;
 use crate::accounts::throttle::{Throttle, ThrottlePolicy};
-use crate::app::AppState;
 use crate::config::{AccountsConfig, AuthMode, SignupMode, Toggle};
 use crate::db::GenerationLimits;
 use crate::domain::time::now_ms;
@@ -32,6 +31,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::parse_id;
 use crate::http::streams::StreamCaps;
 use crate::http::ui::UiError;
+use crate::http::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "qm_session";

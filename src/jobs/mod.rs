@@ -4,7 +4,8 @@
 //! workers were lost too often. Every change is published on the [`hub::StatusHub`].
 
 mod feed;
-pub mod hub;
+/// The status hub lives with the core, which publishes every change on it.
+pub use crate::core::hub;
 mod retention;
 mod watchdog;
 mod worker;

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::hub::StatusHub;
 use super::JobEngine;
+use crate::core::hub::StatusHub;
 use crate::core::Core;
 use crate::db::{ClaimedJob, Finish, Store, StoreError, StoreResult};
 use crate::domain::time::now_ms;

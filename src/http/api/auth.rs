@@ -10,7 +10,6 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::accounts::{self, hash_secret, new_secret, API_TOKEN_PREFIX, SESSION_PREFIX};
-use crate::app::AppState;
 use crate::config::SignupMode;
 use crate::db::{NewApiToken, NewSessionRow, NewUser, SignupOutcome};
 use crate::domain::account::{describe_client, parse_token_expiry, parse_token_name, SessionInfo};
@@ -23,6 +22,7 @@ use crate::http::auth::{
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody};
 use crate::http::openapi::ErrorBody;
+use crate::http::AppState;
 use crate::telemetry::LOGINS;
 
 /// A session just started: the user and the secret for the cookie.

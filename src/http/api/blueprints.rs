@@ -16,7 +16,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::topics::{page_of, page_params, Page};
-use crate::app::AppState;
+use crate::core::hub::Subscription;
 use crate::db::Cursor;
 use crate::domain::blueprint::{
     Blueprint, BlueprintDocument, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN,
@@ -29,7 +29,7 @@ use crate::http::client::Client;
 use crate::http::error::{status_url, ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody, QueryParams};
 use crate::http::streams::StreamSlot;
-use crate::jobs::hub::Subscription;
+use crate::http::AppState;
 use crate::telemetry::{GaugeGuard, LONG_POLLS_OPEN, SSE_STREAMS_OPEN};
 
 const LONG_POLL_MAX_SECS: i64 = 30;

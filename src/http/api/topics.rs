@@ -7,13 +7,13 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::db::Cursor;
 use crate::domain::time::now_ms;
 use crate::domain::{Topic, TopicInput, TopicPatch};
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{parse_id, JsonBody, QueryParams};
+use crate::http::AppState;
 
 /// A page of a newest-first listing.
 #[derive(Serialize, utoipa::ToSchema)]

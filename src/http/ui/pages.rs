@@ -11,7 +11,6 @@ use uuid::Uuid;
 use super::forms::{self, FormFields, TopicFormErrors, TopicFormValues};
 use super::views::*;
 use super::UiError;
-use crate::app::AppState;
 use crate::core::CoreError;
 use crate::db::{BlueprintLookup, Cursor};
 use crate::domain::blueprint::{Blueprint, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
@@ -19,6 +18,7 @@ use crate::domain::time::now_ms;
 use crate::domain::{BlueprintStatus, Topic};
 use crate::http::auth::CurrentUser;
 use crate::http::error::retry_after_secs;
+use crate::http::AppState;
 
 pub(super) type PageResult = Result<Response, UiError>;
 
