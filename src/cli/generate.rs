@@ -8,7 +8,6 @@ use std::time::Duration;
 use super::progress::Progress;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::app::build_generator;
@@ -19,7 +18,7 @@ use crate::db::{self, GenerationLimits};
 use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintStatus, TopicInput, LOCAL_USER_ID};
+use crate::domain::{BlueprintId, BlueprintStatus, TopicId, TopicInput, LOCAL_USER_ID};
 use crate::generator::Generator;
 use crate::jobs::JobEngine;
 
@@ -84,9 +83,11 @@ pub async fn generate(args: GenerateArgs) -> i32 {
             Err(err) => return usage_error(format!("cannot read {}: {err}", path.display())),
         },
     };
-    let body =
-        json!({"title": args.title, "description": args.description, "source_text": source_text});
-    let input = match TopicInput::parse(&body) {
+    let input = match TopicInput::from_text(
+        &args.title,
+        args.description.as_deref(),
+        source_text.as_deref(),
+    ) {
         Ok(input) => input,
         Err(errors) => {
             let reasons: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
@@ -145,7 +146,7 @@ async fn run(
     let hub = StatusHub::new();
     let core = Core::new(store.clone(), hub.clone(), GenerationLimits::default());
     let mut blueprint = core
-        .start_generation(LOCAL_USER_ID, topic.id, args.target, None)
+        .start_generation(LOCAL_USER_ID, TopicId(topic.id), args.target, None)
         .await
         .context("the generation could not be started")?
         .blueprint;
@@ -167,7 +168,10 @@ async fn run(
             }
             _ = &mut interrupt, if !interrupted => {
                 interrupted = true;
-                match core.cancel_generation(topic.id, blueprint.id).await {
+                match core
+                    .cancel_generation(TopicId(topic.id), BlueprintId(blueprint.id))
+                    .await
+                {
                     // It ended first: the loop sees how.
                     Ok(_) | Err(CoreError::NotCancellable(_)) => {}
                     Err(err) => return Err(err.into()),
@@ -214,6 +218,8 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+
+    use serde_json::json;
 
     use super::*;
     use crate::cli::{Cli, Command};

@@ -10,6 +10,7 @@ use crate::db::{
 };
 use crate::domain::blueprint::Blueprint;
 use crate::domain::time::now_ms;
+use crate::domain::{BlueprintId, TopicId};
 use crate::telemetry::{GENERATIONS_REFUSED, GENERATIONS_STARTED};
 
 /// How long an idempotency key replays the generation it started.
@@ -31,14 +32,14 @@ impl Core {
     pub async fn start_generation(
         &self,
         owner_id: Uuid,
-        topic_id: Uuid,
+        topic_id: TopicId,
         target_terminal_objectives: i64,
         idempotency_key: Option<String>,
     ) -> CoreResult<Admission> {
         let now = now_ms();
         let new = NewGeneration {
             blueprint_id: Uuid::now_v7(),
-            topic_id,
+            topic_id: topic_id.0,
             owner_id,
             limits: self.limits,
             target_terminal_objectives,
@@ -63,7 +64,7 @@ impl Core {
             GenerateOutcome::InProgress {
                 active_blueprint_id,
             } => Err(CoreError::GenerationInProgress {
-                topic_id,
+                topic_id: topic_id.0,
                 blueprint_id: active_blueprint_id,
             }),
             GenerateOutcome::RateLimited { retry_after_ms } => {
@@ -165,8 +166,16 @@ impl Core {
 
     /// Ends a queued or running generation in `cancelled`; the worker running it hears of it
     /// through the hub and stops.
-    pub async fn cancel_generation(&self, topic_id: Uuid, id: Uuid) -> CoreResult<Blueprint> {
-        match self.store.cancel_generation(topic_id, id, now_ms()).await? {
+    pub async fn cancel_generation(
+        &self,
+        topic_id: TopicId,
+        id: BlueprintId,
+    ) -> CoreResult<Blueprint> {
+        match self
+            .store
+            .cancel_generation(topic_id.0, id.0, now_ms())
+            .await?
+        {
             CancelOutcome::Cancelled(blueprint) => {
                 self.announce(&blueprint);
                 Ok(blueprint)
@@ -180,15 +189,15 @@ impl Core {
     }
 
     /// Deletes a blueprint whose generation has ended.
-    pub async fn delete_blueprint(&self, topic_id: Uuid, id: Uuid) -> CoreResult<()> {
-        match self.store.delete_blueprint(topic_id, id).await? {
+    pub async fn delete_blueprint(&self, topic_id: TopicId, id: BlueprintId) -> CoreResult<()> {
+        match self.store.delete_blueprint(topic_id.0, id.0).await? {
             DeleteOutcome::Deleted => {
-                self.announce_deleted(&[id]);
+                self.announce_deleted(&[id.0]);
                 Ok(())
             }
             DeleteOutcome::Active => Err(CoreError::GenerationInProgress {
-                topic_id,
-                blueprint_id: id,
+                topic_id: topic_id.0,
+                blueprint_id: id.0,
             }),
             DeleteOutcome::TopicNotFound => Err(CoreError::TopicNotFound),
             DeleteOutcome::BlueprintNotFound => Err(CoreError::BlueprintNotFound),
@@ -196,10 +205,10 @@ impl Core {
     }
 
     /// Deletes a topic with its blueprints, cancelling its active generation first.
-    pub async fn delete_topic(&self, id: Uuid) -> CoreResult<()> {
+    pub async fn delete_topic(&self, id: TopicId) -> CoreResult<()> {
         let cancelled = self
             .store
-            .delete_topic(id, now_ms())
+            .delete_topic(id.0, now_ms())
             .await?
             .ok_or(CoreError::TopicNotFound)?;
         for blueprint in &cancelled {
@@ -211,8 +220,8 @@ impl Core {
     }
 
     /// A blueprint of a topic.
-    pub async fn blueprint(&self, topic_id: Uuid, id: Uuid) -> CoreResult<Blueprint> {
-        match self.store.get_blueprint(topic_id, id).await? {
+    pub async fn blueprint(&self, topic_id: TopicId, id: BlueprintId) -> CoreResult<Blueprint> {
+        match self.store.get_blueprint(topic_id.0, id.0).await? {
             BlueprintLookup::Found(blueprint) => Ok(blueprint),
             BlueprintLookup::TopicNotFound => Err(CoreError::TopicNotFound),
             BlueprintLookup::BlueprintNotFound => Err(CoreError::BlueprintNotFound),

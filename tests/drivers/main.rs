@@ -19,8 +19,8 @@ use quizmaster::db::{
     SignupOutcome, Store,
 };
 use quizmaster::domain::{
-    BloomLevel, BlueprintStatus, ErrorCode, ObjectiveDraft, TerminalDraft, TopicInput,
-    LOCAL_USER_ID,
+    BloomLevel, BlueprintId, BlueprintStatus, ErrorCode, ObjectiveDraft, TerminalDraft, TopicId,
+    TopicInput, LOCAL_USER_ID,
 };
 use quizmaster::jobs::hub::StatusHub;
 use uuid::Uuid;
@@ -615,7 +615,9 @@ async fn admission_rules(backend: Backend) {
         core.admit(&admit(topics[2], None, 20_001)).await.unwrap(),
         GenerateOutcome::ActiveLimitReached { limit: 2 }
     ));
-    core.cancel_generation(topics[0], first.id).await.unwrap();
+    core.cancel_generation(TopicId(topics[0]), BlueprintId(first.id))
+        .await
+        .unwrap();
     // Room for one more active, but two starts in the last minute: the oldest (10 000)
     // leaves the window at 70 000.
     assert!(matches!(

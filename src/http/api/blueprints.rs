@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,6 @@ use axum::Extension;
 use axum::Json;
 use futures::stream;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::topics::{page_of, page_params, Page};
 use crate::core::hub::Subscription;
@@ -23,11 +22,11 @@ use crate::domain::blueprint::{
 };
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintStatus, StatusView};
+use crate::domain::{BlueprintId, BlueprintStatus, StatusView, TopicId};
 use crate::http::auth::CurrentUser;
 use crate::http::client::Client;
 use crate::http::error::{status_url, ApiError, ApiResult};
-use crate::http::extract::{parse_id, JsonBody, QueryParams};
+use crate::http::extract::{Ids, JsonBody, QueryParams};
 use crate::http::streams::StreamSlot;
 use crate::http::AppState;
 use crate::telemetry::{GaugeGuard, LONG_POLLS_OPEN, SSE_STREAMS_OPEN};
@@ -68,11 +67,7 @@ fn matches_if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag == etag)
 }
 
-fn ids(topic_id: &str, blueprint_id: &str) -> ApiResult<(Uuid, Uuid)> {
-    Ok((parse_id(topic_id)?, parse_id(blueprint_id)?))
-}
-
-async fn find(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Blueprint> {
+async fn find(state: &AppState, topic_id: TopicId, id: BlueprintId) -> ApiResult<Blueprint> {
     Ok(state.core.blueprint(topic_id, id).await?)
 }
 
@@ -80,9 +75,13 @@ async fn find(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Blueprint
 /// (no query; only with the embedded database, see `StatusHub::with_view_cache`), otherwise
 /// from the database, and then cached. A cached blueprint of another topic is looked up in the
 /// database, which tells `topic_not_found` from `blueprint_not_found`.
-async fn current(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Arc<Blueprint>> {
-    if let Some(cached) = state.hub.cached_view(id) {
-        if cached.topic_id == topic_id {
+async fn current(
+    state: &AppState,
+    topic_id: TopicId,
+    id: BlueprintId,
+) -> ApiResult<Arc<Blueprint>> {
+    if let Some(cached) = state.hub.cached_view(id.0) {
+        if cached.topic_id == topic_id.0 {
             return Ok(cached);
         }
     }
@@ -147,11 +146,10 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 pub async fn generate(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
-    Path(topic_id): Path<String>,
+    Ids(topic_id): Ids<TopicId>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let topic_id = parse_id(&topic_id)?;
     let target = parse_target(body.0)?;
     let key = idempotency_key(&headers)?;
     let blueprint = state
@@ -161,7 +159,7 @@ pub async fn generate(
         .blueprint;
     let mut response = status_response(&blueprint, StatusCode::ACCEPTED);
     let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&status_url(topic_id, blueprint.id)) {
+    if let Ok(location) = HeaderValue::from_str(&status_url(topic_id.0, blueprint.id)) {
         headers.insert(header::LOCATION, location);
     }
     // Even a replay of a finished generation says when to look: now.
@@ -191,14 +189,13 @@ pub async fn status(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
     Client(client): Client,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
     query: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     let wait = query.int("wait", 0, LONG_POLL_MAX_SECS, 0)?;
     // Subscribe before reading, so that a change in between is not missed.
-    let subscription = (wait > 0).then(|| state.hub.subscribe(id));
+    let subscription = (wait > 0).then(|| state.hub.subscribe(id.0));
     let blueprint = current(&state, topic_id, id).await?;
     if !matches_if_none_match(&headers, &blueprint.etag()) {
         return Ok(status_response(&blueprint, StatusCode::OK));
@@ -256,15 +253,14 @@ pub async fn events(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
     Client(client): Client,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
 ) -> ApiResult<impl IntoResponse> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     let place = state
         .auth
         .streams
         .open(caller.id(), client)
         .map_err(ApiError::TooManyStreams)?;
-    let subscription = state.hub.subscribe(id);
+    let subscription = state.hub.subscribe(id.0);
     let blueprint = find(&state, topic_id, id).await?;
     let start = EventStream {
         _open: GaugeGuard::new(SSE_STREAMS_OPEN),
@@ -315,9 +311,8 @@ async fn next_event(mut s: EventStream) -> Option<(Result<Event, Infallible>, Ev
 /// hears of it through the hub and stops.
 pub async fn cancel(
     State(state): State<AppState>,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
 ) -> ApiResult<Response> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     let blueprint = state.core.cancel_generation(topic_id, id).await?;
     Ok(status_response(&blueprint, StatusCode::OK))
 }
@@ -340,9 +335,8 @@ async fn document(state: &AppState, blueprint: &Blueprint) -> ApiResult<Blueprin
 /// `GET .../{blueprint_id}`: the whole blueprint.
 pub async fn get(
     State(state): State<AppState>,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
 ) -> ApiResult<Json<BlueprintDocument>> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     let blueprint = find(&state, topic_id, id).await?;
     Ok(Json(document(&state, &blueprint).await?))
 }
@@ -361,10 +355,9 @@ pub async fn get(
 /// `GET /api/topics/{topic_id}/blueprints?status=&limit=&cursor=`
 pub async fn list(
     State(state): State<AppState>,
-    Path(topic_id): Path<String>,
+    Ids(topic_id): Ids<TopicId>,
     query: QueryParams,
 ) -> ApiResult<Json<Page<StatusView>>> {
-    let topic_id = parse_id(&topic_id)?;
     let (limit, cursor) = page_params(&query)?;
     let status = match query.get("status") {
         None | Some("") => None,
@@ -377,7 +370,7 @@ pub async fn list(
     };
     let rows = state
         .store
-        .list_blueprints(topic_id, status, limit + 1, cursor)
+        .list_blueprints(topic_id.0, status, limit + 1, cursor)
         .await?
         .ok_or(ApiError::TopicNotFound)?;
     Ok(Json(page_of(
@@ -402,9 +395,8 @@ pub async fn list(
 /// `DELETE .../{blueprint_id}`: only once its generation has ended.
 pub async fn delete(
     State(state): State<AppState>,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
 ) -> ApiResult<StatusCode> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     state.core.delete_blueprint(topic_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -422,10 +414,9 @@ pub async fn delete(
 /// `GET .../{blueprint_id}/export?format=markdown|csv|json`: a download of a completed blueprint.
 pub async fn export(
     State(state): State<AppState>,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
     query: QueryParams,
 ) -> ApiResult<Response> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     let format = match query.get("format") {
         None | Some("") => ExportFormat::Markdown,
         Some(raw) => ExportFormat::parse(raw).ok_or_else(|| {

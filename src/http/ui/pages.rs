@@ -15,7 +15,7 @@ use crate::core::CoreError;
 use crate::db::{BlueprintLookup, Cursor};
 use crate::domain::blueprint::{Blueprint, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintStatus, Topic};
+use crate::domain::{BlueprintId, BlueprintStatus, Topic, TopicId};
 use crate::http::auth::CurrentUser;
 use crate::http::error::retry_after_secs;
 use crate::http::AppState;
@@ -321,7 +321,7 @@ pub async fn start_generation(
     let key = crate::domain::text::parse_idempotency_key(form.get("idempotency_key")).ok();
     let admitted = state
         .core
-        .start_generation(caller.id(), topic_id, target, key)
+        .start_generation(caller.id(), TopicId(topic_id), target, key)
         .await;
     let next = match admitted {
         Ok(admission) => status_page_url(topic_id, admission.blueprint.id),
@@ -413,7 +413,11 @@ pub async fn cancel(
     let topic_id = page_id(&topic_id)?;
     let blueprint_id = page_id(&blueprint_id)?;
     let form = FormFields::from_request(request, "").await?;
-    match state.core.cancel_generation(topic_id, blueprint_id).await {
+    match state
+        .core
+        .cancel_generation(TopicId(topic_id), BlueprintId(blueprint_id))
+        .await
+    {
         Ok(_) | Err(CoreError::NotCancellable(_)) => {}
         Err(err) => return Err(err.into()),
     }
