@@ -207,6 +207,40 @@ pub enum Finish {
     },
 }
 
+/// The columns ending a generation sets, as both drivers store them.
+pub(crate) struct FinishValues {
+    pub status: &'static str,
+    pub error_code: Option<&'static str>,
+    pub error: Option<String>,
+    pub quality_score: Option<i64>,
+    pub quality_json: Option<String>,
+}
+
+impl Finish {
+    pub(crate) fn values(&self) -> StoreResult<FinishValues> {
+        Ok(match self {
+            Finish::Completed { quality } => FinishValues {
+                status: "completed",
+                error_code: None,
+                error: None,
+                quality_score: quality.as_ref().map(|q| q.score),
+                quality_json: quality
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .context("Failed to encode the blueprint quality")?,
+            },
+            Finish::Failed { code, message } => FinishValues {
+                status: "error",
+                error_code: Some(code.as_str()),
+                error: Some(message.clone()),
+                quality_score: None,
+                quality_json: None,
+            },
+        })
+    }
+}
+
 /// A queued or running generation, or one that ended recently, for the jobs dashboard.
 #[derive(Debug, Clone)]
 pub struct JobListing {
@@ -340,6 +374,20 @@ pub trait WriteTx: Send {
         now: i64,
     ) -> StoreResult<()>;
 
+    /// Makes every transaction that calls this for the same throttling key take turns, until
+    /// commit, in every process sharing the database (an advisory lock on PostgreSQL, as rows
+    /// cannot be locked before they exist; nothing on SQLite, whose write transactions
+    /// already take turns).
+    async fn lock_throttle_key(&mut self, key: &str) -> StoreResult<()>;
+    /// The `limit`-th newest event of `key` after `since`, when there is one: the key is full.
+    async fn throttle_event_filling(
+        &mut self,
+        key: &str,
+        since: i64,
+        limit: i64,
+    ) -> StoreResult<Option<i64>>;
+    async fn note_throttle_event(&mut self, key: &str, at: i64) -> StoreResult<()>;
+
     /// How many accounts there are besides the built-in local user.
     async fn count_accounts(&mut self) -> StoreResult<i64>;
     /// Stores an account; `None` when the email is taken.
@@ -411,7 +459,32 @@ pub trait Store: Send + Sync + 'static {
         &self,
         claims: &[ThrottleClaim],
         at: i64,
-    ) -> StoreResult<Reservation>;
+    ) -> StoreResult<Reservation> {
+        let mut tx = self.begin_write().await?;
+        // Keys are locked in sorted order, so that two reservations never wait on each other.
+        let mut keys: Vec<&str> = claims.iter().map(|c| c.key.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            tx.lock_throttle_key(key).await?;
+        }
+        for (index, claim) in claims.iter().enumerate() {
+            let filling = tx
+                .throttle_event_filling(&claim.key, claim.since, claim.limit)
+                .await?;
+            if let Some(filling_at) = filling {
+                return Ok(Reservation::Refused {
+                    claim: index,
+                    filling_at,
+                });
+            }
+        }
+        for claim in claims {
+            tx.note_throttle_event(&claim.key, at).await?;
+        }
+        tx.commit().await?;
+        Ok(Reservation::Reserved)
+    }
     /// Gives back reserved attempts: removes one event noted at `at` under each key.
     async fn release_throttle_events(&self, keys: &[String], at: i64) -> StoreResult<()>;
     /// Whether an account (including the built-in local user) has this (normalized) email.

@@ -92,6 +92,14 @@ impl PostgresStore {
 struct PgTx(Transaction<'static, Postgres>);
 
 write_tx_impl!(PgTx {
+    async fn lock_throttle_key(&mut self, key: &str) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 16))")
+            .bind(key.to_string())
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         Ok(self.0.commit().await?)
     }
@@ -176,52 +184,6 @@ store_impl!(PostgresStore {
                 .await?
                 .rows_affected();
         Ok(deleted)
-    }
-
-    async fn reserve_throttle_events(
-        &self,
-        claims: &[ThrottleClaim],
-        at: i64,
-    ) -> StoreResult<Reservation> {
-        // A transaction-scoped advisory lock per key serialises reservations of that key in
-        // every process sharing the database (rows cannot be locked before they exist). Keys
-        // are locked in sorted order so that two reservations never wait on each other.
-        let mut tx = self.pool.begin().await?;
-        let mut keys: Vec<&str> = claims.iter().map(|c| c.key.as_str()).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for key in keys {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 16))")
-                .bind(key.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (index, claim) in claims.iter().enumerate() {
-            let filling: Option<i64> = sqlx::query_scalar(
-                "SELECT at FROM throttle_events WHERE key = $1 AND at > $2 \
-                 ORDER BY at DESC LIMIT 1 OFFSET $3",
-            )
-            .bind(claim.key.clone())
-            .bind(claim.since)
-            .bind((claim.limit - 1).max(0))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(filling_at) = filling {
-                return Ok(Reservation::Refused {
-                    claim: index,
-                    filling_at,
-                });
-            }
-        }
-        for claim in claims {
-            sqlx::query("INSERT INTO throttle_events (key, at) VALUES ($1, $2)")
-                .bind(claim.key.clone())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(Reservation::Reserved)
     }
 
     async fn release_throttle_events(&self, keys: &[String], at: i64) -> StoreResult<()> {
@@ -481,16 +443,7 @@ store_impl!(PostgresStore {
         finish: &Finish,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {
-        let (status, code, message, quality) = match finish {
-            Finish::Completed { quality } => ("completed", None, None, quality.as_ref()),
-            Finish::Failed { code, message } => {
-                ("error", Some(code.as_str()), Some(message.clone()), None)
-            }
-        };
-        let quality_json = quality
-            .map(serde_json::to_string)
-            .transpose()
-            .context("Failed to encode the blueprint quality")?;
+        let values = finish.values()?;
         let row = sqlx::query(concat!(
             "WITH ended AS ( \
                UPDATE blueprints SET status = $1, error_code = $2, error = $3, finished_at = $4, \
@@ -499,14 +452,14 @@ store_impl!(PostgresStore {
             returning_blueprint!(),
             finish_jobs_of!("ended", "$4")
         ))
-        .bind(status)
-        .bind(code)
-        .bind(message)
+        .bind(values.status)
+        .bind(values.error_code)
+        .bind(values.error)
         .bind(now)
         .bind(id)
         .bind(attempt)
-        .bind(quality.map(|q| q.score))
-        .bind(quality_json)
+        .bind(values.quality_score)
+        .bind(values.quality_json)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(blueprint_from_row).transpose()?)

@@ -262,6 +262,32 @@ macro_rules! write_tx_impl {
                 Ok(())
             }
 
+            async fn throttle_event_filling(
+                &mut self,
+                key: &str,
+                since: i64,
+                limit: i64,
+            ) -> StoreResult<Option<i64>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT at FROM throttle_events WHERE key = $1 AND at > $2 \
+                     ORDER BY at DESC LIMIT 1 OFFSET $3",
+                )
+                .bind(key.to_string())
+                .bind(since)
+                .bind((limit - 1).max(0))
+                .fetch_optional(&mut *self.0)
+                .await?)
+            }
+
+            async fn note_throttle_event(&mut self, key: &str, at: i64) -> StoreResult<()> {
+                sqlx::query("INSERT INTO throttle_events (key, at) VALUES ($1, $2)")
+                    .bind(key.to_string())
+                    .bind(at)
+                    .execute(&mut *self.0)
+                    .await?;
+                Ok(())
+            }
+
             async fn count_accounts(&mut self) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar(sql::COUNT_ACCOUNTS)
                     .bind(db_id(LOCAL_USER_ID))

@@ -84,6 +84,10 @@ impl SqliteStore {
 struct SqliteTx(Transaction<'static, Sqlite>);
 
 write_tx_impl!(SqliteTx {
+    async fn lock_throttle_key(&mut self, _key: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         Ok(self.0.commit().await?)
     }
@@ -198,42 +202,6 @@ store_impl!(SqliteStore {
             .await?
             .rows_affected();
         Ok(deleted)
-    }
-
-    async fn reserve_throttle_events(
-        &self,
-        claims: &[ThrottleClaim],
-        at: i64,
-    ) -> StoreResult<Reservation> {
-        // BEGIN IMMEDIATE takes SQLite's write lock first, which every process opening the
-        // file respects: the counting and the noting below cannot interleave with another's.
-        let mut tx = self.write_tx().await?;
-        for (index, claim) in claims.iter().enumerate() {
-            let filling: Option<i64> = sqlx::query_scalar(
-                "SELECT at FROM throttle_events WHERE key = ? AND at > ? \
-                 ORDER BY at DESC LIMIT 1 OFFSET ?",
-            )
-            .bind(claim.key.clone())
-            .bind(claim.since)
-            .bind((claim.limit - 1).max(0))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(filling_at) = filling {
-                return Ok(Reservation::Refused {
-                    claim: index,
-                    filling_at,
-                });
-            }
-        }
-        for claim in claims {
-            sqlx::query("INSERT INTO throttle_events (key, at) VALUES (?, ?)")
-                .bind(claim.key.clone())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(Reservation::Reserved)
     }
 
     async fn release_throttle_events(&self, keys: &[String], at: i64) -> StoreResult<()> {
@@ -508,16 +476,7 @@ store_impl!(SqliteStore {
         finish: &Finish,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {
-        let (status, code, message, quality) = match finish {
-            Finish::Completed { quality } => ("completed", None, None, quality.as_ref()),
-            Finish::Failed { code, message } => {
-                ("error", Some(code.as_str()), Some(message.clone()), None)
-            }
-        };
-        let quality_json = quality
-            .map(serde_json::to_string)
-            .transpose()
-            .context("Failed to encode the blueprint quality")?;
+        let values = finish.values()?;
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(concat!(
             "UPDATE blueprints SET status = ?, error_code = ?, error = ?, finished_at = ?, \
@@ -525,12 +484,12 @@ store_impl!(SqliteStore {
              WHERE id = ? AND attempt = ? AND status = 'generating'",
             returning_blueprint!()
         ))
-        .bind(status)
-        .bind(code)
-        .bind(message)
+        .bind(values.status)
+        .bind(values.error_code)
+        .bind(values.error)
         .bind(now)
-        .bind(quality.map(|q| q.score))
-        .bind(quality_json)
+        .bind(values.quality_score)
+        .bind(values.quality_json)
         .bind(now)
         .bind(id.to_string())
         .bind(attempt)
