@@ -16,7 +16,7 @@ use quizmaster::core::{Core, CredentialKind};
 use quizmaster::db::{
     self, BlueprintLookup, CancelOutcome, Cursor, DeleteOutcome, Finish, GenerateOutcome,
     GenerationLimits, NewApiToken, NewGeneration, NewSessionRow, NewUser, PoolSettings,
-    SignupOutcome, Store,
+    Reservation, SignupOutcome, Store, ThrottleClaim,
 };
 use quizmaster::domain::{
     BloomLevel, BlueprintId, BlueprintStatus, ErrorCode, ObjectiveDraft, TerminalDraft, TopicId,
@@ -656,7 +656,87 @@ async fn admission_rules(backend: Backend) {
     database.drop_database().await;
 }
 
+/// Throttle reservations: all keys or none, refused once a key holds its limit.
+async fn throttle_reservations(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let claims = |since: i64| {
+        vec![
+            ThrottleClaim {
+                key: "account".into(),
+                since,
+                limit: 2,
+            },
+            ThrottleClaim {
+                key: "address".into(),
+                since,
+                limit: 3,
+            },
+        ]
+    };
+    for at in [1_000, 2_000] {
+        assert_eq!(
+            store.reserve_throttle_events(&claims(0), at).await.unwrap(),
+            Reservation::Reserved
+        );
+    }
+    // "account" is full: the event that filled it is the 2nd newest, at 1 000.
+    assert_eq!(
+        store
+            .reserve_throttle_events(&claims(0), 3_000)
+            .await
+            .unwrap(),
+        Reservation::Refused {
+            claim: 0,
+            filling_at: 1_000
+        }
+    );
+    // Nothing was noted under "address" by the refusal: after the window moves past 1 000,
+    // one more fits under both.
+    assert_eq!(
+        store
+            .reserve_throttle_events(&claims(1_000), 3_000)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        store
+            .reserve_throttle_events(&claims(1_000), 3_500)
+            .await
+            .unwrap(),
+        Reservation::Refused {
+            claim: 0,
+            filling_at: 2_000
+        }
+    );
+    // Given back, the attempt at 3 000 no longer counts.
+    store
+        .release_throttle_events(&["account".into(), "address".into()], 3_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .reserve_throttle_events(&claims(1_000), 3_600)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    store.clear_throttle_events("account").await.unwrap();
+    assert_eq!(
+        store
+            .reserve_throttle_events(&claims(0), 3_700)
+            .await
+            .unwrap(),
+        Reservation::Refused {
+            claim: 1,
+            filling_at: 1_000
+        }
+    );
+    database.drop_database().await;
+}
+
 on_both_backends!(
+    throttle_reservations,
     write_transaction_primitives,
     one_active_blueprint_per_topic_is_the_databases_guarantee,
     accounts_and_credentials,
