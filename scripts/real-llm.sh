@@ -192,10 +192,10 @@ EOF
   # and share the server with this one.
   local database=$DIR/$server-$name.db
   rm -f "$database" "$database-wal" "$database-shm"
-  QUIZMASTER_DATABASE_URL="sqlite://$database" QUIZMASTER_GENERATOR=openai QUIZMASTER_LLM_BASE_URL="http://127.0.0.1:$proxy_port/v1" \
+  QUIZMASTER_GENERATOR=openai QUIZMASTER_LLM_BASE_URL="http://127.0.0.1:$proxy_port/v1" \
     QUIZMASTER_LLM_MODEL="$name" QUIZMASTER_LLM_TIMEOUT_SECS=900 \
     QUIZMASTER_GENERATION_TIMEOUT_SECS=$RUN_SECS RUST_LOG=info,quizmaster=info \
-    timeout $((RUN_SECS + 60)) "$QUIZMASTER" generate --title "Photosynthesis" \
+    timeout $((RUN_SECS + 60)) "$QUIZMASTER" generate --database "sqlite://$database" --title "Photosynthesis" \
     --description "How plants turn light into chemical energy" \
     --source "$FIXTURES/photosynthesis.md" --target "$TARGET" --format json \
     >"$DIR/$server-$name.out.json" 2>"$DIR/$server-$name.err" || status=$?

@@ -31,6 +31,14 @@ echo "== fault campaign (short)"
 echo "== cargo build (the binary the browser tests start)"
 cargo build
 
+echo "== deployment files (Dockerfile, compose.yaml, systemd units)"
+python3 scripts/check-deploy-files.py
+
+# About 15 seconds: the .deb from the debug binary, dpkg -i, the flow, dpkg --purge. Needs root
+# (CI runs as root on a throwaway machine; elsewhere it says SKIPPED).
+echo "== Debian package"
+./scripts/test-deb.sh
+
 if [ ! -d node_modules/playwright-core ]; then
   echo "== npm ci"
   npm ci --no-audit --no-fund

@@ -22,3 +22,15 @@ pub mod generator;
 pub mod http;
 pub mod jobs;
 pub mod telemetry;
+
+/// The package version, as in `Cargo.toml`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git revision the binary was built from (`unknown` outside a git checkout); see `build.rs`.
+pub const GIT_REVISION: &str = env!("QUIZMASTER_GIT_REVISION");
+/// What `quizmaster --version` prints after the name: `0.1.0 (3f2a9c1d0e)`.
+pub const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("QUIZMASTER_GIT_REVISION"),
+    ")"
+);

@@ -31,6 +31,7 @@ pub const GENERATIONS_REFUSED: &str = "quizmaster_generations_refused_total";
 pub const CONNECTIONS_OPEN: &str = "quizmaster_connections_open";
 pub const CONNECTIONS_REFUSED: &str = "quizmaster_connections_refused_total";
 pub const STREAMS_REFUSED: &str = "quizmaster_streams_refused_total";
+pub const BUILD_INFO: &str = "quizmaster_build_info";
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -85,6 +86,8 @@ pub fn prometheus() -> &'static PrometheusHandle {
         // handle simply renders nothing of what others record.
         let _ = metrics::set_global_recorder(recorder);
         describe();
+        metrics::gauge!(BUILD_INFO, "version" => crate::VERSION, "revision" => crate::GIT_REVISION)
+            .set(1.0);
         // Histograms are drained into their buckets by upkeep; a plain thread keeps doing it
         // whatever runtime (or none) the process has.
         let upkeep = handle.clone();
@@ -119,6 +122,10 @@ fn describe() {
         "Generations that ended in error, by error_code"
     );
     describe_counter!(GENERATIONS_CANCELLED, "Generations that ended in cancelled");
+    describe_gauge!(
+        BUILD_INFO,
+        "Always 1; the labels say which version and git revision this process runs"
+    );
     describe_gauge!(CONNECTIONS_OPEN, "HTTP connections open now");
     describe_counter!(
         CONNECTIONS_REFUSED,

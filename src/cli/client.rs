@@ -10,7 +10,7 @@ use reqwest::header::{self, HeaderValue};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
-use super::exit::{EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE};
+use super::exit::{EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE};
 use super::progress::Progress;
 use crate::domain::TopicInput;
 
@@ -58,7 +58,7 @@ impl Api {
 
     fn unreachable(&self, err: &reqwest::Error) -> Failure {
         Failure::new(
-            EXIT_JOB_FAILED,
+            EXIT_UNREACHABLE,
             format!("cannot reach the server at {}: {err}", self.base),
         )
     }
@@ -99,8 +99,8 @@ impl Api {
                 Failure::new(
                     EXIT_USAGE,
                     format!(
-                        "the server at {} {what}: set QUIZMASTER_TOKEN to a valid token \
-                         (create one at {}/account/tokens or with POST /api/auth/tokens)",
+                        "the server at {} {what}: pass --token or set QUIZMASTER_TOKEN to a \
+                         valid token (create one at {}/account/tokens or with POST /api/auth/tokens)",
                         self.base, self.base
                     ),
                 )
@@ -123,8 +123,10 @@ impl Api {
                 EXIT_USAGE,
                 format!("the server refused the input: {message}"),
             ),
+            // Anything else is not an answer this client expects from a QuizMaster server (a
+            // proxy's error page, a 5xx, another service on that port).
             _ => Failure::new(
-                EXIT_JOB_FAILED,
+                EXIT_UNREACHABLE,
                 format!("the server answered {status}: {message}"),
             ),
         }
@@ -148,7 +150,7 @@ pub async fn generate_remote(
         }
         Some(Err(_)) => {
             eprintln!(
-                "error: QUIZMASTER_TOKEN is not an API token (it has characters a token never has)"
+                "error: the token of --token / QUIZMASTER_TOKEN is not an API token (it has characters a token never has)"
             );
             return EXIT_USAGE;
         }
@@ -177,10 +179,18 @@ async fn run(api: &Api, input: &TopicInput, target: i64, format: &str) -> Result
         .await?
         .json()
         .await
-        .map_err(|err| Failure::new(EXIT_JOB_FAILED, format!("unreadable answer: {err}")))?;
+        .map_err(|err| {
+            Failure::new(
+                EXIT_UNREACHABLE,
+                format!(
+                    "the server at {} answered something that is not QuizMaster's JSON: {err}",
+                    api.base
+                ),
+            )
+        })?;
     let topic_id = topic["id"]
         .as_str()
-        .ok_or_else(|| Failure::new(EXIT_JOB_FAILED, "the server's topic has no id"))?
+        .ok_or_else(|| Failure::new(EXIT_UNREACHABLE, "the server's topic has no id"))?
         .to_string();
     let generate = api
         .request(
@@ -202,7 +212,7 @@ async fn run(api: &Api, input: &TopicInput, target: i64, format: &str) -> Result
     };
     let blueprint_id = started["id"]
         .as_str()
-        .ok_or_else(|| Failure::new(EXIT_JOB_FAILED, "the server did not say which job started"))?
+        .ok_or_else(|| Failure::new(EXIT_UNREACHABLE, "the server did not say which job started"))?
         .to_string();
     let base_path = format!("/api/topics/{topic_id}/blueprints/{blueprint_id}");
 
@@ -229,7 +239,7 @@ async fn run(api: &Api, input: &TopicInput, target: i64, format: &str) -> Result
                 .text()
                 .await
                 .map_err(|err| {
-                    Failure::new(EXIT_JOB_FAILED, format!("the export broke off: {err}"))
+                    Failure::new(EXIT_UNREACHABLE, format!("the export broke off: {err}"))
                 })?;
             print!("{export}");
             Ok(EXIT_OK)
@@ -293,7 +303,7 @@ async fn follow(api: &Api, base_path: &str, progress: &Progress) -> Result<Value
                 failures += 1;
                 if failures >= MAX_FAILURES {
                     return Err(Failure::new(
-                        EXIT_JOB_FAILED,
+                        EXIT_UNREACHABLE,
                         format!("lost the server while following the job ({}); the job may still be running there", failure.message),
                     ));
                 }

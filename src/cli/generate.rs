@@ -1,6 +1,8 @@
-//! `quizmaster generate`: one blueprint, in-process on the embedded database, with a progress
-//! bar on stderr when it is a terminal and the blueprint on stdout.
+//! `quizmaster generate`: one blueprint, in-process (on a temporary SQLite database unless
+//! `--database` names one), with a progress bar on stderr when it is a terminal and the
+//! blueprint on stdout.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,8 +41,8 @@ pub struct GenerateArgs {
     /// What the topic is about.
     #[arg(long)]
     pub description: Option<String>,
-    /// A file of source material (lecture notes, a chapter).
-    #[arg(long)]
+    /// A file of source material (lecture notes, a chapter); `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
     pub source: Option<PathBuf>,
     /// Terminal objectives to aim for.
     #[arg(long, default_value_t = 10)]
@@ -57,8 +59,12 @@ pub struct GenerateArgs {
     /// QUIZMASTER_AUTH=off, nor without --server. Never printed or logged.
     #[arg(long, env = "QUIZMASTER_TOKEN", hide_env_values = true)]
     pub token: Option<Secret>,
-    #[command(flatten)]
-    pub database: DatabaseConfig,
+    /// In-process only: keep the topic and blueprint in this database (`sqlite://FILE`,
+    /// `postgres://...`). Without it a temporary SQLite database is used and deleted
+    /// afterwards. Deliberately not read from QUIZMASTER_DATABASE_URL, so that a shell set up
+    /// for a server never writes into that server's database by accident.
+    #[arg(long, value_name = "URL", conflicts_with = "server")]
+    pub database: Option<String>,
     #[command(flatten)]
     pub jobs: JobConfig,
     #[command(flatten)]
@@ -78,6 +84,13 @@ pub async fn generate(args: GenerateArgs) -> i32 {
     }
     let source_text = match &args.source {
         None => None,
+        Some(path) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            match std::io::stdin().read_to_string(&mut text) {
+                Ok(_) => Some(text),
+                Err(err) => return usage_error(format!("cannot read standard input: {err}")),
+            }
+        }
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => Some(text),
             Err(err) => return usage_error(format!("cannot read {}: {err}", path.display())),
@@ -112,13 +125,31 @@ pub async fn generate(args: GenerateArgs) -> i32 {
         Ok(generator) => generator,
         Err(err) => return usage_error(format!("{err:#}")),
     };
+    // The temporary directory lives until this function returns, so it is removed before the
+    // process exits (`main` calls `process::exit`, which runs no destructors).
+    let (database_url, _temporary) = match &args.database {
+        Some(url) => (url.clone(), None),
+        None => match tempfile::Builder::new()
+            .prefix("quizmaster-generate-")
+            .tempdir()
+        {
+            Ok(dir) => (
+                format!("sqlite://{}", dir.path().join("generate.db").display()),
+                Some(dir),
+            ),
+            Err(err) => {
+                eprintln!("error: cannot create a temporary database: {err}");
+                return EXIT_JOB_FAILED;
+            }
+        },
+    };
     let interrupt = async {
         // Without a signal handler there is no interrupt to wait for.
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await
         }
     };
-    match run(args, input, generator, interrupt).await {
+    match run(args, &database_url, input, generator, interrupt).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -130,12 +161,14 @@ pub async fn generate(args: GenerateArgs) -> i32 {
 /// Generates in this process; `interrupt` (Ctrl-C) cancels the generation.
 async fn run(
     args: GenerateArgs,
+    database_url: &str,
     input: TopicInput,
     generator: Arc<dyn Generator>,
     interrupt: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<i32> {
     tokio::pin!(interrupt);
-    let store = db::connect(&args.database.database_url, args.database.pool()).await?;
+    let database = DatabaseConfig::new(database_url);
+    let store = db::connect(&database.database_url, database.pool()).await?;
     store.migrate().await?;
     // In-process, on the local database: no account, the built-in local user owns the topic.
     let topic = store
@@ -242,7 +275,7 @@ mod tests {
             title,
             "--target",
             "3",
-            "--database-url",
+            "--database",
             database_url,
             "--workers",
             "1",
@@ -276,6 +309,7 @@ mod tests {
         let generator = build_generator(&args_done.generator).expect("offline generator");
         let code = run(
             args_done,
+            &url,
             input("Photosynthesis"),
             generator,
             std::future::pending(),
@@ -289,7 +323,7 @@ mod tests {
         // A slow generation interrupted at once ends in `cancelled`, counted as such.
         let args_slow = args(&url, "Volcanoes", "60000");
         let generator = build_generator(&args_slow.generator).expect("offline generator");
-        let code = run(args_slow, input("Volcanoes"), generator, async {})
+        let code = run(args_slow, &url, input("Volcanoes"), generator, async {})
             .await
             .expect("cancelled cleanly");
         assert_eq!(code, EXIT_INTERRUPTED);

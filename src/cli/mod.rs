@@ -1,8 +1,11 @@
-//! The command line: `serve`, `worker`, `migrate` and `generate`.
+//! The command line: `serve`, `worker`, `migrate`, `generate`, `copy-data`, and for packagers
+//! `completions` and `man`.
 
 mod client;
+pub mod copy_data;
 mod exit;
 mod generate;
+mod manuals;
 mod progress;
 pub mod serve;
 
@@ -13,7 +16,7 @@ use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, OpsConfig, Serve
 #[derive(Debug, Parser)]
 #[command(
     name = "quizmaster",
-    version,
+    version = crate::VERSION_LINE,
     about = "Turn a topic into a quiz blueprint"
 )]
 pub struct Cli {
@@ -50,6 +53,22 @@ pub enum Command {
     },
     /// Generate one blueprint and print it to stdout.
     Generate(generate::GenerateArgs),
+    /// Copy users, sessions, tokens, topics, blueprints, objectives and job history from one
+    /// database to another (SQLite <-> PostgreSQL); queued and running generations are queued
+    /// again on the target.
+    CopyData(copy_data::CopyDataArgs),
+    /// Print a shell completion script (e.g. `quizmaster completions bash >
+    /// /usr/share/bash-completion/completions/quizmaster`).
+    Completions {
+        #[arg(value_enum)]
+        shell: manuals::CompletionShell,
+    },
+    /// Print the manual page quizmaster(1) in roff; with --out-dir, write it and one page per
+    /// subcommand (quizmaster-serve.1, ...) into that directory.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// Runs a command; the returned number is the process exit code.
@@ -65,6 +84,9 @@ pub async fn run(cli: Cli) -> i32 {
         } => serve::worker(health_bind, database, jobs, generator, ops).await,
         Command::Migrate { database } => serve::migrate(database).await,
         Command::Generate(args) => return generate::generate(args).await,
+        Command::CopyData(args) => return copy_data::copy_data(args).await,
+        Command::Completions { shell } => manuals::completions(shell),
+        Command::Man { out_dir } => manuals::man(out_dir.as_deref()),
     };
     match result {
         Ok(()) => 0,

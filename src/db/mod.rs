@@ -2,6 +2,7 @@
 //! modules; each operation is one transaction, and every state change is a conditional update
 //! from the state it expects (never read-then-write).
 
+pub mod copy;
 #[macro_use]
 mod sql;
 #[macro_use]

@@ -3,6 +3,7 @@
 // bounded number of them, and stops everything when the page is left.
 
 import { backoffDelay } from './follower.mjs';
+import { localizeTimes } from './common.mjs';
 
 const ACTIVE_MS = 2000;
 const IDLE_MS = 6000;
@@ -59,6 +60,7 @@ export function mountJobsPage(env = {}) {
       // Keep keyboard focus on the same control when the table is replaced.
       const focused = doc.activeElement?.closest?.('[data-job]')?.dataset.job;
       live.innerHTML = html;
+      localizeTimes(live);
       if (focused) live.querySelector(`[data-job="${focused}"] a, [data-job="${focused}"] button`)?.focus();
       failures = 0;
       status.textContent = '';

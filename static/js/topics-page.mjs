@@ -20,9 +20,11 @@ function mount(doc) {
     }
     const reader = new FileReader();
     reader.addEventListener('load', () => {
-      const content = String(reader.result ?? '');
-      if (content.length > MAX_CHARS) {
-        note.textContent = `${chosen.name} is too long (${content.length} characters; the limit is ${MAX_CHARS}).`;
+      // Counted as the server counts: line ends as LF, characters (not UTF-16 units).
+      const content = String(reader.result ?? '').replace(/\r\n/g, '\n');
+      const chars = [...content].length;
+      if (chars > MAX_CHARS) {
+        note.textContent = `${chosen.name} is too long (${chars} characters; the limit is ${MAX_CHARS}).`;
         return;
       }
       text.value = content;

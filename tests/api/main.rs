@@ -10,6 +10,7 @@ mod attacks;
 mod auth;
 mod blueprints;
 mod crash;
+mod delivery;
 mod errors;
 mod evidence;
 mod following;

@@ -41,7 +41,9 @@ impl OptionalFromRequestParts<AppState> for Viewer {
     }
 }
 
-/// A date as people read it, in UTC (the page's script shows it in local time).
+/// A date as people read it, in UTC: `2 Dec 2026, 21:15 UTC`. The pages' script
+/// (`static/js/common.mjs`, `formatLocal`) writes the same format in the reader's time zone;
+/// `tests/js/dates.test.mjs` holds it to this one.
 pub fn human_time(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
@@ -225,6 +227,7 @@ pub struct JobView {
     pub clock_start_iso: String,
     pub finished_iso: Option<String>,
     pub created: String,
+    pub created_iso: String,
     pub status_url: String,
     pub blueprint_url: String,
     pub cancel_action: String,
@@ -249,6 +252,7 @@ impl JobView {
             clock_start_iso: rfc3339(start),
             finished_iso: b.finished_at.map(rfc3339),
             created: human_time(b.created_at),
+            created_iso: rfc3339(b.created_at),
             status_url: status_page_url(b.topic_id, b.id),
             blueprint_url: blueprint_url(b.topic_id, b.id),
             cancel_action: cancel_action(b.topic_id, b.id),
@@ -412,6 +416,12 @@ pub fn bloom_spread(objectives: &[TerminalObjective]) -> Vec<BloomBar> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_read_one_way() {
+        // 2026-12-02T21:15:00Z, the example of tests/js/dates.test.mjs.
+        assert_eq!(human_time(1_796_246_100_000), "2 Dec 2026, 21:15 UTC");
+    }
 
     fn blueprint(status: BlueprintStatus, done: i64, target: i64) -> Blueprint {
         Blueprint {
