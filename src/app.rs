@@ -1,4 +1,5 @@
-//! Wiring: the shared state every handler sees, and how a process is put together.
+//! Wiring: how a process is put together (the generator it runs). The state every request
+//! handler sees is `http::AppState`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,26 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::{GeneratorConfig, GeneratorKind};
-use crate::db::Store;
 use crate::generator::offline::OfflineGenerator;
 use crate::generator::openai::{OpenAiGenerator, OpenAiSettings};
 use crate::generator::Generator;
-use crate::jobs::hub::StatusHub;
-use crate::jobs::JobEngine;
-
-/// What every request handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub hub: Arc<StatusHub>,
-    pub jobs: Arc<JobEngine>,
-    /// Ends SSE streams and long polls when the server shuts down.
-    pub shutdown: tokio_util::sync::CancellationToken,
-    /// What `/metrics` requires from clients that are not on loopback.
-    pub metrics_token: Option<Arc<str>>,
-    /// Accounts settings, log-in throttling and the topic-owner cache.
-    pub auth: Arc<crate::http::auth::AuthState>,
-}
 
 /// Builds the configured generator; fails with a message naming the missing or bad setting.
 pub fn build_generator(config: &GeneratorConfig) -> anyhow::Result<Arc<dyn Generator>> {

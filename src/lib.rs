@@ -3,6 +3,8 @@
 //! the product.
 //!
 //! - [`domain`]: topics, blueprints, objectives, the status machine (pure).
+//! - [`core`]: every rule once (admission, cancel, delete, job transitions), announcing what
+//!   it commits (hub, metrics, worker wake-ups); the API, the web UI and the CLI call it.
 //! - [`db`]: the storage interface and its backends (all SQL).
 //! - [`jobs`]: claiming, leases, heartbeats, fencing, the watchdog, the status hub.
 //! - [`generator`]: the `Generator` trait and its implementations.
@@ -13,6 +15,7 @@ pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod db;
 pub mod domain;
 pub mod generator;

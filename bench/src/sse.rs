@@ -1,12 +1,13 @@
-//! Just enough of an SSE reader: `status` events' data as JSON, as they arrive.
+//! The `status` events of a job's SSE stream, their data as JSON, as they arrive.
 
 use anyhow::{bail, Result};
+use eventsource_stream::{Event, EventStreamError, Eventsource};
+use futures::stream::BoxStream;
 use futures::StreamExt;
 use serde_json::Value;
 
 pub struct SseStream {
-    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    buf: String,
+    events: BoxStream<'static, Result<Event, EventStreamError<reqwest::Error>>>,
 }
 
 impl SseStream {
@@ -21,31 +22,16 @@ impl SseStream {
             bail!("events: {}", r.status());
         }
         Ok(Self {
-            body: r.bytes_stream().boxed(),
-            buf: String::new(),
+            events: r.bytes_stream().eventsource().boxed(),
         })
     }
 
-    /// The next event's data, parsed; `None` when the stream ends.
+    /// The next event's data, parsed; `None` when the stream ends. Keep-alive comments carry
+    /// no data and are not events.
     pub async fn next_data(&mut self) -> Result<Option<Value>> {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let event: String = self.buf.drain(..end + 2).collect();
-                let data: String = event
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(str::trim_start)
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                if data.is_empty() {
-                    continue; // a keep-alive comment
-                }
-                return Ok(Some(serde_json::from_str(&data)?));
-            }
-            match self.body.next().await {
-                Some(chunk) => self.buf.push_str(&String::from_utf8_lossy(&chunk?)),
-                None => return Ok(None),
-            }
+        match self.events.next().await {
+            Some(event) => Ok(Some(serde_json::from_str(&event?.data)?)),
+            None => Ok(None),
         }
     }
 }

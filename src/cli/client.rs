@@ -2,6 +2,7 @@
 //! creates the topic, starts the generation, follows its SSE stream (falling back to long
 //! polling when the stream breaks), cancels on Ctrl-C and prints the export.
 
+use eventsource_stream::Eventsource;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -9,7 +10,7 @@ use reqwest::header::{self, HeaderValue};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
-use super::generate::{EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE};
+use super::exit::{EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE};
 use super::progress::Progress;
 use crate::domain::TopicInput;
 
@@ -324,25 +325,16 @@ async fn stream_events(
     let response = api
         .send(api.client.get(api.url(&format!("{base_path}/events"))))
         .await?;
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|err| Failure::new(EXIT_JOB_FAILED, err.to_string()))?;
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            let data: String = event
-                .lines()
-                .filter_map(|line| line.strip_prefix("data:"))
-                .map(str::trim_start)
-                .collect();
-            if let Ok(status) = serde_json::from_str::<Value>(&data) {
-                progress.update(
-                    status["status"].as_str().unwrap_or(""),
-                    status["terminal_objectives_count"].as_i64().unwrap_or(0),
-                );
-                *last = status;
-            }
+    // The SSE parser joins multi-line `data:` fields and decodes UTF-8 across chunk borders.
+    let mut events = response.bytes_stream().eventsource();
+    while let Some(event) = events.next().await {
+        let event = event.map_err(|err| Failure::new(EXIT_JOB_FAILED, err.to_string()))?;
+        if let Ok(status) = serde_json::from_str::<Value>(&event.data) {
+            progress.update(
+                status["status"].as_str().unwrap_or(""),
+                status["terminal_objectives_count"].as_i64().unwrap_or(0),
+            );
+            *last = status;
         }
     }
     Ok(())

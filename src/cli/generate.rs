@@ -8,27 +8,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::progress::Progress;
+use anyhow::Context;
 use clap::{Args, ValueEnum};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::app::build_generator;
 use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, Secret};
-use crate::db::{self, CancelOutcome, GenerateOutcome, GenerationLimits, NewGeneration};
+use crate::core::hub::StatusHub;
+use crate::core::{Core, CoreError};
+use crate::db::{self, GenerationLimits};
 use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintStatus, TopicInput, LOCAL_USER_ID};
+use crate::domain::{BlueprintId, BlueprintStatus, TopicId, TopicInput, LOCAL_USER_ID};
 use crate::generator::Generator;
-use crate::jobs::hub::StatusHub;
 use crate::jobs::JobEngine;
 
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_JOB_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-/// The server could not be reached, or answered something a QuizMaster server never would.
-pub const EXIT_UNREACHABLE: i32 = 3;
-pub const EXIT_INTERRUPTED: i32 = 130;
+pub use super::exit::{EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum OutputFormat {
@@ -100,9 +96,11 @@ pub async fn generate(args: GenerateArgs) -> i32 {
             Err(err) => return usage_error(format!("cannot read {}: {err}", path.display())),
         },
     };
-    let body =
-        json!({"title": args.title, "description": args.description, "source_text": source_text});
-    let input = match TopicInput::parse(&body) {
+    let input = match TopicInput::from_text(
+        &args.title,
+        args.description.as_deref(),
+        source_text.as_deref(),
+    ) {
         Ok(input) => input,
         Err(errors) => {
             let reasons: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
@@ -145,7 +143,13 @@ pub async fn generate(args: GenerateArgs) -> i32 {
             }
         },
     };
-    match run(args, &database_url, input, generator).await {
+    let interrupt = async {
+        // Without a signal handler there is no interrupt to wait for.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await
+        }
+    };
+    match run(args, &database_url, input, generator, interrupt).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -154,12 +158,15 @@ pub async fn generate(args: GenerateArgs) -> i32 {
     }
 }
 
+/// Generates in this process; `interrupt` (Ctrl-C) cancels the generation.
 async fn run(
     args: GenerateArgs,
     database_url: &str,
     input: TopicInput,
     generator: Arc<dyn Generator>,
+    interrupt: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<i32> {
+    tokio::pin!(interrupt);
     let database = DatabaseConfig::new(database_url);
     let store = db::connect(&database.database_url, database.pool()).await?;
     store.migrate().await?;
@@ -167,26 +174,20 @@ async fn run(
     let topic = store
         .create_topic(LOCAL_USER_ID, Uuid::now_v7(), &input, now_ms())
         .await?;
-    let now = now_ms();
-    let new = NewGeneration {
-        blueprint_id: Uuid::now_v7(),
-        topic_id: topic.id,
-        owner_id: LOCAL_USER_ID,
-        limits: GenerationLimits::default(),
-        target_terminal_objectives: args.target,
-        idempotency_key: None,
-        now,
-        idempotency_cutoff: now,
-    };
-    let GenerateOutcome::Created(mut blueprint) = store.create_generation(&new).await? else {
-        anyhow::bail!("the generation could not be started");
-    };
+    // The same rules and announcements as the API's: the generation and its end are counted
+    // in this process's metrics; no limits apply to the local user.
     let hub = StatusHub::new();
+    let core = Core::new(store.clone(), hub.clone(), GenerationLimits::default());
+    let mut blueprint = core
+        .start_generation(LOCAL_USER_ID, TopicId(topic.id), args.target, None)
+        .await
+        .context("the generation could not be started")?
+        .blueprint;
     let mut subscription = hub.subscribe(blueprint.id);
     let mut settings = args.jobs.settings();
     settings.workers = settings.workers.max(1);
     settings.shutdown_grace = Duration::ZERO;
-    let engine = JobEngine::start(store.clone(), hub.clone(), generator, settings);
+    let engine = JobEngine::start(core.clone(), generator, settings);
 
     let bar = Progress::new(args.target as u64);
 
@@ -198,12 +199,15 @@ async fn run(
                 blueprint = (*newer).clone();
                 bar.update(blueprint.status.as_str(), blueprint.terminal_objectives_count);
             }
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = &mut interrupt, if !interrupted => {
                 interrupted = true;
-                if let CancelOutcome::Cancelled(cancelled) =
-                    store.cancel_generation(topic.id, blueprint.id, now_ms()).await?
+                match core
+                    .cancel_generation(TopicId(topic.id), BlueprintId(blueprint.id))
+                    .await
                 {
-                    hub.publish(&cancelled);
+                    // It ended first: the loop sees how.
+                    Ok(_) | Err(CoreError::NotCancellable(_)) => {}
+                    Err(err) => return Err(err.into()),
                 }
             }
         }
@@ -241,5 +245,90 @@ async fn run(
             );
             Ok(EXIT_JOB_FAILED)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::telemetry::{GENERATIONS_CANCELLED, GENERATIONS_COMPLETED, GENERATIONS_STARTED};
+
+    /// A counter's value in the process's Prometheus text (0 before its first increment).
+    fn counter(name: &str) -> f64 {
+        crate::telemetry::prometheus()
+            .render()
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    fn args(database_url: &str, title: &str, pace_ms: &str) -> GenerateArgs {
+        let cli = Cli::try_parse_from([
+            "quizmaster",
+            "generate",
+            "--title",
+            title,
+            "--target",
+            "3",
+            "--database",
+            database_url,
+            "--workers",
+            "1",
+            "--offline-pace-ms",
+            pace_ms,
+        ])
+        .expect("valid arguments");
+        match cli.command {
+            Command::Generate(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    fn input(title: &str) -> TopicInput {
+        TopicInput::parse(&json!({ "title": title })).expect("a valid topic")
+    }
+
+    /// The in-process generations of `quizmaster generate` and their cancels go through the
+    /// core like the API's, so the metrics count them the same way. One test, because the
+    /// counters are the process's: two tests in parallel would count each other's runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_process_generations_and_cancels_are_counted_in_the_metrics() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+        crate::telemetry::prometheus();
+        let started = counter(GENERATIONS_STARTED);
+        let completed = counter(GENERATIONS_COMPLETED);
+        let cancelled = counter(GENERATIONS_CANCELLED);
+
+        let args_done = args(&url, "Photosynthesis", "0");
+        let generator = build_generator(&args_done.generator).expect("offline generator");
+        let code = run(
+            args_done,
+            &url,
+            input("Photosynthesis"),
+            generator,
+            std::future::pending(),
+        )
+        .await
+        .expect("generated");
+        assert_eq!(code, EXIT_OK);
+        assert_eq!(counter(GENERATIONS_STARTED), started + 1.0);
+        assert_eq!(counter(GENERATIONS_COMPLETED), completed + 1.0);
+
+        // A slow generation interrupted at once ends in `cancelled`, counted as such.
+        let args_slow = args(&url, "Volcanoes", "60000");
+        let generator = build_generator(&args_slow.generator).expect("offline generator");
+        let code = run(args_slow, &url, input("Volcanoes"), generator, async {})
+            .await
+            .expect("cancelled cleanly");
+        assert_eq!(code, EXIT_INTERRUPTED);
+        assert_eq!(counter(GENERATIONS_STARTED), started + 2.0);
+        assert_eq!(counter(GENERATIONS_CANCELLED), cancelled + 1.0);
+        assert_eq!(counter(GENERATIONS_COMPLETED), completed + 1.0);
     }
 }

@@ -3,6 +3,7 @@
 
 mod client;
 pub mod copy_data;
+mod exit;
 mod generate;
 mod manuals;
 mod progress;

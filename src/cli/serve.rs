@@ -7,14 +7,16 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{build_generator, AppState};
+use crate::app::build_generator;
 use crate::config::ConnectionConfig;
 use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, OpsConfig, ServeConfig};
-use crate::db::{self, redact_url};
+use crate::core::hub::StatusHub;
+use crate::core::Core;
+use crate::db::{self, redact_url, GenerationLimits};
 use crate::http::server::{
     effective_max_connections, raise_open_files_limit, ConnectionGate, ConnectionPolicy,
 };
-use crate::jobs::hub::StatusHub;
+use crate::http::AppState;
 use crate::jobs::JobEngine;
 
 /// The accept loop's rules from the settings, after raising the open-files limit so that the
@@ -74,14 +76,17 @@ impl Server {
         crate::telemetry::prometheus();
         let mut settings = config.jobs.settings();
         settings.retention = Duration::from_secs(config.ops.retention_days * 24 * 3600);
-        let jobs = JobEngine::start(store.clone(), hub.clone(), generator, settings);
+        let auth = Arc::new(crate::http::auth::AuthState::new(&config.accounts));
+        let core = Core::new(store.clone(), hub.clone(), auth.limits);
+        let jobs = JobEngine::start(core.clone(), generator, settings);
         let state = AppState {
+            core,
             store,
             hub,
             jobs: jobs.clone(),
             shutdown: CancellationToken::new(),
             metrics_token: config.ops.metrics_token.as_deref().map(Arc::from),
-            auth: Arc::new(crate::http::auth::AuthState::new(&config.accounts)),
+            auth,
         };
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -152,12 +157,9 @@ pub async fn worker(
     crate::telemetry::prometheus();
     let mut settings = jobs.settings();
     settings.retention = Duration::from_secs(ops.retention_days * 24 * 3600);
-    let engine: Arc<JobEngine> = JobEngine::start(
-        store.clone(),
-        StatusHub::new(),
-        build_generator(&generator)?,
-        settings,
-    );
+    // A worker starts no generations, so no limits apply to it.
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let engine: Arc<JobEngine> = JobEngine::start(core, build_generator(&generator)?, settings);
     let shutdown = CancellationToken::new();
     let health = match health_bind {
         Some(bind) => {

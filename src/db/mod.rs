@@ -3,6 +3,10 @@
 //! from the state it expects (never read-then-write).
 
 pub mod copy;
+#[macro_use]
+mod sql;
+#[macro_use]
+mod shared;
 mod postgres;
 mod sqlite;
 
@@ -74,6 +78,15 @@ fn is_connection_lost(code: Option<&str>) -> bool {
     code.is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300"))
 }
 
+impl StoreError {
+    /// A unique index refused the write: a racing transaction stored the same thing first.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Other(err)
+            if matches!(err.downcast_ref::<sqlx::Error>(),
+                Some(sqlx::Error::Database(db)) if db.is_unique_violation()))
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A position in a newest-first listing: the last item's creation time and id.
@@ -97,7 +110,7 @@ impl Cursor {
     }
 }
 
-/// What `create_generation` did.
+/// What an admission (`Core::admit`) did.
 #[derive(Debug, Clone)]
 pub enum GenerateOutcome {
     /// A new blueprint and its job were stored.
@@ -195,6 +208,40 @@ pub enum Finish {
     },
 }
 
+/// The columns ending a generation sets, as both drivers store them.
+pub(crate) struct FinishValues {
+    pub status: &'static str,
+    pub error_code: Option<&'static str>,
+    pub error: Option<String>,
+    pub quality_score: Option<i64>,
+    pub quality_json: Option<String>,
+}
+
+impl Finish {
+    pub(crate) fn values(&self) -> StoreResult<FinishValues> {
+        Ok(match self {
+            Finish::Completed { quality } => FinishValues {
+                status: "completed",
+                error_code: None,
+                error: None,
+                quality_score: quality.as_ref().map(|q| q.score),
+                quality_json: quality
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .context("Failed to encode the blueprint quality")?,
+            },
+            Finish::Failed { code, message } => FinishValues {
+                status: "error",
+                error_code: Some(code.as_str()),
+                error: Some(message.clone()),
+                quality_score: None,
+                quality_json: None,
+            },
+        })
+    }
+}
+
 /// A queued or running generation, or one that ended recently, for the jobs dashboard.
 #[derive(Debug, Clone)]
 pub struct JobListing {
@@ -238,7 +285,7 @@ pub struct NewApiToken {
     pub expires_at: Option<i64>,
 }
 
-/// What `create_user` did.
+/// What `Core::create_user` did.
 #[derive(Debug, Clone)]
 pub enum SignupOutcome {
     Created(User),
@@ -261,6 +308,93 @@ pub enum Reservation {
     /// The claim at this index is full; the event that filled it (the `limit`-th newest)
     /// happened at `filling_at`. Nothing was noted.
     Refused { claim: usize, filling_at: i64 },
+}
+
+/// A session or API token found by the hash of its secret.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub user: User,
+    /// The session's or token's id.
+    pub id: Uuid,
+    /// When it was last noted as seen or used.
+    pub last_used_at: Option<i64>,
+}
+
+/// One write transaction of a driver, with the primitives the core composes its rules from
+/// (admission of a generation, the first account). Each primitive is one statement; which
+/// rows they read and in what order is the core's business. Dropped without [`Self::commit`],
+/// the transaction rolls back.
+#[async_trait]
+pub trait WriteTx: Send {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// Makes every transaction that calls this for the same user take turns, until commit:
+    /// a row lock on PostgreSQL; nothing on SQLite, whose write transactions already do.
+    async fn lock_user(&mut self, user_id: Uuid) -> StoreResult<()>;
+    /// Whether the topic exists and belongs to `owner_id`; with the topic's row locked (as
+    /// [`Self::lock_user`] locks a user's), so that one topic's admissions take turns.
+    async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool>;
+    /// Forgets the topic's idempotency key if it was stored before `cutoff`.
+    async fn forget_idempotency_key(
+        &mut self,
+        topic_id: Uuid,
+        key: &str,
+        cutoff: i64,
+    ) -> StoreResult<()>;
+    /// The blueprint the topic's idempotency key started.
+    async fn idempotent_blueprint(
+        &mut self,
+        topic_id: Uuid,
+        key: &str,
+    ) -> StoreResult<Option<Blueprint>>;
+    /// The topic's queued or running generation.
+    async fn active_generation_of_topic(&mut self, topic_id: Uuid) -> StoreResult<Option<Uuid>>;
+    /// How many generations of the owner's topics are queued or running.
+    async fn count_active_generations(&mut self, owner_id: Uuid) -> StoreResult<i64>;
+    /// How many generations the user started after `since`, and when the oldest of them was.
+    async fn generation_starts_since(
+        &mut self,
+        user_id: Uuid,
+        since: i64,
+    ) -> StoreResult<(i64, Option<i64>)>;
+    async fn note_generation_start(&mut self, user_id: Uuid, at: i64) -> StoreResult<()>;
+    /// Stores a queued blueprint and its job. The partial unique index on active blueprints
+    /// refuses a second active one of the topic (a unique violation).
+    async fn insert_generation(
+        &mut self,
+        blueprint_id: Uuid,
+        topic_id: Uuid,
+        target_terminal_objectives: i64,
+        now: i64,
+    ) -> StoreResult<Blueprint>;
+    async fn insert_idempotency_key(
+        &mut self,
+        topic_id: Uuid,
+        key: &str,
+        blueprint_id: Uuid,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// Makes every transaction that calls this for the same throttling key take turns, until
+    /// commit, in every process sharing the database (an advisory lock on PostgreSQL, as rows
+    /// cannot be locked before they exist; nothing on SQLite, whose write transactions
+    /// already take turns).
+    async fn lock_throttle_key(&mut self, key: &str) -> StoreResult<()>;
+    /// The `limit`-th newest event of `key` after `since`, when there is one: the key is full.
+    async fn throttle_event_filling(
+        &mut self,
+        key: &str,
+        since: i64,
+        limit: i64,
+    ) -> StoreResult<Option<i64>>;
+    async fn note_throttle_event(&mut self, key: &str, at: i64) -> StoreResult<()>;
+
+    /// How many accounts there are besides the built-in local user.
+    async fn count_accounts(&mut self) -> StoreResult<i64>;
+    /// Stores an account; `None` when the email is taken.
+    async fn insert_user(&mut self, new: &NewUser, is_admin: bool) -> StoreResult<Option<User>>;
+    /// Gives every topic of `from` to `to`.
+    async fn hand_over_topics(&mut self, from: Uuid, to: Uuid) -> StoreResult<()>;
 }
 
 /// A change announced by the database, for processes that share it.
@@ -289,15 +423,16 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Stores an account. The first account besides the built-in local user is made an admin
-    /// and takes over the local user's topics (data stored while `QUIZMASTER_AUTH` was off).
-    async fn create_user(&self, new: &NewUser) -> StoreResult<SignupOutcome>;
+    /// Begins a write transaction for the core to compose primitives in (see [`WriteTx`]).
+    async fn begin_write(&self) -> StoreResult<Box<dyn WriteTx>>;
+
     /// The user with this (normalized) email and their password hash, if they have one.
     async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>>;
     async fn create_session(&self, new: &NewSessionRow) -> StoreResult<()>;
-    /// The user of an unexpired session, and which session it is; notes when it was last seen
-    /// (at most once a minute, so that reading with a session is not a write per request).
-    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, Uuid)>>;
+    /// The user of an unexpired session, with the session's id and when it was last seen.
+    async fn session_by_hash(&self, token_hash: &str, now: i64) -> StoreResult<Option<Credential>>;
+    /// Notes that the session was seen at `now`.
+    async fn touch_session(&self, id: Uuid, now: i64) -> StoreResult<()>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// The user's unexpired sessions, newest first.
     async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionInfo>>;
@@ -309,10 +444,14 @@ pub trait Store: Send + Sync + 'static {
     async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>>;
     /// `false` when the user has no such token.
     async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool>;
-    /// The user of an unexpired API token, and which token it is; notes when it was last used
-    /// (at most once a minute, so that reading with a token is not a write per request).
-    async fn api_token_user(&self, token_hash: &str, now: i64)
-        -> StoreResult<Option<(User, Uuid)>>;
+    /// The user of an unexpired API token, with the token's id and when it was last used.
+    async fn api_token_by_hash(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<Credential>>;
+    /// Notes that the API token was used at `now`.
+    async fn touch_api_token(&self, id: Uuid, now: i64) -> StoreResult<()>;
     /// Reserves one attempt under every claim's key, atomically and across processes: when
     /// each key has fewer than its `limit` events since its `since`, one event is noted under
     /// each (at `at`) and the answer is `Reserved`; otherwise nothing is noted. Parallel
@@ -321,7 +460,32 @@ pub trait Store: Send + Sync + 'static {
         &self,
         claims: &[ThrottleClaim],
         at: i64,
-    ) -> StoreResult<Reservation>;
+    ) -> StoreResult<Reservation> {
+        let mut tx = self.begin_write().await?;
+        // Keys are locked in sorted order, so that two reservations never wait on each other.
+        let mut keys: Vec<&str> = claims.iter().map(|c| c.key.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            tx.lock_throttle_key(key).await?;
+        }
+        for (index, claim) in claims.iter().enumerate() {
+            let filling = tx
+                .throttle_event_filling(&claim.key, claim.since, claim.limit)
+                .await?;
+            if let Some(filling_at) = filling {
+                return Ok(Reservation::Refused {
+                    claim: index,
+                    filling_at,
+                });
+            }
+        }
+        for claim in claims {
+            tx.note_throttle_event(&claim.key, at).await?;
+        }
+        tx.commit().await?;
+        Ok(Reservation::Reserved)
+    }
     /// Gives back reserved attempts: removes one event noted at `at` under each key.
     async fn release_throttle_events(&self, keys: &[String], at: i64) -> StoreResult<()>;
     /// Whether an account (including the built-in local user) has this (normalized) email.
@@ -356,9 +520,6 @@ pub trait Store: Send + Sync + 'static {
     /// `None` when there was no such topic; otherwise the generations it cancelled.
     async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>>;
 
-    /// Inserts the blueprint and its job in one transaction, after checking (in it) that the
-    /// topic belongs to `new.owner_id` and that the owner's limits allow another generation.
-    async fn create_generation(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome>;
     async fn get_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<BlueprintLookup>;
     async fn get_blueprint_by_id(&self, id: Uuid) -> StoreResult<Option<Blueprint>>;
     async fn get_objectives(&self, blueprint_id: Uuid) -> StoreResult<Vec<TerminalObjective>>;

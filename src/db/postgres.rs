@@ -13,6 +13,7 @@ use sqlx::{Postgres, Row, Transaction};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::sql;
 use super::*;
 use crate::domain::blueprint::{CANCELLED_MESSAGE, TIMEOUT_MESSAGE, WORKER_LOST_MESSAGE};
 use crate::domain::objective::{Objective, TerminalObjective};
@@ -22,23 +23,6 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 const STATUS_CHANNEL: &str = "quizmaster_status";
 const JOBS_CHANNEL: &str = "quizmaster_jobs";
-
-macro_rules! blueprint_columns {
-    () => {
-        "b.id, b.topic_id, b.status, b.title, b.description, b.terminal_objectives_count, \
-         b.enabling_objectives_count, b.target_terminal_objectives, b.error, b.error_code, \
-         b.attempt, b.created_at, b.generation_started_at, b.finished_at, b.version, b.updated_at, \
-         b.quality_json"
-    };
-}
-
-macro_rules! returning_blueprint {
-    () => {
-        " RETURNING id, topic_id, status, title, description, terminal_objectives_count, \
-         enabling_objectives_count, target_terminal_objectives, error, error_code, attempt, \
-         created_at, generation_started_at, finished_at, version, updated_at, quality_json"
-    };
-}
 
 /// Closes the query that ends generations in a CTE named `$cte`: their job rows are finished in
 /// the same statement (`$now` is the placeholder holding the time), and the ended blueprints
@@ -86,280 +70,86 @@ impl PostgresStore {
             url: redact_url(url),
         })
     }
-}
 
-/// Whether an error is a unique violation of the named constraint or index.
-fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
-    match err {
-        sqlx::Error::Database(db) => {
-            db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint)
-        }
-        _ => false,
+    async fn write_tx(&self) -> Result<DbTx, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// Runs one write; a statement commits (and reports a failed commit) by itself.
+    async fn write_optional(&self, query: DbQuery<'_>) -> Result<Option<PgRow>, sqlx::Error> {
+        query.fetch_optional(&self.pool).await
+    }
+
+    /// [`Self::write_optional`] for a statement without `RETURNING`: the rows it changed.
+    async fn write_execute(&self, query: DbQuery<'_>) -> Result<u64, sqlx::Error> {
+        Ok(query.execute(&self.pool).await?.rows_affected())
     }
 }
+
+/// A write transaction. PostgreSQL runs many at once, so the rules that count rows (one active
+/// generation per topic, the limits, the first account) take row locks through
+/// [`WriteTx::lock_owned_topic`] and [`WriteTx::lock_user`] to take turns.
+struct PgTx(Transaction<'static, Postgres>);
+
+write_tx_impl!(PgTx {
+    async fn lock_throttle_key(&mut self, key: &str) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 16))")
+            .bind(key.to_string())
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
+
+    async fn lock_user(&mut self, user_id: Uuid) -> StoreResult<()> {
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool> {
+        let found = sqlx::query("SELECT id FROM topics WHERE id = $1 AND owner_id = $2 FOR UPDATE")
+            .bind(topic_id)
+            .bind(owner_id)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(found.is_some())
+    }
+});
 
 fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("invalid {what} {value:?} in the database").into())
 }
 
-fn topic_from_row(row: &PgRow) -> Result<Topic, sqlx::Error> {
-    Ok(Topic {
-        id: row.try_get("id")?,
-        title: row.try_get("title")?,
-        description: row.try_get("description")?,
-        source_text: row.try_get("source_text")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+type DbQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+type DbTx = Transaction<'static, Postgres>;
+type DbRow = PgRow;
+
+/// Ids are stored as `uuid`.
+fn db_id(id: Uuid) -> Uuid {
+    id
 }
 
-fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        is_admin: row.try_get("is_admin")?,
-        created_at: row.try_get("created_at")?,
-    })
+fn uuid_col(row: &PgRow, col: &str) -> Result<Uuid, sqlx::Error> {
+    row.try_get(col)
 }
 
-fn api_token_from_row(row: &PgRow) -> Result<ApiTokenInfo, sqlx::Error> {
-    Ok(ApiTokenInfo {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
+fn opt_uuid_col(row: &PgRow, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    row.try_get(col)
 }
 
-fn blueprint_from_row(row: &PgRow) -> Result<Blueprint, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    let error_code: Option<String> = row.try_get("error_code")?;
-    let quality_json: Option<String> = row.try_get("quality_json")?;
-    Ok(Blueprint {
-        id: row.try_get("id")?,
-        topic_id: row.try_get("topic_id")?,
-        status: BlueprintStatus::parse(&status).ok_or_else(|| decode_err("status", &status))?,
-        title: row.try_get("title")?,
-        description: row.try_get("description")?,
-        terminal_objectives_count: row.try_get("terminal_objectives_count")?,
-        enabling_objectives_count: row.try_get("enabling_objectives_count")?,
-        target_terminal_objectives: row.try_get("target_terminal_objectives")?,
-        error: row.try_get("error")?,
-        error_code: match error_code {
-            Some(code) => Some(ErrorCode::parse(&code).ok_or_else(|| decode_err("code", &code))?),
-            None => None,
-        },
-        attempt: row.try_get("attempt")?,
-        created_at: row.try_get("created_at")?,
-        generation_started_at: row.try_get("generation_started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        version: row.try_get("version")?,
-        updated_at: row.try_get("updated_at")?,
-        quality: match quality_json {
-            // Unreadable quality is shown as none rather than failing the whole blueprint.
-            Some(json) => serde_json::from_str(&json).ok().map(Box::new),
-            None => None,
-        },
-    })
-}
+shared_rows!();
 
 fn blueprints_from_rows(rows: &[PgRow]) -> Result<Vec<Blueprint>, sqlx::Error> {
     rows.iter().map(blueprint_from_row).collect()
 }
 
-fn objective_from_row(row: &PgRow) -> Result<Objective, sqlx::Error> {
-    let level: String = row.try_get("bloom_level")?;
-    Ok(Objective {
-        id: row.try_get("id")?,
-        position: row.try_get("position")?,
-        text: row.try_get("text")?,
-        bloom_level: BloomLevel::parse(&level).ok_or_else(|| decode_err("level", &level))?,
-        verb: row.try_get("verb")?,
-        condition: row.try_get("condition")?,
-        criterion: row.try_get("criterion")?,
-        // NULL for objectives stored before migration 0004.
-        evidence: row.try_get("evidence")?,
-    })
-}
-
-async fn insert_objective(
-    tx: &mut Transaction<'static, Postgres>,
-    blueprint_id: Uuid,
-    terminal_id: Option<Uuid>,
-    position: i64,
-    draft: &ObjectiveDraft,
-) -> Result<Uuid, sqlx::Error> {
-    let id = Uuid::now_v7();
-    let query = match terminal_id {
-        None => sqlx::query(
-            "INSERT INTO terminal_objectives \
-             (id, blueprint_id, position, text, bloom_level, verb, condition, criterion, \
-              evidence) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(id)
-        .bind(blueprint_id),
-        Some(terminal_id) => sqlx::query(
-            "INSERT INTO enabling_objectives \
-             (id, terminal_objective_id, blueprint_id, position, text, bloom_level, verb, \
-              condition, criterion, evidence) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(id)
-        .bind(terminal_id)
-        .bind(blueprint_id),
-    };
-    query
-        .bind(position)
-        .bind(draft.text.clone())
-        .bind(draft.bloom_level.as_str())
-        .bind(draft.verb.clone())
-        .bind(draft.condition.clone())
-        .bind(draft.criterion.clone())
-        // Cut to the contract's limit by the domain before it reaches the database.
-        .bind(draft.stored_evidence())
-        .execute(&mut **tx)
-        .await?;
-    Ok(id)
-}
-
-impl PostgresStore {
-    /// One attempt at `create_generation`; a racing insert surfaces as a unique violation.
-    async fn try_create_generation(
-        &self,
-        new: &NewGeneration,
-    ) -> Result<GenerateOutcome, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        // Lock the topic row: concurrent generate calls for one topic queue up here, so the
-        // loser sees the winner's blueprint instead of failing on the unique index.
-        let topic = sqlx::query("SELECT id FROM topics WHERE id = $1 AND owner_id = $2 FOR UPDATE")
-            .bind(new.topic_id)
-            .bind(new.owner_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if topic.is_none() {
-            return Ok(GenerateOutcome::TopicNotFound);
-        }
-        if let Some(key) = &new.idempotency_key {
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE topic_id = $1 AND key = $2 AND created_at < $3",
-            )
-            .bind(new.topic_id)
-            .bind(key.clone())
-            .bind(new.idempotency_cutoff)
-            .execute(&mut *tx)
-            .await?;
-            let replay = sqlx::query(concat!(
-                "SELECT ",
-                blueprint_columns!(),
-                " FROM idempotency_keys k JOIN blueprints b ON b.id = k.blueprint_id \
-                 WHERE k.topic_id = $1 AND k.key = $2"
-            ))
-            .bind(new.topic_id)
-            .bind(key.clone())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = replay {
-                let blueprint = blueprint_from_row(&row)?;
-                tx.commit().await?;
-                return Ok(GenerateOutcome::Replayed(blueprint));
-            }
-        }
-        let active = sqlx::query(
-            "SELECT id FROM blueprints WHERE topic_id = $1 AND status IN ('queued', 'generating')",
-        )
-        .bind(new.topic_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = active {
-            return Ok(GenerateOutcome::InProgress {
-                active_blueprint_id: row.try_get("id")?,
-            });
-        }
-        if new.limits != GenerationLimits::default() {
-            // Lock the owner's row: one user's generate calls (on any of their topics) take
-            // turns here, so two parallel requests cannot both count room for one more. The
-            // lock order (topic, then user) is the same for every caller.
-            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-                .bind(new.owner_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if new.limits.max_active > 0 {
-            let active: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM blueprints b JOIN topics t ON t.id = b.topic_id \
-                 WHERE t.owner_id = $1 AND b.status IN ('queued', 'generating')",
-            )
-            .bind(new.owner_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if active >= i64::from(new.limits.max_active) {
-                return Ok(GenerateOutcome::ActiveLimitReached {
-                    limit: new.limits.max_active,
-                });
-            }
-        }
-        if new.limits.per_minute > 0 {
-            let window = sqlx::query(
-                "SELECT COUNT(*) AS started, MIN(started_at) AS oldest FROM generation_starts \
-                 WHERE user_id = $1 AND started_at > $2",
-            )
-            .bind(new.owner_id)
-            .bind(new.now - RATE_WINDOW_MS)
-            .fetch_one(&mut *tx)
-            .await?;
-            let started: i64 = window.try_get("started")?;
-            if started >= i64::from(new.limits.per_minute) {
-                let oldest: Option<i64> = window.try_get("oldest")?;
-                // Clamped: a racing request whose clock read came later may hold the oldest slot.
-                let wait = oldest.unwrap_or(new.now) + RATE_WINDOW_MS - new.now;
-                return Ok(GenerateOutcome::RateLimited {
-                    retry_after_ms: wait.clamp(1, RATE_WINDOW_MS),
-                });
-            }
-            sqlx::query("INSERT INTO generation_starts (user_id, started_at) VALUES ($1, $2)")
-                .bind(new.owner_id)
-                .bind(new.now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let inserted = sqlx::query(concat!(
-            "INSERT INTO blueprints (id, topic_id, status, target_terminal_objectives, \
-             created_at, updated_at) VALUES ($1, $2, 'queued', $3, $4, $4)",
-            returning_blueprint!()
-        ))
-        .bind(new.blueprint_id)
-        .bind(new.topic_id)
-        .bind(new.target_terminal_objectives)
-        .bind(new.now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let blueprint = blueprint_from_row(&inserted)?;
-        sqlx::query("INSERT INTO generation_jobs (blueprint_id, enqueued_at) VALUES ($1, $2)")
-            .bind(new.blueprint_id)
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(key) = &new.idempotency_key {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (topic_id, key, blueprint_id, created_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(new.topic_id)
-            .bind(key.clone())
-            .bind(new.blueprint_id)
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(GenerateOutcome::Created(blueprint))
-    }
-}
-
-#[async_trait]
-impl Store for PostgresStore {
+store_impl!(PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
         // sqlx takes an advisory lock around migrations, so processes starting at once apply
         // them one after another.
@@ -367,11 +157,6 @@ impl Store for PostgresStore {
             .run(&self.pool)
             .await
             .context("Failed to apply the PostgreSQL migrations")?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
@@ -386,142 +171,8 @@ impl Store for PostgresStore {
         Ok(Some(rx))
     }
 
-    async fn create_user(&self, new: &NewUser) -> StoreResult<SignupOutcome> {
-        let mut tx = self.pool.begin().await?;
-        // Lock the local user's row: sign-ups take turns here, so two at once on an empty
-        // database cannot both become the first admin.
-        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-            .bind(LOCAL_USER_ID)
-            .execute(&mut *tx)
-            .await?;
-        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id <> $1")
-            .bind(LOCAL_USER_ID)
-            .fetch_one(&mut *tx)
-            .await?;
-        let first = others == 0;
-        let row = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, is_admin, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING \
-             RETURNING id, email, is_admin, created_at",
-        )
-        .bind(new.id)
-        .bind(new.email.clone())
-        .bind(new.password_hash.clone())
-        .bind(first)
-        .bind(new.now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(SignupOutcome::EmailTaken);
-        };
-        let user = user_from_row(&row)?;
-        if first {
-            sqlx::query("UPDATE topics SET owner_id = $1 WHERE owner_id = $2")
-                .bind(user.id)
-                .bind(LOCAL_USER_ID)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(SignupOutcome::Created(user))
-    }
-
-    async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
-        let row = sqlx::query(
-            "SELECT id, email, is_admin, created_at, password_hash FROM users \
-             WHERE email = $1 AND password_hash IS NOT NULL",
-        )
-        .bind(email.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row
-            .map(|row| Ok::<_, sqlx::Error>((user_from_row(&row)?, row.try_get("password_hash")?)))
-            .transpose()?)
-    }
-
-    async fn create_session(&self, new: &NewSessionRow) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, client) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6)",
-        )
-        .bind(new.id)
-        .bind(new.token_hash.clone())
-        .bind(new.user_id)
-        .bind(new.now)
-        .bind(new.expires_at)
-        .bind(new.client.clone())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, Uuid)>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, s.id AS session_id, s.last_seen_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(token_hash.to_string())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let session_id: Uuid = row.try_get("session_id")?;
-        let last_seen_at: i64 = row.try_get("last_seen_at")?;
-        if last_seen_at < now - 60_000 {
-            // Only a note for the sessions list: a failed write must not refuse the request.
-            if let Err(err) = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(session_id)
-                .execute(&self.pool)
-                .await
-            {
-                tracing::warn!(error = %err, "could not note when a session was seen");
-            }
-        }
-        Ok(Some((user_from_row(&row)?, session_id)))
-    }
-
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionInfo>> {
-        let rows = sqlx::query(
-            "SELECT id, created_at, last_seen_at, expires_at, client FROM sessions \
-             WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC",
-        )
-        .bind(user_id)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                Ok::<_, sqlx::Error>(SessionInfo {
-                    id: row.try_get("id")?,
-                    created_at: row.try_get("created_at")?,
-                    last_seen_at: row.try_get("last_seen_at")?,
-                    expires_at: row.try_get("expires_at")?,
-                    client: row.try_get("client")?,
-                    current: false,
-                })
-            })
-            .collect::<Result<_, _>>()?)
-    }
-
-    async fn delete_user_session(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
-        let deleted = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted > 0)
+    async fn begin_write(&self) -> StoreResult<Box<dyn WriteTx>> {
+        Ok(Box::new(PgTx(self.pool.begin().await?)))
     }
 
     async fn delete_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64> {
@@ -533,124 +184,6 @@ impl Store for PostgresStore {
                 .await?
                 .rows_affected();
         Ok(deleted)
-    }
-
-    async fn create_api_token(&self, new: &NewApiToken) -> StoreResult<ApiTokenInfo> {
-        let row = sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             RETURNING id, name, created_at, last_used_at, expires_at",
-        )
-        .bind(new.id)
-        .bind(new.user_id)
-        .bind(new.name.clone())
-        .bind(new.token_hash.clone())
-        .bind(new.now)
-        .bind(new.expires_at)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(api_token_from_row(&row)?)
-    }
-
-    async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>> {
-        let rows = sqlx::query(
-            "SELECT id, name, created_at, last_used_at, expires_at FROM api_tokens \
-             WHERE user_id = $1 ORDER BY created_at, id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(api_token_from_row)
-            .collect::<Result<_, _>>()?)
-    }
-
-    async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
-        let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted > 0)
-    }
-
-    async fn api_token_user(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<Option<(User, Uuid)>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, t.id AS token_id, t.last_used_at \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
-        )
-        .bind(token_hash.to_string())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let token_id: Uuid = row.try_get("token_id")?;
-        let last_used_at: Option<i64> = row.try_get("last_used_at")?;
-        if last_used_at.is_none_or(|at| at < now - 60_000) {
-            // Only a note for the token list: a failed write must not refuse the request.
-            if let Err(err) = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(token_id)
-                .execute(&self.pool)
-                .await
-            {
-                tracing::warn!(error = %err, "could not note when an API token was used");
-            }
-        }
-        Ok(Some((user_from_row(&row)?, token_id)))
-    }
-
-    async fn reserve_throttle_events(
-        &self,
-        claims: &[ThrottleClaim],
-        at: i64,
-    ) -> StoreResult<Reservation> {
-        // A transaction-scoped advisory lock per key serialises reservations of that key in
-        // every process sharing the database (rows cannot be locked before they exist). Keys
-        // are locked in sorted order so that two reservations never wait on each other.
-        let mut tx = self.pool.begin().await?;
-        let mut keys: Vec<&str> = claims.iter().map(|c| c.key.as_str()).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for key in keys {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 16))")
-                .bind(key.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (index, claim) in claims.iter().enumerate() {
-            let filling: Option<i64> = sqlx::query_scalar(
-                "SELECT at FROM throttle_events WHERE key = $1 AND at > $2 \
-                 ORDER BY at DESC LIMIT 1 OFFSET $3",
-            )
-            .bind(claim.key.clone())
-            .bind(claim.since)
-            .bind((claim.limit - 1).max(0))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(filling_at) = filling {
-                return Ok(Reservation::Refused {
-                    claim: index,
-                    filling_at,
-                });
-            }
-        }
-        for claim in claims {
-            sqlx::query("INSERT INTO throttle_events (key, at) VALUES ($1, $2)")
-                .bind(claim.key.clone())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(Reservation::Reserved)
     }
 
     async fn release_throttle_events(&self, keys: &[String], at: i64) -> StoreResult<()> {
@@ -667,31 +200,6 @@ impl Store for PostgresStore {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn email_registered(&self, email: &str) -> StoreResult<bool> {
-        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM users WHERE email = $1")
-            .bind(email.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
-    }
-
-    async fn clear_throttle_events(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM throttle_events WHERE key = $1")
-            .bind(key.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn topic_owner(&self, topic_id: Uuid) -> StoreResult<Option<Uuid>> {
-        Ok(
-            sqlx::query_scalar("SELECT owner_id FROM topics WHERE id = $1")
-                .bind(topic_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
     }
 
     async fn create_topic(
@@ -717,69 +225,6 @@ impl Store for PostgresStore {
         Ok(topic_from_row(&row)?)
     }
 
-    async fn list_topics(
-        &self,
-        owner_id: Uuid,
-        limit: i64,
-        after: Option<Cursor>,
-    ) -> StoreResult<Vec<Topic>> {
-        let (after_ms, after_id) = match after {
-            Some(c) => (c.created_at, c.id),
-            None => (i64::MAX, Uuid::max()),
-        };
-        let rows = sqlx::query(
-            "SELECT id, title, description, source_text, created_at, updated_at FROM topics \
-             WHERE owner_id = $4 AND (created_at, id) < ($1, $2) \
-             ORDER BY created_at DESC, id DESC LIMIT $3",
-        )
-        .bind(after_ms)
-        .bind(after_id)
-        .bind(limit)
-        .bind(owner_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(topic_from_row).collect::<Result<_, _>>()?)
-    }
-
-    async fn get_topic(&self, id: Uuid) -> StoreResult<Option<Topic>> {
-        let row = sqlx::query(
-            "SELECT id, title, description, source_text, created_at, updated_at \
-             FROM topics WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(topic_from_row).transpose()?)
-    }
-
-    async fn update_topic(
-        &self,
-        id: Uuid,
-        patch: &TopicPatch,
-        now: i64,
-    ) -> StoreResult<Option<Topic>> {
-        let row = sqlx::query(
-            "UPDATE topics SET \
-               title = CASE WHEN $1 THEN $2 ELSE title END, \
-               description = CASE WHEN $3 THEN $4 ELSE description END, \
-               source_text = CASE WHEN $5 THEN $6 ELSE source_text END, \
-               updated_at = $7 \
-             WHERE id = $8 \
-             RETURNING id, title, description, source_text, created_at, updated_at",
-        )
-        .bind(patch.title.is_some())
-        .bind(patch.title.clone())
-        .bind(patch.description.is_some())
-        .bind(patch.description.clone().flatten())
-        .bind(patch.source_text.is_some())
-        .bind(patch.source_text.clone().flatten())
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(topic_from_row).transpose()?)
-    }
-
     async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(concat!(
@@ -803,94 +248,6 @@ impl Store for PostgresStore {
             .rows_affected();
         tx.commit().await?;
         Ok((deleted > 0).then_some(cancelled))
-    }
-
-    async fn create_generation(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome> {
-        // The topic row lock serializes callers, but a retry is still the honest answer to a
-        // unique violation (e.g. the same idempotency key on two topics' rows is impossible,
-        // yet a racing insert elsewhere could hit the active-generation index).
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match self.try_create_generation(new).await {
-                Err(err)
-                    if tries < 3
-                        && (is_unique_violation(&err, "blueprints_one_active_per_topic")
-                            || is_unique_violation(&err, "idempotency_keys_pkey")) =>
-                {
-                    continue
-                }
-                other => return Ok(other?),
-            }
-        }
-    }
-
-    async fn get_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<BlueprintLookup> {
-        let row = sqlx::query(concat!(
-            "SELECT t.id AS topic_exists, ",
-            blueprint_columns!(),
-            " FROM topics t LEFT JOIN blueprints b ON b.id = $1 AND b.topic_id = t.id \
-             WHERE t.id = $2"
-        ))
-        .bind(id)
-        .bind(topic_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(BlueprintLookup::TopicNotFound);
-        };
-        let found: Option<Uuid> = row.try_get("id")?;
-        if found.is_none() {
-            return Ok(BlueprintLookup::BlueprintNotFound);
-        }
-        Ok(BlueprintLookup::Found(blueprint_from_row(&row)?))
-    }
-
-    async fn get_blueprint_by_id(&self, id: Uuid) -> StoreResult<Option<Blueprint>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            blueprint_columns!(),
-            " FROM blueprints b WHERE b.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(blueprint_from_row).transpose()?)
-    }
-
-    async fn get_objectives(&self, blueprint_id: Uuid) -> StoreResult<Vec<TerminalObjective>> {
-        let terminal_rows = sqlx::query(
-            "SELECT id, position, text, bloom_level, verb, condition, criterion, evidence \
-             FROM terminal_objectives WHERE blueprint_id = $1 ORDER BY position",
-        )
-        .bind(blueprint_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let enabling_rows = sqlx::query(
-            "SELECT terminal_objective_id, id, position, text, bloom_level, verb, condition, \
-             criterion, evidence FROM enabling_objectives WHERE blueprint_id = $1 \
-             ORDER BY terminal_objective_id, position",
-        )
-        .bind(blueprint_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut terminals = terminal_rows
-            .iter()
-            .map(|row| {
-                Ok(TerminalObjective {
-                    objective: objective_from_row(row)?,
-                    enabling_objectives: Vec::new(),
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        for row in &enabling_rows {
-            let parent: Uuid = row.try_get("terminal_objective_id")?;
-            let objective = objective_from_row(row)?;
-            if let Some(terminal) = terminals.iter_mut().find(|t| t.objective.id == parent) {
-                terminal.enabling_objectives.push(objective);
-            }
-        }
-        Ok(terminals)
     }
 
     async fn list_blueprints(
@@ -1079,113 +436,6 @@ impl Store for PostgresStore {
         }))
     }
 
-    async fn renew_lease(
-        &self,
-        id: Uuid,
-        attempt: i64,
-        now: i64,
-        lease_ms: i64,
-    ) -> StoreResult<bool> {
-        let renewed = sqlx::query(
-            "UPDATE generation_jobs j SET lease_expires_at = $1, heartbeat_at = $2 \
-             FROM blueprints b \
-             WHERE j.blueprint_id = $3 AND b.id = j.blueprint_id AND j.finished_at IS NULL \
-               AND j.worker_id IS NOT NULL AND b.attempt = $4 AND b.status = 'generating'",
-        )
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(id)
-        .bind(attempt)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(renewed > 0)
-    }
-
-    async fn release_lease(&self, id: Uuid, attempt: i64) -> StoreResult<bool> {
-        let released = sqlx::query(
-            "UPDATE generation_jobs j SET worker_id = NULL, lease_expires_at = NULL \
-             FROM blueprints b \
-             WHERE j.blueprint_id = $1 AND b.id = j.blueprint_id AND j.finished_at IS NULL \
-               AND b.attempt = $2 AND b.status = 'generating'",
-        )
-        .bind(id)
-        .bind(attempt)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(released > 0)
-    }
-
-    async fn append_terminal_objective(
-        &self,
-        id: Uuid,
-        attempt: i64,
-        position: i64,
-        draft: &TerminalDraft,
-        now: i64,
-    ) -> StoreResult<Option<Blueprint>> {
-        let mut tx = self.pool.begin().await?;
-        // The fence (see the SQLite backend); the row lock taken by this update also orders
-        // it against a concurrent cancel or claim.
-        let row = sqlx::query(concat!(
-            "UPDATE blueprints SET terminal_objectives_count = terminal_objectives_count + 1, \
-             enabling_objectives_count = enabling_objectives_count + $1, \
-             version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND attempt = $4 AND status = 'generating' \
-               AND terminal_objectives_count = $5",
-            returning_blueprint!()
-        ))
-        .bind(draft.enabling.len() as i64)
-        .bind(now)
-        .bind(id)
-        .bind(attempt)
-        .bind(position - 1)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let blueprint = blueprint_from_row(&row)?;
-        let terminal_id = insert_objective(
-            &mut tx,
-            id,
-            None,
-            blueprint.terminal_objectives_count,
-            &draft.objective,
-        )
-        .await?;
-        for (index, enabling) in draft.enabling.iter().enumerate() {
-            insert_objective(&mut tx, id, Some(terminal_id), index as i64 + 1, enabling).await?;
-        }
-        tx.commit().await?;
-        Ok(Some(blueprint))
-    }
-
-    async fn set_blueprint_summary(
-        &self,
-        id: Uuid,
-        attempt: i64,
-        title: &str,
-        description: &str,
-        now: i64,
-    ) -> StoreResult<Option<Blueprint>> {
-        let row = sqlx::query(concat!(
-            "UPDATE blueprints SET title = $1, description = $2, version = version + 1, \
-             updated_at = $3 WHERE id = $4 AND attempt = $5 AND status = 'generating'",
-            returning_blueprint!()
-        ))
-        .bind(title.to_string())
-        .bind(description.to_string())
-        .bind(now)
-        .bind(id)
-        .bind(attempt)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(blueprint_from_row).transpose()?)
-    }
-
     async fn finish_generation(
         &self,
         id: Uuid,
@@ -1193,16 +443,7 @@ impl Store for PostgresStore {
         finish: &Finish,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {
-        let (status, code, message, quality) = match finish {
-            Finish::Completed { quality } => ("completed", None, None, quality.as_ref()),
-            Finish::Failed { code, message } => {
-                ("error", Some(code.as_str()), Some(message.clone()), None)
-            }
-        };
-        let quality_json = quality
-            .map(serde_json::to_string)
-            .transpose()
-            .context("Failed to encode the blueprint quality")?;
+        let values = finish.values()?;
         let row = sqlx::query(concat!(
             "WITH ended AS ( \
                UPDATE blueprints SET status = $1, error_code = $2, error = $3, finished_at = $4, \
@@ -1211,14 +452,14 @@ impl Store for PostgresStore {
             returning_blueprint!(),
             finish_jobs_of!("ended", "$4")
         ))
-        .bind(status)
-        .bind(code)
-        .bind(message)
+        .bind(values.status)
+        .bind(values.error_code)
+        .bind(values.error)
         .bind(now)
         .bind(id)
         .bind(attempt)
-        .bind(quality.map(|q| q.score))
-        .bind(quality_json)
+        .bind(values.quality_score)
+        .bind(values.quality_json)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(blueprint_from_row).transpose()?)
@@ -1264,52 +505,7 @@ impl Store for PostgresStore {
         .await?;
         Ok(blueprints_from_rows(&rows)?)
     }
-
-    async fn queue_stats(&self) -> StoreResult<QueueStats> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM blueprints \
-             WHERE status = 'queued'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(QueueStats {
-            queued: row.try_get("queued")?,
-            oldest_queued_at: row.try_get("oldest")?,
-        })
-    }
-
-    async fn purge_history(&self, finished_before: i64, keys_before: i64) -> StoreResult<u64> {
-        // Plain conditional deletes: running them in several processes at once is harmless.
-        let jobs = sqlx::query(
-            "DELETE FROM generation_jobs WHERE finished_at IS NOT NULL AND finished_at < $1",
-        )
-        .bind(finished_before)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-            .bind(keys_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(keys_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let starts = sqlx::query("DELETE FROM generation_starts WHERE started_at < $1")
-            .bind(keys_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let failures = sqlx::query("DELETE FROM throttle_events WHERE at < $1")
-            .bind(keys_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(jobs + keys + sessions + starts + failures)
-    }
-}
+});
 
 /// Forwards NOTIFYs to the change feed until its receiver is dropped. Reconnects by itself
 /// after the database restarts; since notifications sent meanwhile are lost, every reconnect

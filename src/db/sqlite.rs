@@ -14,31 +14,13 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
+use super::sql;
 use super::*;
 use crate::domain::blueprint::{CANCELLED_MESSAGE, TIMEOUT_MESSAGE, WORKER_LOST_MESSAGE};
 use crate::domain::objective::{Objective, TerminalObjective};
 use crate::domain::{BloomLevel, ObjectiveDraft, LOCAL_USER_ID};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
-/// The blueprint columns, in the order `blueprint_from_row` reads them by name.
-macro_rules! blueprint_columns {
-    () => {
-        "b.id, b.topic_id, b.status, b.title, b.description, b.terminal_objectives_count, \
-         b.enabling_objectives_count, b.target_terminal_objectives, b.error, b.error_code, \
-         b.attempt, b.created_at, b.generation_started_at, b.finished_at, b.version, b.updated_at, \
-         b.quality_json"
-    };
-}
-
-/// The same columns for `RETURNING`, which takes no table alias.
-macro_rules! returning_blueprint {
-    () => {
-        " RETURNING id, topic_id, status, title, description, terminal_objectives_count, \
-         enabling_objectives_count, target_terminal_objectives, error, error_code, attempt, \
-         created_at, generation_started_at, finished_at, version, updated_at, quality_json"
-    };
-}
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -77,92 +59,77 @@ impl SqliteStore {
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
+
+    /// Runs one write in an explicit transaction: in autocommit mode the commit runs when the
+    /// statement is finished, after `RETURNING` already handed out its row, and a failed commit
+    /// (SQLITE_FULL) would go unreported while the row is rolled back.
+    async fn write_optional(&self, query: DbQuery<'_>) -> Result<Option<SqliteRow>, sqlx::Error> {
+        let mut tx = self.write_tx().await?;
+        let row = query.fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// [`Self::write_optional`] for a statement without `RETURNING`: the rows it changed.
+    async fn write_execute(&self, query: DbQuery<'_>) -> Result<u64, sqlx::Error> {
+        let mut tx = self.write_tx().await?;
+        let changed = query.execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(changed)
+    }
 }
+
+/// A write transaction. `BEGIN IMMEDIATE` took SQLite's write lock: until it ends, no other
+/// writer (in this process or another) runs, so counts read in it stay true until commit.
+struct SqliteTx(Transaction<'static, Sqlite>);
+
+write_tx_impl!(SqliteTx {
+    async fn lock_throttle_key(&mut self, _key: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
+
+    async fn lock_user(&mut self, _user_id: Uuid) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool> {
+        let found = sqlx::query("SELECT 1 FROM topics WHERE id = $1 AND owner_id = $2")
+            .bind(db_id(topic_id))
+            .bind(db_id(owner_id))
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(found.is_some())
+    }
+});
 
 fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("invalid {what} {value:?} in the database").into())
 }
 
+type DbQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
+type DbTx = Transaction<'static, Sqlite>;
+type DbRow = SqliteRow;
+
+/// Ids are stored as text.
+fn db_id(id: Uuid) -> String {
+    id.to_string()
+}
+
+fn opt_uuid_col(row: &SqliteRow, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    let text: Option<String> = row.try_get(col)?;
+    text.map(|text| Uuid::parse_str(&text).map_err(|_| decode_err("uuid", &text)))
+        .transpose()
+}
+
+shared_rows!();
+
 fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
     let text: String = row.try_get(col)?;
     Uuid::parse_str(&text).map_err(|_| decode_err("uuid", &text))
-}
-
-fn topic_from_row(row: &SqliteRow) -> Result<Topic, sqlx::Error> {
-    Ok(Topic {
-        id: uuid_col(row, "id")?,
-        title: row.try_get("title")?,
-        description: row.try_get("description")?,
-        source_text: row.try_get("source_text")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: uuid_col(row, "id")?,
-        email: row.try_get("email")?,
-        is_admin: row.try_get("is_admin")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn api_token_from_row(row: &SqliteRow) -> Result<ApiTokenInfo, sqlx::Error> {
-    Ok(ApiTokenInfo {
-        id: uuid_col(row, "id")?,
-        name: row.try_get("name")?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
-}
-
-fn blueprint_from_row(row: &SqliteRow) -> Result<Blueprint, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    let error_code: Option<String> = row.try_get("error_code")?;
-    let quality_json: Option<String> = row.try_get("quality_json")?;
-    Ok(Blueprint {
-        id: uuid_col(row, "id")?,
-        topic_id: uuid_col(row, "topic_id")?,
-        status: BlueprintStatus::parse(&status).ok_or_else(|| decode_err("status", &status))?,
-        title: row.try_get("title")?,
-        description: row.try_get("description")?,
-        terminal_objectives_count: row.try_get("terminal_objectives_count")?,
-        enabling_objectives_count: row.try_get("enabling_objectives_count")?,
-        target_terminal_objectives: row.try_get("target_terminal_objectives")?,
-        error: row.try_get("error")?,
-        error_code: match error_code {
-            Some(code) => Some(ErrorCode::parse(&code).ok_or_else(|| decode_err("code", &code))?),
-            None => None,
-        },
-        attempt: row.try_get("attempt")?,
-        created_at: row.try_get("created_at")?,
-        generation_started_at: row.try_get("generation_started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        version: row.try_get("version")?,
-        updated_at: row.try_get("updated_at")?,
-        quality: match quality_json {
-            // Unreadable quality is shown as none rather than failing the whole blueprint.
-            Some(json) => serde_json::from_str(&json).ok().map(Box::new),
-            None => None,
-        },
-    })
-}
-
-fn objective_from_row(row: &SqliteRow) -> Result<Objective, sqlx::Error> {
-    let level: String = row.try_get("bloom_level")?;
-    Ok(Objective {
-        id: uuid_col(row, "id")?,
-        position: row.try_get("position")?,
-        text: row.try_get("text")?,
-        bloom_level: BloomLevel::parse(&level).ok_or_else(|| decode_err("level", &level))?,
-        verb: row.try_get("verb")?,
-        condition: row.try_get("condition")?,
-        criterion: row.try_get("criterion")?,
-        // NULL for objectives stored before migration 0004.
-        evidence: row.try_get("evidence")?,
-    })
 }
 
 /// Ends every active generation of a topic in `cancelled`, inside the caller's transaction.
@@ -209,49 +176,7 @@ async fn finish_job(
     Ok(())
 }
 
-async fn insert_objective(
-    tx: &mut Transaction<'static, Sqlite>,
-    blueprint_id: Uuid,
-    terminal_id: Option<Uuid>,
-    position: i64,
-    draft: &ObjectiveDraft,
-) -> Result<Uuid, sqlx::Error> {
-    let id = Uuid::now_v7();
-    let query = match terminal_id {
-        None => sqlx::query(
-            "INSERT INTO terminal_objectives \
-             (id, blueprint_id, position, text, bloom_level, verb, condition, criterion, \
-              evidence) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id.to_string())
-        .bind(blueprint_id.to_string()),
-        Some(terminal_id) => sqlx::query(
-            "INSERT INTO enabling_objectives \
-             (id, terminal_objective_id, blueprint_id, position, text, bloom_level, verb, \
-              condition, criterion, evidence) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id.to_string())
-        .bind(terminal_id.to_string())
-        .bind(blueprint_id.to_string()),
-    };
-    query
-        .bind(position)
-        .bind(draft.text.clone())
-        .bind(draft.bloom_level.as_str())
-        .bind(draft.verb.clone())
-        .bind(draft.condition.clone())
-        .bind(draft.criterion.clone())
-        // Cut to the contract's limit by the domain before it reaches the database.
-        .bind(draft.stored_evidence())
-        .execute(&mut **tx)
-        .await?;
-    Ok(id)
-}
-
-#[async_trait]
-impl Store for SqliteStore {
+store_impl!(SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR
             .run(&self.pool)
@@ -260,151 +185,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
     fn describe(&self) -> String {
         self.url.clone()
     }
 
-    async fn create_user(&self, new: &NewUser) -> StoreResult<SignupOutcome> {
-        let mut tx = self.write_tx().await?;
-        let local = LOCAL_USER_ID.to_string();
-        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id <> ?")
-            .bind(local.clone())
-            .fetch_one(&mut *tx)
-            .await?;
-        let first = others == 0;
-        let row = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, is_admin, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING \
-             RETURNING id, email, is_admin, created_at",
-        )
-        .bind(new.id.to_string())
-        .bind(new.email.clone())
-        .bind(new.password_hash.clone())
-        .bind(first)
-        .bind(new.now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(SignupOutcome::EmailTaken);
-        };
-        let user = user_from_row(&row)?;
-        if first {
-            sqlx::query("UPDATE topics SET owner_id = ? WHERE owner_id = ?")
-                .bind(user.id.to_string())
-                .bind(local)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(SignupOutcome::Created(user))
-    }
-
-    async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
-        let row = sqlx::query(
-            "SELECT id, email, is_admin, created_at, password_hash FROM users \
-             WHERE email = ? AND password_hash IS NOT NULL",
-        )
-        .bind(email.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row
-            .map(|row| Ok::<_, sqlx::Error>((user_from_row(&row)?, row.try_get("password_hash")?)))
-            .transpose()?)
-    }
-
-    async fn create_session(&self, new: &NewSessionRow) -> StoreResult<()> {
-        let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, client) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(new.id.to_string())
-        .bind(new.token_hash.clone())
-        .bind(new.user_id.to_string())
-        .bind(new.now)
-        .bind(new.now)
-        .bind(new.expires_at)
-        .bind(new.client.clone())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, Uuid)>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, s.id AS session_id, s.last_seen_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ? AND s.expires_at > ?",
-        )
-        .bind(token_hash.to_string())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let session_id = uuid_col(&row, "session_id")?;
-        let last_seen_at: Option<i64> = row.try_get("last_seen_at")?;
-        if last_seen_at.is_none_or(|at| at < now - 60_000) {
-            // Only a note for the sessions list: a failed write must not refuse the request.
-            if let Err(err) = sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ?")
-                .bind(now)
-                .bind(session_id.to_string())
-                .execute(&self.pool)
-                .await
-            {
-                tracing::warn!(error = %err, "could not note when a session was seen");
-            }
-        }
-        Ok(Some((user_from_row(&row)?, session_id)))
-    }
-
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-            .bind(token_hash.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionInfo>> {
-        let rows = sqlx::query(
-            "SELECT id, created_at, last_seen_at, expires_at, client FROM sessions \
-             WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC",
-        )
-        .bind(user_id.to_string())
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let created_at: i64 = row.try_get("created_at")?;
-                let last_seen_at: Option<i64> = row.try_get("last_seen_at")?;
-                Ok::<_, sqlx::Error>(SessionInfo {
-                    id: uuid_col(row, "id")?,
-                    created_at,
-                    last_seen_at: last_seen_at.unwrap_or(created_at),
-                    expires_at: row.try_get("expires_at")?,
-                    client: row.try_get("client")?,
-                    current: false,
-                })
-            })
-            .collect::<Result<_, _>>()?)
-    }
-
-    async fn delete_user_session(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
-        let deleted = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
-            .bind(id.to_string())
-            .bind(user_id.to_string())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted > 0)
+    async fn begin_write(&self) -> StoreResult<Box<dyn WriteTx>> {
+        Ok(Box::new(SqliteTx(self.write_tx().await?)))
     }
 
     async fn delete_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64> {
@@ -416,116 +202,6 @@ impl Store for SqliteStore {
             .await?
             .rows_affected();
         Ok(deleted)
-    }
-
-    async fn create_api_token(&self, new: &NewApiToken) -> StoreResult<ApiTokenInfo> {
-        let mut tx = self.write_tx().await?;
-        let row = sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id, name, created_at, last_used_at, expires_at",
-        )
-        .bind(new.id.to_string())
-        .bind(new.user_id.to_string())
-        .bind(new.name.clone())
-        .bind(new.token_hash.clone())
-        .bind(new.now)
-        .bind(new.expires_at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let token = api_token_from_row(&row)?;
-        tx.commit().await?;
-        Ok(token)
-    }
-
-    async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>> {
-        let rows = sqlx::query(
-            "SELECT id, name, created_at, last_used_at, expires_at FROM api_tokens \
-             WHERE user_id = ? ORDER BY created_at, id",
-        )
-        .bind(user_id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(api_token_from_row)
-            .collect::<Result<_, _>>()?)
-    }
-
-    async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
-        let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = ? AND user_id = ?")
-            .bind(id.to_string())
-            .bind(user_id.to_string())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted > 0)
-    }
-
-    async fn api_token_user(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreResult<Option<(User, Uuid)>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, t.id AS token_id, t.last_used_at \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
-        )
-        .bind(token_hash.to_string())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let token_id = uuid_col(&row, "token_id")?;
-        let last_used_at: Option<i64> = row.try_get("last_used_at")?;
-        if last_used_at.is_none_or(|at| at < now - 60_000) {
-            // Only a note for the token list: a failed write must not refuse the request.
-            if let Err(err) = sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
-                .bind(now)
-                .bind(token_id.to_string())
-                .execute(&self.pool)
-                .await
-            {
-                tracing::warn!(error = %err, "could not note when an API token was used");
-            }
-        }
-        Ok(Some((user_from_row(&row)?, token_id)))
-    }
-
-    async fn reserve_throttle_events(
-        &self,
-        claims: &[ThrottleClaim],
-        at: i64,
-    ) -> StoreResult<Reservation> {
-        // BEGIN IMMEDIATE takes SQLite's write lock first, which every process opening the
-        // file respects: the counting and the noting below cannot interleave with another's.
-        let mut tx = self.write_tx().await?;
-        for (index, claim) in claims.iter().enumerate() {
-            let filling: Option<i64> = sqlx::query_scalar(
-                "SELECT at FROM throttle_events WHERE key = ? AND at > ? \
-                 ORDER BY at DESC LIMIT 1 OFFSET ?",
-            )
-            .bind(claim.key.clone())
-            .bind(claim.since)
-            .bind((claim.limit - 1).max(0))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(filling_at) = filling {
-                return Ok(Reservation::Refused {
-                    claim: index,
-                    filling_at,
-                });
-            }
-        }
-        for claim in claims {
-            sqlx::query("INSERT INTO throttle_events (key, at) VALUES (?, ?)")
-                .bind(claim.key.clone())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(Reservation::Reserved)
     }
 
     async fn release_throttle_events(&self, keys: &[String], at: i64) -> StoreResult<()> {
@@ -542,30 +218,6 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn email_registered(&self, email: &str) -> StoreResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE email = ?")
-            .bind(email.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
-    }
-
-    async fn clear_throttle_events(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM throttle_events WHERE key = ?")
-            .bind(key.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn topic_owner(&self, topic_id: Uuid) -> StoreResult<Option<Uuid>> {
-        let row = sqlx::query("SELECT owner_id FROM topics WHERE id = ?")
-            .bind(topic_id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|row| uuid_col(&row, "owner_id")).transpose()?)
     }
 
     async fn create_topic(
@@ -598,76 +250,6 @@ impl Store for SqliteStore {
         Ok(topic)
     }
 
-    async fn list_topics(
-        &self,
-        owner_id: Uuid,
-        limit: i64,
-        after: Option<Cursor>,
-    ) -> StoreResult<Vec<Topic>> {
-        // Without a cursor, start after the largest possible key.
-        let (after_ms, after_id) = match after {
-            Some(c) => (c.created_at, c.id.to_string()),
-            None => (i64::MAX, String::new()),
-        };
-        let rows = sqlx::query(
-            "SELECT id, title, description, source_text, created_at, updated_at FROM topics \
-             WHERE owner_id = ? AND (created_at < ? OR (created_at = ? AND id < ?)) \
-             ORDER BY created_at DESC, id DESC LIMIT ?",
-        )
-        .bind(owner_id.to_string())
-        .bind(after_ms)
-        .bind(after_ms)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(topic_from_row).collect::<Result<_, _>>()?)
-    }
-
-    async fn get_topic(&self, id: Uuid) -> StoreResult<Option<Topic>> {
-        let row = sqlx::query(
-            "SELECT id, title, description, source_text, created_at, updated_at \
-             FROM topics WHERE id = ?",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(topic_from_row).transpose()?)
-    }
-
-    async fn update_topic(
-        &self,
-        id: Uuid,
-        patch: &TopicPatch,
-        now: i64,
-    ) -> StoreResult<Option<Topic>> {
-        // One statement: each column keeps its value unless the patch names it. In an explicit
-        // transaction so that a failed commit is reported (see `create_topic`).
-        let mut tx = self.write_tx().await?;
-        let row = sqlx::query(
-            "UPDATE topics SET \
-               title = CASE WHEN ? THEN ? ELSE title END, \
-               description = CASE WHEN ? THEN ? ELSE description END, \
-               source_text = CASE WHEN ? THEN ? ELSE source_text END, \
-               updated_at = ? \
-             WHERE id = ? \
-             RETURNING id, title, description, source_text, created_at, updated_at",
-        )
-        .bind(patch.title.is_some())
-        .bind(patch.title.clone())
-        .bind(patch.description.is_some())
-        .bind(patch.description.clone().flatten())
-        .bind(patch.source_text.is_some())
-        .bind(patch.source_text.clone().flatten())
-        .bind(now)
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let topic = row.as_ref().map(topic_from_row).transpose()?;
-        tx.commit().await?;
-        Ok(topic)
-    }
-
     async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
         let mut tx = self.write_tx().await?;
         let cancelled = cancel_active_of_topic(&mut tx, id, now).await?;
@@ -678,201 +260,6 @@ impl Store for SqliteStore {
             .rows_affected();
         tx.commit().await?;
         Ok((deleted > 0).then_some(cancelled))
-    }
-
-    async fn create_generation(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome> {
-        let mut tx = self.write_tx().await?;
-        let topic_id = new.topic_id.to_string();
-        let owner_id = new.owner_id.to_string();
-        let topic_exists = sqlx::query("SELECT 1 FROM topics WHERE id = ? AND owner_id = ?")
-            .bind(topic_id.clone())
-            .bind(owner_id.clone())
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !topic_exists {
-            return Ok(GenerateOutcome::TopicNotFound);
-        }
-        if let Some(key) = &new.idempotency_key {
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE topic_id = ? AND key = ? AND created_at < ?",
-            )
-            .bind(topic_id.clone())
-            .bind(key.clone())
-            .bind(new.idempotency_cutoff)
-            .execute(&mut *tx)
-            .await?;
-            let replay = sqlx::query(concat!(
-                "SELECT ",
-                blueprint_columns!(),
-                " FROM idempotency_keys k JOIN blueprints b ON b.id = k.blueprint_id \
-                 WHERE k.topic_id = ? AND k.key = ?"
-            ))
-            .bind(topic_id.clone())
-            .bind(key.clone())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = replay {
-                let blueprint = blueprint_from_row(&row)?;
-                tx.commit().await?;
-                return Ok(GenerateOutcome::Replayed(blueprint));
-            }
-        }
-        let active = sqlx::query(
-            "SELECT id FROM blueprints WHERE topic_id = ? AND status IN ('queued', 'generating')",
-        )
-        .bind(topic_id.clone())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = active {
-            return Ok(GenerateOutcome::InProgress {
-                active_blueprint_id: uuid_col(&row, "id")?,
-            });
-        }
-        // The limits are counted inside this write transaction: SQLite has one writer at a
-        // time, so two parallel requests cannot both see room for one more.
-        if new.limits.max_active > 0 {
-            let active: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM blueprints b JOIN topics t ON t.id = b.topic_id \
-                 WHERE t.owner_id = ? AND b.status IN ('queued', 'generating')",
-            )
-            .bind(owner_id.clone())
-            .fetch_one(&mut *tx)
-            .await?;
-            if active >= i64::from(new.limits.max_active) {
-                return Ok(GenerateOutcome::ActiveLimitReached {
-                    limit: new.limits.max_active,
-                });
-            }
-        }
-        if new.limits.per_minute > 0 {
-            let window = sqlx::query(
-                "SELECT COUNT(*) AS started, MIN(started_at) AS oldest FROM generation_starts \
-                 WHERE user_id = ? AND started_at > ?",
-            )
-            .bind(owner_id.clone())
-            .bind(new.now - RATE_WINDOW_MS)
-            .fetch_one(&mut *tx)
-            .await?;
-            let started: i64 = window.try_get("started")?;
-            if started >= i64::from(new.limits.per_minute) {
-                let oldest: Option<i64> = window.try_get("oldest")?;
-                // Clamped: a racing request whose clock read came later may hold the oldest slot.
-                let wait = oldest.unwrap_or(new.now) + RATE_WINDOW_MS - new.now;
-                return Ok(GenerateOutcome::RateLimited {
-                    retry_after_ms: wait.clamp(1, RATE_WINDOW_MS),
-                });
-            }
-            sqlx::query("INSERT INTO generation_starts (user_id, started_at) VALUES (?, ?)")
-                .bind(owner_id.clone())
-                .bind(new.now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // The partial unique index is the real guard; the check above only gives the loser of
-        // a race a helpful answer. Under SQLite's single writer it never fires, but it is kept
-        // as the database's own guarantee.
-        let inserted = sqlx::query(concat!(
-            "INSERT INTO blueprints (id, topic_id, status, target_terminal_objectives, \
-             created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?)",
-            returning_blueprint!()
-        ))
-        .bind(new.blueprint_id.to_string())
-        .bind(topic_id.clone())
-        .bind(new.target_terminal_objectives)
-        .bind(new.now)
-        .bind(new.now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let blueprint = blueprint_from_row(&inserted)?;
-        sqlx::query("INSERT INTO generation_jobs (blueprint_id, enqueued_at) VALUES (?, ?)")
-            .bind(new.blueprint_id.to_string())
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(key) = &new.idempotency_key {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (topic_id, key, blueprint_id, created_at) \
-                 VALUES (?, ?, ?, ?)",
-            )
-            .bind(topic_id)
-            .bind(key.clone())
-            .bind(new.blueprint_id.to_string())
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(GenerateOutcome::Created(blueprint))
-    }
-
-    async fn get_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<BlueprintLookup> {
-        let row = sqlx::query(concat!(
-            "SELECT t.id AS topic_exists, ",
-            blueprint_columns!(),
-            " FROM topics t LEFT JOIN blueprints b ON b.id = ? AND b.topic_id = t.id \
-             WHERE t.id = ?"
-        ))
-        .bind(id.to_string())
-        .bind(topic_id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(BlueprintLookup::TopicNotFound);
-        };
-        let found: Option<String> = row.try_get("id")?;
-        if found.is_none() {
-            return Ok(BlueprintLookup::BlueprintNotFound);
-        }
-        Ok(BlueprintLookup::Found(blueprint_from_row(&row)?))
-    }
-
-    async fn get_blueprint_by_id(&self, id: Uuid) -> StoreResult<Option<Blueprint>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            blueprint_columns!(),
-            " FROM blueprints b WHERE b.id = ?"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(blueprint_from_row).transpose()?)
-    }
-
-    async fn get_objectives(&self, blueprint_id: Uuid) -> StoreResult<Vec<TerminalObjective>> {
-        let id = blueprint_id.to_string();
-        let terminal_rows = sqlx::query(
-            "SELECT id, position, text, bloom_level, verb, condition, criterion, evidence \
-             FROM terminal_objectives WHERE blueprint_id = ? ORDER BY position",
-        )
-        .bind(id.clone())
-        .fetch_all(&self.pool)
-        .await?;
-        let enabling_rows = sqlx::query(
-            "SELECT terminal_objective_id, id, position, text, bloom_level, verb, condition, \
-             criterion, evidence FROM enabling_objectives WHERE blueprint_id = ? \
-             ORDER BY terminal_objective_id, position",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut terminals = terminal_rows
-            .iter()
-            .map(|row| {
-                Ok(TerminalObjective {
-                    objective: objective_from_row(row)?,
-                    enabling_objectives: Vec::new(),
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        for row in &enabling_rows {
-            let parent = uuid_col(row, "terminal_objective_id")?;
-            let objective = objective_from_row(row)?;
-            if let Some(terminal) = terminals.iter_mut().find(|t| t.objective.id == parent) {
-                terminal.enabling_objectives.push(objective);
-            }
-        }
-        Ok(terminals)
     }
 
     async fn list_blueprints(
@@ -1082,118 +469,6 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn renew_lease(
-        &self,
-        id: Uuid,
-        attempt: i64,
-        now: i64,
-        lease_ms: i64,
-    ) -> StoreResult<bool> {
-        let renewed = sqlx::query(
-            "UPDATE generation_jobs SET lease_expires_at = ?, heartbeat_at = ? \
-             WHERE blueprint_id = ? AND finished_at IS NULL AND worker_id IS NOT NULL \
-               AND EXISTS (SELECT 1 FROM blueprints b WHERE b.id = ? AND b.attempt = ? \
-                           AND b.status = 'generating')",
-        )
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(id.to_string())
-        .bind(id.to_string())
-        .bind(attempt)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(renewed > 0)
-    }
-
-    async fn release_lease(&self, id: Uuid, attempt: i64) -> StoreResult<bool> {
-        let released = sqlx::query(
-            "UPDATE generation_jobs SET worker_id = NULL, lease_expires_at = NULL \
-             WHERE blueprint_id = ? AND finished_at IS NULL \
-               AND EXISTS (SELECT 1 FROM blueprints b WHERE b.id = ? AND b.attempt = ? \
-                           AND b.status = 'generating')",
-        )
-        .bind(id.to_string())
-        .bind(id.to_string())
-        .bind(attempt)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(released > 0)
-    }
-
-    async fn append_terminal_objective(
-        &self,
-        id: Uuid,
-        attempt: i64,
-        position: i64,
-        draft: &TerminalDraft,
-        now: i64,
-    ) -> StoreResult<Option<Blueprint>> {
-        let mut tx = self.write_tx().await?;
-        // The fence: only the current attempt of a generating blueprint may write, and the
-        // count it raises gives the position, so a retry cannot store a position twice.
-        let row = sqlx::query(concat!(
-            "UPDATE blueprints SET terminal_objectives_count = terminal_objectives_count + 1, \
-             enabling_objectives_count = enabling_objectives_count + ?, \
-             version = version + 1, updated_at = ? \
-             WHERE id = ? AND attempt = ? AND status = 'generating' \
-               AND terminal_objectives_count = ?",
-            returning_blueprint!()
-        ))
-        .bind(draft.enabling.len() as i64)
-        .bind(now)
-        .bind(id.to_string())
-        .bind(attempt)
-        .bind(position - 1)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let blueprint = blueprint_from_row(&row)?;
-        let terminal_id = insert_objective(
-            &mut tx,
-            id,
-            None,
-            blueprint.terminal_objectives_count,
-            &draft.objective,
-        )
-        .await?;
-        for (index, enabling) in draft.enabling.iter().enumerate() {
-            insert_objective(&mut tx, id, Some(terminal_id), index as i64 + 1, enabling).await?;
-        }
-        tx.commit().await?;
-        Ok(Some(blueprint))
-    }
-
-    async fn set_blueprint_summary(
-        &self,
-        id: Uuid,
-        attempt: i64,
-        title: &str,
-        description: &str,
-        now: i64,
-    ) -> StoreResult<Option<Blueprint>> {
-        // An explicit transaction so that a failed commit is reported (see `create_topic`).
-        let mut tx = self.write_tx().await?;
-        let row = sqlx::query(concat!(
-            "UPDATE blueprints SET title = ?, description = ?, version = version + 1, \
-             updated_at = ? WHERE id = ? AND attempt = ? AND status = 'generating'",
-            returning_blueprint!()
-        ))
-        .bind(title.to_string())
-        .bind(description.to_string())
-        .bind(now)
-        .bind(id.to_string())
-        .bind(attempt)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let blueprint = row.as_ref().map(blueprint_from_row).transpose()?;
-        tx.commit().await?;
-        Ok(blueprint)
-    }
-
     async fn finish_generation(
         &self,
         id: Uuid,
@@ -1201,16 +476,7 @@ impl Store for SqliteStore {
         finish: &Finish,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {
-        let (status, code, message, quality) = match finish {
-            Finish::Completed { quality } => ("completed", None, None, quality.as_ref()),
-            Finish::Failed { code, message } => {
-                ("error", Some(code.as_str()), Some(message.clone()), None)
-            }
-        };
-        let quality_json = quality
-            .map(serde_json::to_string)
-            .transpose()
-            .context("Failed to encode the blueprint quality")?;
+        let values = finish.values()?;
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(concat!(
             "UPDATE blueprints SET status = ?, error_code = ?, error = ?, finished_at = ?, \
@@ -1218,12 +484,12 @@ impl Store for SqliteStore {
              WHERE id = ? AND attempt = ? AND status = 'generating'",
             returning_blueprint!()
         ))
-        .bind(status)
-        .bind(code)
-        .bind(message)
+        .bind(values.status)
+        .bind(values.error_code)
+        .bind(values.error)
         .bind(now)
-        .bind(quality.map(|q| q.score))
-        .bind(quality_json)
+        .bind(values.quality_score)
+        .bind(values.quality_json)
         .bind(now)
         .bind(id.to_string())
         .bind(attempt)
@@ -1295,49 +561,4 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(lost)
     }
-
-    async fn queue_stats(&self) -> StoreResult<QueueStats> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM blueprints \
-             WHERE status = 'queued'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(QueueStats {
-            queued: row.try_get("queued")?,
-            oldest_queued_at: row.try_get("oldest")?,
-        })
-    }
-
-    async fn purge_history(&self, finished_before: i64, keys_before: i64) -> StoreResult<u64> {
-        // Plain conditional deletes: running them in several processes at once is harmless.
-        let jobs = sqlx::query(
-            "DELETE FROM generation_jobs WHERE finished_at IS NOT NULL AND finished_at < ?",
-        )
-        .bind(finished_before)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
-            .bind(keys_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
-            .bind(keys_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let starts = sqlx::query("DELETE FROM generation_starts WHERE started_at < ?")
-            .bind(keys_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let failures = sqlx::query("DELETE FROM throttle_events WHERE at < ?")
-            .bind(keys_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(jobs + keys + sessions + starts + failures)
-    }
-}
+});

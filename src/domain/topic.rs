@@ -81,6 +81,36 @@ impl TopicInput {
     }
 }
 
+impl TopicInput {
+    /// Validates a new topic given as text (the web form, the command line): the same rules as
+    /// [`TopicInput::parse`], without building a JSON body first. Every problem is reported.
+    pub fn from_text(
+        title: &str,
+        description: Option<&str>,
+        source_text: Option<&str>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let title = title_text(title).map_err(|e| errors.push(e)).ok();
+        let mut optional = |field: &str, text: Option<&str>, max_chars: usize| {
+            text.and_then(|text| {
+                optional_text_value(field, text, max_chars)
+                    .map_err(|e| errors.push(e))
+                    .ok()
+            })
+        };
+        let description = optional("description", description, DESCRIPTION_MAX_CHARS);
+        let source_text = optional("source_text", source_text, SOURCE_TEXT_MAX_CHARS);
+        match (title, errors.is_empty()) {
+            (Some(title), true) => Ok(Self {
+                title,
+                description,
+                source_text,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
 impl TopicPatch {
     /// Validates a PATCH body: the same rules as create, every field optional.
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
@@ -117,6 +147,10 @@ fn parse_title(value: &Value) -> Result<String, FieldError> {
     let Some(raw) = value.as_str() else {
         return Err(FieldError::new("title", "title must be a string"));
     };
+    title_text(raw)
+}
+
+fn title_text(raw: &str) -> Result<String, FieldError> {
     let title = raw.trim();
     let chars = title.chars().count();
     if chars == 0 {
@@ -142,25 +176,13 @@ fn optional_text(
     match obj.get(field) {
         None => None,
         Some(Value::Null) => Some(None),
-        Some(Value::String(text)) => {
-            let text = match super::text::normalize_multiline(field, text) {
-                Ok(text) => text,
-                Err(error) => {
-                    errors.push(error);
-                    return None;
-                }
-            };
-            let chars = text.chars().count();
-            if chars > max_chars {
-                errors.push(FieldError::new(
-                    field,
-                    format!("{field} must be at most {max_chars} characters (got {chars})"),
-                ));
+        Some(Value::String(text)) => match optional_text_value(field, text, max_chars) {
+            Ok(text) => Some(Some(text)),
+            Err(error) => {
+                errors.push(error);
                 None
-            } else {
-                Some(Some(text))
             }
-        }
+        },
         Some(_) => {
             errors.push(FieldError::new(field, format!("{field} must be a string")));
             None
@@ -168,10 +190,43 @@ fn optional_text(
     }
 }
 
+/// The rules of a multi-line text field: control characters refused, line ends normalised,
+/// at most `max_chars` characters.
+fn optional_text_value(field: &str, text: &str, max_chars: usize) -> Result<String, FieldError> {
+    let text = super::text::normalize_multiline(field, text)?;
+    let chars = text.chars().count();
+    if chars > max_chars {
+        return Err(FieldError::new(
+            field,
+            format!("{field} must be at most {max_chars} characters (got {chars})"),
+        ));
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn text_and_json_follow_the_same_rules() {
+        let long = "x".repeat(DESCRIPTION_MAX_CHARS + 1);
+        for (title, description, source_text) in [
+            ("  Cells ", None, Some("a\tb\r\nc")),
+            ("", Some("ok"), None),
+            ("T", Some(long.as_str()), Some("y\u{1b}[2J")),
+            ("a\nb", None, None),
+        ] {
+            let body =
+                json!({"title": title, "description": description, "source_text": source_text});
+            assert_eq!(
+                TopicInput::from_text(title, description, source_text),
+                TopicInput::parse(&body),
+                "{body}"
+            );
+        }
+    }
 
     #[test]
     fn title_is_trimmed_and_bounded() {

@@ -11,6 +11,7 @@
 //! says come from another site, unless they carry a bearer token (which a foreign page cannot
 //! make a browser send). Cookies are also `SameSite=Lax`; the check is the second lock.
 
+use crate::core::CredentialKind;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -22,7 +23,6 @@ use uuid::Uuid;
 
 use crate::accounts::hash_secret;
 use crate::accounts::throttle::{Throttle, ThrottlePolicy};
-use crate::app::AppState;
 use crate::config::{AccountsConfig, AuthMode, SignupMode, Toggle};
 use crate::db::GenerationLimits;
 use crate::domain::time::now_ms;
@@ -31,6 +31,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::parse_id;
 use crate::http::streams::StreamCaps;
 use crate::http::ui::UiError;
+use crate::http::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "qm_session";
@@ -208,13 +209,17 @@ pub async fn authenticate(
                 return Ok(Some(caller));
             }
         }
-        let Some((user, id)) = state.store.api_token_user(&hash, now).await? else {
+        let Some(found) = state
+            .core
+            .credential(CredentialKind::ApiToken, &hash, now)
+            .await?
+        else {
             state.auth.forget_caller(&hash);
             return Err(ApiError::InvalidToken);
         };
         let caller = CurrentUser {
-            user,
-            credential: Credential::Token(id),
+            user: found.user,
+            credential: Credential::Token(found.id),
         };
         state.auth.remember_caller(hash, &caller, now);
         return Ok(Some(caller));
@@ -229,12 +234,12 @@ pub async fn authenticate(
         }
     }
     let caller = state
-        .store
-        .session_user(&hash, now)
+        .core
+        .credential(CredentialKind::Session, &hash, now)
         .await?
-        .map(|(user, id)| CurrentUser {
-            user,
-            credential: Credential::Session(id),
+        .map(|found| CurrentUser {
+            user: found.user,
+            credential: Credential::Session(found.id),
         });
     match &caller {
         Some(caller) => state.auth.remember_caller(hash, caller, now),

@@ -8,8 +8,8 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
-use crate::app::AppState;
 use crate::domain::ClientAddr;
+use crate::http::AppState;
 
 /// The client of a request. With `trust_proxy`, a request carrying `X-Forwarded-For` came
 /// through the proxy (which always adds it; a client cannot take it away): its client is the

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use crate::core::CoreError;
 use crate::db::StoreError;
 use crate::domain::{BlueprintStatus, FieldError};
 use crate::http::streams::{StreamRefusal, STREAM_RETRY_AFTER_SECS};
@@ -193,6 +194,34 @@ impl From<StoreError> for ApiError {
             StoreError::Other(source) => ApiError::Internal(source),
         }
     }
+}
+
+/// The core's refusals as the contract words them.
+impl From<CoreError> for ApiError {
+    fn from(err: CoreError) -> Self {
+        match err {
+            CoreError::TopicNotFound => ApiError::TopicNotFound,
+            CoreError::BlueprintNotFound => ApiError::BlueprintNotFound,
+            CoreError::GenerationInProgress {
+                topic_id,
+                blueprint_id,
+            } => ApiError::GenerationInProgress {
+                topic_id,
+                blueprint_id,
+            },
+            CoreError::NotCancellable(status) => ApiError::NotCancellable(status),
+            CoreError::RateLimited { retry_after_ms } => {
+                ApiError::RateLimited(retry_after_secs(retry_after_ms))
+            }
+            CoreError::ActiveLimitReached { limit } => ApiError::ActiveLimitReached(limit),
+            CoreError::Store(err) => err.into(),
+        }
+    }
+}
+
+/// Whole seconds to wait, at least one, for a wait in milliseconds.
+pub fn retry_after_secs(wait_ms: i64) -> u64 {
+    (wait_ms.max(1) as u64).div_ceil(1000)
 }
 
 /// The status URL of a blueprint: where a client follows its generation.

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::ApiError;
+use crate::domain::{BlueprintId, SessionId, TokenId, TopicId};
 
 /// The body limit of the contract.
 pub const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
@@ -95,6 +96,57 @@ impl QueryParams {
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
+    }
+}
+
+/// The ids of a route's path, typed: `Ids<TopicId>` for `/topics/{topic_id}`,
+/// `Ids<(TopicId, BlueprintId)>` for `.../{topic_id}/blueprints/{blueprint_id}`. A segment
+/// that is not a UUID is rejected with the contract's `400 invalid_id`.
+pub struct Ids<T>(pub T);
+
+/// What [`Ids`] can extract: the path's parameters, in order.
+pub trait PathIds: Sized {
+    fn from_segments(segments: &[String]) -> Result<Self, ApiError>;
+}
+
+macro_rules! one_path_id {
+    ($($id:ty),*) => {$(
+        impl PathIds for $id {
+            fn from_segments(segments: &[String]) -> Result<Self, ApiError> {
+                match segments {
+                    [id] => Ok(parse_id(id)?.into()),
+                    _ => Err(ApiError::Internal(anyhow::anyhow!("the route has {} ids, not 1", segments.len()))),
+                }
+            }
+        }
+    )*};
+}
+
+one_path_id!(TopicId, TokenId, SessionId);
+
+impl PathIds for (TopicId, BlueprintId) {
+    fn from_segments(segments: &[String]) -> Result<Self, ApiError> {
+        match segments {
+            [topic_id, blueprint_id] => {
+                Ok((parse_id(topic_id)?.into(), parse_id(blueprint_id)?.into()))
+            }
+            _ => Err(ApiError::Internal(anyhow::anyhow!(
+                "the route has {} ids, not 2",
+                segments.len()
+            ))),
+        }
+    }
+}
+
+impl<S: Send + Sync, T: PathIds> FromRequestParts<S> for Ids<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Segments are taken as text first, so that a malformed one gets the API's own error.
+        let Path(segments) = Path::<Vec<String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::InvalidId(format!("{:?}", rejection.body_text())))?;
+        T::from_segments(&segments).map(Ids)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod openapi;
 mod ops;
 pub mod server;
+mod state;
 pub mod streams;
 pub mod ui;
 
@@ -25,7 +26,8 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::app::AppState;
+pub use state::AppState;
+
 use api::{auth as accounts_api, blueprints, topics};
 use error::ApiError;
 use extract::BODY_LIMIT_BYTES;

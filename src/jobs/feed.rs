@@ -30,12 +30,12 @@ impl JobEngine {
                         self.refresh(id).await;
                     }
                 }
-                Change::JobsAvailable => self.wake.notify_one(),
+                Change::JobsAvailable => self.core.wake_worker(),
                 Change::Resync => {
                     for id in self.hub.watched_ids() {
                         self.refresh(id).await;
                     }
-                    self.wake.notify_waiters();
+                    self.core.wake_all_workers();
                 }
             }
         }
@@ -43,6 +43,7 @@ impl JobEngine {
 
     async fn refresh(&self, id: uuid::Uuid) {
         match self.store.get_blueprint_by_id(id).await {
+            // Another process committed (and counted) it; this process only tells its followers.
             Ok(Some(blueprint)) => self.hub.publish(&blueprint),
             Ok(None) => {}
             Err(err) => {

@@ -4,7 +4,8 @@
 //! workers were lost too often. Every change is published on the [`hub::StatusHub`].
 
 mod feed;
-pub mod hub;
+/// The status hub lives with the core, which publishes every change on it.
+pub use crate::core::hub;
 mod retention;
 mod watchdog;
 mod worker;
@@ -12,10 +13,10 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::core::Core;
 use crate::db::Store;
 use crate::generator::Generator;
 use hub::StatusHub;
@@ -48,11 +49,13 @@ impl JobSettings {
 
 /// The workers and the watchdog of this process.
 pub struct JobEngine {
+    /// Every job transition goes through the core, which announces it.
+    core: Arc<Core>,
+    /// For reads only.
     store: Arc<dyn Store>,
     hub: Arc<StatusHub>,
     generator: Arc<dyn Generator>,
     settings: JobSettings,
-    wake: Notify,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     instance: String,
@@ -61,8 +64,7 @@ pub struct JobEngine {
 impl JobEngine {
     /// Starts `settings.workers` workers and the watchdog.
     pub fn start(
-        store: Arc<dyn Store>,
-        hub: Arc<StatusHub>,
+        core: Arc<Core>,
         generator: Arc<dyn Generator>,
         settings: JobSettings,
     ) -> Arc<Self> {
@@ -72,11 +74,11 @@ impl JobEngine {
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         let engine = Arc::new(Self {
-            store,
-            hub,
+            store: core.store().clone(),
+            hub: core.hub().clone(),
+            core,
             generator,
             settings,
-            wake: Notify::new(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             instance,
@@ -98,11 +100,6 @@ impl JobEngine {
             .tracker
             .spawn(async move { retention.retention_loop().await });
         engine
-    }
-
-    /// Tells an idle worker that a job was just enqueued.
-    pub fn notify_new_job(&self) {
-        self.wake.notify_one();
     }
 
     /// Stops claiming, lets running jobs go on for the grace period, then hands their leases

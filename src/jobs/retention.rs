@@ -23,7 +23,7 @@ impl JobEngine {
             let now = now_ms();
             let finished_before = now - self.settings.retention.as_millis() as i64;
             match self
-                .store
+                .core
                 .purge_history(finished_before, now - IDEMPOTENCY_TTL_MS)
                 .await
             {

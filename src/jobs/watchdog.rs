@@ -28,29 +28,25 @@ impl JobEngine {
     async fn sweep(&self) {
         let now = now_ms();
         match self
-            .store
+            .core
             .time_out_generations(now - self.settings.timeout_ms(), now)
             .await
         {
             Ok(timed_out) => {
                 for blueprint in &timed_out {
                     tracing::warn!(blueprint_id = %blueprint.id, attempt = blueprint.attempt, "generation timed out");
-                    crate::telemetry::count_ended(blueprint);
-                    self.hub.publish(blueprint);
                 }
             }
             Err(err) => tracing::warn!(error = %err, "watchdog: timeout sweep failed"),
         }
         match self
-            .store
+            .core
             .fail_lost_jobs(now, self.settings.max_attempts)
             .await
         {
             Ok(lost) => {
                 for blueprint in &lost {
                     tracing::warn!(blueprint_id = %blueprint.id, attempt = blueprint.attempt, "worker lost too many times");
-                    crate::telemetry::count_ended(blueprint);
-                    self.hub.publish(blueprint);
                 }
             }
             Err(err) => tracing::warn!(error = %err, "watchdog: lost-worker sweep failed"),

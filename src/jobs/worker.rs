@@ -10,15 +10,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::hub::StatusHub;
 use super::JobEngine;
+use crate::core::hub::StatusHub;
+use crate::core::Core;
 use crate::db::{ClaimedJob, Finish, Store, StoreError, StoreResult};
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft};
 use crate::generator::{quality, GenerateError, GenerationRequest, ObjectiveSink, SinkError};
 use crate::telemetry::{
-    count_ended, GaugeGuard, GENERATOR_DURATION, GENERATOR_ERRORS, JOBS_RUNNING, JOB_CLAIMS,
-    JOB_RESCUES,
+    GaugeGuard, GENERATOR_DURATION, GENERATOR_ERRORS, JOBS_RUNNING, JOB_CLAIMS, JOB_RESCUES,
 };
 
 impl JobEngine {
@@ -27,8 +27,8 @@ impl JobEngine {
         let mut failures: u32 = 0;
         while !self.shutdown.is_cancelled() {
             let claim = self
-                .store
-                .claim_next_job(
+                .core
+                .claim_job(
                     &worker_id,
                     now_ms(),
                     self.settings.lease_ms(),
@@ -49,7 +49,7 @@ impl JobEngine {
                     failures = 0;
                     tokio::select! {
                         _ = self.shutdown.cancelled() => return,
-                        _ = self.wake.notified() => {}
+                        _ = self.core.work_available() => {}
                         _ = tokio::time::sleep(self.settings.idle_poll) => {}
                     }
                 }
@@ -77,7 +77,6 @@ impl JobEngine {
         }
         let _running = GaugeGuard::new(JOBS_RUNNING);
         let generator = self.generator.name();
-        self.hub.publish(&blueprint);
 
         // `stop` ends the generator: cancel, timeout, a lost lease or the end of shutdown grace.
         let stop = CancellationToken::new();
@@ -104,7 +103,7 @@ impl JobEngine {
             ),
             tokio::spawn(
                 heartbeat(
-                    self.store.clone(),
+                    self.core.clone(),
                     id,
                     attempt,
                     self.settings.lease,
@@ -149,8 +148,7 @@ impl JobEngine {
             stored_terminal_texts,
         };
         let mut sink = StoreSink {
-            store: self.store.clone(),
-            hub: self.hub.clone(),
+            core: self.core.clone(),
             id,
             attempt,
             next_position: blueprint.terminal_objectives_count.max(0) + 1,
@@ -198,14 +196,12 @@ impl JobEngine {
         };
         if let Some(finish) = finish {
             match self
-                .store
+                .core
                 .finish_generation(id, attempt, &finish, now_ms())
                 .await
             {
                 Ok(Some(ended)) => {
                     tracing::info!(status = ended.status.as_str(), "generation ended");
-                    count_ended(&ended);
-                    self.hub.publish(&ended);
                 }
                 Ok(None) => tracing::info!("generation ended elsewhere first"),
                 Err(err) => {
@@ -271,11 +267,8 @@ impl JobEngine {
     /// Releases the lease so the next claim takes the job at once, with a new attempt that
     /// continues after the objectives already stored.
     async fn hand_back(&self, id: Uuid, attempt: i64, why: &str) {
-        match self.store.release_lease(id, attempt).await {
-            Ok(true) => {
-                tracing::info!(why, "job handed back");
-                self.wake.notify_one();
-            }
+        match self.core.release_lease(id, attempt).await {
+            Ok(true) => tracing::info!(why, "job handed back"),
             Ok(false) => {}
             Err(err) => {
                 tracing::warn!(error = %err, "handing a job back failed; its lease will expire")
@@ -325,7 +318,7 @@ async fn watch_for_stop(
 
 /// Renews the lease every third of its length; stops the generator if the lease was lost.
 async fn heartbeat(
-    store: Arc<dyn Store>,
+    core: Arc<Core>,
     id: Uuid,
     attempt: i64,
     lease: Duration,
@@ -339,7 +332,7 @@ async fn heartbeat(
             _ = done.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        match store.renew_lease(id, attempt, now_ms(), lease_ms).await {
+        match core.renew_lease(id, attempt, now_ms(), lease_ms).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!("lease lost; stopping");
@@ -380,8 +373,7 @@ where
 
 /// Stores what the generator makes, fenced by the attempt number.
 struct StoreSink {
-    store: Arc<dyn Store>,
-    hub: Arc<StatusHub>,
+    core: Arc<Core>,
     id: Uuid,
     attempt: i64,
     /// The position the next terminal objective takes; it makes a retried write idempotent.
@@ -405,15 +397,12 @@ impl ObjectiveSink for StoreSink {
             return Err(SinkError::Stopped);
         }
         let stored = retry_while_unavailable(&self.stop, || {
-            self.store
+            self.core
                 .set_blueprint_summary(self.id, self.attempt, title, description, now_ms())
         })
         .await;
         match stored {
-            Ok(Some(blueprint)) => {
-                self.hub.publish(&blueprint);
-                Ok(())
-            }
+            Ok(Some(_)) => Ok(()),
             Ok(None) => Err(self.fenced_off()),
             Err(err) => Err(SinkError::Storage(err.to_string())),
         }
@@ -434,19 +423,18 @@ impl ObjectiveSink for StoreSink {
         }
         let position = self.next_position;
         let stored = retry_while_unavailable(&self.stop, || {
-            self.store
+            self.core
                 .append_terminal_objective(self.id, self.attempt, position, &draft, now_ms())
         })
         .await;
         match stored {
-            Ok(Some(blueprint)) => {
+            Ok(Some(_)) => {
                 self.next_position += 1;
-                self.hub.publish(&blueprint);
                 Ok(())
             }
             // Nothing written: either a retried write had already committed (the position is
             // stored and this attempt still holds the job), or this attempt is fenced off.
-            Ok(None) => match self.store.get_blueprint_by_id(self.id).await {
+            Ok(None) => match self.core.store().get_blueprint_by_id(self.id).await {
                 Ok(Some(current))
                     if current.attempt == self.attempt
                         && current.status == BlueprintStatus::Generating

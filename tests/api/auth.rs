@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use quizmaster::config::AccountsConfig;
-use quizmaster::db::{self, NewUser, PoolSettings, SignupOutcome};
+use quizmaster::core::Core;
+use quizmaster::db::{self, GenerationLimits, NewUser, PoolSettings, SignupOutcome};
 use quizmaster::domain::{TopicInput, LOCAL_USER_ID};
+use quizmaster::jobs::hub::StatusHub;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -665,6 +667,7 @@ async fn the_first_account_takes_over_the_local_users_topics(backend: Backend) {
         .await
         .expect("connect");
     store.migrate().await.expect("migrate");
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
     let input = TopicInput {
         title: "From the laptop days".into(),
         description: None,
@@ -680,7 +683,7 @@ async fn the_first_account_takes_over_the_local_users_topics(backend: Backend) {
         password_hash: "$argon2id$placeholder".into(),
         now: 2_000,
     };
-    let SignupOutcome::Created(first) = store.create_user(&new_user("a@b.co")).await.expect("a")
+    let SignupOutcome::Created(first) = core.create_user(&new_user("a@b.co")).await.expect("a")
     else {
         panic!("created");
     };
@@ -689,7 +692,7 @@ async fn the_first_account_takes_over_the_local_users_topics(backend: Backend) {
         store.topic_owner(topic.id).await.expect("owner"),
         Some(first.id)
     );
-    let SignupOutcome::Created(second) = store.create_user(&new_user("c@d.co")).await.expect("c")
+    let SignupOutcome::Created(second) = core.create_user(&new_user("c@d.co")).await.expect("c")
     else {
         panic!("created");
     };
@@ -697,7 +700,7 @@ async fn the_first_account_takes_over_the_local_users_topics(backend: Backend) {
     let theirs = store.list_topics(second.id, 10, None).await.expect("list");
     assert!(theirs.is_empty());
     assert!(matches!(
-        store.create_user(&new_user("a@b.co")).await.expect("dup"),
+        core.create_user(&new_user("a@b.co")).await.expect("dup"),
         SignupOutcome::EmailTaken
     ));
     database.drop_database().await;

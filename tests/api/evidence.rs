@@ -1,6 +1,8 @@
 //! Evidence and the quality's language and notes (contract, "Additions (December 2026)"):
 //! stored through the store layer, read back through the API, the exports and the web UI.
 
+use quizmaster::core::Core;
+use quizmaster::jobs::hub::StatusHub;
 use std::sync::Arc;
 
 use quizmaster::db::Store;
@@ -49,8 +51,8 @@ async fn store_blueprint(
         now,
         idempotency_cutoff: 0,
     };
-    let GenerateOutcome::Created(blueprint) = store.create_generation(&new).await.expect("create")
-    else {
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let GenerateOutcome::Created(blueprint) = core.admit(&new).await.expect("create") else {
         panic!("created");
     };
     let claimed = store

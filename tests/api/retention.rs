@@ -1,9 +1,11 @@
 //! Retention removes old job history and expired idempotency keys, never users' data.
 
+use quizmaster::core::Core;
 use quizmaster::db::{
     self, Finish, GenerateOutcome, GenerationLimits, NewGeneration, PoolSettings,
 };
 use quizmaster::domain::{TopicInput, LOCAL_USER_ID};
+use quizmaster::jobs::hub::StatusHub;
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -14,6 +16,7 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         .await
         .expect("connect");
     store.migrate().await.expect("migrate");
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
     let input = TopicInput {
         title: "Kept".into(),
         description: None,
@@ -37,9 +40,7 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
             now,
             idempotency_cutoff: 0,
         };
-        let GenerateOutcome::Created(blueprint) =
-            store.create_generation(&new).await.expect("create")
-        else {
+        let GenerateOutcome::Created(blueprint) = core.admit(&new).await.expect("create") else {
             panic!("created");
         };
         let claimed = store
@@ -98,7 +99,7 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         idempotency_cutoff: 99 * day_ms,
     };
     assert!(
-        matches!(store.create_generation(&replay).await.expect("replay"), GenerateOutcome::Replayed(b) if b.id == ended[1])
+        matches!(core.admit(&replay).await.expect("replay"), GenerateOutcome::Replayed(b) if b.id == ended[1])
     );
     database.drop_database().await;
 }

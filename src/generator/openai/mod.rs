@@ -61,9 +61,10 @@ pub use salvage::Rule;
 use super::quality::{similarity, NEAR_DUPLICATE_SIMILARITY};
 use super::{GenerateError, GenerationRequest, Generator, ObjectiveSink, SinkError};
 use crate::telemetry::{LLM_OBJECTIVES_DROPPED, LLM_OBJECTIVES_REPAIRED};
+use eventsource_stream::EventStreamError;
 use request::{ChatMessage, ChatRequest, SHAPE_EXAMPLE, SYSTEM_PROMPT};
 use salvage::Verdict;
-use stream::{json_document, Chunk, ScanEvent, Scanner, SseEvent, SseLines};
+use stream::{json_document, sse_events, Chunk, ScanEvent, Scanner, SseEvent};
 
 /// At most this much of an error body is read.
 const ERROR_BODY_BYTES: usize = 16 * 1024;
@@ -666,33 +667,22 @@ impl OpenAiGenerator {
 
         let mut answer = AnswerState::default();
         if is_stream {
-            let mut lines = SseLines::default();
-            let mut bytes = response.bytes_stream();
-            'read: while let Some(chunk) = bytes.next().await {
-                let chunk = chunk.map_err(|err| {
-                    CallError::retry(format!(
+            let mut events = std::pin::pin!(sse_events(response.bytes_stream()));
+            while let Some(event) = events.next().await {
+                let event = event.map_err(|err| match err {
+                    EventStreamError::Transport(err) => CallError::retry(format!(
                         "the connection to the model broke mid-answer: {}",
                         describe_reqwest_error(&err)
-                    ))
+                    )),
+                    malformed => CallError::retry(format!(
+                        "the server's event stream is malformed: {malformed}"
+                    )),
                 })?;
-                for event in lines.push(&chunk) {
-                    match self
-                        .handle_event(event, &mut answer, request, progress, sink)
-                        .await?
-                    {
-                        Flow::Continue => {}
-                        Flow::Done => break 'read,
-                    }
-                }
-            }
-            if !answer.done {
-                for event in lines.finish() {
-                    if let Flow::Done = self
-                        .handle_event(event, &mut answer, request, progress, sink)
-                        .await?
-                    {
-                        break;
-                    }
+                if let Flow::Done = self
+                    .handle_event(event, &mut answer, request, progress, sink)
+                    .await?
+                {
+                    break;
                 }
             }
         } else {

@@ -1,6 +1,8 @@
 //! Reading the answer: the lenient chunk types servers send, a small SSE line parser, and
 //! the incremental JSON scanner that hands out each terminal objective as soon as it closes.
 
+use eventsource_stream::{EventStreamError, Eventsource};
+use futures::{stream, Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 // Lenient types for what servers send: unknown fields are ignored, missing ones default.
@@ -34,62 +36,48 @@ pub(super) fn json_document(content: &str) -> Option<&str> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Server-sent events: a small line parser.
+// Server-sent events, parsed by eventsource-stream.
 
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct SseEvent {
+    /// The `event:` name, when the server gave one.
     pub(super) name: Option<String>,
     pub(super) data: String,
 }
 
-/// Splits a byte stream into SSE events. Each `data:` line is taken as one event (every
-/// OpenAI-compatible server sends one JSON document per line); `event:` names apply until the
-/// next blank line; comments (`:`) and other fields are ignored.
-#[derive(Default)]
-pub(super) struct SseLines {
-    pending: Vec<u8>,
-    event_name: Option<String>,
+/// A piece of the answer's bytes, or the blank line added after the last one.
+enum Piece<B> {
+    Chunk(B),
+    End,
 }
 
-impl SseLines {
-    pub(super) fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
-        self.pending.extend_from_slice(bytes);
-        let mut events = Vec::new();
-        while let Some(newline) = self.pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=newline).collect();
-            let line = String::from_utf8_lossy(&line);
-            let line = line.trim_end_matches(['\n', '\r']);
-            if let Some(event) = self.line(line) {
-                events.push(event);
-            }
+impl<B: AsRef<[u8]>> AsRef<[u8]> for Piece<B> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Piece::Chunk(bytes) => bytes.as_ref(),
+            Piece::End => b"\n\n",
         }
-        events
     }
+}
 
-    /// The last line, when the stream ended without a newline.
-    pub(super) fn finish(&mut self) -> Vec<SseEvent> {
-        let rest = std::mem::take(&mut self.pending);
-        let line = String::from_utf8_lossy(&rest);
-        let line = line.trim_end_matches(['\n', '\r']).to_string();
-        self.line(&line).into_iter().collect()
-    }
-
-    fn line(&mut self, line: &str) -> Option<SseEvent> {
-        if line.is_empty() {
-            self.event_name = None;
-            return None;
-        }
-        if let Some(data) = line.strip_prefix("data:") {
-            return Some(SseEvent {
-                name: self.event_name.clone(),
-                data: data.strip_prefix(' ').unwrap_or(data).to_string(),
-            });
-        }
-        if let Some(name) = line.strip_prefix("event:") {
-            self.event_name = Some(name.trim().to_string());
-        }
-        None
-    }
+/// The answer's bytes as SSE events: multi-line `data:` joined, UTF-8 decoded across chunk
+/// borders, comments skipped. A blank line is added after the last chunk, so that a last
+/// event the server did not close (a bare `data: [DONE]` at the end) still counts.
+pub(super) fn sse_events<S, B, E>(
+    bytes: S,
+) -> impl Stream<Item = Result<SseEvent, EventStreamError<E>>>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+{
+    bytes
+        .map_ok(Piece::Chunk)
+        .chain(stream::once(async { Ok(Piece::End) }))
+        .eventsource()
+        .map_ok(|event| SseEvent {
+            name: Some(event.event).filter(|name| name != "message"),
+            data: event.data,
+        })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -226,19 +214,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sse_lines_split_across_chunks() {
-        let mut lines = SseLines::default();
-        let mut events = lines.push(b"data: {\"a\"");
-        assert!(events.is_empty());
-        events.extend(lines.push(b":1}\r\n\r\n: comment\nevent: error\ndata: x\n\ndata: [DONE]"));
-        events.extend(lines.finish());
+    #[tokio::test]
+    async fn sse_events_across_chunks() {
+        // "é" split between two chunks; a comment; a named event; an unclosed last event.
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+            Ok(b"data: {\"a\":\"\xc3".to_vec()),
+            Ok(b"\xa9\"}\r\n\r\n: comment\nevent: error\ndata: x\n\ndata: [DONE]".to_vec()),
+        ];
+        let events: Vec<SseEvent> = sse_events(stream::iter(chunks))
+            .map(|event| event.expect("well-formed"))
+            .collect()
+            .await;
         assert_eq!(
             events,
             vec![
                 SseEvent {
                     name: None,
-                    data: "{\"a\":1}".into()
+                    data: "{\"a\":\"\u{e9}\"}".into()
                 },
                 SseEvent {
                     name: Some("error".into()),

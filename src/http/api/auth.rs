@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -10,19 +10,19 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::accounts::{self, hash_secret, new_secret, API_TOKEN_PREFIX, SESSION_PREFIX};
-use crate::app::AppState;
 use crate::config::SignupMode;
 use crate::db::{NewApiToken, NewSessionRow, NewUser, SignupOutcome};
 use crate::domain::account::{describe_client, parse_token_expiry, parse_token_name, SessionInfo};
 use crate::domain::time::now_ms;
-use crate::domain::{ApiTokenInfo, ClientAddr, Credentials, User};
+use crate::domain::{ApiTokenInfo, ClientAddr, Credentials, SessionId, TokenId, User};
 use crate::http::auth::{
     authenticate, clear_session_cookie, session_cookie, session_cookie_header, Credential,
     CurrentUser,
 };
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{parse_id, JsonBody};
+use crate::http::extract::{Ids, JsonBody};
 use crate::http::openapi::ErrorBody;
+use crate::http::AppState;
 use crate::telemetry::LOGINS;
 
 /// A session just started: the user and the secret for the cookie.
@@ -97,7 +97,7 @@ pub async fn sign_up(
         password_hash,
         now: now_ms(),
     };
-    match state.store.create_user(&new).await? {
+    match state.core.create_user(&new).await? {
         SignupOutcome::Created(user) => {
             tracing::info!(user_id = %user.id, admin = user.is_admin, "account created");
             start_session(state, user, client, user_agent).await
@@ -386,9 +386,8 @@ pub async fn list_api_tokens(
 pub async fn revoke_api_token(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
-    Path(token_id): Path<String>,
+    Ids(TokenId(id)): Ids<TokenId>,
 ) -> ApiResult<StatusCode> {
-    let id = parse_id(&token_id)?;
     revoke_token(&state, caller.id(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -489,9 +488,8 @@ pub async fn end_sessions(
 pub async fn end_one_session(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
-    Path(session_id): Path<String>,
+    Ids(SessionId(id)): Ids<SessionId>,
 ) -> ApiResult<StatusCode> {
-    let id = parse_id(&session_id)?;
     end_session(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -13,32 +13,24 @@ use axum::Extension;
 use axum::Json;
 use futures::stream;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::topics::{page_of, page_params, Page};
-use crate::app::AppState;
-use crate::db::{
-    BlueprintLookup, CancelOutcome, Cursor, DeleteOutcome, GenerateOutcome, NewGeneration,
-    StoreError,
-};
+use crate::core::hub::Subscription;
+use crate::db::Cursor;
 use crate::domain::blueprint::{
     Blueprint, BlueprintDocument, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN,
 };
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintStatus, StatusView};
+use crate::domain::{BlueprintId, BlueprintStatus, StatusView, TopicId};
 use crate::http::auth::CurrentUser;
 use crate::http::client::Client;
 use crate::http::error::{status_url, ApiError, ApiResult};
-use crate::http::extract::{parse_id, JsonBody, QueryParams};
+use crate::http::extract::{Ids, JsonBody, QueryParams};
 use crate::http::streams::StreamSlot;
-use crate::jobs::hub::Subscription;
-use crate::telemetry::{
-    count_ended, GaugeGuard, GENERATIONS_REFUSED, GENERATIONS_STARTED, LONG_POLLS_OPEN,
-    SSE_STREAMS_OPEN,
-};
+use crate::http::AppState;
+use crate::telemetry::{GaugeGuard, LONG_POLLS_OPEN, SSE_STREAMS_OPEN};
 
-const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 const LONG_POLL_MAX_SECS: i64 = 30;
 
 /// A status view with the headers a follower relies on.
@@ -75,25 +67,21 @@ fn matches_if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag == etag)
 }
 
-fn ids(topic_id: &str, blueprint_id: &str) -> ApiResult<(Uuid, Uuid)> {
-    Ok((parse_id(topic_id)?, parse_id(blueprint_id)?))
-}
-
-async fn find(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Blueprint> {
-    match state.store.get_blueprint(topic_id, id).await? {
-        BlueprintLookup::Found(blueprint) => Ok(blueprint),
-        BlueprintLookup::TopicNotFound => Err(ApiError::TopicNotFound),
-        BlueprintLookup::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
-    }
+async fn find(state: &AppState, topic_id: TopicId, id: BlueprintId) -> ApiResult<Blueprint> {
+    Ok(state.core.blueprint(topic_id, id).await?)
 }
 
 /// The blueprint's current state for a status poll: from the hub's view cache when it has it
 /// (no query; only with the embedded database, see `StatusHub::with_view_cache`), otherwise
 /// from the database, and then cached. A cached blueprint of another topic is looked up in the
 /// database, which tells `topic_not_found` from `blueprint_not_found`.
-async fn current(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Arc<Blueprint>> {
-    if let Some(cached) = state.hub.cached_view(id) {
-        if cached.topic_id == topic_id {
+async fn current(
+    state: &AppState,
+    topic_id: TopicId,
+    id: BlueprintId,
+) -> ApiResult<Arc<Blueprint>> {
+    if let Some(cached) = state.hub.cached_view(id.0) {
+        if cached.topic_id == topic_id.0 {
             return Ok(cached);
         }
     }
@@ -101,11 +89,6 @@ async fn current(state: &AppState, topic_id: Uuid, id: Uuid) -> ApiResult<Arc<Bl
     let blueprint = find(state, topic_id, id).await?;
     state.hub.remember(&blueprint, epoch);
     Ok(Arc::new(blueprint))
-}
-
-/// Whole seconds to wait, at least one, for a wait in milliseconds.
-pub fn retry_after_secs(wait_ms: i64) -> u64 {
-    (wait_ms.max(1) as u64).div_ceil(1000)
 }
 
 fn parse_target(body: Option<Value>) -> ApiResult<i64> {
@@ -142,62 +125,6 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
         .map_err(|error| ApiError::Validation(vec![error]))
 }
 
-/// Stores a new generation (blueprint and job in one transaction) and wakes a worker when one
-/// was created. Shared by the JSON API and the web UI's form so both behave the same.
-pub async fn start_generation(
-    state: &AppState,
-    owner_id: Uuid,
-    topic_id: Uuid,
-    target: i64,
-    idempotency_key: Option<String>,
-) -> Result<GenerateOutcome, StoreError> {
-    let now = now_ms();
-    let new = NewGeneration {
-        blueprint_id: Uuid::now_v7(),
-        topic_id,
-        owner_id,
-        limits: state.auth.limits,
-        target_terminal_objectives: target,
-        idempotency_key,
-        now,
-        idempotency_cutoff: now - IDEMPOTENCY_TTL_MS,
-    };
-    let outcome = state.store.create_generation(&new).await?;
-    match &outcome {
-        GenerateOutcome::Created(_) => {
-            metrics::counter!(GENERATIONS_STARTED).increment(1);
-            state.jobs.notify_new_job();
-        }
-        GenerateOutcome::RateLimited { .. } => {
-            metrics::counter!(GENERATIONS_REFUSED, "limit" => "rate_limited").increment(1);
-        }
-        GenerateOutcome::ActiveLimitReached { .. } => {
-            metrics::counter!(GENERATIONS_REFUSED, "limit" => "too_many_active_generations")
-                .increment(1);
-        }
-        _ => {}
-    }
-    Ok(outcome)
-}
-
-/// Cancels a queued or running generation and publishes the change, so the worker running it
-/// (and every follower) hears of it at once. Shared by the JSON API and the web UI.
-pub async fn cancel_generation(
-    state: &AppState,
-    topic_id: Uuid,
-    id: Uuid,
-) -> Result<CancelOutcome, StoreError> {
-    let outcome = state
-        .store
-        .cancel_generation(topic_id, id, now_ms())
-        .await?;
-    if let CancelOutcome::Cancelled(blueprint) = &outcome {
-        count_ended(blueprint);
-        state.hub.publish(blueprint);
-    }
-    Ok(outcome)
-}
-
 #[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/generate", tag = "blueprints",
     params(("topic_id" = String, Path, description = "A UUID"),
            ("Idempotency-Key" = Option<String>, Header, description = "The same key (per topic, 24 h) replays the same 202")),
@@ -219,34 +146,20 @@ pub async fn cancel_generation(
 pub async fn generate(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
-    Path(topic_id): Path<String>,
+    Ids(topic_id): Ids<TopicId>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let topic_id = parse_id(&topic_id)?;
     let target = parse_target(body.0)?;
     let key = idempotency_key(&headers)?;
-    let blueprint = match start_generation(&state, caller.id(), topic_id, target, key).await? {
-        GenerateOutcome::Created(blueprint) | GenerateOutcome::Replayed(blueprint) => blueprint,
-        GenerateOutcome::InProgress {
-            active_blueprint_id,
-        } => {
-            return Err(ApiError::GenerationInProgress {
-                topic_id,
-                blueprint_id: active_blueprint_id,
-            })
-        }
-        GenerateOutcome::RateLimited { retry_after_ms } => {
-            return Err(ApiError::RateLimited(retry_after_secs(retry_after_ms)))
-        }
-        GenerateOutcome::ActiveLimitReached { limit } => {
-            return Err(ApiError::ActiveLimitReached(limit))
-        }
-        GenerateOutcome::TopicNotFound => return Err(ApiError::TopicNotFound),
-    };
+    let blueprint = state
+        .core
+        .start_generation(caller.id(), topic_id, target, key)
+        .await?
+        .blueprint;
     let mut response = status_response(&blueprint, StatusCode::ACCEPTED);
     let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&status_url(topic_id, blueprint.id)) {
+    if let Ok(location) = HeaderValue::from_str(&status_url(topic_id.0, blueprint.id)) {
         headers.insert(header::LOCATION, location);
     }
     // Even a replay of a finished generation says when to look: now.
@@ -276,14 +189,13 @@ pub async fn status(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
     Client(client): Client,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
     query: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     let wait = query.int("wait", 0, LONG_POLL_MAX_SECS, 0)?;
     // Subscribe before reading, so that a change in between is not missed.
-    let subscription = (wait > 0).then(|| state.hub.subscribe(id));
+    let subscription = (wait > 0).then(|| state.hub.subscribe(id.0));
     let blueprint = current(&state, topic_id, id).await?;
     if !matches_if_none_match(&headers, &blueprint.etag()) {
         return Ok(status_response(&blueprint, StatusCode::OK));
@@ -341,15 +253,14 @@ pub async fn events(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
     Client(client): Client,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
 ) -> ApiResult<impl IntoResponse> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     let place = state
         .auth
         .streams
         .open(caller.id(), client)
         .map_err(ApiError::TooManyStreams)?;
-    let subscription = state.hub.subscribe(id);
+    let subscription = state.hub.subscribe(id.0);
     let blueprint = find(&state, topic_id, id).await?;
     let start = EventStream {
         _open: GaugeGuard::new(SSE_STREAMS_OPEN),
@@ -400,17 +311,10 @@ async fn next_event(mut s: EventStream) -> Option<(Result<Event, Infallible>, Ev
 /// hears of it through the hub and stops.
 pub async fn cancel(
     State(state): State<AppState>,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
 ) -> ApiResult<Response> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
-    match cancel_generation(&state, topic_id, id).await? {
-        CancelOutcome::Cancelled(blueprint) => Ok(status_response(&blueprint, StatusCode::OK)),
-        CancelOutcome::AlreadyTerminal(blueprint) => {
-            Err(ApiError::NotCancellable(blueprint.status))
-        }
-        CancelOutcome::TopicNotFound => Err(ApiError::TopicNotFound),
-        CancelOutcome::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
-    }
+    let blueprint = state.core.cancel_generation(topic_id, id).await?;
+    Ok(status_response(&blueprint, StatusCode::OK))
 }
 
 async fn document(state: &AppState, blueprint: &Blueprint) -> ApiResult<BlueprintDocument> {
@@ -431,9 +335,8 @@ async fn document(state: &AppState, blueprint: &Blueprint) -> ApiResult<Blueprin
 /// `GET .../{blueprint_id}`: the whole blueprint.
 pub async fn get(
     State(state): State<AppState>,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
 ) -> ApiResult<Json<BlueprintDocument>> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     let blueprint = find(&state, topic_id, id).await?;
     Ok(Json(document(&state, &blueprint).await?))
 }
@@ -452,10 +355,9 @@ pub async fn get(
 /// `GET /api/topics/{topic_id}/blueprints?status=&limit=&cursor=`
 pub async fn list(
     State(state): State<AppState>,
-    Path(topic_id): Path<String>,
+    Ids(topic_id): Ids<TopicId>,
     query: QueryParams,
 ) -> ApiResult<Json<Page<StatusView>>> {
-    let topic_id = parse_id(&topic_id)?;
     let (limit, cursor) = page_params(&query)?;
     let status = match query.get("status") {
         None | Some("") => None,
@@ -468,7 +370,7 @@ pub async fn list(
     };
     let rows = state
         .store
-        .list_blueprints(topic_id, status, limit + 1, cursor)
+        .list_blueprints(topic_id.0, status, limit + 1, cursor)
         .await?
         .ok_or(ApiError::TopicNotFound)?;
     Ok(Json(page_of(
@@ -493,21 +395,10 @@ pub async fn list(
 /// `DELETE .../{blueprint_id}`: only once its generation has ended.
 pub async fn delete(
     State(state): State<AppState>,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
 ) -> ApiResult<StatusCode> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
-    match state.store.delete_blueprint(topic_id, id).await? {
-        DeleteOutcome::Deleted => {
-            state.hub.forget_deleted(&[id]);
-            Ok(StatusCode::NO_CONTENT)
-        }
-        DeleteOutcome::Active => Err(ApiError::GenerationInProgress {
-            topic_id,
-            blueprint_id: id,
-        }),
-        DeleteOutcome::TopicNotFound => Err(ApiError::TopicNotFound),
-        DeleteOutcome::BlueprintNotFound => Err(ApiError::BlueprintNotFound),
-    }
+    state.core.delete_blueprint(topic_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/export", tag = "blueprints",
@@ -523,10 +414,9 @@ pub async fn delete(
 /// `GET .../{blueprint_id}/export?format=markdown|csv|json`: a download of a completed blueprint.
 pub async fn export(
     State(state): State<AppState>,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    Ids((topic_id, id)): Ids<(TopicId, BlueprintId)>,
     query: QueryParams,
 ) -> ApiResult<Response> {
-    let (topic_id, id) = ids(&topic_id, &blueprint_id)?;
     let format = match query.get("format") {
         None | Some("") => ExportFormat::Markdown,
         Some(raw) => ExportFormat::parse(raw).ok_or_else(|| {

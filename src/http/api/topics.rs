@@ -1,19 +1,20 @@
 //! `/api/topics`: create, list, read, update and delete topics.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::db::Cursor;
 use crate::domain::time::now_ms;
+use crate::domain::TopicId;
 use crate::domain::{Topic, TopicInput, TopicPatch};
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{parse_id, JsonBody, QueryParams};
+use crate::http::extract::{Ids, JsonBody, QueryParams};
+use crate::http::AppState;
 
 /// A page of a newest-first listing.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -125,14 +126,10 @@ pub async fn list(
         (status = 404, description = "topic_not_found", body = crate::http::openapi::ErrorBody),
     ))]
 /// `GET /api/topics/{topic_id}`
-pub async fn get(
-    State(state): State<AppState>,
-    Path(topic_id): Path<String>,
-) -> ApiResult<Json<Topic>> {
-    let id = parse_id(&topic_id)?;
+pub async fn get(State(state): State<AppState>, Ids(id): Ids<TopicId>) -> ApiResult<Json<Topic>> {
     let topic = state
         .store
-        .get_topic(id)
+        .get_topic(id.0)
         .await?
         .ok_or(ApiError::TopicNotFound)?;
     Ok(Json(topic))
@@ -152,14 +149,13 @@ pub async fn get(
 /// `PATCH /api/topics/{topic_id}`
 pub async fn update(
     State(state): State<AppState>,
-    Path(topic_id): Path<String>,
+    Ids(id): Ids<TopicId>,
     body: JsonBody,
 ) -> ApiResult<Json<Topic>> {
-    let id = parse_id(&topic_id)?;
     let patch = TopicPatch::parse(&body.required()?).map_err(ApiError::Validation)?;
     let topic = state
         .store
-        .update_topic(id, &patch, now_ms())
+        .update_topic(id.0, &patch, now_ms())
         .await?
         .ok_or(ApiError::TopicNotFound)?;
     Ok(Json(topic))
@@ -173,22 +169,7 @@ pub async fn update(
         (status = 404, description = "topic_not_found", body = crate::http::openapi::ErrorBody),
     ))]
 /// `DELETE /api/topics/{topic_id}`: cancels its active generation, deletes its blueprints.
-pub async fn delete(
-    State(state): State<AppState>,
-    Path(topic_id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let id = parse_id(&topic_id)?;
-    let cancelled = state
-        .store
-        .delete_topic(id, now_ms())
-        .await?
-        .ok_or(ApiError::TopicNotFound)?;
-    for blueprint in &cancelled {
-        crate::telemetry::count_ended(blueprint);
-        state.hub.publish(blueprint);
-    }
-    // After the publishes: the cancelled ones stay gone even if a worker publishes them late.
-    let ids: Vec<_> = cancelled.iter().map(|b| b.id).collect();
-    state.hub.forget_deleted(&ids);
+pub async fn delete(State(state): State<AppState>, Ids(id): Ids<TopicId>) -> ApiResult<StatusCode> {
+    state.core.delete_topic(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,7 +17,6 @@ use super::forms::{sentence, FormFields};
 use super::pages::{page_id, query_get, query_pairs, render, render_fresh, PageResult};
 use super::views::{human_time, Viewer};
 use super::UiError;
-use crate::app::AppState;
 use crate::config::SignupMode;
 use crate::domain::account::{
     parse_token_expiry, parse_token_name, PASSWORD_MIN_CHARS, TOKEN_DEFAULT_DAYS,
@@ -30,6 +29,7 @@ use crate::http::api::auth::{
 };
 use crate::http::auth::{authenticate, clear_session_cookie, session_cookie_header, CurrentUser};
 use crate::http::error::ApiError;
+use crate::http::AppState;
 
 /// Where people land after logging in when no (acceptable) `next` was given.
 const DEFAULT_NEXT: &str = "/topics";

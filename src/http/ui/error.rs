@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::views::Viewer;
+use crate::core::CoreError;
 use crate::db::StoreError;
 use crate::http::error::ApiError;
 
@@ -34,6 +35,13 @@ struct ErrorPage {
     viewer: Option<Viewer>,
     heading: String,
     message: String,
+}
+
+/// The core's refusals, worded as the API words them, then as a page (below).
+impl From<CoreError> for UiError {
+    fn from(err: CoreError) -> Self {
+        ApiError::from(err).into()
+    }
 }
 
 /// The shared account and access operations answer in the API's terms; on a page, a missing

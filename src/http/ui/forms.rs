@@ -4,7 +4,6 @@
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{header, StatusCode};
 use axum::Form;
-use serde_json::{json, Value};
 
 use super::UiError;
 use crate::domain::blueprint::{TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
@@ -170,19 +169,14 @@ pub fn parse_topic(form: &FormFields) -> Result<TopicInput, Box<InvalidTopicForm
         }
     }
     // Empty optional fields mean "none", as a person leaving them blank intends.
-    let optional = |text: &str| {
-        if text.trim().is_empty() {
-            Value::Null
-        } else {
-            json!(text)
-        }
-    };
-    let body = json!({
-        "title": values.title,
-        "description": optional(&values.description),
-        "source_text": optional(&source),
-    });
-    let parsed = TopicInput::parse(&body);
+    fn optional(text: &str) -> Option<&str> {
+        Some(text).filter(|text| !text.trim().is_empty())
+    }
+    let parsed = TopicInput::from_text(
+        &values.title,
+        optional(&values.description),
+        optional(&source),
+    );
     if let Err(field_errors) = &parsed {
         for error in field_errors {
             let message = Some(sentence(&error.message));

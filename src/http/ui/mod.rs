@@ -20,7 +20,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 pub use error::UiError;
 

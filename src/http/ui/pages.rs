@@ -11,13 +11,14 @@ use uuid::Uuid;
 use super::forms::{self, FormFields, TopicFormErrors, TopicFormValues};
 use super::views::*;
 use super::UiError;
-use crate::app::AppState;
-use crate::db::{BlueprintLookup, CancelOutcome, Cursor, GenerateOutcome};
+use crate::core::CoreError;
+use crate::db::{BlueprintLookup, Cursor};
 use crate::domain::blueprint::{Blueprint, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintStatus, Topic};
-use crate::http::api::blueprints as api;
+use crate::domain::{BlueprintId, BlueprintStatus, Topic, TopicId};
 use crate::http::auth::CurrentUser;
+use crate::http::error::retry_after_secs;
+use crate::http::AppState;
 
 pub(super) type PageResult = Result<Response, UiError>;
 
@@ -318,30 +319,30 @@ pub async fn start_generation(
     };
     // The page's own one-time key; one that is not a valid key (tampered) is simply not used.
     let key = crate::domain::text::parse_idempotency_key(form.get("idempotency_key")).ok();
-    let next = match api::start_generation(&state, caller.id(), topic_id, target, key).await? {
-        GenerateOutcome::Created(b) | GenerateOutcome::Replayed(b) => {
-            status_page_url(topic_id, b.id)
-        }
-        GenerateOutcome::InProgress {
-            active_blueprint_id,
-        } => format!(
+    let admitted = state
+        .core
+        .start_generation(caller.id(), TopicId(topic_id), target, key)
+        .await;
+    let next = match admitted {
+        Ok(admission) => status_page_url(topic_id, admission.blueprint.id),
+        Err(CoreError::GenerationInProgress { blueprint_id, .. }) => format!(
             "{}&notice=already-running",
-            status_page_url(topic_id, active_blueprint_id)
+            status_page_url(topic_id, blueprint_id)
         ),
-        GenerateOutcome::RateLimited { retry_after_ms } => {
-            let secs = api::retry_after_secs(retry_after_ms);
+        Err(CoreError::RateLimited { retry_after_ms }) => {
+            let secs = retry_after_secs(retry_after_ms);
             return Err(UiError::Status(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("You started too many generations in the last minute. Wait {secs} seconds and try again."),
             ));
         }
-        GenerateOutcome::ActiveLimitReached { limit } => {
+        Err(CoreError::ActiveLimitReached { limit }) => {
             return Err(UiError::Status(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("You already have {limit} generations queued or running. Wait for one to end, or cancel one on the Jobs page."),
             ));
         }
-        GenerateOutcome::TopicNotFound => return Err(UiError::NotFound),
+        Err(err) => return Err(err.into()),
     };
     Ok(Redirect::to(&next).into_response())
 }
@@ -412,11 +413,13 @@ pub async fn cancel(
     let topic_id = page_id(&topic_id)?;
     let blueprint_id = page_id(&blueprint_id)?;
     let form = FormFields::from_request(request, "").await?;
-    match api::cancel_generation(&state, topic_id, blueprint_id).await? {
-        CancelOutcome::Cancelled(_) | CancelOutcome::AlreadyTerminal(_) => {}
-        CancelOutcome::TopicNotFound | CancelOutcome::BlueprintNotFound => {
-            return Err(UiError::NotFound)
-        }
+    match state
+        .core
+        .cancel_generation(TopicId(topic_id), BlueprintId(blueprint_id))
+        .await
+    {
+        Ok(_) | Err(CoreError::NotCancellable(_)) => {}
+        Err(err) => return Err(err.into()),
     }
     let next = if form.get("return_to") == "jobs" {
         "/jobs".to_string()

@@ -7,13 +7,13 @@ use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::db::JobListing;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::objective::{Objective, TerminalObjective};
 use crate::domain::time::rfc3339;
 use crate::domain::{BloomLevel, BlueprintStatus, Topic};
 use crate::http::auth::CurrentUser;
+use crate::http::AppState;
 
 /// Who is looking at a page, for the header's user menu (their email, API tokens, log out).
 /// Every page template has a `viewer: Option<Viewer>`; a handler gets it by taking

@@ -1,0 +1,73 @@
+//! SQL that both drivers run as written. Placeholders are `$N`, which PostgreSQL and SQLite
+//! (through sqlx) both take; each driver binds ids in its own encoding (PostgreSQL `uuid`,
+//! SQLite text). What differs between the databases (locking, claiming, notifications) stays
+//! in the drivers.
+
+/// The blueprint columns, in the order the drivers' `blueprint_from_row` reads them by name.
+macro_rules! blueprint_columns {
+    () => {
+        "b.id, b.topic_id, b.status, b.title, b.description, b.terminal_objectives_count, \
+         b.enabling_objectives_count, b.target_terminal_objectives, b.error, b.error_code, \
+         b.attempt, b.created_at, b.generation_started_at, b.finished_at, b.version, b.updated_at, \
+         b.quality_json"
+    };
+}
+
+/// The same columns for `RETURNING`, which takes no table alias.
+macro_rules! returning_blueprint {
+    () => {
+        " RETURNING id, topic_id, status, title, description, terminal_objectives_count, \
+         enabling_objectives_count, target_terminal_objectives, error, error_code, attempt, \
+         created_at, generation_started_at, finished_at, version, updated_at, quality_json"
+    };
+}
+
+// Admission of a generation ($1 is always the topic or the user it is about).
+
+pub const FORGET_IDEMPOTENCY_KEY: &str =
+    "DELETE FROM idempotency_keys WHERE topic_id = $1 AND key = $2 AND created_at < $3";
+pub const IDEMPOTENT_BLUEPRINT: &str = concat!(
+    "SELECT ",
+    blueprint_columns!(),
+    " FROM idempotency_keys k JOIN blueprints b ON b.id = k.blueprint_id \
+     WHERE k.topic_id = $1 AND k.key = $2"
+);
+pub const ACTIVE_GENERATION_OF_TOPIC: &str =
+    "SELECT id FROM blueprints WHERE topic_id = $1 AND status IN ('queued', 'generating')";
+pub const COUNT_ACTIVE_GENERATIONS: &str =
+    "SELECT COUNT(*) FROM blueprints b JOIN topics t ON t.id = b.topic_id \
+     WHERE t.owner_id = $1 AND b.status IN ('queued', 'generating')";
+pub const GENERATION_STARTS_SINCE: &str =
+    "SELECT COUNT(*) AS started, MIN(started_at) AS oldest FROM generation_starts \
+     WHERE user_id = $1 AND started_at > $2";
+pub const NOTE_GENERATION_START: &str =
+    "INSERT INTO generation_starts (user_id, started_at) VALUES ($1, $2)";
+pub const INSERT_BLUEPRINT: &str = concat!(
+    "INSERT INTO blueprints (id, topic_id, status, target_terminal_objectives, \
+     created_at, updated_at) VALUES ($1, $2, 'queued', $3, $4, $4)",
+    returning_blueprint!()
+);
+pub const INSERT_JOB: &str =
+    "INSERT INTO generation_jobs (blueprint_id, enqueued_at) VALUES ($1, $2)";
+pub const INSERT_IDEMPOTENCY_KEY: &str =
+    "INSERT INTO idempotency_keys (topic_id, key, blueprint_id, created_at) \
+     VALUES ($1, $2, $3, $4)";
+
+// Accounts.
+
+pub const COUNT_ACCOUNTS: &str = "SELECT COUNT(*) FROM users WHERE id <> $1";
+pub const INSERT_USER: &str = "INSERT INTO users (id, email, password_hash, is_admin, created_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING \
+     RETURNING id, email, is_admin, created_at";
+pub const HAND_OVER_TOPICS: &str = "UPDATE topics SET owner_id = $2 WHERE owner_id = $1";
+pub const SESSION_BY_HASH: &str =
+    "SELECT u.id, u.email, u.is_admin, u.created_at, s.id AS credential_id, \
+     s.last_seen_at AS last_used_at \
+     FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.token_hash = $1 AND s.expires_at > $2";
+pub const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at = $1 WHERE id = $2";
+pub const API_TOKEN_BY_HASH: &str =
+    "SELECT u.id, u.email, u.is_admin, u.created_at, t.id AS credential_id, t.last_used_at \
+     FROM api_tokens t JOIN users u ON u.id = t.user_id \
+     WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)";
+pub const TOUCH_API_TOKEN: &str = "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2";

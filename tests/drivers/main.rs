@@ -1,0 +1,748 @@
+//! The driver conformance suite: every storage primitive the core builds on, run against a
+//! real SQLite file and a real PostgreSQL database, with the same expectations. A driver that
+//! passes here behaves as the core assumes (conditional transitions, fencing by attempt, the
+//! partial unique index, rollback of an uncommitted transaction), whatever its SQL looks like.
+
+#[path = "../support/child.rs"]
+mod child;
+#[path = "../api/helpers.rs"]
+#[macro_use]
+#[allow(dead_code)]
+mod helpers;
+
+use std::sync::Arc;
+
+use quizmaster::core::{Core, CredentialKind};
+use quizmaster::db::{
+    self, BlueprintLookup, CancelOutcome, Cursor, DeleteOutcome, Finish, GenerateOutcome,
+    GenerationLimits, NewApiToken, NewGeneration, NewSessionRow, NewUser, PoolSettings,
+    Reservation, SignupOutcome, Store, ThrottleClaim,
+};
+use quizmaster::domain::{
+    BloomLevel, BlueprintId, BlueprintStatus, ErrorCode, ObjectiveDraft, TerminalDraft, TopicId,
+    TopicInput, LOCAL_USER_ID,
+};
+use quizmaster::jobs::hub::StatusHub;
+use uuid::Uuid;
+
+use helpers::{Backend, TestDatabase};
+
+async fn open(backend: Backend) -> (TestDatabase, Arc<dyn Store>) {
+    let database = TestDatabase::create(backend).await;
+    let store = db::connect(&database.url, PoolSettings::default())
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    (database, store)
+}
+
+async fn topic(store: &Arc<dyn Store>, owner: Uuid, title: &str, now: i64) -> Uuid {
+    let input = TopicInput {
+        title: title.into(),
+        description: None,
+        source_text: None,
+    };
+    store
+        .create_topic(owner, Uuid::now_v7(), &input, now)
+        .await
+        .expect("topic")
+        .id
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        id: Uuid::now_v7(),
+        email: email.into(),
+        password_hash: "$argon2id$not-a-real-hash".into(),
+        now: 1_000,
+    }
+}
+
+fn draft(text: &str) -> ObjectiveDraft {
+    ObjectiveDraft {
+        text: text.into(),
+        verb: "explain".into(),
+        bloom_level: BloomLevel::Understand,
+        condition: None,
+        criterion: None,
+        evidence: None,
+    }
+}
+
+fn terminal(text: &str, enabling: usize) -> TerminalDraft {
+    TerminalDraft {
+        objective: draft(text),
+        enabling: (0..enabling)
+            .map(|n| draft(&format!("{text}, step {n}")))
+            .collect(),
+    }
+}
+
+/// The primitives of a write transaction, and that dropping one without commit keeps nothing.
+async fn write_transaction_primitives(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let owner = LOCAL_USER_ID;
+    let topic_id = topic(&store, owner, "Tides", 1_000).await;
+    let stranger = Uuid::now_v7();
+
+    let mut tx = store.begin_write().await.expect("begin");
+    assert!(tx.lock_owned_topic(topic_id, owner).await.expect("lock"));
+    assert!(!tx.lock_owned_topic(topic_id, stranger).await.expect("lock"));
+    assert!(!tx
+        .lock_owned_topic(Uuid::now_v7(), owner)
+        .await
+        .expect("lock"));
+    tx.lock_user(owner).await.expect("lock user");
+    assert_eq!(tx.active_generation_of_topic(topic_id).await.unwrap(), None);
+    let blueprint_id = Uuid::now_v7();
+    let blueprint = tx
+        .insert_generation(blueprint_id, topic_id, 4, 2_000)
+        .await
+        .expect("insert");
+    assert_eq!(blueprint.id, blueprint_id);
+    assert_eq!(blueprint.topic_id, topic_id);
+    assert_eq!(blueprint.status, BlueprintStatus::Queued);
+    assert_eq!(blueprint.target_terminal_objectives, 4);
+    assert_eq!(blueprint.created_at, 2_000);
+    assert_eq!(
+        tx.active_generation_of_topic(topic_id).await.unwrap(),
+        Some(blueprint_id)
+    );
+    assert_eq!(tx.count_active_generations(owner).await.unwrap(), 1);
+    assert_eq!(tx.count_active_generations(stranger).await.unwrap(), 0);
+    tx.insert_idempotency_key(topic_id, "key-1", blueprint_id, 2_000)
+        .await
+        .expect("key");
+    let replayed = tx.idempotent_blueprint(topic_id, "key-1").await.unwrap();
+    assert_eq!(replayed.map(|b| b.id), Some(blueprint_id));
+    // A key younger than the cutoff stays; an older one goes.
+    tx.forget_idempotency_key(topic_id, "key-1", 2_000)
+        .await
+        .unwrap();
+    assert!(tx
+        .idempotent_blueprint(topic_id, "key-1")
+        .await
+        .unwrap()
+        .is_some());
+    tx.forget_idempotency_key(topic_id, "key-1", 2_001)
+        .await
+        .unwrap();
+    assert!(tx
+        .idempotent_blueprint(topic_id, "key-1")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        tx.generation_starts_since(owner, 0).await.unwrap(),
+        (0, None)
+    );
+    tx.note_generation_start(owner, 2_000).await.unwrap();
+    tx.note_generation_start(owner, 2_500).await.unwrap();
+    assert_eq!(
+        tx.generation_starts_since(owner, 1_999).await.unwrap(),
+        (2, Some(2_000))
+    );
+    assert_eq!(
+        tx.generation_starts_since(owner, 2_000).await.unwrap(),
+        (1, Some(2_500))
+    );
+    // Not committed: nothing of it is stored.
+    drop(tx);
+    assert!(store
+        .get_blueprint_by_id(blueprint_id)
+        .await
+        .unwrap()
+        .is_none());
+
+    // Committed, it is.
+    let mut tx = store.begin_write().await.expect("begin");
+    tx.insert_generation(blueprint_id, topic_id, 4, 2_000)
+        .await
+        .expect("insert");
+    tx.commit().await.expect("commit");
+    assert!(store
+        .get_blueprint_by_id(blueprint_id)
+        .await
+        .unwrap()
+        .is_some());
+    database.drop_database().await;
+}
+
+/// The partial unique index: a topic holds at most one queued or running blueprint, whatever
+/// the caller checked before.
+async fn one_active_blueprint_per_topic_is_the_databases_guarantee(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let topic_id = topic(&store, LOCAL_USER_ID, "Tides", 1_000).await;
+    let mut tx = store.begin_write().await.expect("begin");
+    tx.insert_generation(Uuid::now_v7(), topic_id, 3, 2_000)
+        .await
+        .expect("first");
+    let second = tx
+        .insert_generation(Uuid::now_v7(), topic_id, 3, 2_001)
+        .await
+        .expect_err("a second active blueprint");
+    assert!(second.is_unique_violation(), "{second}");
+    database.drop_database().await;
+}
+
+/// Accounts: the first account, a taken email, handing topics over, credentials and touches.
+async fn accounts_and_credentials(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let local_topic = topic(&store, LOCAL_USER_ID, "Before accounts", 1_000).await;
+    let mut tx = store.begin_write().await.expect("begin");
+    assert_eq!(tx.count_accounts().await.unwrap(), 0);
+    let user = tx
+        .insert_user(&new_user("a@b.co"), true)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert!(user.is_admin);
+    assert!(tx
+        .insert_user(&new_user("a@b.co"), false)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(tx.count_accounts().await.unwrap(), 1);
+    tx.hand_over_topics(LOCAL_USER_ID, user.id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.topic_owner(local_topic).await.unwrap(), Some(user.id));
+
+    let session_id = Uuid::now_v7();
+    store
+        .create_session(&NewSessionRow {
+            id: session_id,
+            token_hash: "session-hash".into(),
+            user_id: user.id,
+            now: 10_000,
+            expires_at: 20_000,
+            client: Some("test".into()),
+        })
+        .await
+        .unwrap();
+    let found = store
+        .session_by_hash("session-hash", 10_001)
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!((found.id, found.user.id), (session_id, user.id));
+    assert_eq!(found.last_used_at, Some(10_000));
+    store.touch_session(session_id, 15_000).await.unwrap();
+    let found = store.session_by_hash("session-hash", 15_001).await.unwrap();
+    assert_eq!(found.and_then(|c| c.last_used_at), Some(15_000));
+    assert!(store
+        .session_by_hash("session-hash", 20_001)
+        .await
+        .unwrap()
+        .is_none());
+
+    let token = store
+        .create_api_token(&NewApiToken {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            name: "ci".into(),
+            token_hash: "token-hash".into(),
+            now: 10_000,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let found = store
+        .api_token_by_hash("token-hash", 99_999)
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!((found.id, found.last_used_at), (token.id, None));
+    store.touch_api_token(token.id, 50_000).await.unwrap();
+    let listed = store.list_api_tokens(user.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].last_used_at, Some(50_000));
+    assert!(store.delete_api_token(user.id, token.id).await.unwrap());
+    assert!(!store.delete_api_token(user.id, token.id).await.unwrap());
+    database.drop_database().await;
+}
+
+/// Claims raise the attempt; only the current attempt may renew, write, hand back or finish.
+async fn job_transitions_are_fenced_by_the_attempt(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let topic_id = topic(&store, LOCAL_USER_ID, "Tides", 1_000).await;
+    let GenerateOutcome::Created(queued) = core
+        .admit(&generation(topic_id, None, 2_000))
+        .await
+        .unwrap()
+    else {
+        panic!("created")
+    };
+    let job = store
+        .claim_next_job("w1", 3_000, 1_000, 3)
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(job.blueprint.id, queued.id);
+    assert_eq!(job.blueprint.attempt, 1);
+    assert_eq!(job.blueprint.status, BlueprintStatus::Generating);
+    assert_eq!(job.topic.id, topic_id);
+    assert!(!job.rescued);
+    assert!(store
+        .claim_next_job("w2", 3_001, 1_000, 3)
+        .await
+        .unwrap()
+        .is_none());
+    let id = queued.id;
+    assert!(store.renew_lease(id, 1, 3_500, 1_000).await.unwrap());
+    assert!(!store.renew_lease(id, 2, 3_500, 1_000).await.unwrap());
+
+    let stored = store
+        .append_terminal_objective(id, 1, 1, &terminal("First", 2), 3_600)
+        .await
+        .unwrap()
+        .expect("written");
+    assert_eq!(stored.terminal_objectives_count, 1);
+    assert_eq!(stored.enabling_objectives_count, 2);
+    // The same position again (a retry) and a wrong attempt write nothing.
+    assert!(store
+        .append_terminal_objective(id, 1, 1, &terminal("First", 2), 3_601)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .append_terminal_objective(id, 2, 2, &terminal("Second", 0), 3_602)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .set_blueprint_summary(id, 2, "No", "Fenced off", 3_603)
+        .await
+        .unwrap()
+        .is_none());
+    let summarised = store
+        .set_blueprint_summary(id, 1, "Tides", "Why the sea moves", 3_604)
+        .await
+        .unwrap()
+        .expect("written");
+    assert_eq!(summarised.title.as_deref(), Some("Tides"));
+    assert!(summarised.version > stored.version);
+
+    // Handed back, the next claim takes it at once as attempt 2, not as a rescue.
+    assert!(!store.release_lease(id, 2).await.unwrap());
+    assert!(store.release_lease(id, 1).await.unwrap());
+    let job = store
+        .claim_next_job("w2", 3_700, 1_000, 3)
+        .await
+        .unwrap()
+        .expect("claimed again");
+    assert_eq!(job.blueprint.attempt, 2);
+    assert!(!job.rescued);
+    // Its lease runs out: the next claim rescues it as attempt 3.
+    let job = store
+        .claim_next_job("w3", 5_000, 1_000, 3)
+        .await
+        .unwrap()
+        .expect("rescued");
+    assert_eq!(job.blueprint.attempt, 3);
+    assert!(job.rescued);
+    assert!(store
+        .finish_generation(id, 2, &Finish::Completed { quality: None }, 5_100)
+        .await
+        .unwrap()
+        .is_none());
+    let ended = store
+        .finish_generation(id, 3, &Finish::Completed { quality: None }, 5_200)
+        .await
+        .unwrap()
+        .expect("finished");
+    assert_eq!(ended.status, BlueprintStatus::Completed);
+    assert_eq!(ended.finished_at, Some(5_200));
+    assert!(store
+        .finish_generation(id, 3, &Finish::Completed { quality: None }, 5_300)
+        .await
+        .unwrap()
+        .is_none());
+    let objectives = store.get_objectives(id).await.unwrap();
+    assert_eq!(objectives.len(), 1);
+    assert_eq!(objectives[0].enabling_objectives.len(), 2);
+    database.drop_database().await;
+}
+
+fn generation(topic_id: Uuid, key: Option<&str>, now: i64) -> NewGeneration {
+    NewGeneration {
+        blueprint_id: Uuid::now_v7(),
+        topic_id,
+        owner_id: LOCAL_USER_ID,
+        limits: GenerationLimits::default(),
+        target_terminal_objectives: 3,
+        idempotency_key: key.map(str::to_string),
+        now,
+        idempotency_cutoff: 0,
+    }
+}
+
+/// The watchdog's sweeps: a generation past its time, and one whose workers kept dying.
+async fn sweeps_end_timed_out_and_lost_generations(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let slow = topic(&store, LOCAL_USER_ID, "Slow", 1_000).await;
+    let lost = topic(&store, LOCAL_USER_ID, "Lost", 1_000).await;
+    // The lost one is enqueued first and claimed at 8 000 with a lease of 100 ms and its one
+    // attempt; the slow one stays queued from 2 000 on.
+    let GenerateOutcome::Created(lost_one) =
+        core.admit(&generation(lost, None, 1_500)).await.unwrap()
+    else {
+        panic!("created")
+    };
+    let GenerateOutcome::Created(slow_one) =
+        core.admit(&generation(slow, None, 2_000)).await.unwrap()
+    else {
+        panic!("created")
+    };
+    let claimed = store.claim_next_job("w", 8_000, 100, 1).await.unwrap();
+    assert_eq!(claimed.map(|j| j.blueprint.id), Some(lost_one.id));
+    assert_eq!(store.queue_stats().await.unwrap().queued, 1);
+
+    // A queued generation counts from its creation, a running one from its start.
+    let timed_out = store.time_out_generations(5_000, 9_000).await.unwrap();
+    assert_eq!(
+        timed_out.iter().map(|b| b.id).collect::<Vec<_>>(),
+        [slow_one.id]
+    );
+    assert_eq!(timed_out[0].error_code, Some(ErrorCode::Timeout));
+    assert_eq!(timed_out[0].status, BlueprintStatus::Error);
+    assert!(store
+        .time_out_generations(5_000, 9_001)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The lease runs out at 8 100, with no attempt left.
+    assert!(store.fail_lost_jobs(8_050, 1).await.unwrap().is_empty());
+    assert!(store.fail_lost_jobs(8_200, 2).await.unwrap().is_empty());
+    let failed = store.fail_lost_jobs(8_200, 1).await.unwrap();
+    assert_eq!(
+        failed.iter().map(|b| b.id).collect::<Vec<_>>(),
+        [lost_one.id]
+    );
+    assert_eq!(failed[0].error_code, Some(ErrorCode::WorkerLost));
+    assert!(store.fail_lost_jobs(8_300, 1).await.unwrap().is_empty());
+    assert_eq!(store.queue_stats().await.unwrap().queued, 0);
+    database.drop_database().await;
+}
+
+/// Cancel, delete and lookups answer each case the way the core maps to the contract.
+async fn cancel_delete_and_lookups(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let topic_id = topic(&store, LOCAL_USER_ID, "Tides", 1_000).await;
+    let other_topic = topic(&store, LOCAL_USER_ID, "Other", 1_000).await;
+    let missing = Uuid::now_v7();
+    let GenerateOutcome::Created(blueprint) = core
+        .admit(&generation(topic_id, None, 2_000))
+        .await
+        .unwrap()
+    else {
+        panic!("created")
+    };
+    let id = blueprint.id;
+    assert!(matches!(
+        store.get_blueprint(topic_id, id).await.unwrap(),
+        BlueprintLookup::Found(b) if b.id == id
+    ));
+    assert!(matches!(
+        store.get_blueprint(other_topic, id).await.unwrap(),
+        BlueprintLookup::BlueprintNotFound
+    ));
+    assert!(matches!(
+        store.get_blueprint(missing, id).await.unwrap(),
+        BlueprintLookup::TopicNotFound
+    ));
+    assert_eq!(
+        store.delete_blueprint(topic_id, id).await.unwrap(),
+        DeleteOutcome::Active
+    );
+    assert!(matches!(
+        store
+            .cancel_generation(other_topic, id, 2_100)
+            .await
+            .unwrap(),
+        CancelOutcome::BlueprintNotFound
+    ));
+    assert!(matches!(
+        store.cancel_generation(missing, id, 2_100).await.unwrap(),
+        CancelOutcome::TopicNotFound
+    ));
+    let CancelOutcome::Cancelled(cancelled) =
+        store.cancel_generation(topic_id, id, 2_100).await.unwrap()
+    else {
+        panic!("cancelled")
+    };
+    assert_eq!(cancelled.status, BlueprintStatus::Cancelled);
+    assert!(cancelled.version > blueprint.version);
+    assert!(matches!(
+        store.cancel_generation(topic_id, id, 2_200).await.unwrap(),
+        CancelOutcome::AlreadyTerminal(b) if b.status == BlueprintStatus::Cancelled
+    ));
+    // A cancelled job is never claimed.
+    assert!(store
+        .claim_next_job("w", 3_000, 1_000, 3)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store.delete_blueprint(missing, id).await.unwrap(),
+        DeleteOutcome::TopicNotFound
+    );
+    assert_eq!(
+        store.delete_blueprint(topic_id, id).await.unwrap(),
+        DeleteOutcome::Deleted
+    );
+    assert_eq!(
+        store.delete_blueprint(topic_id, id).await.unwrap(),
+        DeleteOutcome::BlueprintNotFound
+    );
+
+    // Deleting a topic cancels its active generation and reports it.
+    let GenerateOutcome::Created(active) = core
+        .admit(&generation(topic_id, None, 4_000))
+        .await
+        .unwrap()
+    else {
+        panic!("created")
+    };
+    let ended = store
+        .delete_topic(topic_id, 4_100)
+        .await
+        .unwrap()
+        .expect("deleted");
+    assert_eq!(ended.iter().map(|b| b.id).collect::<Vec<_>>(), [active.id]);
+    assert_eq!(ended[0].status, BlueprintStatus::Cancelled);
+    assert!(store.get_topic(topic_id).await.unwrap().is_none());
+    assert!(store.delete_topic(topic_id, 4_200).await.unwrap().is_none());
+    database.drop_database().await;
+}
+
+/// Listings are newest first and page by cursor without gaps or repeats.
+async fn listings_page_by_cursor(backend: Backend) {
+    let (database, store) = open(backend).await;
+    // Two topics share a creation time: the id breaks the tie.
+    let mut created = Vec::new();
+    for (n, now) in [1_000, 2_000, 2_000, 3_000, 4_000].into_iter().enumerate() {
+        created.push((
+            now,
+            topic(&store, LOCAL_USER_ID, &format!("T{n}"), now).await,
+        ));
+    }
+    created.sort_by(|a, b| b.cmp(a));
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list_topics(LOCAL_USER_ID, 2, after).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(page.iter().map(|t| (t.created_at, t.id)));
+        let last = page.last().expect("non-empty");
+        after = Some(Cursor {
+            created_at: last.created_at,
+            id: last.id,
+        });
+    }
+    assert_eq!(seen, created);
+    assert!(store
+        .list_topics(Uuid::now_v7(), 10, None)
+        .await
+        .unwrap()
+        .is_empty());
+    database.drop_database().await;
+}
+
+/// The admission rules as the core composes them from the primitives.
+async fn admission_rules(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let limits = GenerationLimits {
+        per_minute: 2,
+        max_active: 2,
+    };
+    let core = Core::new(store.clone(), StatusHub::new(), limits);
+    let SignupOutcome::Created(owner) = core.create_user(&new_user("o@b.co")).await.unwrap() else {
+        panic!("created")
+    };
+    assert!(owner.is_admin, "the first account is the admin");
+    let SignupOutcome::Created(second) = core.create_user(&new_user("s@b.co")).await.unwrap()
+    else {
+        panic!("created")
+    };
+    assert!(!second.is_admin);
+    assert!(matches!(
+        core.create_user(&new_user("s@b.co")).await.unwrap(),
+        SignupOutcome::EmailTaken
+    ));
+    let topics = [
+        topic(&store, owner.id, "A", 1_000).await,
+        topic(&store, owner.id, "B", 1_000).await,
+        topic(&store, owner.id, "C", 1_000).await,
+    ];
+    let admit = |topic_id: Uuid, key: Option<&str>, now: i64| {
+        let mut new = generation(topic_id, key, now);
+        new.owner_id = owner.id;
+        new.limits = limits;
+        new
+    };
+    let GenerateOutcome::Created(first) = core
+        .admit(&admit(topics[0], Some("k"), 10_000))
+        .await
+        .unwrap()
+    else {
+        panic!("created")
+    };
+    assert!(matches!(
+        core.admit(&admit(topics[0], Some("k"), 10_001)).await.unwrap(),
+        GenerateOutcome::Replayed(b) if b.id == first.id
+    ));
+    assert!(matches!(
+        core.admit(&admit(topics[0], None, 10_002)).await.unwrap(),
+        GenerateOutcome::InProgress { active_blueprint_id } if active_blueprint_id == first.id
+    ));
+    let mut stranger = admit(topics[1], None, 10_003);
+    stranger.owner_id = second.id;
+    assert!(matches!(
+        core.admit(&stranger).await.unwrap(),
+        GenerateOutcome::TopicNotFound
+    ));
+    assert!(matches!(
+        core.admit(&admit(topics[1], None, 20_000)).await.unwrap(),
+        GenerateOutcome::Created(_)
+    ));
+    assert!(matches!(
+        core.admit(&admit(topics[2], None, 20_001)).await.unwrap(),
+        GenerateOutcome::ActiveLimitReached { limit: 2 }
+    ));
+    core.cancel_generation(TopicId(topics[0]), BlueprintId(first.id))
+        .await
+        .unwrap();
+    // Room for one more active, but two starts in the last minute: the oldest (10 000)
+    // leaves the window at 70 000.
+    assert!(matches!(
+        core.admit(&admit(topics[2], None, 30_000)).await.unwrap(),
+        GenerateOutcome::RateLimited {
+            retry_after_ms: 40_000
+        }
+    ));
+    assert!(matches!(
+        core.admit(&admit(topics[2], None, 70_001)).await.unwrap(),
+        GenerateOutcome::Created(_)
+    ));
+
+    // Using a credential is noted at most once a minute.
+    store
+        .create_session(&NewSessionRow {
+            id: Uuid::now_v7(),
+            token_hash: "h".into(),
+            user_id: owner.id,
+            now: 100_000,
+            expires_at: 1_000_000,
+            client: None,
+        })
+        .await
+        .unwrap();
+    for (now, noted) in [(100_500, 100_000), (160_001, 160_001), (170_000, 160_001)] {
+        let found = core
+            .credential(CredentialKind::Session, "h", now)
+            .await
+            .unwrap()
+            .expect("found");
+        assert_eq!(found.user.id, owner.id);
+        let listed = store.list_sessions(owner.id, now).await.unwrap();
+        assert_eq!(listed[0].last_seen_at, noted, "at {now}");
+    }
+    database.drop_database().await;
+}
+
+/// Throttle reservations: all keys or none, refused once a key holds its limit.
+async fn throttle_reservations(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let claims = |since: i64| {
+        vec![
+            ThrottleClaim {
+                key: "account".into(),
+                since,
+                limit: 2,
+            },
+            ThrottleClaim {
+                key: "address".into(),
+                since,
+                limit: 3,
+            },
+        ]
+    };
+    for at in [1_000, 2_000] {
+        assert_eq!(
+            store.reserve_throttle_events(&claims(0), at).await.unwrap(),
+            Reservation::Reserved
+        );
+    }
+    // "account" is full: the event that filled it is the 2nd newest, at 1 000.
+    assert_eq!(
+        store
+            .reserve_throttle_events(&claims(0), 3_000)
+            .await
+            .unwrap(),
+        Reservation::Refused {
+            claim: 0,
+            filling_at: 1_000
+        }
+    );
+    // Nothing was noted under "address" by the refusal: after the window moves past 1 000,
+    // one more fits under both.
+    assert_eq!(
+        store
+            .reserve_throttle_events(&claims(1_000), 3_000)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        store
+            .reserve_throttle_events(&claims(1_000), 3_500)
+            .await
+            .unwrap(),
+        Reservation::Refused {
+            claim: 0,
+            filling_at: 2_000
+        }
+    );
+    // Given back, the attempt at 3 000 no longer counts.
+    store
+        .release_throttle_events(&["account".into(), "address".into()], 3_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .reserve_throttle_events(&claims(1_000), 3_600)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    store.clear_throttle_events("account").await.unwrap();
+    assert_eq!(
+        store
+            .reserve_throttle_events(&claims(0), 3_700)
+            .await
+            .unwrap(),
+        Reservation::Refused {
+            claim: 1,
+            filling_at: 1_000
+        }
+    );
+    database.drop_database().await;
+}
+
+on_both_backends!(
+    throttle_reservations,
+    write_transaction_primitives,
+    one_active_blueprint_per_topic_is_the_databases_guarantee,
+    accounts_and_credentials,
+    job_transitions_are_fenced_by_the_attempt,
+    sweeps_end_timed_out_and_lost_generations,
+    cancel_delete_and_lookups,
+    listings_page_by_cursor,
+    admission_rules,
+);
