@@ -15,6 +15,7 @@ use futures::stream;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::idempotency::idempotent;
 use super::topics::{page_of, page_params, Page};
 use crate::core::hub::Subscription;
 use crate::db::Cursor;
@@ -116,31 +117,21 @@ fn parse_target(body: Option<Value>) -> ApiResult<i64> {
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    let Some(raw) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let raw = std::str::from_utf8(raw.as_bytes()).unwrap_or("\u{0}");
-    crate::domain::text::parse_idempotency_key(raw)
-        .map(Some)
-        .map_err(|error| ApiError::Validation(vec![error]))
-}
-
 #[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/generate", tag = "blueprints",
     params(("topic_id" = String, Path, description = "A UUID"),
-           ("Idempotency-Key" = Option<String>, Header, description = "The same key (per topic, 24 h) replays the same 202")),
+           ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters. The same key (yours, per topic, 24 h) with the same body replays the first 202; with another body 422 idempotency_key_reused; while the first is still processed 409 idempotency_key_in_flight")),
     request_body(content = Option<crate::http::openapi::GenerateRequest>, content_type = "application/json"),
     responses(
         (status = 202, description = "Accepted: follow it at Location", body = StatusView,
          headers(("Location" = String, description = "The status URL"), ("Retry-After" = i64, description = "Seconds until the next look"))),
         (status = 400, description = "Not a UUID, or malformed JSON", body = crate::http::openapi::ErrorBody),
         (status = 404, description = "topic_not_found", body = crate::http::openapi::ErrorBody),
-        (status = 409, description = "generation_in_progress: blueprint_id and Location name the active one", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "generation_in_progress: blueprint_id and Location name the active one; or idempotency_key_in_flight, with Retry-After", body = crate::http::openapi::ErrorBody),
         (status = 429, description = "rate_limited (QUIZMASTER_GENERATE_PER_MINUTE) or too_many_active_generations, with Retry-After", body = crate::http::openapi::ErrorBody,
          headers(("Retry-After" = i64, description = "Seconds until a generation may start"))),
         (status = 413, description = "Body over 2 MiB", body = crate::http::openapi::ErrorBody),
         (status = 415, description = "Not application/json", body = crate::http::openapi::ErrorBody),
-        (status = 422, description = "Invalid values", body = crate::http::openapi::ErrorBody),
+        (status = 422, description = "Invalid values, or idempotency_key_reused", body = crate::http::openapi::ErrorBody),
     ))]
 /// `POST /api/topics/{topic_id}/blueprints/generate`: stores the blueprint and its job in one
 /// transaction and answers at once; a worker picks the job up.
@@ -152,20 +143,33 @@ pub async fn generate(
     body: JsonBody,
 ) -> ApiResult<Response> {
     let topic_id = parse_id(&topic_id)?;
-    let target = parse_target(body.0)?;
-    let key = idempotency_key(&headers)?;
-    let blueprint = state
-        .core
-        .start_generation(caller.id(), topic_id, target, key)
-        .await?
-        .blueprint;
-    let mut response = status_response(&blueprint, StatusCode::ACCEPTED);
-    let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&status_url(topic_id, blueprint.id)) {
-        headers.insert(header::LOCATION, location);
-    }
+    let target = parse_target(body.0.clone())?;
+    let start = || async {
+        let blueprint = state
+            .core
+            .start_generation(caller.id(), topic_id, target, None)
+            .await?
+            .blueprint;
+        let mut response = status_response(&blueprint, StatusCode::ACCEPTED);
+        if let Ok(location) = HeaderValue::from_str(&status_url(topic_id, blueprint.id)) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        Ok(response)
+    };
+    let scope = topic_id.to_string();
+    let mut response = idempotent(
+        &state.core,
+        caller.id(),
+        "generate_blueprint",
+        scope,
+        &headers,
+        &body.0,
+        start,
+    )
+    .await?;
     // Even a replay of a finished generation says when to look: now.
-    headers
+    response
+        .headers_mut()
         .entry(header::RETRY_AFTER)
         .or_insert(HeaderValue::from_static("1"));
     Ok(response)
