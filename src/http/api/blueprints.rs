@@ -118,6 +118,7 @@ fn parse_target(body: Option<Value>) -> ApiResult<i64> {
 }
 
 #[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/generate", tag = "blueprints",
+    operation_id = "generate_blueprint", summary = "Start generating a blueprint of a topic", description = "Stores the blueprint and its job in one transaction and answers 202 at once; a worker picks the job up. Follow it at the Location.",
     params(("topic_id" = String, Path, description = "A UUID"),
            ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters. The same key (yours, per topic, 24 h) with the same body replays the first 202; with another body 422 idempotency_key_reused; while the first is still processed 409 idempotency_key_in_flight")),
     request_body(content = Option<crate::http::openapi::GenerateRequest>, content_type = "application/json"),
@@ -176,6 +177,7 @@ pub async fn generate(
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/status", tag = "blueprints",
+    operation_id = "get_generation_status", summary = "Get the status of a generation, or long-poll it", description = "The status view; with `wait`, a long poll that answers as soon as the state differs from `If-None-Match`, or after `wait` seconds.",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID"),
            ("wait" = Option<i64>, Query, description = "Long poll: up to this many seconds (≤ 30) for a change from If-None-Match", minimum = 0, maximum = 30),
            ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
@@ -244,6 +246,7 @@ struct EventStream {
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/events", tag = "blueprints",
+    operation_id = "stream_generation_events", summary = "Follow a generation as a stream of server-sent events", description = "An SSE stream of `status` events, the current state first and then every change; it ends after a terminal one. A reconnect (with or without `Last-Event-ID`) starts again from the current state, so a client never misses where the job is.",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID"), ("Last-Event-ID" = Option<String>, Header, description = "Resume: the current state is sent at once")),
     responses(
         (status = 200, description = "text/event-stream of `status` events (data = status view, id = version); ends after a terminal one",
@@ -308,6 +311,7 @@ async fn next_event(mut s: EventStream) -> Option<(Result<Event, Infallible>, Ev
 }
 
 #[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/cancel", tag = "blueprints",
+    operation_id = "cancel_generation", summary = "Cancel a queued or running generation", description = "Ends a queued or running generation in `cancelled`; the worker running it stops.",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID")),
     responses(
         (status = 200, description = "Cancelled; the running work stops within 2 s", body = StatusView),
@@ -335,6 +339,7 @@ async fn document(state: &AppState, blueprint: &Blueprint) -> ApiResult<Blueprin
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}", tag = "blueprints",
+    operation_id = "get_blueprint", summary = "Get a whole blueprint with its objectives",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID")),
     responses(
         (status = 200, description = "The whole blueprint", body = BlueprintDocument),
@@ -352,6 +357,7 @@ pub async fn get(
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints", tag = "blueprints",
+    operation_id = "list_blueprints", summary = "List a topic's blueprints, newest first",
     params(("topic_id" = String, Path, description = "A UUID"),
            ("status" = Option<BlueprintStatus>, Query, description = "Only this status"),
            ("limit" = Option<i64>, Query, description = "1–100, default 20", minimum = 1, maximum = 100),
@@ -396,6 +402,7 @@ pub async fn list(
 }
 
 #[utoipa::path(delete, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}", tag = "blueprints",
+    operation_id = "delete_blueprint", summary = "Delete a blueprint whose generation has ended",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID")),
     responses(
         (status = 204, description = "Deleted"),
@@ -414,6 +421,7 @@ pub async fn delete(
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/export", tag = "blueprints",
+    operation_id = "export_blueprint", summary = "Download a completed blueprint as Markdown, CSV or JSON",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID"), ("format" = Option<String>, Query, description = "markdown (default), csv or json")),
     responses(
         (status = 200, description = "A download (Content-Disposition: attachment)",

@@ -59,6 +59,7 @@ pub fn page_of<T, V>(
 }
 
 #[utoipa::path(post, path = "/api/topics", tag = "topics",
+    operation_id = "create_topic", summary = "Create a topic",
     params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters. The same key (yours, 24 h) with the same body replays the first 201; with another body 422 idempotency_key_reused; while the first is still processed 409 idempotency_key_in_flight")),
     request_body(content = crate::http::openapi::TopicRequest, content_type = "application/json"),
     responses(
@@ -105,6 +106,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/topics", tag = "topics",
+    operation_id = "list_topics", summary = "List your topics, newest first",
     params(
         ("limit" = Option<i64>, Query, description = "1–100, default 20", minimum = 1, maximum = 100),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
@@ -136,6 +138,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}", tag = "topics",
+    operation_id = "get_topic", summary = "Get a topic",
     params(("topic_id" = String, Path, description = "A UUID")),
     responses(
         (status = 200, description = "The topic", body = Topic),
@@ -157,6 +160,7 @@ pub async fn get(
 }
 
 #[utoipa::path(patch, path = "/api/topics/{topic_id}", tag = "topics",
+    operation_id = "update_topic", summary = "Change a topic's title, description or source text",
     params(("topic_id" = String, Path, description = "A UUID")),
     request_body(content = crate::http::openapi::TopicPatchRequest, content_type = "application/json"),
     responses(
@@ -184,6 +188,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/topics/{topic_id}", tag = "topics",
+    operation_id = "delete_topic", summary = "Delete a topic and its blueprints", description = "Cancels its active generation, then deletes the topic and its blueprints.",
     params(("topic_id" = String, Path, description = "A UUID")),
     responses(
         (status = 204, description = "Deleted, with its blueprints; its active generation cancelled"),
