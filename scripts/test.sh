@@ -47,6 +47,9 @@ fi
 echo "== API fuzzing (schemathesis against the OpenAPI document)"
 ./scripts/fuzz-api.sh
 
+echo "== Python client (regenerated from the live document: no drift; the whole flow with it)"
+./scripts/test-python-client.sh
+
 echo "== web UI unit tests (node --test)"
 node --test tests/js/
 

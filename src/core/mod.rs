@@ -10,6 +10,7 @@
 mod accounts;
 mod generations;
 pub mod hub;
+mod idempotency;
 mod jobs;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use hub::StatusHub;
 
 pub use accounts::{CredentialKind, TOUCH_INTERVAL_MS};
 pub use generations::Admission;
+pub use idempotency::{fingerprint, IdempotentRequest, IDEMPOTENCY_KEY_TTL_MS};
 
 /// Why the core refused or could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,12 @@ pub enum CoreError {
     /// The owner already has `limit` generations queued or running.
     #[error("{limit} generations are already queued or running")]
     ActiveLimitReached { limit: u32 },
+    /// The idempotency key was used before with another request body.
+    #[error("the idempotency key was used with another request body")]
+    IdempotencyKeyReused,
+    /// The first request with this idempotency key is still being processed.
+    #[error("the first request with this idempotency key is still being processed")]
+    IdempotencyKeyInFlight,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -133,6 +133,44 @@ pub enum GenerateOutcome {
     TopicNotFound,
 }
 
+/// One `Idempotency-Key` as the store keeps it: the user's, for one route and scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyScope {
+    pub user_id: Uuid,
+    /// The operation, e.g. `create_topic`.
+    pub route: &'static str,
+    /// What else the key is scoped to (the topic for generate), or empty.
+    pub scope: String,
+    pub key: String,
+}
+
+/// A stored answer, replayed for a retry with the same key and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// What the store holds for a key that another request claimed first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    /// `None` while the first request is still being processed.
+    pub answer: Option<StoredAnswer>,
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key is this request's: it runs, then completes or releases the key.
+    Claimed,
+    /// Another request claimed the key first.
+    Taken(IdempotencyRecord),
+    /// Another request held the key but released it in between: claim again.
+    Released,
+}
+
 /// Per-user limits on starting generations, checked inside the transaction that creates the
 /// job, so that parallel requests cannot slip past them. `0` turns a limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -604,6 +642,26 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Blueprint>>;
     /// Ends in `error`/`worker_lost` every generation whose lease expired with no attempts left.
     async fn fail_lost_jobs(&self, now: i64, max_attempts: i64) -> StoreResult<Vec<Blueprint>>;
+
+    /// Claims an idempotency key for a first request: forgets the key's record if it was
+    /// stored before `expired_before` (or is still in flight since before `abandoned_before`:
+    /// its request died), then inserts it in flight.
+    async fn claim_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        fingerprint: &str,
+        now: i64,
+        expired_before: i64,
+        abandoned_before: i64,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Stores the answer of the request that claimed the key.
+    async fn complete_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        answer: &StoredAnswer,
+    ) -> StoreResult<()>;
+    /// Forgets a claim whose request ended without an answer worth replaying.
+    async fn release_idempotency_key(&self, scope: &IdempotencyScope) -> StoreResult<()>;
 
     /// How many generations wait for a worker, and when the oldest of them was created.
     async fn queue_stats(&self) -> StoreResult<QueueStats>;

@@ -817,6 +817,119 @@ macro_rules! store_impl {
                 Ok(Some(blueprint))
             }
 
+            async fn claim_idempotency_key(
+                &self,
+                scope: &IdempotencyScope,
+                fingerprint: &str,
+                now: i64,
+                expired_before: i64,
+                abandoned_before: i64,
+            ) -> StoreResult<IdempotencyClaim> {
+                self.write_execute(
+                    sqlx::query(
+                        "DELETE FROM idempotency_requests \
+                         WHERE user_id = $1 AND route = $2 AND scope = $3 AND key = $4 \
+                           AND (created_at < $5 OR (state = 'in_flight' AND created_at < $6))",
+                    )
+                    .bind(db_id(scope.user_id))
+                    .bind(scope.route)
+                    .bind(scope.scope.clone())
+                    .bind(scope.key.clone())
+                    .bind(expired_before)
+                    .bind(abandoned_before),
+                )
+                .await?;
+                // The primary key decides between parallel first requests: one insert wins.
+                let inserted = self
+                    .write_execute(
+                        sqlx::query(
+                            "INSERT INTO idempotency_requests \
+                             (user_id, route, scope, key, fingerprint, state, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, 'in_flight', $6) \
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .bind(db_id(scope.user_id))
+                        .bind(scope.route)
+                        .bind(scope.scope.clone())
+                        .bind(scope.key.clone())
+                        .bind(fingerprint.to_string())
+                        .bind(now),
+                    )
+                    .await?;
+                if inserted == 1 {
+                    return Ok(IdempotencyClaim::Claimed);
+                }
+                let row = sqlx::query(
+                    "SELECT fingerprint, state, status, location, body FROM idempotency_requests \
+                     WHERE user_id = $1 AND route = $2 AND scope = $3 AND key = $4",
+                )
+                .bind(db_id(scope.user_id))
+                .bind(scope.route)
+                .bind(scope.scope.clone())
+                .bind(scope.key.clone())
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(IdempotencyClaim::Released);
+                };
+                let state: String = row.try_get("state")?;
+                let answer = if state == "done" {
+                    let status: i64 = row.try_get("status")?;
+                    Some(StoredAnswer {
+                        status: u16::try_from(status)
+                            .map_err(|_| decode_err("stored status", &status.to_string()))?,
+                        location: row.try_get("location")?,
+                        body: row.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+                    })
+                } else {
+                    None
+                };
+                Ok(IdempotencyClaim::Taken(IdempotencyRecord {
+                    fingerprint: row.try_get("fingerprint")?,
+                    answer,
+                }))
+            }
+
+            async fn complete_idempotency_key(
+                &self,
+                scope: &IdempotencyScope,
+                answer: &StoredAnswer,
+            ) -> StoreResult<()> {
+                self.write_execute(
+                    sqlx::query(
+                        "UPDATE idempotency_requests \
+                         SET state = 'done', status = $5, location = $6, body = $7 \
+                         WHERE user_id = $1 AND route = $2 AND scope = $3 AND key = $4 \
+                           AND state = 'in_flight'",
+                    )
+                    .bind(db_id(scope.user_id))
+                    .bind(scope.route)
+                    .bind(scope.scope.clone())
+                    .bind(scope.key.clone())
+                    .bind(i64::from(answer.status))
+                    .bind(answer.location.clone())
+                    .bind(answer.body.clone()),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn release_idempotency_key(&self, scope: &IdempotencyScope) -> StoreResult<()> {
+                self.write_execute(
+                    sqlx::query(
+                        "DELETE FROM idempotency_requests \
+                         WHERE user_id = $1 AND route = $2 AND scope = $3 AND key = $4 \
+                           AND state = 'in_flight'",
+                    )
+                    .bind(db_id(scope.user_id))
+                    .bind(scope.route)
+                    .bind(scope.scope.clone())
+                    .bind(scope.key.clone()),
+                )
+                .await?;
+                Ok(())
+            }
+
             async fn purge_history(
                 &self,
                 finished_before: i64,
@@ -832,6 +945,7 @@ macro_rules! store_impl {
                         finished_before,
                     ),
                     ("DELETE FROM idempotency_keys WHERE created_at < $1", keys_before),
+                    ("DELETE FROM idempotency_requests WHERE created_at < $1", keys_before),
                     ("DELETE FROM sessions WHERE expires_at < $1", keys_before),
                     ("DELETE FROM generation_starts WHERE started_at < $1", keys_before),
                     ("DELETE FROM throttle_events WHERE at < $1", keys_before),

@@ -99,6 +99,12 @@ pub enum ApiError {
     /// 404
     #[error("Session not found")]
     SessionNotFound,
+    /// 422: the Idempotency-Key was used before with another body.
+    #[error("This Idempotency-Key was already used with a different request body; use a new key for a new request")]
+    IdempotencyKeyReused,
+    /// 409: the first request with this Idempotency-Key is still being processed.
+    #[error("The first request with this Idempotency-Key is still being processed; retry shortly")]
+    IdempotencyKeyInFlight,
     /// 503: the database cannot be reached right now.
     #[error("The database is unavailable right now; retry shortly")]
     Unavailable,
@@ -126,7 +132,10 @@ impl ApiError {
             ApiError::InvalidId(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             ApiError::RouteNotFound | ApiError::TopicNotFound | ApiError::BlueprintNotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -167,6 +176,8 @@ impl ApiError {
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::ActiveLimitReached(_) => "too_many_active_generations",
             ApiError::TooManyStreams(_) => "too_many_streams",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             ApiError::Unavailable => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -214,6 +225,8 @@ impl From<CoreError> for ApiError {
                 ApiError::RateLimited(retry_after_secs(retry_after_ms))
             }
             CoreError::ActiveLimitReached { limit } => ApiError::ActiveLimitReached(limit),
+            CoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            CoreError::IdempotencyKeyInFlight => ApiError::IdempotencyKeyInFlight,
             CoreError::Store(err) => err.into(),
         }
     }
@@ -266,6 +279,10 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            // The first request answers within a second or two.
+            ApiError::IdempotencyKeyInFlight => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::TooManyAttempts(secs)
             | ApiError::TooManySignups(secs)

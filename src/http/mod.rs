@@ -143,6 +143,7 @@ pub fn health_router(
 /// Prometheus text; free to a direct loopback client (never behind `QUIZMASTER_TRUST_PROXY=on`),
 /// elsewhere `Authorization: Bearer <QUIZMASTER_METRICS_TOKEN>`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
+    operation_id = "get_metrics", summary = "Prometheus metrics", description = "Prometheus text; free to a direct loopback client (never behind `QUIZMASTER_TRUST_PROXY=on`), elsewhere `Authorization: Bearer <QUIZMASTER_METRICS_TOKEN>`.",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
         (status = 401, description = "Outside loopback without the token", body = openapi::ErrorBody),
@@ -244,6 +245,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// The process is alive.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
+    operation_id = "check_health", summary = "Liveness: the process is alive",
     responses((status = 200, description = "Alive", body = serde_json::Value)))]
 async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
@@ -251,6 +253,7 @@ async fn healthz() -> impl IntoResponse {
 
 /// The database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
+    operation_id = "check_readiness", summary = "Readiness: the database answers",
     responses(
         (status = 200, description = "Ready", body = serde_json::Value),
         (status = 503, description = "The database is unreachable", body = openapi::ErrorBody),

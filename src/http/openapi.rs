@@ -162,7 +162,9 @@ pub fn add_security(openapi: &mut utoipa::openapi::OpenApi) {
             for (operation, changes_state) in operations {
                 let Some(operation) = operation else { continue };
                 if open {
-                    operation.security = Some(vec![SecurityRequirement::default()]);
+                    // An empty list (not `[{}]`) is the OpenAPI way to say "no credentials":
+                    // client generators then let a client without a token call it.
+                    operation.security = Some(Vec::new());
                 }
                 let responses = &mut operation.responses.responses;
                 if !open {

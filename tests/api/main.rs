@@ -15,6 +15,7 @@ mod errors;
 mod evidence;
 mod following;
 mod generation;
+mod idempotency;
 mod openapi;
 mod retention;
 mod topics;

@@ -2,7 +2,8 @@
 
 use quizmaster::core::Core;
 use quizmaster::db::{
-    self, Finish, GenerateOutcome, GenerationLimits, NewGeneration, PoolSettings,
+    self, Finish, GenerateOutcome, GenerationLimits, IdempotencyClaim, IdempotencyRecord,
+    IdempotencyScope, NewGeneration, PoolSettings, StoredAnswer,
 };
 use quizmaster::domain::{TopicInput, LOCAL_USER_ID};
 use quizmaster::jobs::hub::StatusHub;
@@ -61,12 +62,60 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
             .expect("held");
         ended.push(blueprint.id);
     }
+    // Two Idempotency-Key records of the API, answered on day 5 and just before day 100.
+    let request_key = |key: &str| IdempotencyScope {
+        user_id: LOCAL_USER_ID,
+        route: "create_topic",
+        scope: String::new(),
+        key: key.into(),
+    };
+    let answer = StoredAnswer {
+        status: 201,
+        location: None,
+        body: "{}".into(),
+    };
+    for (key, at) in [
+        ("old-request", 5 * day_ms),
+        ("new-request", 99 * day_ms + 1),
+    ] {
+        let claim = store
+            .claim_idempotency_key(&request_key(key), "body", at, 0, 0)
+            .await
+            .expect("claim");
+        assert_eq!(claim, IdempotencyClaim::Claimed);
+        store
+            .complete_idempotency_key(&request_key(key), &answer)
+            .await
+            .expect("complete");
+    }
     // 30 days before "now" (day 100): the first job's history and key go, the second's stay.
     let purged = store
         .purge_history(70 * day_ms, 99 * day_ms)
         .await
         .expect("purge");
-    assert_eq!(purged, 2, "one finished job row and one expired key");
+    assert_eq!(
+        purged, 3,
+        "one finished job row, one expired key and one expired request record"
+    );
+    // The purged record is gone (its key is free again); the recent one still answers.
+    let now = 100 * day_ms;
+    let claim = |key: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_idempotency_key(&request_key(key), "other body", now, 0, 0)
+                .await
+                .expect("claim")
+        }
+    };
+    assert_eq!(claim("old-request").await, IdempotencyClaim::Claimed);
+    assert_eq!(
+        claim("new-request").await,
+        IdempotencyClaim::Taken(IdempotencyRecord {
+            fingerprint: "body".into(),
+            answer: Some(answer.clone()),
+        })
+    );
     assert_eq!(
         store
             .purge_history(70 * day_ms, 99 * day_ms)
@@ -87,6 +136,28 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         store.get_topic(topic.id).await.expect("read").is_some(),
         "topics are kept"
     );
+    // A record left in flight (its request died with its process) is taken over once it is
+    // older than `abandoned_before`, and not before.
+    let stuck = request_key("stuck");
+    let claim_stuck = |abandoned_before: i64| {
+        let (store, stuck) = (store.clone(), stuck.clone());
+        async move {
+            store
+                .claim_idempotency_key(&stuck, "body", now, 0, abandoned_before)
+                .await
+                .expect("claim")
+        }
+    };
+    assert_eq!(claim_stuck(0).await, IdempotencyClaim::Claimed);
+    assert_eq!(
+        claim_stuck(now).await,
+        IdempotencyClaim::Taken(IdempotencyRecord {
+            fingerprint: "body".into(),
+            answer: None,
+        }),
+        "still in flight"
+    );
+    assert_eq!(claim_stuck(now + 1).await, IdempotencyClaim::Claimed);
     // The recent key still replays.
     let replay = NewGeneration {
         blueprint_id: Uuid::now_v7(),

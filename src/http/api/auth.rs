@@ -194,6 +194,7 @@ fn with_session(
 }
 
 #[utoipa::path(post, path = "/api/auth/signup", tag = "accounts",
+    operation_id = "sign_up", summary = "Create an account and start a log-in session",
     request_body(content = crate::http::openapi::CredentialsRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The new user, with a session cookie; the first user is an admin", body = User,
@@ -220,6 +221,7 @@ pub async fn signup(
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts",
+    operation_id = "log_in", summary = "Log in with email and password",
     request_body(content = crate::http::openapi::CredentialsRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The user, with a session cookie", body = User,
@@ -246,6 +248,7 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "accounts",
+    operation_id = "log_out", summary = "End the current log-in session",
     responses((status = 204, description = "The session (if any) ended and its cookie cleared")))]
 /// `POST /api/auth/logout`
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
@@ -258,6 +261,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "accounts",
+    operation_id = "get_current_user", summary = "The user this request is authenticated as",
     responses(
         (status = 200, description = "The caller (the built-in local user with QUIZMASTER_AUTH=off)", body = User),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -328,6 +332,7 @@ pub struct TokenList {
 }
 
 #[utoipa::path(post, path = "/api/auth/tokens", tag = "accounts",
+    operation_id = "create_api_token", summary = "Create an API token (from a log-in session)",
     request_body(content = crate::http::openapi::TokenRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The token, with its secret shown this once", body = CreatedToken),
@@ -358,6 +363,7 @@ pub async fn create_api_token(
 }
 
 #[utoipa::path(get, path = "/api/auth/tokens", tag = "accounts",
+    operation_id = "list_api_tokens", summary = "List your API tokens",
     responses(
         (status = 200, description = "The caller's tokens, oldest first, without secrets", body = TokenList),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -375,6 +381,7 @@ pub async fn list_api_tokens(
 }
 
 #[utoipa::path(delete, path = "/api/auth/tokens/{token_id}", tag = "accounts",
+    operation_id = "revoke_api_token", summary = "Revoke one of your API tokens",
     params(("token_id" = String, Path, description = "A UUID")),
     responses(
         (status = 204, description = "Revoked: the token is refused from now on"),
@@ -447,6 +454,7 @@ pub async fn end_other_sessions(state: &AppState, caller: &CurrentUser) -> ApiRe
 }
 
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "accounts",
+    operation_id = "list_sessions", summary = "List your log-in sessions",
     responses(
         (status = 200, description = "The caller's sessions, newest first; `current` marks the one of this request", body = SessionList),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -463,6 +471,7 @@ pub async fn list_sessions(
 }
 
 #[utoipa::path(delete, path = "/api/auth/sessions", tag = "accounts",
+    operation_id = "end_sessions", summary = "End your log-in sessions",
     responses(
         (status = 204, description = "Every session but the current one ended (log out everywhere else); with an API token, every session"),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -477,6 +486,7 @@ pub async fn end_sessions(
 }
 
 #[utoipa::path(delete, path = "/api/auth/sessions/{session_id}", tag = "accounts",
+    operation_id = "end_session", summary = "End one of your log-in sessions",
     params(("session_id" = String, Path, description = "A UUID")),
     responses(
         (status = 204, description = "Ended: the session is refused from now on, in every process"),

@@ -14,6 +14,7 @@ use axum::Json;
 use futures::stream;
 use serde_json::Value;
 
+use super::idempotency::idempotent;
 use super::topics::{page_of, page_params, Page};
 use crate::core::hub::Subscription;
 use crate::db::Cursor;
@@ -115,31 +116,22 @@ fn parse_target(body: Option<Value>) -> ApiResult<i64> {
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    let Some(raw) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let raw = std::str::from_utf8(raw.as_bytes()).unwrap_or("\u{0}");
-    crate::domain::text::parse_idempotency_key(raw)
-        .map(Some)
-        .map_err(|error| ApiError::Validation(vec![error]))
-}
-
 #[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/generate", tag = "blueprints",
+    operation_id = "generate_blueprint", summary = "Start generating a blueprint of a topic", description = "Stores the blueprint and its job in one transaction and answers 202 at once; a worker picks the job up. Follow it at the Location.",
     params(("topic_id" = String, Path, description = "A UUID"),
-           ("Idempotency-Key" = Option<String>, Header, description = "The same key (per topic, 24 h) replays the same 202")),
+           ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters. The same key (yours, per topic, 24 h) with the same body replays the first 202; with another body 422 idempotency_key_reused; while the first is still processed 409 idempotency_key_in_flight")),
     request_body(content = Option<crate::http::openapi::GenerateRequest>, content_type = "application/json"),
     responses(
         (status = 202, description = "Accepted: follow it at Location", body = StatusView,
          headers(("Location" = String, description = "The status URL"), ("Retry-After" = i64, description = "Seconds until the next look"))),
         (status = 400, description = "Not a UUID, or malformed JSON", body = crate::http::openapi::ErrorBody),
         (status = 404, description = "topic_not_found", body = crate::http::openapi::ErrorBody),
-        (status = 409, description = "generation_in_progress: blueprint_id and Location name the active one", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "generation_in_progress: blueprint_id and Location name the active one; or idempotency_key_in_flight, with Retry-After", body = crate::http::openapi::ErrorBody),
         (status = 429, description = "rate_limited (QUIZMASTER_GENERATE_PER_MINUTE) or too_many_active_generations, with Retry-After", body = crate::http::openapi::ErrorBody,
          headers(("Retry-After" = i64, description = "Seconds until a generation may start"))),
         (status = 413, description = "Body over 2 MiB", body = crate::http::openapi::ErrorBody),
         (status = 415, description = "Not application/json", body = crate::http::openapi::ErrorBody),
-        (status = 422, description = "Invalid values", body = crate::http::openapi::ErrorBody),
+        (status = 422, description = "Invalid values, or idempotency_key_reused", body = crate::http::openapi::ErrorBody),
     ))]
 /// `POST /api/topics/{topic_id}/blueprints/generate`: stores the blueprint and its job in one
 /// transaction and answers at once; a worker picks the job up.
@@ -150,26 +142,40 @@ pub async fn generate(
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let target = parse_target(body.0)?;
-    let key = idempotency_key(&headers)?;
-    let blueprint = state
-        .core
-        .start_generation(caller.id(), topic_id, target, key)
-        .await?
-        .blueprint;
-    let mut response = status_response(&blueprint, StatusCode::ACCEPTED);
-    let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&status_url(topic_id.0, blueprint.id)) {
-        headers.insert(header::LOCATION, location);
-    }
+    let target = parse_target(body.0.clone())?;
+    let start = || async {
+        let blueprint = state
+            .core
+            .start_generation(caller.id(), topic_id, target, None)
+            .await?
+            .blueprint;
+        let mut response = status_response(&blueprint, StatusCode::ACCEPTED);
+        if let Ok(location) = HeaderValue::from_str(&status_url(topic_id.0, blueprint.id)) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        Ok(response)
+    };
+    let scope = topic_id.to_string();
+    let mut response = idempotent(
+        &state.core,
+        caller.id(),
+        "generate_blueprint",
+        scope,
+        &headers,
+        &body.0,
+        start,
+    )
+    .await?;
     // Even a replay of a finished generation says when to look: now.
-    headers
+    response
+        .headers_mut()
         .entry(header::RETRY_AFTER)
         .or_insert(HeaderValue::from_static("1"));
     Ok(response)
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/status", tag = "blueprints",
+    operation_id = "get_generation_status", summary = "Get the status of a generation, or long-poll it", description = "The status view; with `wait`, a long poll that answers as soon as the state differs from `If-None-Match`, or after `wait` seconds.",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID"),
            ("wait" = Option<i64>, Query, description = "Long poll: up to this many seconds (≤ 30) for a change from If-None-Match", minimum = 0, maximum = 30),
            ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
@@ -237,6 +243,7 @@ struct EventStream {
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/events", tag = "blueprints",
+    operation_id = "stream_generation_events", summary = "Follow a generation as a stream of server-sent events", description = "An SSE stream of `status` events, the current state first and then every change; it ends after a terminal one. A reconnect (with or without `Last-Event-ID`) starts again from the current state, so a client never misses where the job is.",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID"), ("Last-Event-ID" = Option<String>, Header, description = "Resume: the current state is sent at once")),
     responses(
         (status = 200, description = "text/event-stream of `status` events (data = status view, id = version); ends after a terminal one",
@@ -300,6 +307,7 @@ async fn next_event(mut s: EventStream) -> Option<(Result<Event, Infallible>, Ev
 }
 
 #[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/cancel", tag = "blueprints",
+    operation_id = "cancel_generation", summary = "Cancel a queued or running generation", description = "Ends a queued or running generation in `cancelled`; the worker running it stops.",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID")),
     responses(
         (status = 200, description = "Cancelled; the running work stops within 2 s", body = StatusView),
@@ -326,6 +334,7 @@ async fn document(state: &AppState, blueprint: &Blueprint) -> ApiResult<Blueprin
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}", tag = "blueprints",
+    operation_id = "get_blueprint", summary = "Get a whole blueprint with its objectives",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID")),
     responses(
         (status = 200, description = "The whole blueprint", body = BlueprintDocument),
@@ -342,6 +351,7 @@ pub async fn get(
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints", tag = "blueprints",
+    operation_id = "list_blueprints", summary = "List a topic's blueprints, newest first",
     params(("topic_id" = String, Path, description = "A UUID"),
            ("status" = Option<BlueprintStatus>, Query, description = "Only this status"),
            ("limit" = Option<i64>, Query, description = "1–100, default 20", minimum = 1, maximum = 100),
@@ -385,6 +395,7 @@ pub async fn list(
 }
 
 #[utoipa::path(delete, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}", tag = "blueprints",
+    operation_id = "delete_blueprint", summary = "Delete a blueprint whose generation has ended",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID")),
     responses(
         (status = 204, description = "Deleted"),
@@ -402,6 +413,7 @@ pub async fn delete(
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}/blueprints/{blueprint_id}/export", tag = "blueprints",
+    operation_id = "export_blueprint", summary = "Download a completed blueprint as Markdown, CSV or JSON",
     params(("topic_id" = String, Path, description = "A UUID"), ("blueprint_id" = String, Path, description = "A UUID"), ("format" = Option<String>, Query, description = "markdown (default), csv or json")),
     responses(
         (status = 200, description = "A download (Content-Disposition: attachment)",

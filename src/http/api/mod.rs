@@ -2,4 +2,5 @@
 
 pub mod auth;
 pub mod blueprints;
+pub mod idempotency;
 pub mod topics;

@@ -1,12 +1,13 @@
 //! `/api/topics`: create, list, read, update and delete topics.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::idempotency::idempotent;
 use crate::db::Cursor;
 use crate::domain::time::now_ms;
 use crate::domain::TopicId;
@@ -59,35 +60,54 @@ pub fn page_of<T, V>(
 }
 
 #[utoipa::path(post, path = "/api/topics", tag = "topics",
+    operation_id = "create_topic", summary = "Create a topic",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters. The same key (yours, 24 h) with the same body replays the first 201; with another body 422 idempotency_key_reused; while the first is still processed 409 idempotency_key_in_flight")),
     request_body(content = crate::http::openapi::TopicRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The topic", body = Topic, headers(("Location" = String, description = "The topic's URL"))),
         (status = 400, description = "Malformed JSON", body = crate::http::openapi::ErrorBody),
         (status = 413, description = "Body over 2 MiB", body = crate::http::openapi::ErrorBody),
         (status = 415, description = "Not application/json", body = crate::http::openapi::ErrorBody),
-        (status = 422, description = "Invalid values", body = crate::http::openapi::ErrorBody),
+        (status = 409, description = "idempotency_key_in_flight, with Retry-After", body = crate::http::openapi::ErrorBody),
+        (status = 422, description = "Invalid values, or idempotency_key_reused", body = crate::http::openapi::ErrorBody),
     ))]
 /// `POST /api/topics`
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
+    headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let input = TopicInput::parse(&body.required()?).map_err(ApiError::Validation)?;
-    let topic = state
-        .store
-        .create_topic(caller.id(), Uuid::now_v7(), &input, now_ms())
-        .await?;
-    let location = format!("/api/topics/{}", topic.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(topic),
+    let value = body.required()?;
+    let input = TopicInput::parse(&value).map_err(ApiError::Validation)?;
+    let body = Some(value);
+    let create = || async {
+        let topic = state
+            .store
+            .create_topic(caller.id(), Uuid::now_v7(), &input, now_ms())
+            .await?;
+        let location = format!("/api/topics/{}", topic.id);
+        Ok((
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            Json(topic),
+        )
+            .into_response())
+    };
+    idempotent(
+        &state.core,
+        caller.id(),
+        "create_topic",
+        String::new(),
+        &headers,
+        &body,
+        create,
     )
-        .into_response())
+    .await
 }
 
 #[utoipa::path(get, path = "/api/topics", tag = "topics",
+    operation_id = "list_topics", summary = "List your topics, newest first",
     params(
         ("limit" = Option<i64>, Query, description = "1–100, default 20", minimum = 1, maximum = 100),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
@@ -119,6 +139,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/topics/{topic_id}", tag = "topics",
+    operation_id = "get_topic", summary = "Get a topic",
     params(("topic_id" = String, Path, description = "A UUID")),
     responses(
         (status = 200, description = "The topic", body = Topic),
@@ -136,6 +157,7 @@ pub async fn get(State(state): State<AppState>, Ids(id): Ids<TopicId>) -> ApiRes
 }
 
 #[utoipa::path(patch, path = "/api/topics/{topic_id}", tag = "topics",
+    operation_id = "update_topic", summary = "Change a topic's title, description or source text",
     params(("topic_id" = String, Path, description = "A UUID")),
     request_body(content = crate::http::openapi::TopicPatchRequest, content_type = "application/json"),
     responses(
@@ -162,6 +184,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/topics/{topic_id}", tag = "topics",
+    operation_id = "delete_topic", summary = "Delete a topic and its blueprints", description = "Cancels its active generation, then deletes the topic and its blueprints.",
     params(("topic_id" = String, Path, description = "A UUID")),
     responses(
         (status = 204, description = "Deleted, with its blueprints; its active generation cancelled"),

@@ -1,0 +1,139 @@
+//! `Idempotency-Key` on the API's creating POSTs: reads and checks the header, fingerprints
+//! the body, and has the core claim the key, then store the answer (or replay an answer stored
+//! before). The rules themselves are the core's ([`crate::core::IdempotentRequest`]).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::core::{fingerprint, Core, IdempotentRequest};
+use crate::db::{IdempotencyScope, StoredAnswer};
+use crate::http::error::{ApiError, ApiResult};
+
+/// A stored answer larger than this is not kept (the API's answers are a few KiB).
+const MAX_STORED_ANSWER: usize = 1024 * 1024;
+
+/// The request's `Idempotency-Key`, if it sent one: 1 to 255 visible ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let raw = std::str::from_utf8(raw.as_bytes()).unwrap_or("\u{0}");
+    crate::domain::text::parse_idempotency_key(raw)
+        .map(Some)
+        .map_err(|error| ApiError::Validation(vec![error]))
+}
+
+/// Runs `create` once per `Idempotency-Key` of `user_id` on `route` (and `scope`): without a
+/// key it simply runs; with a new key it runs and a success is stored; a retry with the same
+/// body is answered with the stored answer; the core refuses another body or a retry while
+/// the first request runs.
+pub async fn idempotent<F, Fut>(
+    core: &Arc<Core>,
+    user_id: Uuid,
+    route: &'static str,
+    scope: String,
+    headers: &HeaderMap,
+    body: &Option<Value>,
+    create: F,
+) -> ApiResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<Response>>,
+{
+    let Some(key) = idempotency_key(headers)? else {
+        return create().await;
+    };
+    // serde_json's objects are sorted maps: this text is the body's canonical form.
+    let canonical = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.into()))?;
+    let request = IdempotentRequest {
+        scope: IdempotencyScope {
+            user_id,
+            route,
+            scope,
+            key,
+        },
+        fingerprint: fingerprint(&canonical),
+    };
+    if let Some(answer) = core.claim_idempotency_key(&request).await? {
+        return Ok(replay(answer));
+    }
+    let mut claim = Claim {
+        core: Arc::clone(core),
+        request: Some(request),
+    };
+    let response = match create().await {
+        Ok(response) if response.status().is_success() => response,
+        failed => {
+            // Released before answering, so that the client's retry finds the key free.
+            if let Some(request) = claim.request.take() {
+                if let Err(err) = core.finish_idempotent(&request, None).await {
+                    tracing::warn!(error = %err, "could not release an idempotency key");
+                }
+            }
+            return failed;
+        }
+    };
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_STORED_ANSWER)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading the answer to store: {e}")))?;
+    let answer = StoredAnswer {
+        status: parts.status.as_u16(),
+        location: parts
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    if let Some(request) = claim.request.take() {
+        // The thing is created: a failure to store the answer must not turn the answer into an
+        // error. The key stays in flight and is abandoned after a minute.
+        if let Err(err) = core.finish_idempotent(&request, Some(&answer)).await {
+            tracing::warn!(error = %err, "could not store an idempotent answer");
+        }
+    }
+    Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// The stored answer again, marked as a replay.
+fn replay(answer: StoredAnswer) -> Response {
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(location) = answer.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, location);
+    }
+    headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+/// A claimed key whose request has not stored its answer: released when dropped (the request
+/// failed, or its client went away and the handler was dropped), so that a retry may run.
+struct Claim {
+    core: Arc<Core>,
+    request: Option<IdempotentRequest>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(request) = self.request.take() {
+            let core = Arc::clone(&self.core);
+            tokio::spawn(async move {
+                if let Err(err) = core.finish_idempotent(&request, None).await {
+                    tracing::warn!(error = %err, "could not release an idempotency key");
+                }
+            });
+        }
+    }
+}
