@@ -3,7 +3,7 @@
 //! terminal.
 //!
 //! - Copied: users, sessions, API tokens, topics, blueprints, their objectives, and the job rows
-//!   (finished job history, and the jobs still to run). Not copied: idempotency keys, the
+//!   (finished job history, and the jobs still to run). Not copied: idempotency keys and requests, the
 //!   generation-start log and throttling events, which only matter for minutes to a day.
 //! - Resumable: every table is read in batches ordered by its primary key and written with
 //!   "insert unless already there", so running the same command again (with `--force`, the
@@ -159,7 +159,12 @@ pub const TABLES: &[Table] = &[
 ];
 
 /// Tables of the schema that are deliberately left behind (short-lived records).
-pub const NOT_COPIED: &[&str] = &["generation_starts", "idempotency_keys", "throttle_events"];
+pub const NOT_COPIED: &[&str] = &[
+    "generation_starts",
+    "idempotency_keys",
+    "idempotency_requests",
+    "throttle_events",
+];
 
 /// An active generation is queued again on the target, its lease and worker cleared: the
 /// process that ran it is not connected to the target, and its lease means nothing there.
