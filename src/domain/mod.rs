@@ -8,6 +8,7 @@ pub mod export;
 pub mod ids;
 pub mod objective;
 pub mod quality;
+pub mod requests;
 pub mod text;
 pub mod time;
 pub mod topic;
