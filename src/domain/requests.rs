@@ -261,7 +261,8 @@ fn credential_strings(
     problems.finish(email.zip(password))
 }
 
-/// `POST /api/auth/signup`. (No `Debug`: it holds a password.)
+/// `POST /api/auth/signup`.
+// No `Debug`: it holds a password.
 #[derive(Clone, Default, Deserialize, ToSchema)]
 pub struct SignupRequest {
     /// Trimmed and compared without case.
@@ -284,7 +285,8 @@ impl RequestBody for SignupRequest {
     }
 }
 
-/// `POST /api/auth/login`. (No `Debug`: it holds a password.)
+/// `POST /api/auth/login`.
+// No `Debug`: it holds a password.
 #[derive(Clone, Default, Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Trimmed and compared without case.
