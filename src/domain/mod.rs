@@ -16,7 +16,7 @@ pub mod topic;
 pub use account::{ApiTokenInfo, Credentials, User, LOCAL_USER_ID};
 pub use blueprint::{BlueprintStatus, ErrorCode, StatusView};
 pub use client::ClientAddr;
-pub use ids::{BlueprintId, SessionId, TokenId, TopicId, UserId};
+pub use ids::{Attempt, BlueprintId, SessionId, TokenId, TopicId, UserId};
 pub use objective::{BloomLevel, ObjectiveDraft, TerminalDraft};
 pub use quality::{BlueprintQuality, QualityCheck};
 pub use topic::{Topic, TopicInput, TopicPatch};
