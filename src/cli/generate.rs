@@ -19,6 +19,7 @@ use crate::core::{Core, CoreError};
 use crate::db::{self, GenerationLimits};
 use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
 use crate::domain::export::{self, ExportFormat};
+use crate::domain::requests::{CreateTopicRequest, Field, GenerateRequest, RequestBody};
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintId, BlueprintStatus, TopicId, TopicInput, LOCAL_USER_ID};
 use crate::generator::Generator;
@@ -77,7 +78,10 @@ fn usage_error(message: impl std::fmt::Display) -> i32 {
 }
 
 pub async fn generate(args: GenerateArgs) -> i32 {
-    if !(TARGET_MIN..=TARGET_MAX).contains(&args.target) {
+    let target = GenerateRequest {
+        target_terminal_objectives: Field::Given(args.target),
+    };
+    if target.into_domain().is_err() {
         return usage_error(format!(
             "--target must be from {TARGET_MIN} to {TARGET_MAX}"
         ));
@@ -96,11 +100,13 @@ pub async fn generate(args: GenerateArgs) -> i32 {
             Err(err) => return usage_error(format!("cannot read {}: {err}", path.display())),
         },
     };
-    let input = match TopicInput::from_text(
+    let input = match CreateTopicRequest::from_text(
         &args.title,
         args.description.as_deref(),
         source_text.as_deref(),
-    ) {
+    )
+    .into_domain()
+    {
         Ok(input) => input,
         Err(errors) => {
             let reasons: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
@@ -252,8 +258,6 @@ async fn run(
 mod tests {
     use clap::Parser;
 
-    use serde_json::json;
-
     use super::*;
     use crate::cli::{Cli, Command};
     use crate::telemetry::{GENERATIONS_CANCELLED, GENERATIONS_COMPLETED, GENERATIONS_STARTED};
@@ -290,7 +294,9 @@ mod tests {
     }
 
     fn input(title: &str) -> TopicInput {
-        TopicInput::parse(&json!({ "title": title })).expect("a valid topic")
+        CreateTopicRequest::from_text(title, None, None)
+            .into_domain()
+            .expect("a valid topic")
     }
 
     /// The in-process generations of `quizmaster generate` and their cancels go through the

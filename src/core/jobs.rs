@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::Core;
 use crate::db::{ClaimedJob, Finish, StoreResult};
 use crate::domain::blueprint::Blueprint;
-use crate::domain::TerminalDraft;
+use crate::domain::{Attempt, TerminalDraft};
 
 impl Core {
     /// Claims the oldest claimable job for `worker_id`, raising its attempt (the fence).
@@ -32,7 +32,7 @@ impl Core {
     pub async fn renew_lease(
         &self,
         id: Uuid,
-        attempt: i64,
+        attempt: Attempt,
         now: i64,
         lease_ms: i64,
     ) -> StoreResult<bool> {
@@ -40,7 +40,7 @@ impl Core {
     }
 
     /// Hands a held job back so that the next claim takes it at once; wakes a worker for it.
-    pub async fn release_lease(&self, id: Uuid, attempt: i64) -> StoreResult<bool> {
+    pub async fn release_lease(&self, id: Uuid, attempt: Attempt) -> StoreResult<bool> {
         let released = self.store.release_lease(id, attempt).await?;
         if released {
             self.wake_worker();
@@ -53,7 +53,7 @@ impl Core {
     pub async fn append_terminal_objective(
         &self,
         id: Uuid,
-        attempt: i64,
+        attempt: Attempt,
         position: i64,
         draft: &TerminalDraft,
         now: i64,
@@ -72,7 +72,7 @@ impl Core {
     pub async fn set_blueprint_summary(
         &self,
         id: Uuid,
-        attempt: i64,
+        attempt: Attempt,
         title: &str,
         description: &str,
         now: i64,
@@ -91,7 +91,7 @@ impl Core {
     pub async fn finish_generation(
         &self,
         id: Uuid,
-        attempt: i64,
+        attempt: Attempt,
         finish: &Finish,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {

@@ -21,8 +21,8 @@ use crate::domain::account::SessionInfo;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::objective::TerminalObjective;
 use crate::domain::{
-    ApiTokenInfo, BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft, Topic, TopicInput,
-    TopicPatch, User,
+    ApiTokenInfo, Attempt, BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft, Topic,
+    TopicInput, TopicPatch, User,
 };
 
 pub use postgres::{PoolSettings, PostgresStore};
@@ -598,12 +598,12 @@ pub trait Store: Send + Sync + 'static {
     async fn renew_lease(
         &self,
         id: Uuid,
-        attempt: i64,
+        attempt: Attempt,
         now: i64,
         lease_ms: i64,
     ) -> StoreResult<bool>;
     /// Hands a job back (graceful shutdown) so that the next claim takes it at once.
-    async fn release_lease(&self, id: Uuid, attempt: i64) -> StoreResult<bool>;
+    async fn release_lease(&self, id: Uuid, attempt: Attempt) -> StoreResult<bool>;
     /// Stores one terminal objective with its enabling objectives at `position`, which must be
     /// the next one. `None` when nothing was written: the writer is fenced off (lease lost,
     /// cancelled, timed out) or that position is already stored (a retried write whose first
@@ -611,7 +611,7 @@ pub trait Store: Send + Sync + 'static {
     async fn append_terminal_objective(
         &self,
         id: Uuid,
-        attempt: i64,
+        attempt: Attempt,
         position: i64,
         draft: &TerminalDraft,
         now: i64,
@@ -620,7 +620,7 @@ pub trait Store: Send + Sync + 'static {
     async fn set_blueprint_summary(
         &self,
         id: Uuid,
-        attempt: i64,
+        attempt: Attempt,
         title: &str,
         description: &str,
         now: i64,
@@ -630,7 +630,7 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_generation(
         &self,
         id: Uuid,
-        attempt: i64,
+        attempt: Attempt,
         finish: &Finish,
         now: i64,
     ) -> StoreResult<Option<Blueprint>>;

@@ -17,7 +17,7 @@ use super::sql;
 use super::*;
 use crate::domain::blueprint::{CANCELLED_MESSAGE, TIMEOUT_MESSAGE, WORKER_LOST_MESSAGE};
 use crate::domain::objective::{Objective, TerminalObjective};
-use crate::domain::{BloomLevel, ObjectiveDraft, LOCAL_USER_ID};
+use crate::domain::{Attempt, BloomLevel, ObjectiveDraft, LOCAL_USER_ID};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -439,7 +439,7 @@ store_impl!(PostgresStore {
     async fn finish_generation(
         &self,
         id: Uuid,
-        attempt: i64,
+        attempt: Attempt,
         finish: &Finish,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {
@@ -457,7 +457,7 @@ store_impl!(PostgresStore {
         .bind(values.error)
         .bind(now)
         .bind(id)
-        .bind(attempt)
+        .bind(attempt.0)
         .bind(values.quality_score)
         .bind(values.quality_json)
         .fetch_optional(&self.pool)

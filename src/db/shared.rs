@@ -709,7 +709,7 @@ macro_rules! store_impl {
             async fn renew_lease(
                 &self,
                 id: Uuid,
-                attempt: i64,
+                attempt: Attempt,
                 now: i64,
                 lease_ms: i64,
             ) -> StoreResult<bool> {
@@ -722,14 +722,14 @@ macro_rules! store_impl {
                 .bind(now + lease_ms)
                 .bind(now)
                 .bind(db_id(id))
-                .bind(attempt)
+                .bind(attempt.0)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
                 Ok(renewed > 0)
             }
 
-            async fn release_lease(&self, id: Uuid, attempt: i64) -> StoreResult<bool> {
+            async fn release_lease(&self, id: Uuid, attempt: Attempt) -> StoreResult<bool> {
                 let released = sqlx::query(
                     "UPDATE generation_jobs SET worker_id = NULL, lease_expires_at = NULL \
                      WHERE blueprint_id = $1 AND finished_at IS NULL \
@@ -737,7 +737,7 @@ macro_rules! store_impl {
                                    AND b.attempt = $2 AND b.status = 'generating')",
                 )
                 .bind(db_id(id))
-                .bind(attempt)
+                .bind(attempt.0)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -747,7 +747,7 @@ macro_rules! store_impl {
             async fn set_blueprint_summary(
                 &self,
                 id: Uuid,
-                attempt: i64,
+                attempt: Attempt,
                 title: &str,
                 description: &str,
                 now: i64,
@@ -764,7 +764,7 @@ macro_rules! store_impl {
                         .bind(description.to_string())
                         .bind(now)
                         .bind(db_id(id))
-                        .bind(attempt),
+                        .bind(attempt.0),
                     )
                     .await?;
                 Ok(row.as_ref().map(blueprint_from_row).transpose()?)
@@ -773,7 +773,7 @@ macro_rules! store_impl {
             async fn append_terminal_objective(
                 &self,
                 id: Uuid,
-                attempt: i64,
+                attempt: Attempt,
                 position: i64,
                 draft: &TerminalDraft,
                 now: i64,
@@ -793,7 +793,7 @@ macro_rules! store_impl {
                 .bind(draft.enabling.len() as i64)
                 .bind(now)
                 .bind(db_id(id))
-                .bind(attempt)
+                .bind(attempt.0)
                 .bind(position - 1)
                 .fetch_optional(&mut *tx)
                 .await?;

@@ -18,7 +18,7 @@ use super::sql;
 use super::*;
 use crate::domain::blueprint::{CANCELLED_MESSAGE, TIMEOUT_MESSAGE, WORKER_LOST_MESSAGE};
 use crate::domain::objective::{Objective, TerminalObjective};
-use crate::domain::{BloomLevel, ObjectiveDraft, LOCAL_USER_ID};
+use crate::domain::{Attempt, BloomLevel, ObjectiveDraft, LOCAL_USER_ID};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -472,7 +472,7 @@ store_impl!(SqliteStore {
     async fn finish_generation(
         &self,
         id: Uuid,
-        attempt: i64,
+        attempt: Attempt,
         finish: &Finish,
         now: i64,
     ) -> StoreResult<Option<Blueprint>> {
@@ -492,7 +492,7 @@ store_impl!(SqliteStore {
         .bind(values.quality_json)
         .bind(now)
         .bind(id.to_string())
-        .bind(attempt)
+        .bind(attempt.0)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

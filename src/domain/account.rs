@@ -2,7 +2,6 @@
 //! secrets live in `crate::accounts`.
 
 use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::FieldError;
@@ -84,24 +83,6 @@ pub const TOKEN_DEFAULT_DAYS: i64 = 90;
 /// The longest expiry one may choose (ten years); `null` asks for none at all.
 pub const TOKEN_MAX_DAYS: i64 = 3650;
 
-/// `expires_in_days` of a new token: absent means the default, `null` never, else 1 to 3,650.
-pub fn parse_token_expiry(body: &Value) -> Result<Option<i64>, Vec<FieldError>> {
-    match body.as_object().and_then(|o| o.get("expires_in_days")) {
-        None => Ok(Some(TOKEN_DEFAULT_DAYS)),
-        Some(Value::Null) => Ok(None),
-        Some(value) => value
-            .as_i64()
-            .filter(|days| (1..=TOKEN_MAX_DAYS).contains(days))
-            .map(Some)
-            .ok_or_else(|| {
-                vec![FieldError::new(
-                    "expires_in_days",
-                    format!("expires_in_days must be an integer from 1 to {TOKEN_MAX_DAYS}, or null for a token that never expires"),
-                )]
-            }),
-    }
-}
-
 /// What the sessions list says of a client: its user agent (one line, at most 200
 /// characters, without control or invisible formatting characters) and its address.
 pub fn describe_client(user_agent: Option<&str>, address: &str) -> String {
@@ -136,11 +117,11 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// Sign-up rules: a plausible email and a password of 10 to 1,024 characters.
-    pub fn parse_signup(body: &Value) -> Result<Self, Vec<FieldError>> {
-        let (email, password) = fields(body)?;
+    /// Sign-up rules: a plausible email and a password of 10 to 1,024 characters. (The body's
+    /// shape is checked by `requests::SignupRequest`.)
+    pub fn for_signup(email: &str, password: String) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let email = match normalize_email(&email) {
+        let email = match normalize_email(email) {
             Ok(email) => email,
             Err(message) => {
                 errors.push(FieldError::new("email", message));
@@ -157,15 +138,14 @@ impl Credentials {
         }
     }
 
-    /// Log-in input: both fields present as strings. Nothing else is checked, so that a wrong
-    /// email and a wrong password look the same (`401 invalid_credentials`).
+    /// Log-in input. Nothing but control characters is checked, so that a wrong email and a
+    /// wrong password look the same (`401 invalid_credentials`).
     ///
     /// Control characters are refused (`422`) before anything else happens: no account can
     /// have them, and the database must never see them.
-    pub fn parse_login(body: &Value) -> Result<Self, Vec<FieldError>> {
-        let (email, password) = fields(body)?;
+    pub fn for_login(email: &str, password: String) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        for (name, value) in [("email", &email), ("password", &password)] {
+        for (name, value) in [("email", email), ("password", password.as_str())] {
             if value.chars().any(char::is_control) {
                 errors.push(FieldError::new(
                     name,
@@ -177,37 +157,9 @@ impl Credentials {
             return Err(errors);
         }
         Ok(Self {
-            email: fold_email(&email),
+            email: fold_email(email),
             password,
         })
-    }
-}
-
-fn fields(body: &Value) -> Result<(String, String), Vec<FieldError>> {
-    let Some(object) = body.as_object() else {
-        return Err(vec![FieldError::new(
-            "body",
-            "the body must be a JSON object with email and password",
-        )]);
-    };
-    let mut errors = Vec::new();
-    let mut string = |name: &str| match object.get(name) {
-        Some(Value::String(s)) => s.clone(),
-        None | Some(Value::Null) => {
-            errors.push(FieldError::new(name, format!("{name} is required")));
-            String::new()
-        }
-        Some(_) => {
-            errors.push(FieldError::new(name, format!("{name} must be a string")));
-            String::new()
-        }
-    };
-    let email = string("email");
-    let password = string("password");
-    if errors.is_empty() {
-        Ok((email, password))
-    } else {
-        Err(errors)
     }
 }
 
@@ -285,25 +237,19 @@ pub fn normalize_email(raw: &str) -> Result<String, String> {
     }
 }
 
-/// The name of a new API token: 1 to 100 characters, trimmed.
-pub fn parse_token_name(body: &Value) -> Result<String, Vec<FieldError>> {
-    let name = body.as_object().and_then(|o| o.get("name"));
-    let invalid = |message: &str| Err(vec![FieldError::new("name", message)]);
-    match name {
-        Some(Value::String(s)) => {
-            let trimmed = s.trim();
-            if let Err(error) = super::text::check_single_line("name", trimmed) {
-                Err(vec![error])
-            } else if trimmed.is_empty() {
-                invalid("name must not be empty")
-            } else if trimmed.chars().count() > TOKEN_NAME_MAX_CHARS {
-                invalid("name must be at most 100 characters")
-            } else {
-                Ok(trimmed.to_string())
-            }
-        }
-        None | Some(Value::Null) => invalid("name is required"),
-        Some(_) => invalid("name must be a string"),
+/// The name of a new API token: 1 to 100 characters on one line, trimmed.
+pub fn token_name(raw: &str) -> Result<String, FieldError> {
+    let trimmed = raw.trim();
+    super::text::check_single_line("name", trimmed)?;
+    if trimmed.is_empty() {
+        Err(FieldError::new("name", "name must not be empty"))
+    } else if trimmed.chars().count() > TOKEN_NAME_MAX_CHARS {
+        Err(FieldError::new(
+            "name",
+            "name must be at most 100 characters",
+        ))
+    } else {
+        Ok(trimmed.to_string())
     }
 }
 
@@ -334,11 +280,11 @@ mod tests {
 
     #[test]
     fn signup_needs_a_long_enough_password() {
-        let short = Credentials::parse_signup(&json!({"email": "a@b.co", "password": "123456789"}));
+        let short = Credentials::for_signup("a@b.co", "123456789".into());
         assert_eq!(short.unwrap_err()[0].field, "password");
-        let ok = Credentials::parse_signup(&json!({"email": "A@b.co", "password": "1234567890"}));
+        let ok = Credentials::for_signup("A@b.co", "1234567890".into());
         assert_eq!(ok.map(|c| c.email).as_deref(), Ok("a@b.co"));
-        let both = Credentials::parse_signup(&json!({"email": 3})).unwrap_err();
+        let both = Credentials::for_signup("", "".into()).unwrap_err();
         assert_eq!(both.len(), 2);
     }
 
@@ -377,33 +323,32 @@ mod tests {
 
     #[test]
     fn log_in_refuses_control_characters_before_anything_else() {
-        let errors =
-            Credentials::parse_login(&json!({"email": "a\u{0}@b.co", "password": "x\u{0}"}))
-                .expect_err("refused");
+        let errors = Credentials::for_login("a\u{0}@b.co", "x\u{0}".into()).expect_err("refused");
         assert_eq!(errors.len(), 2);
     }
 
     #[test]
     fn credentials_never_print_the_password() {
-        let c = Credentials::parse_login(&json!({"email": "a@b.co", "password": "hunter2hunter2"}))
-            .expect("parses");
+        let c = Credentials::for_login("a@b.co", "hunter2hunter2".into()).expect("parses");
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]
     fn token_expiry_defaults_to_90_days_and_null_means_never() {
-        assert_eq!(parse_token_expiry(&json!({"name": "x"})), Ok(Some(90)));
+        use crate::domain::requests::{CreateTokenRequest, RequestBody};
+        let expiry = |body| CreateTokenRequest::validate_json(&body).map(|t| t.expires_in_days);
+        assert_eq!(expiry(json!({"name": "x"})), Ok(Some(90)));
         assert_eq!(
-            parse_token_expiry(&json!({"expires_in_days": null})),
+            expiry(json!({"name": "x", "expires_in_days": null})),
             Ok(None)
         );
         assert_eq!(
-            parse_token_expiry(&json!({"expires_in_days": 7})),
+            expiry(json!({"name": "x", "expires_in_days": 7})),
             Ok(Some(7))
         );
         for bad in [json!(0), json!(-1), json!(3651), json!("7"), json!(1.5)] {
             assert!(
-                parse_token_expiry(&json!({"expires_in_days": bad})).is_err(),
+                expiry(json!({"name": "x", "expires_in_days": bad})).is_err(),
                 "{bad}"
             );
         }
@@ -421,14 +366,10 @@ mod tests {
 
     #[test]
     fn token_names_are_trimmed_and_bounded() {
-        assert_eq!(
-            parse_token_name(&json!({"name": " laptop "})).as_deref(),
-            Ok("laptop")
-        );
-        assert!(parse_token_name(&json!({"name": "  "})).is_err());
-        assert!(parse_token_name(&json!({"name": "x".repeat(101)})).is_err());
-        assert!(parse_token_name(&json!({})).is_err());
-        assert!(parse_token_name(&json!({"name": "ci\u{0}"})).is_err());
-        assert!(parse_token_name(&json!({"name": "ci\u{202e}"})).is_err());
+        assert_eq!(token_name(" laptop ").as_deref(), Ok("laptop"));
+        assert!(token_name("  ").is_err());
+        assert!(token_name(&"x".repeat(101)).is_err());
+        assert!(token_name("ci\u{0}").is_err());
+        assert!(token_name("ci\u{202e}").is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! Ids as types: a topic's id cannot be passed where a blueprint's is expected.
+//! Ids as types: a topic's id cannot be passed where a blueprint's is expected; likewise the
+//! attempt number of a job.
 
 use std::fmt;
 use std::str::FromStr;
@@ -61,6 +62,18 @@ uuid_id!(
     /// A log-in session's id.
     SessionId
 );
+
+/// The number of a generation's attempt (1 for the first claim, one more for each rescue).
+/// Every write of a worker is fenced by it: a type of its own, so that it cannot be swapped
+/// with the times and lengths passed beside it (`renew_lease(id, attempt, now, lease_ms)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Attempt(pub i64);
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 #[cfg(test)]
 mod tests {

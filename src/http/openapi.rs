@@ -1,7 +1,8 @@
 //! The OpenAPI document. Paths come from the `#[utoipa::path]` on each handler, collected by
 //! the same `OpenApiRouter` that routes requests (see `http::router`), so the document cannot
-//! drift from the code. This module adds the shared parts: info, tags and the schemas that
-//! exist only on the wire (request bodies, the error envelope).
+//! drift from the code; the request bodies' schemas are derived from the structs that parse
+//! them (`domain::requests`). This module adds the shared parts: info, tags and the error
+//! envelope.
 
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
@@ -24,8 +25,7 @@ use crate::domain::{BlueprintStatus, FieldError};
         (name = "accounts", description = "Sign-up, log-in, sessions and API tokens"),
         (name = "operations", description = "Health, readiness and metrics")
     ),
-    components(schemas(ErrorBody, ErrorDetail, FieldError, TopicRequest, TopicPatchRequest, GenerateRequest,
-                       CredentialsRequest, TokenRequest))
+    components(schemas(ErrorBody, ErrorDetail, FieldError))
 )]
 pub struct ApiDoc;
 
@@ -50,61 +50,6 @@ pub struct ErrorDetail {
     /// On `409 not_cancellable` and `409 not_completed`: the current status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<BlueprintStatus>,
-}
-
-/// `POST /api/topics`.
-#[derive(Serialize, ToSchema)]
-pub struct TopicRequest {
-    /// 1–200 characters, stored trimmed.
-    #[schema(min_length = 1, max_length = 200)]
-    pub title: String,
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
-    /// Lecture notes or a chapter the objectives are derived from.
-    #[schema(max_length = 200000)]
-    pub source_text: Option<String>,
-}
-
-/// `PATCH /api/topics/{topic_id}`: the fields to change (null clears an optional one).
-#[derive(Serialize, ToSchema)]
-pub struct TopicPatchRequest {
-    #[schema(min_length = 1, max_length = 200)]
-    pub title: Option<String>,
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
-    #[schema(max_length = 200000)]
-    pub source_text: Option<String>,
-}
-
-/// `POST .../blueprints/generate` (the body is optional).
-#[derive(Serialize, ToSchema)]
-pub struct GenerateRequest {
-    /// How many terminal objectives to aim for (default 10).
-    #[schema(minimum = 1, maximum = 30)]
-    pub target_terminal_objectives: Option<i64>,
-}
-
-/// `POST /api/auth/signup` and `/login`.
-#[derive(Serialize, ToSchema)]
-pub struct CredentialsRequest {
-    /// Trimmed and compared without case.
-    #[schema(max_length = 254)]
-    pub email: String,
-    /// At sign-up: 10 to 1,024 characters.
-    #[schema(min_length = 10, max_length = 1024)]
-    pub password: String,
-}
-
-/// `POST /api/auth/tokens`.
-#[derive(Serialize, ToSchema)]
-pub struct TokenRequest {
-    /// What the token is for, e.g. "grading script".
-    #[schema(min_length = 1, max_length = 100)]
-    pub name: String,
-    /// Days until the token stops working: 1 to 3650, default 90; `null` for a token that
-    /// never expires.
-    #[schema(minimum = 1, maximum = 3650, nullable, default = 90)]
-    pub expires_in_days: Option<i64>,
 }
 
 /// Operations anyone may call; every other one needs a session or an API token.

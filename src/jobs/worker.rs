@@ -15,7 +15,7 @@ use crate::core::hub::StatusHub;
 use crate::core::Core;
 use crate::db::{ClaimedJob, Finish, Store, StoreError, StoreResult};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft};
+use crate::domain::{Attempt, BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft};
 use crate::generator::{quality, GenerateError, GenerationRequest, ObjectiveSink, SinkError};
 use crate::telemetry::{
     GaugeGuard, GENERATOR_DURATION, GENERATOR_ERRORS, JOBS_RUNNING, JOB_CLAIMS, JOB_RESCUES,
@@ -69,7 +69,7 @@ impl JobEngine {
 
     async fn run_job(&self, job: ClaimedJob) {
         let blueprint = job.blueprint;
-        let (id, attempt) = (blueprint.id, blueprint.attempt);
+        let (id, attempt) = (blueprint.id, Attempt(blueprint.attempt));
         tracing::info!(rescued = job.rescued, "generation started");
         metrics::counter!(JOB_CLAIMS).increment(1);
         if job.rescued {
@@ -266,7 +266,7 @@ impl JobEngine {
 
     /// Releases the lease so the next claim takes the job at once, with a new attempt that
     /// continues after the objectives already stored.
-    async fn hand_back(&self, id: Uuid, attempt: i64, why: &str) {
+    async fn hand_back(&self, id: Uuid, attempt: Attempt, why: &str) {
         match self.core.release_lease(id, attempt).await {
             Ok(true) => tracing::info!(why, "job handed back"),
             Ok(false) => {}
@@ -283,14 +283,16 @@ async fn watch_for_stop(
     store: Arc<dyn Store>,
     hub: Arc<StatusHub>,
     id: Uuid,
-    attempt: i64,
+    attempt: Attempt,
     stop: CancellationToken,
     done: CancellationToken,
 ) {
     let mut subscription = hub.subscribe(id);
     // Read after subscribing, so a change published in between is not missed.
     let mut version = match store.get_blueprint_by_id(id).await {
-        Ok(Some(current)) if current.status.is_terminal() || current.attempt != attempt => {
+        Ok(Some(current))
+            if current.status.is_terminal() || Attempt(current.attempt) != attempt =>
+        {
             stop.cancel();
             return;
         }
@@ -306,7 +308,7 @@ async fn watch_for_stop(
             _ = done.cancelled() => return,
             newer = subscription.newer_than(version) => {
                 let Some(newer) = newer else { return };
-                if newer.status.is_terminal() || newer.attempt != attempt {
+                if newer.status.is_terminal() || Attempt(newer.attempt) != attempt {
                     stop.cancel();
                     return;
                 }
@@ -320,7 +322,7 @@ async fn watch_for_stop(
 async fn heartbeat(
     core: Arc<Core>,
     id: Uuid,
-    attempt: i64,
+    attempt: Attempt,
     lease: Duration,
     stop: CancellationToken,
     done: CancellationToken,
@@ -375,7 +377,7 @@ where
 struct StoreSink {
     core: Arc<Core>,
     id: Uuid,
-    attempt: i64,
+    attempt: Attempt,
     /// The position the next terminal objective takes; it makes a retried write idempotent.
     next_position: i64,
     stop: CancellationToken,
@@ -436,7 +438,7 @@ impl ObjectiveSink for StoreSink {
             // stored and this attempt still holds the job), or this attempt is fenced off.
             Ok(None) => match self.core.store().get_blueprint_by_id(self.id).await {
                 Ok(Some(current))
-                    if current.attempt == self.attempt
+                    if Attempt(current.attempt) == self.attempt
                         && current.status == BlueprintStatus::Generating
                         && current.terminal_objectives_count >= position =>
                 {

@@ -283,6 +283,18 @@ async fn sign_up_log_in_and_log_out(backend: Backend) {
         .await;
     let body = assert_error(bad_email, 422, "validation_failed").await;
     assert_eq!(body["error"]["details"][0]["field"], "email");
+    // Values of the wrong JSON type are field details (422), not a malformed body (400).
+    for (path, body) in [
+        ("/api/auth/signup", json!({"email": 3, "password": true})),
+        ("/api/auth/login", json!({"email": ["ada"], "password": {}})),
+    ] {
+        let response = app.post_json(path, body).await;
+        let body = assert_error(response, 422, "validation_failed").await;
+        let details = &body["error"]["details"];
+        assert_eq!(details[0]["field"], "email", "{body}");
+        assert_eq!(details[0]["message"], "email must be a string", "{body}");
+        assert_eq!(details[1]["field"], "password", "{body}");
+    }
     let malformed = app
         .request(Method::POST, "/api/auth/signup")
         .header("content-type", "application/json")
@@ -448,6 +460,22 @@ async fn api_tokens_are_shown_once_listed_without_secret_and_revocable(backend: 
     )
     .await;
     assert_error(invalid, 422, "validation_failed").await;
+    let wrong_types = send(
+        &app,
+        &ada,
+        Method::POST,
+        "/api/auth/tokens",
+        Some(json!({"name": 5, "expires_in_days": "7"})),
+    )
+    .await;
+    let body = assert_error(wrong_types, 422, "validation_failed").await;
+    let fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["name", "expires_in_days"], "{body}");
 
     // Bob cannot revoke it; Ada can, and then it is refused.
     let path = format!("/api/auth/tokens/{id}");

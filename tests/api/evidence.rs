@@ -10,7 +10,7 @@ use quizmaster::db::{
     self, Finish, GenerateOutcome, GenerationLimits, NewGeneration, PoolSettings,
 };
 use quizmaster::domain::{
-    BloomLevel, BlueprintQuality, ObjectiveDraft, QualityCheck, TerminalDraft, TopicInput,
+    Attempt, BloomLevel, BlueprintQuality, ObjectiveDraft, QualityCheck, TerminalDraft, TopicInput,
     LOCAL_USER_ID,
 };
 use serde_json::Value;
@@ -61,7 +61,7 @@ async fn store_blueprint(
         .expect("claim")
         .expect("a job");
     assert_eq!(claimed.blueprint.id, blueprint.id);
-    let attempt = claimed.blueprint.attempt;
+    let attempt = Attempt(claimed.blueprint.attempt);
     store
         .append_terminal_objective(blueprint.id, attempt, 1, &terminal, now + 1)
         .await

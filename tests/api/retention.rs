@@ -5,7 +5,7 @@ use quizmaster::db::{
     self, Finish, GenerateOutcome, GenerationLimits, IdempotencyClaim, IdempotencyRecord,
     IdempotencyScope, NewGeneration, PoolSettings, StoredAnswer,
 };
-use quizmaster::domain::{TopicInput, LOCAL_USER_ID};
+use quizmaster::domain::{Attempt, TopicInput, LOCAL_USER_ID};
 use quizmaster::jobs::hub::StatusHub;
 use uuid::Uuid;
 
@@ -53,7 +53,7 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         store
             .finish_generation(
                 blueprint.id,
-                claimed.blueprint.attempt,
+                Attempt(claimed.blueprint.attempt),
                 &Finish::Completed { quality: None },
                 now + 10,
             )

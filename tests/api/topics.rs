@@ -118,6 +118,40 @@ async fn topic_validation_reports_every_field(backend: Backend) {
         Some(1),
         "nothing invalid was stored"
     );
+    // A PATCH follows the same rules; a value of the wrong JSON type is a detail for its field
+    // (422), not a malformed body (400), and every bad field is reported.
+    let topic_id = listed["items"][0]["id"].as_str().expect("id").to_string();
+    let patch_cases = [
+        (json!({"title": null}), vec!["title"]),
+        (
+            json!({"title": false, "description": []}),
+            vec!["title", "description"],
+        ),
+        (
+            json!({"source_text": {"x": 1}, "unknown": 1}),
+            vec!["source_text"],
+        ),
+        (json!("a string"), vec!["body"]),
+    ];
+    for (body, fields) in patch_cases {
+        let response = app
+            .request(Method::PATCH, &format!("/api/topics/{topic_id}"))
+            .json(&body)
+            .send()
+            .await
+            .expect("patch");
+        let error = assert_error(response, 422, "validation_failed").await;
+        let details = error["error"]["details"].as_array().expect("details");
+        let reported: Vec<&str> = details.iter().filter_map(|d| d["field"].as_str()).collect();
+        assert_eq!(reported, fields, "{body} -> {error}");
+    }
+    let unchanged: Value = app
+        .get(&format!("/api/topics/{topic_id}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(unchanged["title"], "Big", "nothing invalid was stored");
     app.stop().await;
 }
 

@@ -19,8 +19,8 @@ use quizmaster::db::{
     Reservation, SignupOutcome, Store, ThrottleClaim,
 };
 use quizmaster::domain::{
-    BloomLevel, BlueprintId, BlueprintStatus, ErrorCode, ObjectiveDraft, TerminalDraft, TopicId,
-    TopicInput, LOCAL_USER_ID,
+    Attempt, BloomLevel, BlueprintId, BlueprintStatus, ErrorCode, ObjectiveDraft, TerminalDraft,
+    TopicId, TopicInput, LOCAL_USER_ID,
 };
 use quizmaster::jobs::hub::StatusHub;
 use uuid::Uuid;
@@ -289,11 +289,17 @@ async fn job_transitions_are_fenced_by_the_attempt(backend: Backend) {
         .unwrap()
         .is_none());
     let id = queued.id;
-    assert!(store.renew_lease(id, 1, 3_500, 1_000).await.unwrap());
-    assert!(!store.renew_lease(id, 2, 3_500, 1_000).await.unwrap());
+    assert!(store
+        .renew_lease(id, Attempt(1), 3_500, 1_000)
+        .await
+        .unwrap());
+    assert!(!store
+        .renew_lease(id, Attempt(2), 3_500, 1_000)
+        .await
+        .unwrap());
 
     let stored = store
-        .append_terminal_objective(id, 1, 1, &terminal("First", 2), 3_600)
+        .append_terminal_objective(id, Attempt(1), 1, &terminal("First", 2), 3_600)
         .await
         .unwrap()
         .expect("written");
@@ -301,22 +307,22 @@ async fn job_transitions_are_fenced_by_the_attempt(backend: Backend) {
     assert_eq!(stored.enabling_objectives_count, 2);
     // The same position again (a retry) and a wrong attempt write nothing.
     assert!(store
-        .append_terminal_objective(id, 1, 1, &terminal("First", 2), 3_601)
+        .append_terminal_objective(id, Attempt(1), 1, &terminal("First", 2), 3_601)
         .await
         .unwrap()
         .is_none());
     assert!(store
-        .append_terminal_objective(id, 2, 2, &terminal("Second", 0), 3_602)
+        .append_terminal_objective(id, Attempt(2), 2, &terminal("Second", 0), 3_602)
         .await
         .unwrap()
         .is_none());
     assert!(store
-        .set_blueprint_summary(id, 2, "No", "Fenced off", 3_603)
+        .set_blueprint_summary(id, Attempt(2), "No", "Fenced off", 3_603)
         .await
         .unwrap()
         .is_none());
     let summarised = store
-        .set_blueprint_summary(id, 1, "Tides", "Why the sea moves", 3_604)
+        .set_blueprint_summary(id, Attempt(1), "Tides", "Why the sea moves", 3_604)
         .await
         .unwrap()
         .expect("written");
@@ -324,8 +330,8 @@ async fn job_transitions_are_fenced_by_the_attempt(backend: Backend) {
     assert!(summarised.version > stored.version);
 
     // Handed back, the next claim takes it at once as attempt 2, not as a rescue.
-    assert!(!store.release_lease(id, 2).await.unwrap());
-    assert!(store.release_lease(id, 1).await.unwrap());
+    assert!(!store.release_lease(id, Attempt(2)).await.unwrap());
+    assert!(store.release_lease(id, Attempt(1)).await.unwrap());
     let job = store
         .claim_next_job("w2", 3_700, 1_000, 3)
         .await
@@ -342,19 +348,19 @@ async fn job_transitions_are_fenced_by_the_attempt(backend: Backend) {
     assert_eq!(job.blueprint.attempt, 3);
     assert!(job.rescued);
     assert!(store
-        .finish_generation(id, 2, &Finish::Completed { quality: None }, 5_100)
+        .finish_generation(id, Attempt(2), &Finish::Completed { quality: None }, 5_100)
         .await
         .unwrap()
         .is_none());
     let ended = store
-        .finish_generation(id, 3, &Finish::Completed { quality: None }, 5_200)
+        .finish_generation(id, Attempt(3), &Finish::Completed { quality: None }, 5_200)
         .await
         .unwrap()
         .expect("finished");
     assert_eq!(ended.status, BlueprintStatus::Completed);
     assert_eq!(ended.finished_at, Some(5_200));
     assert!(store
-        .finish_generation(id, 3, &Finish::Completed { quality: None }, 5_300)
+        .finish_generation(id, Attempt(3), &Finish::Completed { quality: None }, 5_300)
         .await
         .unwrap()
         .is_none());

@@ -22,12 +22,12 @@ from quizmaster_client.api.topics import create_topic, list_topics
 from quizmaster_client.models import (
     BlueprintDocument,
     CreatedToken,
-    CredentialsRequest,
+    CreateTokenRequest,
+    CreateTopicRequest,
     GenerateRequest,
+    SignupRequest,
     StatusView,
-    TokenRequest,
     Topic,
-    TopicRequest,
     User,
 )
 from quizmaster_follow import follow
@@ -50,9 +50,9 @@ def main(base_url):
     # Sign-up starts a session (a cookie the client keeps); the session creates an API token.
     browser = Client(base_url=base_url, timeout=30.0)
     email = f"py-{uuid.uuid4().hex[:8]}@example.org"
-    user = sign_up.sync(client=browser, body=CredentialsRequest(email=email, password="a long passphrase"))
+    user = sign_up.sync(client=browser, body=SignupRequest(email=email, password="a long passphrase"))
     check(isinstance(user, User) and user.email == email, f"sign-up: {user!r}")
-    token = create_api_token.sync(client=browser, body=TokenRequest(name="python client"))
+    token = create_api_token.sync(client=browser, body=CreateTokenRequest(name="python client"))
     check(isinstance(token, CreatedToken) and token.token, f"API token: {token!r}")
 
     api = AuthenticatedClient(base_url=base_url, token=token.token, timeout=30.0)
@@ -60,7 +60,7 @@ def main(base_url):
     check(isinstance(me, User) and me.email == email, f"me with the token: {me!r}")
 
     # Create, retried with the same Idempotency-Key: one topic, the first answer replayed.
-    request = TopicRequest(title="Cells", description="Biology basics", source_text=SOURCE)
+    request = CreateTopicRequest(title="Cells", description="Biology basics", source_text=SOURCE)
     first = create_topic.sync_detailed(client=api, body=request, idempotency_key="create-cells")
     check(int(first.status_code) == 201 and isinstance(first.parsed, Topic), f"create: {first.content!r}")
     retry = create_topic.sync_detailed(client=api, body=request, idempotency_key="create-cells")
@@ -68,7 +68,7 @@ def main(base_url):
     check(retry.headers.get("idempotent-replayed") == "true", "the retry is a replay")
     check(retry.parsed.id == first.parsed.id, "the retry names the same topic")
     reused = create_topic.sync_detailed(
-        client=api, body=TopicRequest(title="Other"), idempotency_key="create-cells"
+        client=api, body=CreateTopicRequest(title="Other"), idempotency_key="create-cells"
     )
     check(int(reused.status_code) == 422, f"another body with the key: {reused.status_code}")
     check(reused.parsed.error.code == "idempotency_key_reused", f"{reused.content!r}")

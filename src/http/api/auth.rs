@@ -12,7 +12,8 @@ use uuid::Uuid;
 use crate::accounts::{self, hash_secret, new_secret, API_TOKEN_PREFIX, SESSION_PREFIX};
 use crate::config::SignupMode;
 use crate::db::{NewApiToken, NewSessionRow, NewUser, SignupOutcome};
-use crate::domain::account::{describe_client, parse_token_expiry, parse_token_name, SessionInfo};
+use crate::domain::account::{describe_client, SessionInfo};
+use crate::domain::requests::{CreateTokenRequest, LoginRequest, RequestBody, SignupRequest};
 use crate::domain::time::now_ms;
 use crate::domain::{ApiTokenInfo, ClientAddr, Credentials, SessionId, TokenId, User};
 use crate::http::auth::{
@@ -195,7 +196,7 @@ fn with_session(
 
 #[utoipa::path(post, path = "/api/auth/signup", tag = "accounts",
     operation_id = "sign_up", summary = "Create an account and start a log-in session",
-    request_body(content = crate::http::openapi::CredentialsRequest, content_type = "application/json"),
+    request_body(content = SignupRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The new user, with a session cookie; the first user is an admin", body = User,
          headers(("Set-Cookie" = String, description = "qm_session: HttpOnly, SameSite=Lax"))),
@@ -214,7 +215,8 @@ pub async fn signup(
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let credentials = Credentials::parse_signup(&body.required()?).map_err(ApiError::Validation)?;
+    let credentials =
+        SignupRequest::validate_json(&body.required()?).map_err(ApiError::Validation)?;
     let client = client_ip(&state, connect, &headers);
     let session = sign_up(&state, credentials, client, user_agent(&headers)).await?;
     Ok(with_session(&state, &headers, StatusCode::CREATED, session))
@@ -222,7 +224,7 @@ pub async fn signup(
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts",
     operation_id = "log_in", summary = "Log in with email and password",
-    request_body(content = crate::http::openapi::CredentialsRequest, content_type = "application/json"),
+    request_body(content = LoginRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The user, with a session cookie", body = User,
          headers(("Set-Cookie" = String, description = "qm_session: HttpOnly, SameSite=Lax"))),
@@ -241,7 +243,8 @@ pub async fn login(
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let credentials = Credentials::parse_login(&body.required()?).map_err(ApiError::Validation)?;
+    let credentials =
+        LoginRequest::validate_json(&body.required()?).map_err(ApiError::Validation)?;
     let client = client_ip(&state, connect, &headers);
     let session = log_in(&state, credentials, client, user_agent(&headers)).await?;
     Ok(with_session(&state, &headers, StatusCode::OK, session))
@@ -333,7 +336,7 @@ pub struct TokenList {
 
 #[utoipa::path(post, path = "/api/auth/tokens", tag = "accounts",
     operation_id = "create_api_token", summary = "Create an API token (from a log-in session)",
-    request_body(content = crate::http::openapi::TokenRequest, content_type = "application/json"),
+    request_body(content = CreateTokenRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The token, with its secret shown this once", body = CreatedToken),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
@@ -351,14 +354,9 @@ pub async fn create_api_token(
     if matches!(caller.credential, Credential::Token(_)) {
         return Err(ApiError::SessionRequired);
     }
-    let body = body.required()?;
-    let mut errors = Vec::new();
-    let name = parse_token_name(&body).map_err(|e| errors.extend(e)).ok();
-    let expiry = parse_token_expiry(&body).map_err(|e| errors.extend(e)).ok();
-    let (Some(name), Some(expiry)) = (name, expiry) else {
-        return Err(ApiError::Validation(errors));
-    };
-    let created = create_token(&state, &caller, &name, expiry).await?;
+    let token =
+        CreateTokenRequest::validate_json(&body.required()?).map_err(ApiError::Validation)?;
+    let created = create_token(&state, &caller, &token.name, token.expires_in_days).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 

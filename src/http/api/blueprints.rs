@@ -18,10 +18,9 @@ use super::idempotency::idempotent;
 use super::topics::{page_of, page_params, Page};
 use crate::core::hub::Subscription;
 use crate::db::Cursor;
-use crate::domain::blueprint::{
-    Blueprint, BlueprintDocument, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN,
-};
+use crate::domain::blueprint::{Blueprint, BlueprintDocument};
 use crate::domain::export::{self, ExportFormat};
+use crate::domain::requests::{GenerateRequest, RequestBody};
 use crate::domain::time::now_ms;
 use crate::domain::{BlueprintId, BlueprintStatus, StatusView, TopicId};
 use crate::http::auth::CurrentUser;
@@ -92,35 +91,20 @@ async fn current(
     Ok(Arc::new(blueprint))
 }
 
-fn parse_target(body: Option<Value>) -> ApiResult<i64> {
-    let Some(body) = body else {
-        return Ok(TARGET_DEFAULT);
+/// The target of a generation: an absent body asks for the default.
+fn parse_target(body: Option<&Value>) -> ApiResult<i64> {
+    let request = match body {
+        Some(body) => GenerateRequest::from_json(body).map_err(ApiError::Validation)?,
+        None => GenerateRequest::default(),
     };
-    let Some(object) = body.as_object() else {
-        return Err(ApiError::validation(
-            "body",
-            "the body must be a JSON object",
-        ));
-    };
-    match object.get("target_terminal_objectives") {
-        None | Some(Value::Null) => Ok(TARGET_DEFAULT),
-        Some(value) => value
-            .as_i64()
-            .filter(|n| (TARGET_MIN..=TARGET_MAX).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation(
-                    "target_terminal_objectives",
-                    format!("target_terminal_objectives must be an integer from {TARGET_MIN} to {TARGET_MAX}"),
-                )
-            }),
-    }
+    request.into_domain().map_err(ApiError::Validation)
 }
 
 #[utoipa::path(post, path = "/api/topics/{topic_id}/blueprints/generate", tag = "blueprints",
     operation_id = "generate_blueprint", summary = "Start generating a blueprint of a topic", description = "Stores the blueprint and its job in one transaction and answers 202 at once; a worker picks the job up. Follow it at the Location.",
     params(("topic_id" = String, Path, description = "A UUID"),
            ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters. The same key (yours, per topic, 24 h) with the same body replays the first 202; with another body 422 idempotency_key_reused; while the first is still processed 409 idempotency_key_in_flight")),
-    request_body(content = Option<crate::http::openapi::GenerateRequest>, content_type = "application/json"),
+    request_body(content = Option<GenerateRequest>, content_type = "application/json"),
     responses(
         (status = 202, description = "Accepted: follow it at Location", body = StatusView,
          headers(("Location" = String, description = "The status URL"), ("Retry-After" = i64, description = "Seconds until the next look"))),
@@ -142,7 +126,7 @@ pub async fn generate(
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let target = parse_target(body.0.clone())?;
+    let target = parse_target(body.0.as_ref())?;
     let start = || async {
         let blueprint = state
             .core

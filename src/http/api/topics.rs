@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use super::idempotency::idempotent;
 use crate::db::Cursor;
+use crate::domain::requests::{CreateTopicRequest, RequestBody, UpdateTopicRequest};
 use crate::domain::time::now_ms;
+use crate::domain::Topic;
 use crate::domain::TopicId;
-use crate::domain::{Topic, TopicInput, TopicPatch};
 use crate::http::auth::CurrentUser;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Ids, JsonBody, QueryParams};
@@ -62,7 +63,7 @@ pub fn page_of<T, V>(
 #[utoipa::path(post, path = "/api/topics", tag = "topics",
     operation_id = "create_topic", summary = "Create a topic",
     params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters. The same key (yours, 24 h) with the same body replays the first 201; with another body 422 idempotency_key_reused; while the first is still processed 409 idempotency_key_in_flight")),
-    request_body(content = crate::http::openapi::TopicRequest, content_type = "application/json"),
+    request_body(content = CreateTopicRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The topic", body = Topic, headers(("Location" = String, description = "The topic's URL"))),
         (status = 400, description = "Malformed JSON", body = crate::http::openapi::ErrorBody),
@@ -79,7 +80,7 @@ pub async fn create(
     body: JsonBody,
 ) -> ApiResult<Response> {
     let value = body.required()?;
-    let input = TopicInput::parse(&value).map_err(ApiError::Validation)?;
+    let input = CreateTopicRequest::validate_json(&value).map_err(ApiError::Validation)?;
     let body = Some(value);
     let create = || async {
         let topic = state
@@ -159,7 +160,7 @@ pub async fn get(State(state): State<AppState>, Ids(id): Ids<TopicId>) -> ApiRes
 #[utoipa::path(patch, path = "/api/topics/{topic_id}", tag = "topics",
     operation_id = "update_topic", summary = "Change a topic's title, description or source text",
     params(("topic_id" = String, Path, description = "A UUID")),
-    request_body(content = crate::http::openapi::TopicPatchRequest, content_type = "application/json"),
+    request_body(content = UpdateTopicRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The topic", body = Topic),
         (status = 400, description = "Not a UUID, or malformed JSON", body = crate::http::openapi::ErrorBody),
@@ -174,7 +175,8 @@ pub async fn update(
     Ids(id): Ids<TopicId>,
     body: JsonBody,
 ) -> ApiResult<Json<Topic>> {
-    let patch = TopicPatch::parse(&body.required()?).map_err(ApiError::Validation)?;
+    let patch =
+        UpdateTopicRequest::validate_json(&body.required()?).map_err(ApiError::Validation)?;
     let topic = state
         .store
         .update_topic(id.0, &patch, now_ms())

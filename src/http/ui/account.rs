@@ -10,7 +10,6 @@ use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::forms::{sentence, FormFields};
@@ -18,11 +17,12 @@ use super::pages::{page_id, query_get, query_pairs, render, render_fresh, PageRe
 use super::views::{human_time, Viewer};
 use super::UiError;
 use crate::config::SignupMode;
-use crate::domain::account::{
-    parse_token_expiry, parse_token_name, PASSWORD_MIN_CHARS, TOKEN_DEFAULT_DAYS,
+use crate::domain::account::PASSWORD_MIN_CHARS;
+use crate::domain::requests::{
+    CreateTokenRequest, Field, LoginRequest, RequestBody, SignupRequest,
 };
 use crate::domain::time::rfc3339;
-use crate::domain::{ApiTokenInfo, Credentials, FieldError};
+use crate::domain::{ApiTokenInfo, FieldError};
 use crate::http::api::auth::{
     client_ip, create_token, end_other_sessions, end_session, log_in, log_out, revoke_token,
     sessions_of, sign_up, user_agent, CreatedToken, NewSession,
@@ -181,10 +181,11 @@ pub async fn login(
     }
     // The same normalization as the API's log-in; it fails only on missing fields, and a form
     // always sends both (checked non-empty above).
-    let credentials = Credentials::parse_login(&json!({
-        "email": form.get("email"),
-        "password": form.get("password"),
-    }))
+    let credentials = LoginRequest {
+        email: Field::Given(form.get("email").to_string()),
+        password: Field::Given(form.get("password").to_string()),
+    }
+    .into_domain()
     .map_err(|_| {
         UiError::Status(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -299,10 +300,12 @@ pub async fn signup(
     if page.closed {
         return render(&page, StatusCode::FORBIDDEN);
     }
-    let credentials = match Credentials::parse_signup(&json!({
-        "email": form.get("email"),
-        "password": form.get("password"),
-    })) {
+    let credentials = match (SignupRequest {
+        email: Field::Given(form.get("email").to_string()),
+        password: Field::Given(form.get("password").to_string()),
+    })
+    .into_domain()
+    {
         Ok(credentials) => credentials,
         Err(errors) => {
             page.errors = CredentialErrors::from_fields(&errors);
@@ -464,8 +467,22 @@ pub async fn create_api_token(
         return Ok(Redirect::to(DEFAULT_NEXT).into_response());
     }
     let form = FormFields::from_request(request, "").await?;
-    let name = match parse_token_name(&json!({ "name": form.get("name") })) {
-        Ok(name) => name,
+    // The form's choice: a number of days, or "never"; anything else is the default.
+    let mut request = CreateTokenRequest {
+        name: Field::Given(form.get("name").to_string()),
+        expires_in_days: match form.get("expires_in_days") {
+            "never" => Field::Null,
+            days => days.parse::<i64>().map_or(Field::Absent, Field::Given),
+        },
+    };
+    let mut checked = request.clone().into_domain();
+    if matches!(&checked, Err(errors) if errors.iter().all(|e| e.field == "expires_in_days")) {
+        // A number of days the form does not offer (a tampered value): the default.
+        request.expires_in_days = Field::Absent;
+        checked = request.into_domain();
+    }
+    let token = match checked {
+        Ok(token) => token,
         Err(errors) => {
             let mut page = tokens_page(&state, &caller, viewer).await?;
             page.name_value = form.get("name").to_string();
@@ -473,15 +490,7 @@ pub async fn create_api_token(
             return render(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    // The form's choice: a number of days, or "never"; anything else is the default.
-    let expiry = match form.get("expires_in_days") {
-        "never" => None,
-        days => parse_token_expiry(&json!({ "expires_in_days": days.parse::<i64>().ok() }))
-            .ok()
-            .flatten()
-            .or(Some(TOKEN_DEFAULT_DAYS)),
-    };
-    let created = create_token(&state, &caller, &name, expiry).await?;
+    let created = create_token(&state, &caller, &token.name, token.expires_in_days).await?;
     let mut page = tokens_page(&state, &caller, viewer).await?;
     page.created = Some(created);
     render_fresh(&page, StatusCode::CREATED)

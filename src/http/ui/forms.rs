@@ -6,7 +6,8 @@ use axum::http::{header, StatusCode};
 use axum::Form;
 
 use super::UiError;
-use crate::domain::blueprint::{TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
+use crate::domain::blueprint::{TARGET_MAX, TARGET_MIN};
+use crate::domain::requests::{CreateTopicRequest, Field, GenerateRequest, RequestBody};
 use crate::domain::TopicInput;
 
 /// The fields of a form, in the order sent, with an uploaded file if there was one.
@@ -172,11 +173,12 @@ pub fn parse_topic(form: &FormFields) -> Result<TopicInput, Box<InvalidTopicForm
     fn optional(text: &str) -> Option<&str> {
         Some(text).filter(|text| !text.trim().is_empty())
     }
-    let parsed = TopicInput::from_text(
+    let parsed = CreateTopicRequest::from_text(
         &values.title,
         optional(&values.description),
         optional(&source),
-    );
+    )
+    .into_domain();
     if let Err(field_errors) = &parsed {
         for error in field_errors {
             let message = Some(sentence(&error.message));
@@ -218,15 +220,20 @@ pub fn sentence(message: &str) -> String {
 }
 
 /// Validates the generation form's target; `Err` holds the message for the field.
+/// The rules are the API's ([`GenerateRequest`]); a blank box asks for the default, and text
+/// that is no whole number is a value of the wrong type.
 pub fn parse_target(raw: &str) -> Result<i64, String> {
     let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(TARGET_DEFAULT);
+    let target_terminal_objectives = match raw.parse::<i64>() {
+        _ if raw.is_empty() => Field::Absent,
+        Ok(n) => Field::Given(n),
+        Err(_) => Field::WrongType,
+    };
+    GenerateRequest {
+        target_terminal_objectives,
     }
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| (TARGET_MIN..=TARGET_MAX).contains(n))
-        .ok_or_else(|| format!("Enter a whole number from {TARGET_MIN} to {TARGET_MAX}."))
+    .into_domain()
+    .map_err(|_| format!("Enter a whole number from {TARGET_MIN} to {TARGET_MAX}."))
 }
 
 #[cfg(test)]
@@ -294,6 +301,7 @@ mod tests {
 
     #[test]
     fn the_target_is_bounded() {
+        use crate::domain::blueprint::TARGET_DEFAULT;
         assert_eq!(parse_target(""), Ok(TARGET_DEFAULT));
         assert_eq!(parse_target(" 7 "), Ok(7));
         assert!(parse_target("0").is_err());

@@ -5,15 +5,15 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.create_token_request import CreateTokenRequest
 from ...models.created_token import CreatedToken
 from ...models.error_body import ErrorBody
-from ...models.token_request import TokenRequest
 from ...types import Response
 
 
 def _get_kwargs(
     *,
-    body: TokenRequest,
+    body: CreateTokenRequest,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -83,12 +83,12 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: TokenRequest,
+    body: CreateTokenRequest,
 ) -> Response[CreatedToken | ErrorBody]:
     """Create an API token (from a log-in session)
 
     Args:
-        body (TokenRequest): `POST /api/auth/tokens`.
+        body (CreateTokenRequest): `POST /api/auth/tokens`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -112,12 +112,12 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: TokenRequest,
+    body: CreateTokenRequest,
 ) -> CreatedToken | ErrorBody | None:
     """Create an API token (from a log-in session)
 
     Args:
-        body (TokenRequest): `POST /api/auth/tokens`.
+        body (CreateTokenRequest): `POST /api/auth/tokens`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -136,12 +136,12 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: TokenRequest,
+    body: CreateTokenRequest,
 ) -> Response[CreatedToken | ErrorBody]:
     """Create an API token (from a log-in session)
 
     Args:
-        body (TokenRequest): `POST /api/auth/tokens`.
+        body (CreateTokenRequest): `POST /api/auth/tokens`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -163,12 +163,12 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: TokenRequest,
+    body: CreateTokenRequest,
 ) -> CreatedToken | ErrorBody | None:
     """Create an API token (from a log-in session)
 
     Args:
-        body (TokenRequest): `POST /api/auth/tokens`.
+        body (CreateTokenRequest): `POST /api/auth/tokens`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

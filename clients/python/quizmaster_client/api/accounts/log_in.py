@@ -5,15 +5,15 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.credentials_request import CredentialsRequest
 from ...models.error_body import ErrorBody
+from ...models.login_request import LoginRequest
 from ...models.user import User
 from ...types import Response
 
 
 def _get_kwargs(
     *,
-    body: CredentialsRequest,
+    body: LoginRequest,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -93,12 +93,12 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: CredentialsRequest,
+    body: LoginRequest,
 ) -> Response[ErrorBody | User]:
     """Log in with email and password
 
     Args:
-        body (CredentialsRequest): `POST /api/auth/signup` and `/login`.
+        body (LoginRequest): `POST /api/auth/login`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -122,12 +122,12 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: CredentialsRequest,
+    body: LoginRequest,
 ) -> ErrorBody | User | None:
     """Log in with email and password
 
     Args:
-        body (CredentialsRequest): `POST /api/auth/signup` and `/login`.
+        body (LoginRequest): `POST /api/auth/login`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -146,12 +146,12 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: CredentialsRequest,
+    body: LoginRequest,
 ) -> Response[ErrorBody | User]:
     """Log in with email and password
 
     Args:
-        body (CredentialsRequest): `POST /api/auth/signup` and `/login`.
+        body (LoginRequest): `POST /api/auth/login`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -173,12 +173,12 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: CredentialsRequest,
+    body: LoginRequest,
 ) -> ErrorBody | User | None:
     """Log in with email and password
 
     Args:
-        body (CredentialsRequest): `POST /api/auth/signup` and `/login`.
+        body (LoginRequest): `POST /api/auth/login`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -5,15 +5,15 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.credentials_request import CredentialsRequest
 from ...models.error_body import ErrorBody
+from ...models.signup_request import SignupRequest
 from ...models.user import User
 from ...types import Response
 
 
 def _get_kwargs(
     *,
-    body: CredentialsRequest,
+    body: SignupRequest,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -88,12 +88,12 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: CredentialsRequest,
+    body: SignupRequest,
 ) -> Response[ErrorBody | User]:
     """Create an account and start a log-in session
 
     Args:
-        body (CredentialsRequest): `POST /api/auth/signup` and `/login`.
+        body (SignupRequest): `POST /api/auth/signup`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -117,12 +117,12 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: CredentialsRequest,
+    body: SignupRequest,
 ) -> ErrorBody | User | None:
     """Create an account and start a log-in session
 
     Args:
-        body (CredentialsRequest): `POST /api/auth/signup` and `/login`.
+        body (SignupRequest): `POST /api/auth/signup`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -141,12 +141,12 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: CredentialsRequest,
+    body: SignupRequest,
 ) -> Response[ErrorBody | User]:
     """Create an account and start a log-in session
 
     Args:
-        body (CredentialsRequest): `POST /api/auth/signup` and `/login`.
+        body (SignupRequest): `POST /api/auth/signup`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,12 +168,12 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: CredentialsRequest,
+    body: SignupRequest,
 ) -> ErrorBody | User | None:
     """Create an account and start a log-in session
 
     Args:
-        body (CredentialsRequest): `POST /api/auth/signup` and `/login`.
+        body (SignupRequest): `POST /api/auth/signup`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -5,15 +5,15 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.create_topic_request import CreateTopicRequest
 from ...models.error_body import ErrorBody
 from ...models.topic import Topic
-from ...models.topic_request import TopicRequest
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
-    body: TopicRequest,
+    body: CreateTopicRequest,
     idempotency_key: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -96,14 +96,14 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: TopicRequest,
+    body: CreateTopicRequest,
     idempotency_key: None | str | Unset = UNSET,
 ) -> Response[ErrorBody | Topic]:
     """Create a topic
 
     Args:
         idempotency_key (None | str | Unset):
-        body (TopicRequest): `POST /api/topics`.
+        body (CreateTopicRequest): `POST /api/topics`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -128,14 +128,14 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: TopicRequest,
+    body: CreateTopicRequest,
     idempotency_key: None | str | Unset = UNSET,
 ) -> ErrorBody | Topic | None:
     """Create a topic
 
     Args:
         idempotency_key (None | str | Unset):
-        body (TopicRequest): `POST /api/topics`.
+        body (CreateTopicRequest): `POST /api/topics`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -155,14 +155,14 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: TopicRequest,
+    body: CreateTopicRequest,
     idempotency_key: None | str | Unset = UNSET,
 ) -> Response[ErrorBody | Topic]:
     """Create a topic
 
     Args:
         idempotency_key (None | str | Unset):
-        body (TopicRequest): `POST /api/topics`.
+        body (CreateTopicRequest): `POST /api/topics`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,14 +185,14 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: TopicRequest,
+    body: CreateTopicRequest,
     idempotency_key: None | str | Unset = UNSET,
 ) -> ErrorBody | Topic | None:
     """Create a topic
 
     Args:
         idempotency_key (None | str | Unset):
-        body (TopicRequest): `POST /api/topics`.
+        body (CreateTopicRequest): `POST /api/topics`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -8,14 +8,14 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body import ErrorBody
 from ...models.topic import Topic
-from ...models.topic_patch_request import TopicPatchRequest
+from ...models.update_topic_request import UpdateTopicRequest
 from ...types import Response
 
 
 def _get_kwargs(
     topic_id: str,
     *,
-    body: TopicPatchRequest,
+    body: UpdateTopicRequest,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -98,14 +98,14 @@ def sync_detailed(
     topic_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: TopicPatchRequest,
+    body: UpdateTopicRequest,
 ) -> Response[ErrorBody | Topic]:
     """Change a topic's title, description or source text
 
     Args:
         topic_id (str):
-        body (TopicPatchRequest): `PATCH /api/topics/{topic_id}`: the fields to change (null
-            clears an optional one).
+        body (UpdateTopicRequest): `PATCH /api/topics/{topic_id}`: the fields to change; `null`
+            clears an optional one.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -131,14 +131,14 @@ def sync(
     topic_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: TopicPatchRequest,
+    body: UpdateTopicRequest,
 ) -> ErrorBody | Topic | None:
     """Change a topic's title, description or source text
 
     Args:
         topic_id (str):
-        body (TopicPatchRequest): `PATCH /api/topics/{topic_id}`: the fields to change (null
-            clears an optional one).
+        body (UpdateTopicRequest): `PATCH /api/topics/{topic_id}`: the fields to change; `null`
+            clears an optional one.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -159,14 +159,14 @@ async def asyncio_detailed(
     topic_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: TopicPatchRequest,
+    body: UpdateTopicRequest,
 ) -> Response[ErrorBody | Topic]:
     """Change a topic's title, description or source text
 
     Args:
         topic_id (str):
-        body (TopicPatchRequest): `PATCH /api/topics/{topic_id}`: the fields to change (null
-            clears an optional one).
+        body (UpdateTopicRequest): `PATCH /api/topics/{topic_id}`: the fields to change; `null`
+            clears an optional one.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -190,14 +190,14 @@ async def asyncio(
     topic_id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: TopicPatchRequest,
+    body: UpdateTopicRequest,
 ) -> ErrorBody | Topic | None:
     """Change a topic's title, description or source text
 
     Args:
         topic_id (str):
-        body (TopicPatchRequest): `PATCH /api/topics/{topic_id}`: the fields to change (null
-            clears an optional one).
+        body (UpdateTopicRequest): `PATCH /api/topics/{topic_id}`: the fields to change; `null`
+            clears an optional one.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -8,11 +8,11 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-T = TypeVar("T", bound="TokenRequest")
+T = TypeVar("T", bound="CreateTokenRequest")
 
 
 @_attrs_define
-class TokenRequest:
+class CreateTokenRequest:
     """`POST /api/auth/tokens`.
 
     Attributes:
@@ -61,13 +61,13 @@ class TokenRequest:
 
         expires_in_days = _parse_expires_in_days(d.pop("expires_in_days", UNSET))
 
-        token_request = cls(
+        create_token_request = cls(
             name=name,
             expires_in_days=expires_in_days,
         )
 
-        token_request.additional_properties = d
-        return token_request
+        create_token_request.additional_properties = d
+        return create_token_request
 
     @property
     def additional_keys(self) -> list[str]:

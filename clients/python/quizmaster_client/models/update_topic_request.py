@@ -8,22 +8,22 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-T = TypeVar("T", bound="TopicPatchRequest")
+T = TypeVar("T", bound="UpdateTopicRequest")
 
 
 @_attrs_define
-class TopicPatchRequest:
-    """`PATCH /api/topics/{topic_id}`: the fields to change (null clears an optional one).
+class UpdateTopicRequest:
+    """`PATCH /api/topics/{topic_id}`: the fields to change; `null` clears an optional one.
 
     Attributes:
         description (None | str | Unset):
         source_text (None | str | Unset):
-        title (None | str | Unset):
+        title (str | Unset): 1–200 characters on one line, stored trimmed; it cannot be cleared.
     """
 
     description: None | str | Unset = UNSET
     source_text: None | str | Unset = UNSET
-    title: None | str | Unset = UNSET
+    title: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -39,11 +39,7 @@ class TopicPatchRequest:
         else:
             source_text = self.source_text
 
-        title: None | str | Unset
-        if isinstance(self.title, Unset):
-            title = UNSET
-        else:
-            title = self.title
+        title = self.title
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -79,23 +75,16 @@ class TopicPatchRequest:
 
         source_text = _parse_source_text(d.pop("source_text", UNSET))
 
-        def _parse_title(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        title = d.pop("title", UNSET)
 
-        title = _parse_title(d.pop("title", UNSET))
-
-        topic_patch_request = cls(
+        update_topic_request = cls(
             description=description,
             source_text=source_text,
             title=title,
         )
 
-        topic_patch_request.additional_properties = d
-        return topic_patch_request
+        update_topic_request.additional_properties = d
+        return update_topic_request
 
     @property
     def additional_keys(self) -> list[str]:

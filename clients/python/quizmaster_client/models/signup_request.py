@@ -6,16 +6,16 @@ from typing import Any, Self, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="CredentialsRequest")
+T = TypeVar("T", bound="SignupRequest")
 
 
 @_attrs_define
-class CredentialsRequest:
-    """`POST /api/auth/signup` and `/login`.
+class SignupRequest:
+    """`POST /api/auth/signup`.
 
     Attributes:
         email (str): Trimmed and compared without case.
-        password (str): At sign-up: 10 to 1,024 characters.
+        password (str): 10 to 1,024 characters, at least 4 different ones.
     """
 
     email: str
@@ -45,13 +45,13 @@ class CredentialsRequest:
 
         password = d.pop("password")
 
-        credentials_request = cls(
+        signup_request = cls(
             email=email,
             password=password,
         )
 
-        credentials_request.additional_properties = d
-        return credentials_request
+        signup_request.additional_properties = d
+        return signup_request
 
     @property
     def additional_keys(self) -> list[str]:

@@ -8,15 +8,15 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-T = TypeVar("T", bound="TopicRequest")
+T = TypeVar("T", bound="CreateTopicRequest")
 
 
 @_attrs_define
-class TopicRequest:
+class CreateTopicRequest:
     """`POST /api/topics`.
 
     Attributes:
-        title (str): 1–200 characters, stored trimmed.
+        title (str): 1–200 characters on one line, stored trimmed.
         description (None | str | Unset):
         source_text (None | str | Unset): Lecture notes or a chapter the objectives are derived from.
     """
@@ -78,14 +78,14 @@ class TopicRequest:
 
         source_text = _parse_source_text(d.pop("source_text", UNSET))
 
-        topic_request = cls(
+        create_topic_request = cls(
             title=title,
             description=description,
             source_text=source_text,
         )
 
-        topic_request.additional_properties = d
-        return topic_request
+        create_topic_request.additional_properties = d
+        return create_topic_request
 
     @property
     def additional_keys(self) -> list[str]:
