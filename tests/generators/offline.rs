@@ -30,3 +30,28 @@ fn every_corpus_topic_passes_the_quality_gate() {
     println!("{report}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The description lists the blueprint's concepts, each once, even where two terminal
+/// objectives rest on the same concept (the sample notes' "load factor" does).
+#[test]
+fn the_description_names_each_concept_once() {
+    let topic = quizmaster::domain::Topic {
+        id: uuid::Uuid::nil(),
+        title: "Hash tables".into(),
+        description: None,
+        source_text: Some(include_str!("../../examples/notes/hash-tables.md").into()),
+        created_at: 0,
+        updated_at: 0,
+    };
+    let plan = plan_blueprint(&topic, 6);
+    let listed = plan
+        .description
+        .split_once(", covering ")
+        .map(|(_, list)| list.trim_end_matches('.'))
+        .expect("the description lists concepts");
+    let names: Vec<String> = listed.split(", ").map(str::to_lowercase).collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(names.len(), unique.len(), "{}", plan.description);
+}

@@ -201,7 +201,16 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
     concepts.sort_by_key(|(place, _)| *place);
     let terminals: Vec<TerminalDraft> = terminals.into_iter().map(|(_, t)| t).collect();
     let concepts: Vec<String> = concepts.into_iter().map(|(_, c)| c).collect();
-    let listed: Vec<&str> = concepts.iter().take(5).map(String::as_str).collect();
+    // Two terminal objectives may rest on one concept; the description names each once.
+    let mut listed: Vec<&str> = Vec::new();
+    for concept in &concepts {
+        if listed.len() == 5 {
+            break;
+        }
+        if !listed.iter().any(|l| l.eq_ignore_ascii_case(concept)) {
+            listed.push(concept);
+        }
+    }
     let count = terminals.len();
     let description = if listed.is_empty() {
         format!("{count} terminal objectives on {}.", topic.title.trim())
