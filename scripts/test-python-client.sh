@@ -9,6 +9,7 @@
 # Needs: pip install openapi-python-client==0.29.1 (it brings httpx, attrs, python-dateutil
 # and ruff, which the client and its formatting need) and a built target/debug/quizmaster.
 set -euo pipefail
+. "$(dirname "$0")/lib/serve.sh"
 cd "$(dirname "$0")/.."
 
 generator_version=0.29.1
@@ -27,26 +28,9 @@ if [ "$installed" != "$generator_version" ]; then
 fi
 
 workdir=$(mktemp -d)
-log="$workdir/serve.log"
 # Accounts on (the flow signs up and uses an API token); the offline generator paced so that a
 # 30-objective generation is still running when the flow cancels it.
-QUIZMASTER_DATABASE_URL="sqlite://$workdir/client.db" QUIZMASTER_BIND=127.0.0.1:0 NO_COLOR=1 \
-    QUIZMASTER_OFFLINE_PACE_MS=100 \
-    ./target/debug/quizmaster serve >"$log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$workdir"' EXIT
-
-address=""
-for _ in $(seq 1 100); do
-    address=$(grep -o 'listening on http://[0-9.:]*' "$log" | head -n1 | sed 's|listening on ||' || true)
-    [ -n "$address" ] && break
-    sleep 0.1
-done
-if [ -z "$address" ]; then
-    echo "the server did not start:" >&2
-    cat "$log" >&2
-    exit 1
-fi
+start_server "$workdir" QUIZMASTER_OFFLINE_PACE_MS=100
 
 echo "-- regenerating the client from $address/api/openapi.json"
 python3 -c 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1], timeout=10).read())' \
