@@ -3,8 +3,8 @@
 //! terminal.
 //!
 //! - Copied: users, sessions, API tokens, topics, blueprints, their objectives, and the job rows
-//!   (finished job history, and the jobs still to run). Not copied: idempotency keys and requests, the
-//!   generation-start log and throttling events, which only matter for minutes to a day.
+//!   (finished job history, and the jobs still to run). Not copied: idempotency records (of the
+//!   API's keys and the web form's), the generation-start log and throttling events, which only matter for minutes to a day.
 //! - Resumable: every table is read in batches ordered by its primary key and written with
 //!   "insert unless already there", so running the same command again (with `--force`, the
 //!   target is no longer empty) continues an interrupted copy and never duplicates a row.
@@ -161,7 +161,6 @@ pub const TABLES: &[Table] = &[
 /// Tables of the schema that are deliberately left behind (short-lived records).
 pub const NOT_COPIED: &[&str] = &[
     "generation_starts",
-    "idempotency_keys",
     "idempotency_requests",
     "throttle_events",
 ];

@@ -185,10 +185,9 @@ async fn run(
     let hub = StatusHub::new();
     let core = Core::new(store.clone(), hub.clone(), GenerationLimits::default());
     let mut blueprint = core
-        .start_generation(LOCAL_USER_ID, TopicId(topic.id), args.target, None)
+        .start_generation(LOCAL_USER_ID, TopicId(topic.id), args.target)
         .await
-        .context("the generation could not be started")?
-        .blueprint;
+        .context("the generation could not be started")?;
     let mut subscription = hub.subscribe(blueprint.id);
     let mut settings = args.jobs.settings();
     settings.workers = settings.workers.max(1);

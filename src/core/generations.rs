@@ -13,54 +13,32 @@ use crate::domain::time::now_ms;
 use crate::domain::{BlueprintId, TopicId};
 use crate::telemetry::{GENERATIONS_REFUSED, GENERATIONS_STARTED};
 
-/// How long an idempotency key replays the generation it started.
-const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// A generation the core let in.
-#[derive(Debug, Clone)]
-pub struct Admission {
-    pub blueprint: Blueprint,
-    /// The idempotency key was seen before: this is the generation it started then.
-    pub replayed: bool,
-}
-
 impl Core {
-    /// Starts a generation of `owner_id`'s topic: replays an idempotency key seen in the last
-    /// 24 hours, refuses a second active generation of the topic and generations over the
-    /// owner's limits, and otherwise stores the blueprint and its job in one transaction and
-    /// wakes a worker.
+    /// Starts a generation of `owner_id`'s topic: refuses a second active generation of the
+    /// topic and generations over the owner's limits, and otherwise stores the blueprint and
+    /// its job in one transaction and wakes a worker. (Idempotency keys are claimed around
+    /// it: see [`Core::claim_idempotency_key`] and [`Core::start_generation_once`].)
     pub async fn start_generation(
         &self,
         owner_id: Uuid,
         topic_id: TopicId,
         target_terminal_objectives: i64,
-        idempotency_key: Option<String>,
-    ) -> CoreResult<Admission> {
-        let now = now_ms();
+    ) -> CoreResult<Blueprint> {
         let new = NewGeneration {
             blueprint_id: Uuid::now_v7(),
             topic_id: topic_id.0,
             owner_id,
             limits: self.limits,
             target_terminal_objectives,
-            idempotency_key,
-            now,
-            idempotency_cutoff: now - IDEMPOTENCY_TTL_MS,
+            now: now_ms(),
         };
         match self.admit(&new).await? {
             GenerateOutcome::Created(blueprint) => {
                 metrics::counter!(GENERATIONS_STARTED).increment(1);
                 self.hub.publish(&blueprint);
                 self.wake_worker();
-                Ok(Admission {
-                    blueprint,
-                    replayed: false,
-                })
+                Ok(blueprint)
             }
-            GenerateOutcome::Replayed(blueprint) => Ok(Admission {
-                blueprint,
-                replayed: true,
-            }),
             GenerateOutcome::InProgress {
                 active_blueprint_id,
             } => Err(CoreError::GenerationInProgress {
@@ -80,10 +58,9 @@ impl Core {
         }
     }
 
-    /// The admission rules, in one write transaction: the topic must be the owner's; a known
-    /// idempotency key replays; one generation per topic may be active; the owner's active
-    /// generations and those started in the last minute must be under the limits. Then the
-    /// blueprint, its job and the key are stored. Announces nothing: see
+    /// The admission rules, in one write transaction: the topic must be the owner's; one
+    /// generation per topic may be active; the owner's active generations and those started
+    /// in the last minute must be under the limits. Then the blueprint and its job are stored. Announces nothing: see
     /// [`Core::start_generation`].
     pub async fn admit(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome> {
         // Where transactions run in parallel (PostgreSQL) the row locks make callers take
@@ -106,14 +83,6 @@ impl Core {
         // winner's blueprint instead of failing on the unique index.
         if !tx.lock_owned_topic(new.topic_id, new.owner_id).await? {
             return Ok(GenerateOutcome::TopicNotFound);
-        }
-        if let Some(key) = &new.idempotency_key {
-            tx.forget_idempotency_key(new.topic_id, key, new.idempotency_cutoff)
-                .await?;
-            if let Some(blueprint) = tx.idempotent_blueprint(new.topic_id, key).await? {
-                tx.commit().await?;
-                return Ok(GenerateOutcome::Replayed(blueprint));
-            }
         }
         if let Some(active_blueprint_id) = tx.active_generation_of_topic(new.topic_id).await? {
             return Ok(GenerateOutcome::InProgress {
@@ -156,10 +125,6 @@ impl Core {
                 new.now,
             )
             .await?;
-        if let Some(key) = &new.idempotency_key {
-            tx.insert_idempotency_key(new.topic_id, key, new.blueprint_id, new.now)
-                .await?;
-        }
         tx.commit().await?;
         Ok(GenerateOutcome::Created(blueprint))
     }

@@ -115,8 +115,6 @@ impl Cursor {
 pub enum GenerateOutcome {
     /// A new blueprint and its job were stored.
     Created(Blueprint),
-    /// The idempotency key was seen before: the blueprint it created then.
-    Replayed(Blueprint),
     /// Another generation of this topic is active.
     InProgress {
         active_blueprint_id: Uuid,
@@ -192,10 +190,7 @@ pub struct NewGeneration {
     pub owner_id: Uuid,
     pub limits: GenerationLimits,
     pub target_terminal_objectives: i64,
-    pub idempotency_key: Option<String>,
     pub now: i64,
-    /// Keys older than this (ms) are forgotten.
-    pub idempotency_cutoff: i64,
 }
 
 /// Looking a blueprint up under a topic.
@@ -372,19 +367,6 @@ pub trait WriteTx: Send {
     /// Whether the topic exists and belongs to `owner_id`; with the topic's row locked (as
     /// [`Self::lock_user`] locks a user's), so that one topic's admissions take turns.
     async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool>;
-    /// Forgets the topic's idempotency key if it was stored before `cutoff`.
-    async fn forget_idempotency_key(
-        &mut self,
-        topic_id: Uuid,
-        key: &str,
-        cutoff: i64,
-    ) -> StoreResult<()>;
-    /// The blueprint the topic's idempotency key started.
-    async fn idempotent_blueprint(
-        &mut self,
-        topic_id: Uuid,
-        key: &str,
-    ) -> StoreResult<Option<Blueprint>>;
     /// The topic's queued or running generation.
     async fn active_generation_of_topic(&mut self, topic_id: Uuid) -> StoreResult<Option<Uuid>>;
     /// How many generations of the owner's topics are queued or running.
@@ -405,13 +387,6 @@ pub trait WriteTx: Send {
         target_terminal_objectives: i64,
         now: i64,
     ) -> StoreResult<Blueprint>;
-    async fn insert_idempotency_key(
-        &mut self,
-        topic_id: Uuid,
-        key: &str,
-        blueprint_id: Uuid,
-        now: i64,
-    ) -> StoreResult<()>;
 
     /// Makes every transaction that calls this for the same throttling key take turns, until
     /// commit, in every process sharing the database (an advisory lock on PostgreSQL, as rows
@@ -666,8 +641,8 @@ pub trait Store: Send + Sync + 'static {
     /// How many generations wait for a worker, and when the oldest of them was created.
     async fn queue_stats(&self) -> StoreResult<QueueStats>;
     /// Retention: removes the job history of generations that ended before `finished_before`,
-    /// and idempotency keys, sessions that expired, rate-limit records and throttling events from before
-    /// `keys_before`. Blueprints and topics (the users' data) are never purged. Returns the rows
+    /// and idempotency records, sessions that expired, rate-limit records and throttling events
+    /// from before `keys_before`. Blueprints and topics (the users' data) are never purged. Returns the rows
     /// removed.
     async fn purge_history(&self, finished_before: i64, keys_before: i64) -> StoreResult<u64>;
 }

@@ -155,34 +155,6 @@ macro_rules! write_tx_impl {
         impl WriteTx for $tx {
             $($own)*
 
-            async fn forget_idempotency_key(
-                &mut self,
-                topic_id: Uuid,
-                key: &str,
-                cutoff: i64,
-            ) -> StoreResult<()> {
-                sqlx::query(sql::FORGET_IDEMPOTENCY_KEY)
-                    .bind(db_id(topic_id))
-                    .bind(key.to_string())
-                    .bind(cutoff)
-                    .execute(&mut *self.0)
-                    .await?;
-                Ok(())
-            }
-
-            async fn idempotent_blueprint(
-                &mut self,
-                topic_id: Uuid,
-                key: &str,
-            ) -> StoreResult<Option<Blueprint>> {
-                let row = sqlx::query(sql::IDEMPOTENT_BLUEPRINT)
-                    .bind(db_id(topic_id))
-                    .bind(key.to_string())
-                    .fetch_optional(&mut *self.0)
-                    .await?;
-                Ok(row.as_ref().map(blueprint_from_row).transpose()?)
-            }
-
             async fn active_generation_of_topic(
                 &mut self,
                 topic_id: Uuid,
@@ -243,23 +215,6 @@ macro_rules! write_tx_impl {
                     .execute(&mut *self.0)
                     .await?;
                 Ok(blueprint_from_row(&row)?)
-            }
-
-            async fn insert_idempotency_key(
-                &mut self,
-                topic_id: Uuid,
-                key: &str,
-                blueprint_id: Uuid,
-                now: i64,
-            ) -> StoreResult<()> {
-                sqlx::query(sql::INSERT_IDEMPOTENCY_KEY)
-                    .bind(db_id(topic_id))
-                    .bind(key.to_string())
-                    .bind(db_id(blueprint_id))
-                    .bind(now)
-                    .execute(&mut *self.0)
-                    .await?;
-                Ok(())
             }
 
             async fn throttle_event_filling(
@@ -944,7 +899,6 @@ macro_rules! store_impl {
                          WHERE finished_at IS NOT NULL AND finished_at < $1",
                         finished_before,
                     ),
-                    ("DELETE FROM idempotency_keys WHERE created_at < $1", keys_before),
                     ("DELETE FROM idempotency_requests WHERE created_at < $1", keys_before),
                     ("DELETE FROM sessions WHERE expires_at < $1", keys_before),
                     ("DELETE FROM generation_starts WHERE started_at < $1", keys_before),

@@ -24,14 +24,6 @@ macro_rules! returning_blueprint {
 
 // Admission of a generation ($1 is always the topic or the user it is about).
 
-pub const FORGET_IDEMPOTENCY_KEY: &str =
-    "DELETE FROM idempotency_keys WHERE topic_id = $1 AND key = $2 AND created_at < $3";
-pub const IDEMPOTENT_BLUEPRINT: &str = concat!(
-    "SELECT ",
-    blueprint_columns!(),
-    " FROM idempotency_keys k JOIN blueprints b ON b.id = k.blueprint_id \
-     WHERE k.topic_id = $1 AND k.key = $2"
-);
 pub const ACTIVE_GENERATION_OF_TOPIC: &str =
     "SELECT id FROM blueprints WHERE topic_id = $1 AND status IN ('queued', 'generating')";
 pub const COUNT_ACTIVE_GENERATIONS: &str =
@@ -49,9 +41,6 @@ pub const INSERT_BLUEPRINT: &str = concat!(
 );
 pub const INSERT_JOB: &str =
     "INSERT INTO generation_jobs (blueprint_id, enqueued_at) VALUES ($1, $2)";
-pub const INSERT_IDEMPOTENCY_KEY: &str =
-    "INSERT INTO idempotency_keys (topic_id, key, blueprint_id, created_at) \
-     VALUES ($1, $2, $3, $4)";
 
 // Accounts.
 

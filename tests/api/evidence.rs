@@ -47,9 +47,7 @@ async fn store_blueprint(
         owner_id: LOCAL_USER_ID,
         limits: GenerationLimits::default(),
         target_terminal_objectives: 1,
-        idempotency_key: None,
         now,
-        idempotency_cutoff: 0,
     };
     let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
     let GenerateOutcome::Created(blueprint) = core.admit(&new).await.expect("create") else {

@@ -29,17 +29,15 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         .expect("topic");
     let day_ms = 24 * 3600 * 1000;
     let mut ended = Vec::new();
-    // An old generation that ended long ago, and a recent one; both with idempotency keys.
-    for (key, now) in [("old", 1_000), ("new", 100 * day_ms)] {
+    // An old generation that ended long ago, and a recent one.
+    for now in [1_000, 100 * day_ms] {
         let new = NewGeneration {
             blueprint_id: Uuid::now_v7(),
             topic_id: topic.id,
             owner_id: LOCAL_USER_ID,
             limits: GenerationLimits::default(),
             target_terminal_objectives: 1,
-            idempotency_key: Some(key.into()),
             now,
-            idempotency_cutoff: 0,
         };
         let GenerateOutcome::Created(blueprint) = core.admit(&new).await.expect("create") else {
             panic!("created");
@@ -88,14 +86,14 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
             .await
             .expect("complete");
     }
-    // 30 days before "now" (day 100): the first job's history and key go, the second's stay.
+    // 30 days before "now" (day 100): the first job's history goes, the second's stays.
     let purged = store
         .purge_history(70 * day_ms, 99 * day_ms)
         .await
         .expect("purge");
     assert_eq!(
-        purged, 3,
-        "one finished job row, one expired key and one expired request record"
+        purged, 2,
+        "one finished job row and one expired request record"
     );
     // The purged record is gone (its key is free again); the recent one still answers.
     let now = 100 * day_ms;
@@ -158,20 +156,6 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         "still in flight"
     );
     assert_eq!(claim_stuck(now + 1).await, IdempotencyClaim::Claimed);
-    // The recent key still replays.
-    let replay = NewGeneration {
-        blueprint_id: Uuid::now_v7(),
-        topic_id: topic.id,
-        owner_id: LOCAL_USER_ID,
-        limits: GenerationLimits::default(),
-        target_terminal_objectives: 1,
-        idempotency_key: Some("new".into()),
-        now: 100 * day_ms,
-        idempotency_cutoff: 99 * day_ms,
-    };
-    assert!(
-        matches!(core.admit(&replay).await.expect("replay"), GenerateOutcome::Replayed(b) if b.id == ended[1])
-    );
     database.drop_database().await;
 }
 

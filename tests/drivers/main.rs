@@ -12,11 +12,11 @@ mod helpers;
 
 use std::sync::Arc;
 
-use quizmaster::core::{Core, CredentialKind};
+use quizmaster::core::{form_generate_request, Claimed, Core, CoreError, CredentialKind};
 use quizmaster::db::{
     self, BlueprintLookup, CancelOutcome, Cursor, DeleteOutcome, Finish, GenerateOutcome,
     GenerationLimits, NewApiToken, NewGeneration, NewSessionRow, NewUser, PoolSettings,
-    Reservation, SignupOutcome, Store, ThrottleClaim,
+    Reservation, SignupOutcome, Store, StoredAnswer, ThrottleClaim,
 };
 use quizmaster::domain::{
     Attempt, BloomLevel, BlueprintId, BlueprintStatus, ErrorCode, ObjectiveDraft, TerminalDraft,
@@ -110,28 +110,6 @@ async fn write_transaction_primitives(backend: Backend) {
     );
     assert_eq!(tx.count_active_generations(owner).await.unwrap(), 1);
     assert_eq!(tx.count_active_generations(stranger).await.unwrap(), 0);
-    tx.insert_idempotency_key(topic_id, "key-1", blueprint_id, 2_000)
-        .await
-        .expect("key");
-    let replayed = tx.idempotent_blueprint(topic_id, "key-1").await.unwrap();
-    assert_eq!(replayed.map(|b| b.id), Some(blueprint_id));
-    // A key younger than the cutoff stays; an older one goes.
-    tx.forget_idempotency_key(topic_id, "key-1", 2_000)
-        .await
-        .unwrap();
-    assert!(tx
-        .idempotent_blueprint(topic_id, "key-1")
-        .await
-        .unwrap()
-        .is_some());
-    tx.forget_idempotency_key(topic_id, "key-1", 2_001)
-        .await
-        .unwrap();
-    assert!(tx
-        .idempotent_blueprint(topic_id, "key-1")
-        .await
-        .unwrap()
-        .is_none());
     assert_eq!(
         tx.generation_starts_since(owner, 0).await.unwrap(),
         (0, None)
@@ -266,10 +244,7 @@ async fn job_transitions_are_fenced_by_the_attempt(backend: Backend) {
     let (database, store) = open(backend).await;
     let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
     let topic_id = topic(&store, LOCAL_USER_ID, "Tides", 1_000).await;
-    let GenerateOutcome::Created(queued) = core
-        .admit(&generation(topic_id, None, 2_000))
-        .await
-        .unwrap()
+    let GenerateOutcome::Created(queued) = core.admit(&generation(topic_id, 2_000)).await.unwrap()
     else {
         panic!("created")
     };
@@ -370,16 +345,14 @@ async fn job_transitions_are_fenced_by_the_attempt(backend: Backend) {
     database.drop_database().await;
 }
 
-fn generation(topic_id: Uuid, key: Option<&str>, now: i64) -> NewGeneration {
+fn generation(topic_id: Uuid, now: i64) -> NewGeneration {
     NewGeneration {
         blueprint_id: Uuid::now_v7(),
         topic_id,
         owner_id: LOCAL_USER_ID,
         limits: GenerationLimits::default(),
         target_terminal_objectives: 3,
-        idempotency_key: key.map(str::to_string),
         now,
-        idempotency_cutoff: 0,
     }
 }
 
@@ -391,13 +364,11 @@ async fn sweeps_end_timed_out_and_lost_generations(backend: Backend) {
     let lost = topic(&store, LOCAL_USER_ID, "Lost", 1_000).await;
     // The lost one is enqueued first and claimed at 8 000 with a lease of 100 ms and its one
     // attempt; the slow one stays queued from 2 000 on.
-    let GenerateOutcome::Created(lost_one) =
-        core.admit(&generation(lost, None, 1_500)).await.unwrap()
+    let GenerateOutcome::Created(lost_one) = core.admit(&generation(lost, 1_500)).await.unwrap()
     else {
         panic!("created")
     };
-    let GenerateOutcome::Created(slow_one) =
-        core.admit(&generation(slow, None, 2_000)).await.unwrap()
+    let GenerateOutcome::Created(slow_one) = core.admit(&generation(slow, 2_000)).await.unwrap()
     else {
         panic!("created")
     };
@@ -440,10 +411,8 @@ async fn cancel_delete_and_lookups(backend: Backend) {
     let topic_id = topic(&store, LOCAL_USER_ID, "Tides", 1_000).await;
     let other_topic = topic(&store, LOCAL_USER_ID, "Other", 1_000).await;
     let missing = Uuid::now_v7();
-    let GenerateOutcome::Created(blueprint) = core
-        .admit(&generation(topic_id, None, 2_000))
-        .await
-        .unwrap()
+    let GenerateOutcome::Created(blueprint) =
+        core.admit(&generation(topic_id, 2_000)).await.unwrap()
     else {
         panic!("created")
     };
@@ -506,10 +475,7 @@ async fn cancel_delete_and_lookups(backend: Backend) {
     );
 
     // Deleting a topic cancels its active generation and reports it.
-    let GenerateOutcome::Created(active) = core
-        .admit(&generation(topic_id, None, 4_000))
-        .await
-        .unwrap()
+    let GenerateOutcome::Created(active) = core.admit(&generation(topic_id, 4_000)).await.unwrap()
     else {
         panic!("created")
     };
@@ -586,39 +552,32 @@ async fn admission_rules(backend: Backend) {
         topic(&store, owner.id, "B", 1_000).await,
         topic(&store, owner.id, "C", 1_000).await,
     ];
-    let admit = |topic_id: Uuid, key: Option<&str>, now: i64| {
-        let mut new = generation(topic_id, key, now);
+    let admit = |topic_id: Uuid, now: i64| {
+        let mut new = generation(topic_id, now);
         new.owner_id = owner.id;
         new.limits = limits;
         new
     };
-    let GenerateOutcome::Created(first) = core
-        .admit(&admit(topics[0], Some("k"), 10_000))
-        .await
-        .unwrap()
+    let GenerateOutcome::Created(first) = core.admit(&admit(topics[0], 10_000)).await.unwrap()
     else {
         panic!("created")
     };
     assert!(matches!(
-        core.admit(&admit(topics[0], Some("k"), 10_001)).await.unwrap(),
-        GenerateOutcome::Replayed(b) if b.id == first.id
-    ));
-    assert!(matches!(
-        core.admit(&admit(topics[0], None, 10_002)).await.unwrap(),
+        core.admit(&admit(topics[0], 10_002)).await.unwrap(),
         GenerateOutcome::InProgress { active_blueprint_id } if active_blueprint_id == first.id
     ));
-    let mut stranger = admit(topics[1], None, 10_003);
+    let mut stranger = admit(topics[1], 10_003);
     stranger.owner_id = second.id;
     assert!(matches!(
         core.admit(&stranger).await.unwrap(),
         GenerateOutcome::TopicNotFound
     ));
     assert!(matches!(
-        core.admit(&admit(topics[1], None, 20_000)).await.unwrap(),
+        core.admit(&admit(topics[1], 20_000)).await.unwrap(),
         GenerateOutcome::Created(_)
     ));
     assert!(matches!(
-        core.admit(&admit(topics[2], None, 20_001)).await.unwrap(),
+        core.admit(&admit(topics[2], 20_001)).await.unwrap(),
         GenerateOutcome::ActiveLimitReached { limit: 2 }
     ));
     core.cancel_generation(TopicId(topics[0]), BlueprintId(first.id))
@@ -627,13 +586,13 @@ async fn admission_rules(backend: Backend) {
     // Room for one more active, but two starts in the last minute: the oldest (10 000)
     // leaves the window at 70 000.
     assert!(matches!(
-        core.admit(&admit(topics[2], None, 30_000)).await.unwrap(),
+        core.admit(&admit(topics[2], 30_000)).await.unwrap(),
         GenerateOutcome::RateLimited {
             retry_after_ms: 40_000
         }
     ));
     assert!(matches!(
-        core.admit(&admit(topics[2], None, 70_001)).await.unwrap(),
+        core.admit(&admit(topics[2], 70_001)).await.unwrap(),
         GenerateOutcome::Created(_)
     ));
 
@@ -741,7 +700,96 @@ async fn throttle_reservations(backend: Backend) {
     database.drop_database().await;
 }
 
+/// The web form's one-time keys are the core's idempotency rule: one generation per key, the
+/// key given back when the start fails, and a second submission that arrives while the first
+/// is still being admitted waits for it instead of failing.
+async fn form_keys_start_one_generation(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let owner = LOCAL_USER_ID;
+    let tides = TopicId(topic(&store, owner, "Tides", 1_000).await);
+    let first = core
+        .start_generation_once(owner, tides, 3, "form-1".into())
+        .await
+        .expect("started");
+    let again = core
+        .start_generation_once(owner, tides, 3, "form-1".into())
+        .await
+        .expect("replayed");
+    assert_eq!(again, first);
+    let listed = store
+        .list_blueprints(tides.0, None, 10, None)
+        .await
+        .unwrap()
+        .expect("topic");
+    assert_eq!(listed.iter().map(|b| b.id).collect::<Vec<_>>(), [first.0]);
+    assert!(matches!(
+        core.start_generation_once(owner, tides, 4, "form-1".into())
+            .await,
+        Err(CoreError::IdempotencyKeyReused)
+    ));
+    // The same key on another topic is another key.
+    let waves = TopicId(topic(&store, owner, "Waves", 1_000).await);
+    let other = core
+        .start_generation_once(owner, waves, 3, "form-1".into())
+        .await
+        .expect("started");
+    assert_ne!(other, first);
+
+    // Refused (the topic's generation runs), the key is given back: once the running one is
+    // cancelled, the same submission starts a generation.
+    assert!(matches!(
+        core.start_generation_once(owner, tides, 3, "form-2".into())
+            .await,
+        Err(CoreError::GenerationInProgress { blueprint_id, .. }) if blueprint_id == first.0
+    ));
+    core.cancel_generation(tides, first).await.expect("cancel");
+    let second = core
+        .start_generation_once(owner, tides, 3, "form-2".into())
+        .await
+        .expect("started after the refusal");
+    assert_ne!(second, first);
+
+    // While the first submission holds the key, a second one waits for its answer.
+    let request = form_generate_request(owner, waves, 5, "form-3".into());
+    let Claimed::First(held) = core.claim_idempotency_key(&request).await.expect("claim") else {
+        panic!("the key is new")
+    };
+    assert!(matches!(
+        core.claim_idempotency_key(&request).await,
+        Err(CoreError::IdempotencyKeyInFlight)
+    ));
+    let waiter = {
+        let core = core.clone();
+        tokio::spawn(async move {
+            core.start_generation_once(owner, waves, 5, "form-3".into())
+                .await
+        })
+    };
+    let mut waiter = std::pin::pin!(waiter);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), waiter.as_mut())
+            .await
+            .is_err(),
+        "the second submission waits while the first holds the key"
+    );
+    let answer = StoredAnswer {
+        status: 202,
+        location: None,
+        body: other.to_string(),
+    };
+    held.complete(&answer).await.expect("complete");
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .expect("woken")
+        .expect("joined")
+        .expect("the first submission's generation");
+    assert_eq!(waited, other);
+    database.drop_database().await;
+}
+
 on_both_backends!(
+    form_keys_start_one_generation,
     throttle_reservations,
     write_transaction_primitives,
     one_active_blueprint_per_topic_is_the_databases_guarantee,

@@ -130,9 +130,8 @@ pub async fn generate(
     let start = || async {
         let blueprint = state
             .core
-            .start_generation(caller.id(), topic_id, target, None)
-            .await?
-            .blueprint;
+            .start_generation(caller.id(), topic_id, target)
+            .await?;
         let mut response = status_response(&blueprint, StatusCode::ACCEPTED);
         if let Ok(location) = HeaderValue::from_str(&status_url(topic_id.0, blueprint.id)) {
             response.headers_mut().insert(header::LOCATION, location);

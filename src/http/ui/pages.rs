@@ -75,7 +75,8 @@ async fn load_blueprint(state: &AppState, topic_id: Uuid, id: Uuid) -> Result<Bl
 }
 
 /// A fresh key for a form that starts a generation: a double submit (or a resubmit after a
-/// lost answer) then replays the first generation instead of starting a second.
+/// lost answer) then leads to the first generation instead of starting a second (the core's
+/// idempotency rule, [`crate::core::Core::start_generation_once`]).
 fn form_key() -> String {
     format!("web-form-{}", Uuid::new_v4().simple())
 }
@@ -319,12 +320,21 @@ pub async fn start_generation(
     };
     // The page's own one-time key; one that is not a valid key (tampered) is simply not used.
     let key = crate::domain::text::parse_idempotency_key(form.get("idempotency_key")).ok();
-    let admitted = state
-        .core
-        .start_generation(caller.id(), TopicId(topic_id), target, key)
-        .await;
+    let admitted = match key {
+        Some(key) => {
+            state
+                .core
+                .start_generation_once(caller.id(), TopicId(topic_id), target, key)
+                .await
+        }
+        None => state
+            .core
+            .start_generation(caller.id(), TopicId(topic_id), target)
+            .await
+            .map(|blueprint| BlueprintId(blueprint.id)),
+    };
     let next = match admitted {
-        Ok(admission) => status_page_url(topic_id, admission.blueprint.id),
+        Ok(blueprint_id) => status_page_url(topic_id, blueprint_id.0),
         Err(CoreError::GenerationInProgress { blueprint_id, .. }) => format!(
             "{}&notice=already-running",
             status_page_url(topic_id, blueprint_id)
