@@ -23,6 +23,7 @@ use super::generate::{EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::config::DatabaseConfig;
 use crate::db::copy::{Cell, CopyDatabase, Kind, Row, Table};
 use crate::db::{self, redact_url};
+use crate::domain::BlueprintStatus;
 
 #[derive(Debug, Args)]
 pub struct CopyDataArgs {
@@ -172,9 +173,10 @@ fn requeue_if_active(table: &Table, row: &mut Row) -> bool {
     match table.name {
         "blueprints" => {
             let status = &mut row[table.column("status")];
-            let active = matches!(status, Cell::Text(s) if s == "queued" || s == "generating");
+            let active = matches!(status, Cell::Text(s)
+                if BlueprintStatus::parse(s).is_some_and(|s| BlueprintStatus::ACTIVE.contains(&s)));
             if active {
-                *status = Cell::Text("queued".into());
+                *status = Cell::Text(BlueprintStatus::Queued.as_str().into());
             }
             active
         }

@@ -1,6 +1,15 @@
 //! Storage: one operation-shaped interface over every backend. All SQL lives in the backend
 //! modules; each operation is one transaction, and every state change is a conditional update
 //! from the state it expects (never read-then-write).
+//!
+//! Job state (a blueprint's `status`, `attempt` and its `generation_jobs` row with the lease) is
+//! written only through the core ([`crate::core::Core`]): the operations here that change it
+//! (admission, claim, lease, append, finish, cancel, the sweeps) are its primitives, each
+//! keeping the pair consistent in one transaction, and nothing else calls them to change state.
+//! (`copy-data` alone writes rows around the core, into a target no server uses yet: see
+//! [`copy`].)
+//! Which statuses are active is the domain's ([`BlueprintStatus::ACTIVE`]); the SQL spells them
+//! once (`active_statuses!` in `sql.rs`).
 
 pub mod copy;
 #[macro_use]

@@ -231,7 +231,8 @@ store_impl!(PostgresStore {
             "WITH cancelled AS ( \
                UPDATE blueprints SET status = 'cancelled', error = $1, error_code = 'cancelled', \
                finished_at = $2, version = version + 1, updated_at = $2 \
-               WHERE topic_id = $3 AND status IN ('queued', 'generating')",
+               WHERE topic_id = $3 AND status IN ",
+            active_statuses!(),
             returning_blueprint!(),
             finish_jobs_of!("cancelled", "$2")
         ))
@@ -282,10 +283,10 @@ store_impl!(PostgresStore {
     }
 
     async fn delete_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<DeleteOutcome> {
-        let deleted = sqlx::query(
-            "DELETE FROM blueprints WHERE id = $1 AND topic_id = $2 \
-             AND status NOT IN ('queued', 'generating')",
-        )
+        let deleted = sqlx::query(concat!(
+            "DELETE FROM blueprints WHERE id = $1 AND topic_id = $2 AND status NOT IN ",
+            active_statuses!()
+        ))
         .bind(id)
         .bind(topic_id)
         .execute(&self.pool)
@@ -311,7 +312,8 @@ store_impl!(PostgresStore {
             "WITH cancelled AS ( \
                UPDATE blueprints SET status = 'cancelled', error = $1, error_code = 'cancelled', \
                finished_at = $2, version = version + 1, updated_at = $2 \
-               WHERE id = $3 AND topic_id = $4 AND status IN ('queued', 'generating')",
+               WHERE id = $3 AND topic_id = $4 AND status IN ",
+            active_statuses!(),
             returning_blueprint!(),
             finish_jobs_of!("cancelled", "$2")
         ))
@@ -343,7 +345,9 @@ store_impl!(PostgresStore {
             " FROM blueprints b JOIN topics t ON t.id = b.topic_id \
              JOIN users u ON u.id = t.owner_id \
              WHERE ($3::uuid IS NULL OR t.owner_id = $3) \
-               AND (b.status IN ('queued', 'generating') OR b.finished_at >= $1) \
+               AND (b.status IN ",
+            active_statuses!(),
+            " OR b.finished_at >= $1) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT $2"
         ))
         .bind(ended_since)
@@ -373,14 +377,15 @@ store_impl!(PostgresStore {
     ) -> StoreResult<Option<ClaimedJob>> {
         let mut tx = self.pool.begin().await?;
         // SKIP LOCKED: concurrent workers each take a different job instead of queueing on one.
-        let candidate = sqlx::query(
+        let candidate = sqlx::query(concat!(
             "SELECT j.blueprint_id, j.worker_id, b.attempt FROM generation_jobs j \
              JOIN blueprints b ON b.id = j.blueprint_id \
-             WHERE j.finished_at IS NULL AND b.status IN ('queued', 'generating') \
-               AND (j.worker_id IS NULL OR (j.lease_expires_at < $1 AND b.attempt < $2)) \
+             WHERE j.finished_at IS NULL AND b.status IN ",
+            active_statuses!(),
+            " AND (j.worker_id IS NULL OR (j.lease_expires_at < $1 AND b.attempt < $2)) \
              ORDER BY j.enqueued_at LIMIT 1 \
-             FOR UPDATE OF j SKIP LOCKED",
-        )
+             FOR UPDATE OF j SKIP LOCKED"
+        ))
         .bind(now)
         .bind(max_attempts)
         .fetch_optional(&mut *tx)
@@ -396,7 +401,8 @@ store_impl!(PostgresStore {
             "UPDATE blueprints SET status = 'generating', attempt = attempt + 1, \
              generation_started_at = COALESCE(generation_started_at, $1), \
              version = version + 1, updated_at = $1 \
-             WHERE id = $2 AND attempt = $3 AND status IN ('queued', 'generating')",
+             WHERE id = $2 AND attempt = $3 AND status IN ",
+            active_statuses!(),
             returning_blueprint!()
         ))
         .bind(now)
@@ -474,8 +480,9 @@ store_impl!(PostgresStore {
             "WITH ended AS ( \
                UPDATE blueprints SET status = 'error', error_code = 'timeout', error = $1, \
                finished_at = $2, version = version + 1, updated_at = $2 \
-               WHERE status IN ('queued', 'generating') \
-                 AND COALESCE(generation_started_at, created_at) < $3",
+               WHERE status IN ",
+            active_statuses!(),
+            " AND COALESCE(generation_started_at, created_at) < $3",
             returning_blueprint!(),
             finish_jobs_of!("ended", "$2")
         ))

@@ -141,7 +141,8 @@ async fn cancel_active_of_topic(
     let rows = sqlx::query(concat!(
         "UPDATE blueprints SET status = 'cancelled', error = ?, error_code = 'cancelled', \
          finished_at = ?, version = version + 1, updated_at = ? \
-         WHERE topic_id = ? AND status IN ('queued', 'generating')",
+         WHERE topic_id = ? AND status IN ",
+        active_statuses!(),
         returning_blueprint!()
     ))
     .bind(CANCELLED_MESSAGE)
@@ -301,10 +302,10 @@ store_impl!(SqliteStore {
 
     async fn delete_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<DeleteOutcome> {
         let mut tx = self.write_tx().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM blueprints WHERE id = ? AND topic_id = ? \
-             AND status NOT IN ('queued', 'generating')",
-        )
+        let deleted = sqlx::query(concat!(
+            "DELETE FROM blueprints WHERE id = ? AND topic_id = ? AND status NOT IN ",
+            active_statuses!()
+        ))
         .bind(id.to_string())
         .bind(topic_id.to_string())
         .execute(&mut *tx)
@@ -343,7 +344,8 @@ store_impl!(SqliteStore {
         let row = sqlx::query(concat!(
             "UPDATE blueprints SET status = 'cancelled', error = ?, error_code = 'cancelled', \
              finished_at = ?, version = version + 1, updated_at = ? \
-             WHERE id = ? AND topic_id = ? AND status IN ('queued', 'generating')",
+             WHERE id = ? AND topic_id = ? AND status IN ",
+            active_statuses!(),
             returning_blueprint!()
         ))
         .bind(CANCELLED_MESSAGE)
@@ -379,7 +381,9 @@ store_impl!(SqliteStore {
             " FROM blueprints b JOIN topics t ON t.id = b.topic_id \
              JOIN users u ON u.id = t.owner_id \
              WHERE (? IS NULL OR t.owner_id = ?) \
-               AND (b.status IN ('queued', 'generating') OR b.finished_at >= ?) \
+               AND (b.status IN ",
+            active_statuses!(),
+            " OR b.finished_at >= ?) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
         ))
         .bind(owner_id.map(|id| id.to_string()))
@@ -411,13 +415,14 @@ store_impl!(SqliteStore {
         let mut tx = self.write_tx().await?;
         // Claimable: never held or handed back (worker_id NULL), or held by a worker whose
         // lease has run out while attempts remain. The watchdog ends the rest as worker_lost.
-        let candidate = sqlx::query(
+        let candidate = sqlx::query(concat!(
             "SELECT j.blueprint_id, j.worker_id, b.attempt FROM generation_jobs j \
              JOIN blueprints b ON b.id = j.blueprint_id \
-             WHERE j.finished_at IS NULL AND b.status IN ('queued', 'generating') \
-               AND (j.worker_id IS NULL OR (j.lease_expires_at < ? AND b.attempt < ?)) \
-             ORDER BY j.enqueued_at LIMIT 1",
-        )
+             WHERE j.finished_at IS NULL AND b.status IN ",
+            active_statuses!(),
+            " AND (j.worker_id IS NULL OR (j.lease_expires_at < ? AND b.attempt < ?)) \
+             ORDER BY j.enqueued_at LIMIT 1"
+        ))
         .bind(now)
         .bind(max_attempts)
         .fetch_optional(&mut *tx)
@@ -433,7 +438,8 @@ store_impl!(SqliteStore {
             "UPDATE blueprints SET status = 'generating', attempt = attempt + 1, \
              generation_started_at = COALESCE(generation_started_at, ?), \
              version = version + 1, updated_at = ? \
-             WHERE id = ? AND attempt = ? AND status IN ('queued', 'generating')",
+             WHERE id = ? AND attempt = ? AND status IN ",
+            active_statuses!(),
             returning_blueprint!()
         ))
         .bind(now)
@@ -513,8 +519,9 @@ store_impl!(SqliteStore {
         let rows = sqlx::query(concat!(
             "UPDATE blueprints SET status = 'error', error_code = 'timeout', error = ?, \
              finished_at = ?, version = version + 1, updated_at = ? \
-             WHERE status IN ('queued', 'generating') \
-               AND COALESCE(generation_started_at, created_at) < ?",
+             WHERE status IN ",
+            active_statuses!(),
+            " AND COALESCE(generation_started_at, created_at) < ?",
             returning_blueprint!()
         ))
         .bind(TIMEOUT_MESSAGE)
