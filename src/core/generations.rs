@@ -10,7 +10,7 @@ use crate::db::{
 };
 use crate::domain::blueprint::Blueprint;
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintId, TopicId};
+use crate::domain::{BlueprintId, TopicId, UserId};
 use crate::telemetry::{GENERATIONS_REFUSED, GENERATIONS_STARTED};
 
 impl Core {
@@ -20,13 +20,13 @@ impl Core {
     /// it: see [`Core::claim_idempotency_key`] and [`Core::start_generation_once`].)
     pub async fn start_generation(
         &self,
-        owner_id: Uuid,
+        owner_id: UserId,
         topic_id: TopicId,
         target_terminal_objectives: i64,
     ) -> CoreResult<Blueprint> {
         let new = NewGeneration {
-            blueprint_id: Uuid::now_v7(),
-            topic_id: topic_id.0,
+            blueprint_id: BlueprintId(Uuid::now_v7()),
+            topic_id,
             owner_id,
             limits: self.limits,
             target_terminal_objectives,
@@ -43,7 +43,7 @@ impl Core {
                 active_blueprint_id,
             } => Err(CoreError::GenerationInProgress {
                 topic_id: topic_id.0,
-                blueprint_id: active_blueprint_id,
+                blueprint_id: active_blueprint_id.0,
             }),
             GenerateOutcome::RateLimited { retry_after_ms } => {
                 metrics::counter!(GENERATIONS_REFUSED, "limit" => "rate_limited").increment(1);
@@ -60,8 +60,8 @@ impl Core {
 
     /// The admission rules, in one write transaction: the topic must be the owner's; one
     /// generation per topic may be active; the owner's active generations and those started
-    /// in the last minute must be under the limits. Then the blueprint and its job are stored. Announces nothing: see
-    /// [`Core::start_generation`].
+    /// in the last minute must be under the limits. Then the blueprint and its job are stored.
+    /// Announces nothing: see [`Core::start_generation`].
     pub async fn admit(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome> {
         // Where transactions run in parallel (PostgreSQL) the row locks make callers take
         // turns, so a unique violation only comes from a race the locks do not cover (the
@@ -136,11 +136,7 @@ impl Core {
         topic_id: TopicId,
         id: BlueprintId,
     ) -> CoreResult<Blueprint> {
-        match self
-            .store
-            .cancel_generation(topic_id.0, id.0, now_ms())
-            .await?
-        {
+        match self.store.cancel_generation(topic_id, id, now_ms()).await? {
             CancelOutcome::Cancelled(blueprint) => {
                 self.announce(&blueprint);
                 Ok(blueprint)
@@ -155,7 +151,7 @@ impl Core {
 
     /// Deletes a blueprint whose generation has ended.
     pub async fn delete_blueprint(&self, topic_id: TopicId, id: BlueprintId) -> CoreResult<()> {
-        match self.store.delete_blueprint(topic_id.0, id.0).await? {
+        match self.store.delete_blueprint(topic_id, id).await? {
             DeleteOutcome::Deleted => {
                 self.announce_deleted(&[id.0]);
                 Ok(())
@@ -173,7 +169,7 @@ impl Core {
     pub async fn delete_topic(&self, id: TopicId) -> CoreResult<()> {
         let cancelled = self
             .store
-            .delete_topic(id.0, now_ms())
+            .delete_topic(id, now_ms())
             .await?
             .ok_or(CoreError::TopicNotFound)?;
         for blueprint in &cancelled {
@@ -186,7 +182,7 @@ impl Core {
 
     /// A blueprint of a topic.
     pub async fn blueprint(&self, topic_id: TopicId, id: BlueprintId) -> CoreResult<Blueprint> {
-        match self.store.get_blueprint(topic_id.0, id.0).await? {
+        match self.store.get_blueprint(topic_id, id).await? {
             BlueprintLookup::Found(blueprint) => Ok(blueprint),
             BlueprintLookup::TopicNotFound => Err(CoreError::TopicNotFound),
             BlueprintLookup::BlueprintNotFound => Err(CoreError::BlueprintNotFound),

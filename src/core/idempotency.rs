@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use super::{Core, CoreError, CoreResult};
 use crate::db::{IdempotencyClaim, IdempotencyScope, Store, StoreError, StoredAnswer};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintId, TopicId};
+use crate::domain::{BlueprintId, TopicId, UserId};
 
 /// How long a key replays its first answer.
 pub const IDEMPOTENCY_KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
@@ -198,7 +198,7 @@ impl Core {
     /// stored under the key; the rest is [`Core::start_generation`].
     pub async fn start_generation_once(
         &self,
-        owner_id: uuid::Uuid,
+        owner_id: UserId,
         topic_id: TopicId,
         target_terminal_objectives: i64,
         key: String,
@@ -239,7 +239,7 @@ impl Core {
 /// The web form's generate request under its one-time key: scoped to the user, the form's
 /// route and the topic; the fingerprint is the request's canonical JSON, as the API's would be.
 pub fn form_generate_request(
-    owner_id: uuid::Uuid,
+    owner_id: UserId,
     topic_id: TopicId,
     target_terminal_objectives: i64,
     key: String,

@@ -104,18 +104,18 @@ write_tx_impl!(PgTx {
         Ok(self.0.commit().await?)
     }
 
-    async fn lock_user(&mut self, user_id: Uuid) -> StoreResult<()> {
+    async fn lock_user(&mut self, user_id: UserId) -> StoreResult<()> {
         sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-            .bind(user_id)
+            .bind(db_id(user_id))
             .execute(&mut *self.0)
             .await?;
         Ok(())
     }
 
-    async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool> {
+    async fn lock_owned_topic(&mut self, topic_id: TopicId, owner_id: UserId) -> StoreResult<bool> {
         let found = sqlx::query("SELECT id FROM topics WHERE id = $1 AND owner_id = $2 FOR UPDATE")
-            .bind(topic_id)
-            .bind(owner_id)
+            .bind(db_id(topic_id))
+            .bind(db_id(owner_id))
             .fetch_optional(&mut *self.0)
             .await?;
         Ok(found.is_some())
@@ -131,8 +131,8 @@ type DbTx = Transaction<'static, Postgres>;
 type DbRow = PgRow;
 
 /// Ids are stored as `uuid`.
-fn db_id(id: Uuid) -> Uuid {
-    id
+fn db_id(id: impl Into<Uuid>) -> Uuid {
+    id.into()
 }
 
 fn uuid_col(row: &PgRow, col: &str) -> Result<Uuid, sqlx::Error> {
@@ -175,11 +175,11 @@ store_impl!(PostgresStore {
         Ok(Box::new(PgTx(self.pool.begin().await?)))
     }
 
-    async fn delete_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64> {
+    async fn delete_other_sessions(&self, user_id: UserId, keep: Option<SessionId>) -> StoreResult<u64> {
         let deleted =
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
-                .bind(user_id)
-                .bind(keep)
+                .bind(db_id(user_id))
+                .bind(keep.map(db_id))
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -204,8 +204,8 @@ store_impl!(PostgresStore {
 
     async fn create_topic(
         &self,
-        owner_id: Uuid,
-        id: Uuid,
+        owner_id: UserId,
+        id: TopicId,
         input: &TopicInput,
         now: i64,
     ) -> StoreResult<Topic> {
@@ -214,18 +214,18 @@ store_impl!(PostgresStore {
              updated_at) VALUES ($1, $6, $2, $3, $4, $5, $5) \
              RETURNING id, title, description, source_text, created_at, updated_at",
         )
-        .bind(id)
+        .bind(db_id(id))
         .bind(input.title.clone())
         .bind(input.description.clone())
         .bind(input.source_text.clone())
         .bind(now)
-        .bind(owner_id)
+        .bind(db_id(owner_id))
         .fetch_one(&self.pool)
         .await?;
         Ok(topic_from_row(&row)?)
     }
 
-    async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
+    async fn delete_topic(&self, id: TopicId, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(concat!(
             "WITH cancelled AS ( \
@@ -238,12 +238,12 @@ store_impl!(PostgresStore {
         ))
         .bind(CANCELLED_MESSAGE)
         .bind(now)
-        .bind(id)
+        .bind(db_id(id))
         .fetch_all(&mut *tx)
         .await?;
         let cancelled = blueprints_from_rows(&rows)?;
         let deleted = sqlx::query("DELETE FROM topics WHERE id = $1")
-            .bind(id)
+            .bind(db_id(id))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -253,7 +253,7 @@ store_impl!(PostgresStore {
 
     async fn list_blueprints(
         &self,
-        topic_id: Uuid,
+        topic_id: TopicId,
         status: Option<BlueprintStatus>,
         limit: i64,
         after: Option<Cursor>,
@@ -272,7 +272,7 @@ store_impl!(PostgresStore {
              AND (b.created_at, b.id) < ($3, $4) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT $5"
         ))
-        .bind(topic_id)
+        .bind(db_id(topic_id))
         .bind(status.map(|s| s.as_str()))
         .bind(after_ms)
         .bind(after_id)
@@ -282,13 +282,13 @@ store_impl!(PostgresStore {
         Ok(Some(blueprints_from_rows(&rows)?))
     }
 
-    async fn delete_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<DeleteOutcome> {
+    async fn delete_blueprint(&self, topic_id: TopicId, id: BlueprintId) -> StoreResult<DeleteOutcome> {
         let deleted = sqlx::query(concat!(
             "DELETE FROM blueprints WHERE id = $1 AND topic_id = $2 AND status NOT IN ",
             active_statuses!()
         ))
-        .bind(id)
-        .bind(topic_id)
+        .bind(db_id(id))
+        .bind(db_id(topic_id))
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -304,8 +304,8 @@ store_impl!(PostgresStore {
 
     async fn cancel_generation(
         &self,
-        topic_id: Uuid,
-        id: Uuid,
+        topic_id: TopicId,
+        id: BlueprintId,
         now: i64,
     ) -> StoreResult<CancelOutcome> {
         let row = sqlx::query(concat!(
@@ -319,8 +319,8 @@ store_impl!(PostgresStore {
         ))
         .bind(CANCELLED_MESSAGE)
         .bind(now)
-        .bind(id)
-        .bind(topic_id)
+        .bind(db_id(id))
+        .bind(db_id(topic_id))
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = row {
@@ -335,7 +335,7 @@ store_impl!(PostgresStore {
 
     async fn list_jobs(
         &self,
-        owner_id: Option<Uuid>,
+        owner_id: Option<UserId>,
         ended_since: i64,
         limit: i64,
     ) -> StoreResult<Vec<JobListing>> {
@@ -352,7 +352,7 @@ store_impl!(PostgresStore {
         ))
         .bind(ended_since)
         .bind(limit)
-        .bind(owner_id)
+        .bind(owner_id.map(db_id))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -361,7 +361,7 @@ store_impl!(PostgresStore {
                 Ok(JobListing {
                     blueprint: blueprint_from_row(row)?,
                     topic_title: row.try_get("topic_title")?,
-                    owner_id: row.try_get("owner_id")?,
+                    owner_id: UserId(row.try_get("owner_id")?),
                     owner_email: row.try_get("owner_email")?,
                 })
             })
@@ -406,7 +406,7 @@ store_impl!(PostgresStore {
             returning_blueprint!()
         ))
         .bind(now)
-        .bind(blueprint_id)
+        .bind(db_id(blueprint_id))
         .bind(attempt)
         .fetch_optional(&mut *tx)
         .await?;
@@ -423,14 +423,14 @@ store_impl!(PostgresStore {
         .bind(worker_id.to_string())
         .bind(now + lease_ms)
         .bind(now)
-        .bind(blueprint_id)
+        .bind(db_id(blueprint_id))
         .execute(&mut *tx)
         .await?;
         let topic_row = sqlx::query(
             "SELECT id, title, description, source_text, created_at, updated_at \
              FROM topics WHERE id = $1",
         )
-        .bind(blueprint.topic_id)
+        .bind(db_id(blueprint.topic_id))
         .fetch_one(&mut *tx)
         .await?;
         let topic = topic_from_row(&topic_row)?;
@@ -444,7 +444,7 @@ store_impl!(PostgresStore {
 
     async fn finish_generation(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         finish: &Finish,
         now: i64,
@@ -462,7 +462,7 @@ store_impl!(PostgresStore {
         .bind(values.error_code)
         .bind(values.error)
         .bind(now)
-        .bind(id)
+        .bind(db_id(id))
         .bind(attempt.0)
         .bind(values.quality_score)
         .bind(values.quality_json)

@@ -92,11 +92,11 @@ write_tx_impl!(SqliteTx {
         Ok(self.0.commit().await?)
     }
 
-    async fn lock_user(&mut self, _user_id: Uuid) -> StoreResult<()> {
+    async fn lock_user(&mut self, _user_id: UserId) -> StoreResult<()> {
         Ok(())
     }
 
-    async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool> {
+    async fn lock_owned_topic(&mut self, topic_id: TopicId, owner_id: UserId) -> StoreResult<bool> {
         let found = sqlx::query("SELECT 1 FROM topics WHERE id = $1 AND owner_id = $2")
             .bind(db_id(topic_id))
             .bind(db_id(owner_id))
@@ -115,8 +115,8 @@ type DbTx = Transaction<'static, Sqlite>;
 type DbRow = SqliteRow;
 
 /// Ids are stored as text.
-fn db_id(id: Uuid) -> String {
-    id.to_string()
+fn db_id(id: impl Into<Uuid>) -> String {
+    id.into().to_string()
 }
 
 fn opt_uuid_col(row: &SqliteRow, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
@@ -135,7 +135,7 @@ fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
 /// Ends every active generation of a topic in `cancelled`, inside the caller's transaction.
 async fn cancel_active_of_topic(
     tx: &mut Transaction<'static, Sqlite>,
-    topic_id: Uuid,
+    topic_id: TopicId,
     now: i64,
 ) -> Result<Vec<Blueprint>, sqlx::Error> {
     let rows = sqlx::query(concat!(
@@ -148,7 +148,7 @@ async fn cancel_active_of_topic(
     .bind(CANCELLED_MESSAGE)
     .bind(now)
     .bind(now)
-    .bind(topic_id.to_string())
+    .bind(db_id(topic_id))
     .fetch_all(&mut **tx)
     .await?;
     let cancelled = rows
@@ -156,14 +156,14 @@ async fn cancel_active_of_topic(
         .map(blueprint_from_row)
         .collect::<Result<Vec<_>, _>>()?;
     for blueprint in &cancelled {
-        finish_job(tx, blueprint.id, now).await?;
+        finish_job(tx, BlueprintId(blueprint.id), now).await?;
     }
     Ok(cancelled)
 }
 
 async fn finish_job(
     tx: &mut Transaction<'static, Sqlite>,
-    blueprint_id: Uuid,
+    blueprint_id: BlueprintId,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -171,7 +171,7 @@ async fn finish_job(
          WHERE blueprint_id = ? AND finished_at IS NULL",
     )
     .bind(now)
-    .bind(blueprint_id.to_string())
+    .bind(db_id(blueprint_id))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -194,11 +194,15 @@ store_impl!(SqliteStore {
         Ok(Box::new(SqliteTx(self.write_tx().await?)))
     }
 
-    async fn delete_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64> {
+    async fn delete_other_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> StoreResult<u64> {
         // `IS NOT` is SQLite's null-safe comparison: with nothing to keep, every session ends.
         let deleted = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?")
-            .bind(user_id.to_string())
-            .bind(keep.map(|id| id.to_string()))
+            .bind(db_id(user_id))
+            .bind(keep.map(db_id))
             .execute(&self.pool)
             .await?
             .rows_affected();
@@ -223,8 +227,8 @@ store_impl!(SqliteStore {
 
     async fn create_topic(
         &self,
-        owner_id: Uuid,
-        id: Uuid,
+        owner_id: UserId,
+        id: TopicId,
         input: &TopicInput,
         now: i64,
     ) -> StoreResult<Topic> {
@@ -237,8 +241,8 @@ store_impl!(SqliteStore {
              updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
              RETURNING id, title, description, source_text, created_at, updated_at",
         )
-        .bind(id.to_string())
-        .bind(owner_id.to_string())
+        .bind(db_id(id))
+        .bind(db_id(owner_id))
         .bind(input.title.clone())
         .bind(input.description.clone())
         .bind(input.source_text.clone())
@@ -251,11 +255,11 @@ store_impl!(SqliteStore {
         Ok(topic)
     }
 
-    async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
+    async fn delete_topic(&self, id: TopicId, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
         let mut tx = self.write_tx().await?;
         let cancelled = cancel_active_of_topic(&mut tx, id, now).await?;
         let deleted = sqlx::query("DELETE FROM topics WHERE id = ?")
-            .bind(id.to_string())
+            .bind(db_id(id))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -265,7 +269,7 @@ store_impl!(SqliteStore {
 
     async fn list_blueprints(
         &self,
-        topic_id: Uuid,
+        topic_id: TopicId,
         status: Option<BlueprintStatus>,
         limit: i64,
         after: Option<Cursor>,
@@ -274,7 +278,7 @@ store_impl!(SqliteStore {
             return Ok(None);
         }
         let (after_ms, after_id) = match after {
-            Some(c) => (c.created_at, c.id.to_string()),
+            Some(c) => (c.created_at, db_id(c.id)),
             None => (i64::MAX, String::new()),
         };
         let rows = sqlx::query(concat!(
@@ -284,7 +288,7 @@ store_impl!(SqliteStore {
              AND (b.created_at < ? OR (b.created_at = ? AND b.id < ?)) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
         ))
-        .bind(topic_id.to_string())
+        .bind(db_id(topic_id))
         .bind(status.map(|s| s.as_str()))
         .bind(status.map(|s| s.as_str()))
         .bind(after_ms)
@@ -300,14 +304,14 @@ store_impl!(SqliteStore {
         ))
     }
 
-    async fn delete_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<DeleteOutcome> {
+    async fn delete_blueprint(&self, topic_id: TopicId, id: BlueprintId) -> StoreResult<DeleteOutcome> {
         let mut tx = self.write_tx().await?;
         let deleted = sqlx::query(concat!(
             "DELETE FROM blueprints WHERE id = ? AND topic_id = ? AND status NOT IN ",
             active_statuses!()
         ))
-        .bind(id.to_string())
-        .bind(topic_id.to_string())
+        .bind(db_id(id))
+        .bind(db_id(topic_id))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -318,8 +322,8 @@ store_impl!(SqliteStore {
                 "SELECT b.id AS blueprint_id FROM topics t \
                  LEFT JOIN blueprints b ON b.id = ? AND b.topic_id = t.id WHERE t.id = ?",
             )
-            .bind(id.to_string())
-            .bind(topic_id.to_string())
+            .bind(db_id(id))
+            .bind(db_id(topic_id))
             .fetch_optional(&mut *tx)
             .await?;
             match row {
@@ -336,8 +340,8 @@ store_impl!(SqliteStore {
 
     async fn cancel_generation(
         &self,
-        topic_id: Uuid,
-        id: Uuid,
+        topic_id: TopicId,
+        id: BlueprintId,
         now: i64,
     ) -> StoreResult<CancelOutcome> {
         let mut tx = self.write_tx().await?;
@@ -351,8 +355,8 @@ store_impl!(SqliteStore {
         .bind(CANCELLED_MESSAGE)
         .bind(now)
         .bind(now)
-        .bind(id.to_string())
-        .bind(topic_id.to_string())
+        .bind(db_id(id))
+        .bind(db_id(topic_id))
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = row {
@@ -371,7 +375,7 @@ store_impl!(SqliteStore {
 
     async fn list_jobs(
         &self,
-        owner_id: Option<Uuid>,
+        owner_id: Option<UserId>,
         ended_since: i64,
         limit: i64,
     ) -> StoreResult<Vec<JobListing>> {
@@ -386,8 +390,8 @@ store_impl!(SqliteStore {
             " OR b.finished_at >= ?) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
         ))
-        .bind(owner_id.map(|id| id.to_string()))
-        .bind(owner_id.map(|id| id.to_string()))
+        .bind(owner_id.map(db_id))
+        .bind(owner_id.map(db_id))
         .bind(ended_since)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -398,7 +402,7 @@ store_impl!(SqliteStore {
                 Ok(JobListing {
                     blueprint: blueprint_from_row(row)?,
                     topic_title: row.try_get("topic_title")?,
-                    owner_id: uuid_col(row, "owner_id")?,
+                    owner_id: UserId(uuid_col(row, "owner_id")?),
                     owner_email: row.try_get("owner_email")?,
                 })
             })
@@ -444,7 +448,7 @@ store_impl!(SqliteStore {
         ))
         .bind(now)
         .bind(now)
-        .bind(blueprint_id.to_string())
+        .bind(db_id(blueprint_id))
         .bind(attempt)
         .fetch_one(&mut *tx)
         .await?;
@@ -456,14 +460,14 @@ store_impl!(SqliteStore {
         .bind(worker_id.to_string())
         .bind(now + lease_ms)
         .bind(now)
-        .bind(blueprint_id.to_string())
+        .bind(db_id(blueprint_id))
         .execute(&mut *tx)
         .await?;
         let topic_row = sqlx::query(
             "SELECT id, title, description, source_text, created_at, updated_at \
              FROM topics WHERE id = ?",
         )
-        .bind(blueprint.topic_id.to_string())
+        .bind(db_id(blueprint.topic_id))
         .fetch_one(&mut *tx)
         .await?;
         let topic = topic_from_row(&topic_row)?;
@@ -477,7 +481,7 @@ store_impl!(SqliteStore {
 
     async fn finish_generation(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         finish: &Finish,
         now: i64,
@@ -497,7 +501,7 @@ store_impl!(SqliteStore {
         .bind(values.quality_score)
         .bind(values.quality_json)
         .bind(now)
-        .bind(id.to_string())
+        .bind(db_id(id))
         .bind(attempt.0)
         .fetch_optional(&mut *tx)
         .await?;
@@ -535,7 +539,7 @@ store_impl!(SqliteStore {
             .map(blueprint_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         for blueprint in &timed_out {
-            finish_job(&mut tx, blueprint.id, now).await?;
+            finish_job(&mut tx, BlueprintId(blueprint.id), now).await?;
         }
         tx.commit().await?;
         Ok(timed_out)
@@ -563,7 +567,7 @@ store_impl!(SqliteStore {
             .map(blueprint_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         for blueprint in &lost {
-            finish_job(&mut tx, blueprint.id, now).await?;
+            finish_job(&mut tx, BlueprintId(blueprint.id), now).await?;
         }
         tx.commit().await?;
         Ok(lost)

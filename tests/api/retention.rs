@@ -5,7 +5,7 @@ use quizmaster::db::{
     self, Finish, GenerateOutcome, GenerationLimits, IdempotencyClaim, IdempotencyRecord,
     IdempotencyScope, NewGeneration, PoolSettings, StoredAnswer,
 };
-use quizmaster::domain::{Attempt, TopicInput, LOCAL_USER_ID};
+use quizmaster::domain::{Attempt, BlueprintId, TopicId, TopicInput, UserId, LOCAL_USER_ID};
 use quizmaster::jobs::hub::StatusHub;
 use uuid::Uuid;
 
@@ -24,7 +24,12 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         source_text: None,
     };
     let topic = store
-        .create_topic(LOCAL_USER_ID, Uuid::now_v7(), &input, 1_000)
+        .create_topic(
+            UserId(LOCAL_USER_ID),
+            TopicId(Uuid::now_v7()),
+            &input,
+            1_000,
+        )
         .await
         .expect("topic");
     let day_ms = 24 * 3600 * 1000;
@@ -32,9 +37,9 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
     // An old generation that ended long ago, and a recent one.
     for now in [1_000, 100 * day_ms] {
         let new = NewGeneration {
-            blueprint_id: Uuid::now_v7(),
-            topic_id: topic.id,
-            owner_id: LOCAL_USER_ID,
+            blueprint_id: BlueprintId(Uuid::now_v7()),
+            topic_id: TopicId(topic.id),
+            owner_id: UserId(LOCAL_USER_ID),
             limits: GenerationLimits::default(),
             target_terminal_objectives: 1,
             now,
@@ -50,7 +55,7 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         assert_eq!(claimed.blueprint.id, blueprint.id);
         store
             .finish_generation(
-                blueprint.id,
+                BlueprintId(blueprint.id),
                 Attempt(claimed.blueprint.attempt),
                 &Finish::Completed { quality: None },
                 now + 10,
@@ -58,11 +63,11 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
             .await
             .expect("finish")
             .expect("held");
-        ended.push(blueprint.id);
+        ended.push(BlueprintId(blueprint.id));
     }
     // Two Idempotency-Key records of the API, answered on day 5 and just before day 100.
     let request_key = |key: &str| IdempotencyScope {
-        user_id: LOCAL_USER_ID,
+        user_id: UserId(LOCAL_USER_ID),
         route: "create_topic",
         scope: String::new(),
         key: key.into(),
@@ -131,7 +136,11 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         assert_eq!(blueprint.status.as_str(), "completed");
     }
     assert!(
-        store.get_topic(topic.id).await.expect("read").is_some(),
+        store
+            .get_topic(TopicId(topic.id))
+            .await
+            .expect("read")
+            .is_some(),
         "topics are kept"
     );
     // A record left in flight (its request died with its process) is taken over once it is

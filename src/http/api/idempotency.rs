@@ -9,10 +9,10 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::core::{fingerprint, Claimed, Core, IdempotentRequest};
 use crate::db::{IdempotencyScope, StoredAnswer};
+use crate::domain::UserId;
 use crate::http::error::{ApiError, ApiResult};
 
 /// A stored answer larger than this is not kept (the API's answers are a few KiB).
@@ -35,7 +35,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 /// the first request runs.
 pub async fn idempotent<F, Fut>(
     core: &Arc<Core>,
-    user_id: Uuid,
+    user_id: UserId,
     route: &'static str,
     scope: String,
     headers: &HeaderMap,
