@@ -3,7 +3,7 @@
 
 use super::Core;
 use crate::db::{Credential, NewUser, SignupOutcome, StoreResult};
-use crate::domain::LOCAL_USER_ID;
+use crate::domain::{SessionId, TokenId, UserId, LOCAL_USER_ID};
 
 /// Using a session or API token is noted at most this often, so that reading with one is not
 /// a write per request.
@@ -23,13 +23,14 @@ impl Core {
         let mut tx = self.store.begin_write().await?;
         // Sign-ups take turns on the local user: two at once on an empty database cannot both
         // become the first admin.
-        tx.lock_user(LOCAL_USER_ID).await?;
+        tx.lock_user(UserId(LOCAL_USER_ID)).await?;
         let first = tx.count_accounts().await? == 0;
         let Some(user) = tx.insert_user(new, first).await? else {
             return Ok(SignupOutcome::EmailTaken);
         };
         if first {
-            tx.hand_over_topics(LOCAL_USER_ID, user.id).await?;
+            tx.hand_over_topics(UserId(LOCAL_USER_ID), UserId(user.id))
+                .await?;
         }
         tx.commit().await?;
         Ok(SignupOutcome::Created(user))
@@ -55,8 +56,16 @@ impl Core {
             .is_none_or(|at| at < now - TOUCH_INTERVAL_MS)
         {
             let touched = match kind {
-                CredentialKind::Session => self.store.touch_session(credential.id, now).await,
-                CredentialKind::ApiToken => self.store.touch_api_token(credential.id, now).await,
+                CredentialKind::Session => {
+                    self.store
+                        .touch_session(SessionId(credential.id), now)
+                        .await
+                }
+                CredentialKind::ApiToken => {
+                    self.store
+                        .touch_api_token(TokenId(credential.id), now)
+                        .await
+                }
             };
             // Only a note for the sessions and tokens lists: a failed write must not refuse
             // the request.

@@ -25,8 +25,10 @@ use crate::telemetry::count_ended;
 use hub::StatusHub;
 
 pub use accounts::{CredentialKind, TOUCH_INTERVAL_MS};
-pub use generations::Admission;
-pub use idempotency::{fingerprint, IdempotentRequest, IDEMPOTENCY_KEY_TTL_MS};
+pub use idempotency::{
+    fingerprint, form_generate_request, Claimed, IdempotentRequest, KeyClaim, FORM_GENERATE_ROUTE,
+    IDEMPOTENCY_KEY_TTL_MS,
+};
 
 /// Why the core refused or could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,9 @@ pub struct Core {
     hub: Arc<StatusHub>,
     /// Idle workers wait on this; a new or handed-back job wakes one.
     work: Notify,
+    /// Requests waiting for the first request with their idempotency key wait on this; the
+    /// end of any claimed request (answer stored or key released) wakes them to look again.
+    idempotency_settled: Arc<Notify>,
     limits: GenerationLimits,
 }
 
@@ -75,6 +80,7 @@ impl Core {
             store,
             hub,
             work: Notify::new(),
+            idempotency_settled: Arc::new(Notify::new()),
             limits,
         })
     }

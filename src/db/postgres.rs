@@ -104,18 +104,18 @@ write_tx_impl!(PgTx {
         Ok(self.0.commit().await?)
     }
 
-    async fn lock_user(&mut self, user_id: Uuid) -> StoreResult<()> {
+    async fn lock_user(&mut self, user_id: UserId) -> StoreResult<()> {
         sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-            .bind(user_id)
+            .bind(db_id(user_id))
             .execute(&mut *self.0)
             .await?;
         Ok(())
     }
 
-    async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool> {
+    async fn lock_owned_topic(&mut self, topic_id: TopicId, owner_id: UserId) -> StoreResult<bool> {
         let found = sqlx::query("SELECT id FROM topics WHERE id = $1 AND owner_id = $2 FOR UPDATE")
-            .bind(topic_id)
-            .bind(owner_id)
+            .bind(db_id(topic_id))
+            .bind(db_id(owner_id))
             .fetch_optional(&mut *self.0)
             .await?;
         Ok(found.is_some())
@@ -131,8 +131,8 @@ type DbTx = Transaction<'static, Postgres>;
 type DbRow = PgRow;
 
 /// Ids are stored as `uuid`.
-fn db_id(id: Uuid) -> Uuid {
-    id
+fn db_id(id: impl Into<Uuid>) -> Uuid {
+    id.into()
 }
 
 fn uuid_col(row: &PgRow, col: &str) -> Result<Uuid, sqlx::Error> {
@@ -175,11 +175,11 @@ store_impl!(PostgresStore {
         Ok(Box::new(PgTx(self.pool.begin().await?)))
     }
 
-    async fn delete_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64> {
+    async fn delete_other_sessions(&self, user_id: UserId, keep: Option<SessionId>) -> StoreResult<u64> {
         let deleted =
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
-                .bind(user_id)
-                .bind(keep)
+                .bind(db_id(user_id))
+                .bind(keep.map(db_id))
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -204,8 +204,8 @@ store_impl!(PostgresStore {
 
     async fn create_topic(
         &self,
-        owner_id: Uuid,
-        id: Uuid,
+        owner_id: UserId,
+        id: TopicId,
         input: &TopicInput,
         now: i64,
     ) -> StoreResult<Topic> {
@@ -214,35 +214,36 @@ store_impl!(PostgresStore {
              updated_at) VALUES ($1, $6, $2, $3, $4, $5, $5) \
              RETURNING id, title, description, source_text, created_at, updated_at",
         )
-        .bind(id)
+        .bind(db_id(id))
         .bind(input.title.clone())
         .bind(input.description.clone())
         .bind(input.source_text.clone())
         .bind(now)
-        .bind(owner_id)
+        .bind(db_id(owner_id))
         .fetch_one(&self.pool)
         .await?;
         Ok(topic_from_row(&row)?)
     }
 
-    async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
+    async fn delete_topic(&self, id: TopicId, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(concat!(
             "WITH cancelled AS ( \
                UPDATE blueprints SET status = 'cancelled', error = $1, error_code = 'cancelled', \
                finished_at = $2, version = version + 1, updated_at = $2 \
-               WHERE topic_id = $3 AND status IN ('queued', 'generating')",
+               WHERE topic_id = $3 AND status IN ",
+            active_statuses!(),
             returning_blueprint!(),
             finish_jobs_of!("cancelled", "$2")
         ))
         .bind(CANCELLED_MESSAGE)
         .bind(now)
-        .bind(id)
+        .bind(db_id(id))
         .fetch_all(&mut *tx)
         .await?;
         let cancelled = blueprints_from_rows(&rows)?;
         let deleted = sqlx::query("DELETE FROM topics WHERE id = $1")
-            .bind(id)
+            .bind(db_id(id))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -252,7 +253,7 @@ store_impl!(PostgresStore {
 
     async fn list_blueprints(
         &self,
-        topic_id: Uuid,
+        topic_id: TopicId,
         status: Option<BlueprintStatus>,
         limit: i64,
         after: Option<Cursor>,
@@ -271,7 +272,7 @@ store_impl!(PostgresStore {
              AND (b.created_at, b.id) < ($3, $4) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT $5"
         ))
-        .bind(topic_id)
+        .bind(db_id(topic_id))
         .bind(status.map(|s| s.as_str()))
         .bind(after_ms)
         .bind(after_id)
@@ -281,13 +282,13 @@ store_impl!(PostgresStore {
         Ok(Some(blueprints_from_rows(&rows)?))
     }
 
-    async fn delete_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<DeleteOutcome> {
-        let deleted = sqlx::query(
-            "DELETE FROM blueprints WHERE id = $1 AND topic_id = $2 \
-             AND status NOT IN ('queued', 'generating')",
-        )
-        .bind(id)
-        .bind(topic_id)
+    async fn delete_blueprint(&self, topic_id: TopicId, id: BlueprintId) -> StoreResult<DeleteOutcome> {
+        let deleted = sqlx::query(concat!(
+            "DELETE FROM blueprints WHERE id = $1 AND topic_id = $2 AND status NOT IN ",
+            active_statuses!()
+        ))
+        .bind(db_id(id))
+        .bind(db_id(topic_id))
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -303,22 +304,23 @@ store_impl!(PostgresStore {
 
     async fn cancel_generation(
         &self,
-        topic_id: Uuid,
-        id: Uuid,
+        topic_id: TopicId,
+        id: BlueprintId,
         now: i64,
     ) -> StoreResult<CancelOutcome> {
         let row = sqlx::query(concat!(
             "WITH cancelled AS ( \
                UPDATE blueprints SET status = 'cancelled', error = $1, error_code = 'cancelled', \
                finished_at = $2, version = version + 1, updated_at = $2 \
-               WHERE id = $3 AND topic_id = $4 AND status IN ('queued', 'generating')",
+               WHERE id = $3 AND topic_id = $4 AND status IN ",
+            active_statuses!(),
             returning_blueprint!(),
             finish_jobs_of!("cancelled", "$2")
         ))
         .bind(CANCELLED_MESSAGE)
         .bind(now)
-        .bind(id)
-        .bind(topic_id)
+        .bind(db_id(id))
+        .bind(db_id(topic_id))
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = row {
@@ -333,7 +335,7 @@ store_impl!(PostgresStore {
 
     async fn list_jobs(
         &self,
-        owner_id: Option<Uuid>,
+        owner_id: Option<UserId>,
         ended_since: i64,
         limit: i64,
     ) -> StoreResult<Vec<JobListing>> {
@@ -343,12 +345,14 @@ store_impl!(PostgresStore {
             " FROM blueprints b JOIN topics t ON t.id = b.topic_id \
              JOIN users u ON u.id = t.owner_id \
              WHERE ($3::uuid IS NULL OR t.owner_id = $3) \
-               AND (b.status IN ('queued', 'generating') OR b.finished_at >= $1) \
+               AND (b.status IN ",
+            active_statuses!(),
+            " OR b.finished_at >= $1) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT $2"
         ))
         .bind(ended_since)
         .bind(limit)
-        .bind(owner_id)
+        .bind(owner_id.map(db_id))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -357,7 +361,7 @@ store_impl!(PostgresStore {
                 Ok(JobListing {
                     blueprint: blueprint_from_row(row)?,
                     topic_title: row.try_get("topic_title")?,
-                    owner_id: row.try_get("owner_id")?,
+                    owner_id: UserId(row.try_get("owner_id")?),
                     owner_email: row.try_get("owner_email")?,
                 })
             })
@@ -373,14 +377,15 @@ store_impl!(PostgresStore {
     ) -> StoreResult<Option<ClaimedJob>> {
         let mut tx = self.pool.begin().await?;
         // SKIP LOCKED: concurrent workers each take a different job instead of queueing on one.
-        let candidate = sqlx::query(
+        let candidate = sqlx::query(concat!(
             "SELECT j.blueprint_id, j.worker_id, b.attempt FROM generation_jobs j \
              JOIN blueprints b ON b.id = j.blueprint_id \
-             WHERE j.finished_at IS NULL AND b.status IN ('queued', 'generating') \
-               AND (j.worker_id IS NULL OR (j.lease_expires_at < $1 AND b.attempt < $2)) \
+             WHERE j.finished_at IS NULL AND b.status IN ",
+            active_statuses!(),
+            " AND (j.worker_id IS NULL OR (j.lease_expires_at < $1 AND b.attempt < $2)) \
              ORDER BY j.enqueued_at LIMIT 1 \
-             FOR UPDATE OF j SKIP LOCKED",
-        )
+             FOR UPDATE OF j SKIP LOCKED"
+        ))
         .bind(now)
         .bind(max_attempts)
         .fetch_optional(&mut *tx)
@@ -396,11 +401,12 @@ store_impl!(PostgresStore {
             "UPDATE blueprints SET status = 'generating', attempt = attempt + 1, \
              generation_started_at = COALESCE(generation_started_at, $1), \
              version = version + 1, updated_at = $1 \
-             WHERE id = $2 AND attempt = $3 AND status IN ('queued', 'generating')",
+             WHERE id = $2 AND attempt = $3 AND status IN ",
+            active_statuses!(),
             returning_blueprint!()
         ))
         .bind(now)
-        .bind(blueprint_id)
+        .bind(db_id(blueprint_id))
         .bind(attempt)
         .fetch_optional(&mut *tx)
         .await?;
@@ -417,14 +423,14 @@ store_impl!(PostgresStore {
         .bind(worker_id.to_string())
         .bind(now + lease_ms)
         .bind(now)
-        .bind(blueprint_id)
+        .bind(db_id(blueprint_id))
         .execute(&mut *tx)
         .await?;
         let topic_row = sqlx::query(
             "SELECT id, title, description, source_text, created_at, updated_at \
              FROM topics WHERE id = $1",
         )
-        .bind(blueprint.topic_id)
+        .bind(db_id(blueprint.topic_id))
         .fetch_one(&mut *tx)
         .await?;
         let topic = topic_from_row(&topic_row)?;
@@ -438,7 +444,7 @@ store_impl!(PostgresStore {
 
     async fn finish_generation(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         finish: &Finish,
         now: i64,
@@ -456,7 +462,7 @@ store_impl!(PostgresStore {
         .bind(values.error_code)
         .bind(values.error)
         .bind(now)
-        .bind(id)
+        .bind(db_id(id))
         .bind(attempt.0)
         .bind(values.quality_score)
         .bind(values.quality_json)
@@ -474,8 +480,9 @@ store_impl!(PostgresStore {
             "WITH ended AS ( \
                UPDATE blueprints SET status = 'error', error_code = 'timeout', error = $1, \
                finished_at = $2, version = version + 1, updated_at = $2 \
-               WHERE status IN ('queued', 'generating') \
-                 AND COALESCE(generation_started_at, created_at) < $3",
+               WHERE status IN ",
+            active_statuses!(),
+            " AND COALESCE(generation_started_at, created_at) < $3",
             returning_blueprint!(),
             finish_jobs_of!("ended", "$2")
         ))

@@ -4,7 +4,8 @@
 //!
 //! A driver module that invokes these macros defines, before the invocation:
 //! - `DbRow`: its row type;
-//! - `db_id(Uuid)`: an id as the driver stores it (PostgreSQL `uuid`, SQLite text);
+//! - `db_id(id)`: an id (a `Uuid` or one of the domain's typed ids) as the driver stores it
+//!   (PostgreSQL `uuid`, SQLite text);
 //! - `uuid_col(&DbRow, &str)` and `opt_uuid_col(&DbRow, &str)`: an id column read back;
 //! - `decode_err(what, value)`: the error for a value the domain does not know;
 //! - on the store, `write_optional(query)` and `write_execute(query)`: one write statement
@@ -17,7 +18,7 @@ macro_rules! shared_rows {
     () => {
         async fn insert_objective(
             tx: &mut DbTx,
-            blueprint_id: Uuid,
+            blueprint_id: BlueprintId,
             terminal_id: Option<Uuid>,
             position: i64,
             draft: &ObjectiveDraft,
@@ -155,46 +156,18 @@ macro_rules! write_tx_impl {
         impl WriteTx for $tx {
             $($own)*
 
-            async fn forget_idempotency_key(
-                &mut self,
-                topic_id: Uuid,
-                key: &str,
-                cutoff: i64,
-            ) -> StoreResult<()> {
-                sqlx::query(sql::FORGET_IDEMPOTENCY_KEY)
-                    .bind(db_id(topic_id))
-                    .bind(key.to_string())
-                    .bind(cutoff)
-                    .execute(&mut *self.0)
-                    .await?;
-                Ok(())
-            }
-
-            async fn idempotent_blueprint(
-                &mut self,
-                topic_id: Uuid,
-                key: &str,
-            ) -> StoreResult<Option<Blueprint>> {
-                let row = sqlx::query(sql::IDEMPOTENT_BLUEPRINT)
-                    .bind(db_id(topic_id))
-                    .bind(key.to_string())
-                    .fetch_optional(&mut *self.0)
-                    .await?;
-                Ok(row.as_ref().map(blueprint_from_row).transpose()?)
-            }
-
             async fn active_generation_of_topic(
                 &mut self,
-                topic_id: Uuid,
-            ) -> StoreResult<Option<Uuid>> {
+                topic_id: TopicId,
+            ) -> StoreResult<Option<BlueprintId>> {
                 let row = sqlx::query(sql::ACTIVE_GENERATION_OF_TOPIC)
                     .bind(db_id(topic_id))
                     .fetch_optional(&mut *self.0)
                     .await?;
-                Ok(row.map(|row| uuid_col(&row, "id")).transpose()?)
+                Ok(row.map(|row| uuid_col(&row, "id").map(BlueprintId)).transpose()?)
             }
 
-            async fn count_active_generations(&mut self, owner_id: Uuid) -> StoreResult<i64> {
+            async fn count_active_generations(&mut self, owner_id: UserId) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar(sql::COUNT_ACTIVE_GENERATIONS)
                     .bind(db_id(owner_id))
                     .fetch_one(&mut *self.0)
@@ -203,7 +176,7 @@ macro_rules! write_tx_impl {
 
             async fn generation_starts_since(
                 &mut self,
-                user_id: Uuid,
+                user_id: UserId,
                 since: i64,
             ) -> StoreResult<(i64, Option<i64>)> {
                 let row = sqlx::query(sql::GENERATION_STARTS_SINCE)
@@ -214,7 +187,7 @@ macro_rules! write_tx_impl {
                 Ok((row.try_get("started")?, row.try_get("oldest")?))
             }
 
-            async fn note_generation_start(&mut self, user_id: Uuid, at: i64) -> StoreResult<()> {
+            async fn note_generation_start(&mut self, user_id: UserId, at: i64) -> StoreResult<()> {
                 sqlx::query(sql::NOTE_GENERATION_START)
                     .bind(db_id(user_id))
                     .bind(at)
@@ -225,8 +198,8 @@ macro_rules! write_tx_impl {
 
             async fn insert_generation(
                 &mut self,
-                blueprint_id: Uuid,
-                topic_id: Uuid,
+                blueprint_id: BlueprintId,
+                topic_id: TopicId,
                 target_terminal_objectives: i64,
                 now: i64,
             ) -> StoreResult<Blueprint> {
@@ -243,23 +216,6 @@ macro_rules! write_tx_impl {
                     .execute(&mut *self.0)
                     .await?;
                 Ok(blueprint_from_row(&row)?)
-            }
-
-            async fn insert_idempotency_key(
-                &mut self,
-                topic_id: Uuid,
-                key: &str,
-                blueprint_id: Uuid,
-                now: i64,
-            ) -> StoreResult<()> {
-                sqlx::query(sql::INSERT_IDEMPOTENCY_KEY)
-                    .bind(db_id(topic_id))
-                    .bind(key.to_string())
-                    .bind(db_id(blueprint_id))
-                    .bind(now)
-                    .execute(&mut *self.0)
-                    .await?;
-                Ok(())
             }
 
             async fn throttle_event_filling(
@@ -311,7 +267,7 @@ macro_rules! write_tx_impl {
                 Ok(row.as_ref().map(user_from_row).transpose()?)
             }
 
-            async fn hand_over_topics(&mut self, from: Uuid, to: Uuid) -> StoreResult<()> {
+            async fn hand_over_topics(&mut self, from: UserId, to: UserId) -> StoreResult<()> {
                 sqlx::query(sql::HAND_OVER_TOPICS)
                     .bind(db_id(from))
                     .bind(db_id(to))
@@ -343,7 +299,7 @@ macro_rules! store_impl {
                 Ok(row.as_ref().map(credential_from_row).transpose()?)
             }
 
-            async fn touch(&self, statement: &'static str, id: Uuid, now: i64) -> StoreResult<()> {
+            async fn touch(&self, statement: &'static str, id: impl Into<Uuid> + Send, now: i64) -> StoreResult<()> {
                 sqlx::query(statement)
                     .bind(now)
                     .bind(db_id(id))
@@ -356,8 +312,8 @@ macro_rules! store_impl {
             async fn delete_owned(
                 &self,
                 statement: &'static str,
-                user_id: Uuid,
-                id: Uuid,
+                user_id: UserId,
+                id: impl Into<Uuid> + Send,
             ) -> StoreResult<bool> {
                 let deleted = sqlx::query(statement)
                     .bind(db_id(id))
@@ -386,7 +342,7 @@ macro_rules! store_impl {
                 self.credential(sql::SESSION_BY_HASH, token_hash, now).await
             }
 
-            async fn touch_session(&self, id: Uuid, now: i64) -> StoreResult<()> {
+            async fn touch_session(&self, id: SessionId, now: i64) -> StoreResult<()> {
                 self.touch(sql::TOUCH_SESSION, id, now).await
             }
 
@@ -398,7 +354,7 @@ macro_rules! store_impl {
                 self.credential(sql::API_TOKEN_BY_HASH, token_hash, now).await
             }
 
-            async fn touch_api_token(&self, id: Uuid, now: i64) -> StoreResult<()> {
+            async fn touch_api_token(&self, id: TokenId, now: i64) -> StoreResult<()> {
                 self.touch(sql::TOUCH_API_TOKEN, id, now).await
             }
 
@@ -430,7 +386,7 @@ macro_rules! store_impl {
 
             async fn list_sessions(
                 &self,
-                user_id: Uuid,
+                user_id: UserId,
                 now: i64,
             ) -> StoreResult<Vec<SessionInfo>> {
                 let rows = sqlx::query(
@@ -459,12 +415,12 @@ macro_rules! store_impl {
                     .collect::<Result<_, _>>()?)
             }
 
-            async fn delete_user_session(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+            async fn delete_user_session(&self, user_id: UserId, id: SessionId) -> StoreResult<bool> {
                 self.delete_owned("DELETE FROM sessions WHERE id = $1 AND user_id = $2", user_id, id)
                     .await
             }
 
-            async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>> {
+            async fn list_api_tokens(&self, user_id: UserId) -> StoreResult<Vec<ApiTokenInfo>> {
                 let rows = sqlx::query(
                     "SELECT id, name, created_at, last_used_at, expires_at FROM api_tokens \
                      WHERE user_id = $1 ORDER BY created_at, id",
@@ -478,7 +434,7 @@ macro_rules! store_impl {
                     .collect::<Result<_, _>>()?)
             }
 
-            async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+            async fn delete_api_token(&self, user_id: UserId, id: TokenId) -> StoreResult<bool> {
                 self.delete_owned(
                     "DELETE FROM api_tokens WHERE id = $1 AND user_id = $2",
                     user_id,
@@ -504,15 +460,15 @@ macro_rules! store_impl {
                 Ok(())
             }
 
-            async fn topic_owner(&self, topic_id: Uuid) -> StoreResult<Option<Uuid>> {
+            async fn topic_owner(&self, topic_id: TopicId) -> StoreResult<Option<UserId>> {
                 let row = sqlx::query("SELECT owner_id FROM topics WHERE id = $1")
                     .bind(db_id(topic_id))
                     .fetch_optional(&self.pool)
                     .await?;
-                Ok(row.map(|row| uuid_col(&row, "owner_id")).transpose()?)
+                Ok(row.map(|row| uuid_col(&row, "owner_id").map(UserId)).transpose()?)
             }
 
-            async fn get_topic(&self, id: Uuid) -> StoreResult<Option<Topic>> {
+            async fn get_topic(&self, id: TopicId) -> StoreResult<Option<Topic>> {
                 let row = sqlx::query(
                     "SELECT id, title, description, source_text, created_at, updated_at \
                      FROM topics WHERE id = $1",
@@ -525,8 +481,8 @@ macro_rules! store_impl {
 
             async fn get_blueprint(
                 &self,
-                topic_id: Uuid,
-                id: Uuid,
+                topic_id: TopicId,
+                id: BlueprintId,
             ) -> StoreResult<BlueprintLookup> {
                 let row = sqlx::query(concat!(
                     "SELECT t.id AS topic_exists, ",
@@ -547,7 +503,7 @@ macro_rules! store_impl {
                 Ok(BlueprintLookup::Found(blueprint_from_row(&row)?))
             }
 
-            async fn get_blueprint_by_id(&self, id: Uuid) -> StoreResult<Option<Blueprint>> {
+            async fn get_blueprint_by_id(&self, id: BlueprintId) -> StoreResult<Option<Blueprint>> {
                 let row = sqlx::query(concat!(
                     "SELECT ",
                     blueprint_columns!(),
@@ -561,7 +517,7 @@ macro_rules! store_impl {
 
             async fn get_objectives(
                 &self,
-                blueprint_id: Uuid,
+                blueprint_id: BlueprintId,
             ) -> StoreResult<Vec<TerminalObjective>> {
                 let terminal_rows = sqlx::query(
                     "SELECT id, position, text, bloom_level, verb, condition, criterion, \
@@ -651,7 +607,7 @@ macro_rules! store_impl {
 
             async fn list_topics(
                 &self,
-                owner_id: Uuid,
+                owner_id: UserId,
                 limit: i64,
                 after: Option<Cursor>,
             ) -> StoreResult<Vec<Topic>> {
@@ -676,7 +632,7 @@ macro_rules! store_impl {
 
             async fn update_topic(
                 &self,
-                id: Uuid,
+                id: TopicId,
                 patch: &TopicPatch,
                 now: i64,
             ) -> StoreResult<Option<Topic>> {
@@ -708,7 +664,7 @@ macro_rules! store_impl {
 
             async fn renew_lease(
                 &self,
-                id: Uuid,
+                id: BlueprintId,
                 attempt: Attempt,
                 now: i64,
                 lease_ms: i64,
@@ -729,7 +685,7 @@ macro_rules! store_impl {
                 Ok(renewed > 0)
             }
 
-            async fn release_lease(&self, id: Uuid, attempt: Attempt) -> StoreResult<bool> {
+            async fn release_lease(&self, id: BlueprintId, attempt: Attempt) -> StoreResult<bool> {
                 let released = sqlx::query(
                     "UPDATE generation_jobs SET worker_id = NULL, lease_expires_at = NULL \
                      WHERE blueprint_id = $1 AND finished_at IS NULL \
@@ -746,7 +702,7 @@ macro_rules! store_impl {
 
             async fn set_blueprint_summary(
                 &self,
-                id: Uuid,
+                id: BlueprintId,
                 attempt: Attempt,
                 title: &str,
                 description: &str,
@@ -772,7 +728,7 @@ macro_rules! store_impl {
 
             async fn append_terminal_objective(
                 &self,
-                id: Uuid,
+                id: BlueprintId,
                 attempt: Attempt,
                 position: i64,
                 draft: &TerminalDraft,
@@ -944,7 +900,6 @@ macro_rules! store_impl {
                          WHERE finished_at IS NOT NULL AND finished_at < $1",
                         finished_before,
                     ),
-                    ("DELETE FROM idempotency_keys WHERE created_at < $1", keys_before),
                     ("DELETE FROM idempotency_requests WHERE created_at < $1", keys_before),
                     ("DELETE FROM sessions WHERE expires_at < $1", keys_before),
                     ("DELETE FROM generation_starts WHERE started_at < $1", keys_before),

@@ -92,11 +92,11 @@ write_tx_impl!(SqliteTx {
         Ok(self.0.commit().await?)
     }
 
-    async fn lock_user(&mut self, _user_id: Uuid) -> StoreResult<()> {
+    async fn lock_user(&mut self, _user_id: UserId) -> StoreResult<()> {
         Ok(())
     }
 
-    async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool> {
+    async fn lock_owned_topic(&mut self, topic_id: TopicId, owner_id: UserId) -> StoreResult<bool> {
         let found = sqlx::query("SELECT 1 FROM topics WHERE id = $1 AND owner_id = $2")
             .bind(db_id(topic_id))
             .bind(db_id(owner_id))
@@ -115,8 +115,8 @@ type DbTx = Transaction<'static, Sqlite>;
 type DbRow = SqliteRow;
 
 /// Ids are stored as text.
-fn db_id(id: Uuid) -> String {
-    id.to_string()
+fn db_id(id: impl Into<Uuid>) -> String {
+    id.into().to_string()
 }
 
 fn opt_uuid_col(row: &SqliteRow, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
@@ -135,19 +135,20 @@ fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
 /// Ends every active generation of a topic in `cancelled`, inside the caller's transaction.
 async fn cancel_active_of_topic(
     tx: &mut Transaction<'static, Sqlite>,
-    topic_id: Uuid,
+    topic_id: TopicId,
     now: i64,
 ) -> Result<Vec<Blueprint>, sqlx::Error> {
     let rows = sqlx::query(concat!(
         "UPDATE blueprints SET status = 'cancelled', error = ?, error_code = 'cancelled', \
          finished_at = ?, version = version + 1, updated_at = ? \
-         WHERE topic_id = ? AND status IN ('queued', 'generating')",
+         WHERE topic_id = ? AND status IN ",
+        active_statuses!(),
         returning_blueprint!()
     ))
     .bind(CANCELLED_MESSAGE)
     .bind(now)
     .bind(now)
-    .bind(topic_id.to_string())
+    .bind(db_id(topic_id))
     .fetch_all(&mut **tx)
     .await?;
     let cancelled = rows
@@ -155,14 +156,14 @@ async fn cancel_active_of_topic(
         .map(blueprint_from_row)
         .collect::<Result<Vec<_>, _>>()?;
     for blueprint in &cancelled {
-        finish_job(tx, blueprint.id, now).await?;
+        finish_job(tx, BlueprintId(blueprint.id), now).await?;
     }
     Ok(cancelled)
 }
 
 async fn finish_job(
     tx: &mut Transaction<'static, Sqlite>,
-    blueprint_id: Uuid,
+    blueprint_id: BlueprintId,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -170,7 +171,7 @@ async fn finish_job(
          WHERE blueprint_id = ? AND finished_at IS NULL",
     )
     .bind(now)
-    .bind(blueprint_id.to_string())
+    .bind(db_id(blueprint_id))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -193,11 +194,15 @@ store_impl!(SqliteStore {
         Ok(Box::new(SqliteTx(self.write_tx().await?)))
     }
 
-    async fn delete_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64> {
+    async fn delete_other_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> StoreResult<u64> {
         // `IS NOT` is SQLite's null-safe comparison: with nothing to keep, every session ends.
         let deleted = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?")
-            .bind(user_id.to_string())
-            .bind(keep.map(|id| id.to_string()))
+            .bind(db_id(user_id))
+            .bind(keep.map(db_id))
             .execute(&self.pool)
             .await?
             .rows_affected();
@@ -222,8 +227,8 @@ store_impl!(SqliteStore {
 
     async fn create_topic(
         &self,
-        owner_id: Uuid,
-        id: Uuid,
+        owner_id: UserId,
+        id: TopicId,
         input: &TopicInput,
         now: i64,
     ) -> StoreResult<Topic> {
@@ -236,8 +241,8 @@ store_impl!(SqliteStore {
              updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
              RETURNING id, title, description, source_text, created_at, updated_at",
         )
-        .bind(id.to_string())
-        .bind(owner_id.to_string())
+        .bind(db_id(id))
+        .bind(db_id(owner_id))
         .bind(input.title.clone())
         .bind(input.description.clone())
         .bind(input.source_text.clone())
@@ -250,11 +255,11 @@ store_impl!(SqliteStore {
         Ok(topic)
     }
 
-    async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
+    async fn delete_topic(&self, id: TopicId, now: i64) -> StoreResult<Option<Vec<Blueprint>>> {
         let mut tx = self.write_tx().await?;
         let cancelled = cancel_active_of_topic(&mut tx, id, now).await?;
         let deleted = sqlx::query("DELETE FROM topics WHERE id = ?")
-            .bind(id.to_string())
+            .bind(db_id(id))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -264,7 +269,7 @@ store_impl!(SqliteStore {
 
     async fn list_blueprints(
         &self,
-        topic_id: Uuid,
+        topic_id: TopicId,
         status: Option<BlueprintStatus>,
         limit: i64,
         after: Option<Cursor>,
@@ -273,7 +278,7 @@ store_impl!(SqliteStore {
             return Ok(None);
         }
         let (after_ms, after_id) = match after {
-            Some(c) => (c.created_at, c.id.to_string()),
+            Some(c) => (c.created_at, db_id(c.id)),
             None => (i64::MAX, String::new()),
         };
         let rows = sqlx::query(concat!(
@@ -283,7 +288,7 @@ store_impl!(SqliteStore {
              AND (b.created_at < ? OR (b.created_at = ? AND b.id < ?)) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
         ))
-        .bind(topic_id.to_string())
+        .bind(db_id(topic_id))
         .bind(status.map(|s| s.as_str()))
         .bind(status.map(|s| s.as_str()))
         .bind(after_ms)
@@ -299,14 +304,14 @@ store_impl!(SqliteStore {
         ))
     }
 
-    async fn delete_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<DeleteOutcome> {
+    async fn delete_blueprint(&self, topic_id: TopicId, id: BlueprintId) -> StoreResult<DeleteOutcome> {
         let mut tx = self.write_tx().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM blueprints WHERE id = ? AND topic_id = ? \
-             AND status NOT IN ('queued', 'generating')",
-        )
-        .bind(id.to_string())
-        .bind(topic_id.to_string())
+        let deleted = sqlx::query(concat!(
+            "DELETE FROM blueprints WHERE id = ? AND topic_id = ? AND status NOT IN ",
+            active_statuses!()
+        ))
+        .bind(db_id(id))
+        .bind(db_id(topic_id))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -317,8 +322,8 @@ store_impl!(SqliteStore {
                 "SELECT b.id AS blueprint_id FROM topics t \
                  LEFT JOIN blueprints b ON b.id = ? AND b.topic_id = t.id WHERE t.id = ?",
             )
-            .bind(id.to_string())
-            .bind(topic_id.to_string())
+            .bind(db_id(id))
+            .bind(db_id(topic_id))
             .fetch_optional(&mut *tx)
             .await?;
             match row {
@@ -335,22 +340,23 @@ store_impl!(SqliteStore {
 
     async fn cancel_generation(
         &self,
-        topic_id: Uuid,
-        id: Uuid,
+        topic_id: TopicId,
+        id: BlueprintId,
         now: i64,
     ) -> StoreResult<CancelOutcome> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(concat!(
             "UPDATE blueprints SET status = 'cancelled', error = ?, error_code = 'cancelled', \
              finished_at = ?, version = version + 1, updated_at = ? \
-             WHERE id = ? AND topic_id = ? AND status IN ('queued', 'generating')",
+             WHERE id = ? AND topic_id = ? AND status IN ",
+            active_statuses!(),
             returning_blueprint!()
         ))
         .bind(CANCELLED_MESSAGE)
         .bind(now)
         .bind(now)
-        .bind(id.to_string())
-        .bind(topic_id.to_string())
+        .bind(db_id(id))
+        .bind(db_id(topic_id))
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = row {
@@ -369,7 +375,7 @@ store_impl!(SqliteStore {
 
     async fn list_jobs(
         &self,
-        owner_id: Option<Uuid>,
+        owner_id: Option<UserId>,
         ended_since: i64,
         limit: i64,
     ) -> StoreResult<Vec<JobListing>> {
@@ -379,11 +385,13 @@ store_impl!(SqliteStore {
             " FROM blueprints b JOIN topics t ON t.id = b.topic_id \
              JOIN users u ON u.id = t.owner_id \
              WHERE (? IS NULL OR t.owner_id = ?) \
-               AND (b.status IN ('queued', 'generating') OR b.finished_at >= ?) \
+               AND (b.status IN ",
+            active_statuses!(),
+            " OR b.finished_at >= ?) \
              ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
         ))
-        .bind(owner_id.map(|id| id.to_string()))
-        .bind(owner_id.map(|id| id.to_string()))
+        .bind(owner_id.map(db_id))
+        .bind(owner_id.map(db_id))
         .bind(ended_since)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -394,7 +402,7 @@ store_impl!(SqliteStore {
                 Ok(JobListing {
                     blueprint: blueprint_from_row(row)?,
                     topic_title: row.try_get("topic_title")?,
-                    owner_id: uuid_col(row, "owner_id")?,
+                    owner_id: UserId(uuid_col(row, "owner_id")?),
                     owner_email: row.try_get("owner_email")?,
                 })
             })
@@ -411,13 +419,14 @@ store_impl!(SqliteStore {
         let mut tx = self.write_tx().await?;
         // Claimable: never held or handed back (worker_id NULL), or held by a worker whose
         // lease has run out while attempts remain. The watchdog ends the rest as worker_lost.
-        let candidate = sqlx::query(
+        let candidate = sqlx::query(concat!(
             "SELECT j.blueprint_id, j.worker_id, b.attempt FROM generation_jobs j \
              JOIN blueprints b ON b.id = j.blueprint_id \
-             WHERE j.finished_at IS NULL AND b.status IN ('queued', 'generating') \
-               AND (j.worker_id IS NULL OR (j.lease_expires_at < ? AND b.attempt < ?)) \
-             ORDER BY j.enqueued_at LIMIT 1",
-        )
+             WHERE j.finished_at IS NULL AND b.status IN ",
+            active_statuses!(),
+            " AND (j.worker_id IS NULL OR (j.lease_expires_at < ? AND b.attempt < ?)) \
+             ORDER BY j.enqueued_at LIMIT 1"
+        ))
         .bind(now)
         .bind(max_attempts)
         .fetch_optional(&mut *tx)
@@ -433,12 +442,13 @@ store_impl!(SqliteStore {
             "UPDATE blueprints SET status = 'generating', attempt = attempt + 1, \
              generation_started_at = COALESCE(generation_started_at, ?), \
              version = version + 1, updated_at = ? \
-             WHERE id = ? AND attempt = ? AND status IN ('queued', 'generating')",
+             WHERE id = ? AND attempt = ? AND status IN ",
+            active_statuses!(),
             returning_blueprint!()
         ))
         .bind(now)
         .bind(now)
-        .bind(blueprint_id.to_string())
+        .bind(db_id(blueprint_id))
         .bind(attempt)
         .fetch_one(&mut *tx)
         .await?;
@@ -450,14 +460,14 @@ store_impl!(SqliteStore {
         .bind(worker_id.to_string())
         .bind(now + lease_ms)
         .bind(now)
-        .bind(blueprint_id.to_string())
+        .bind(db_id(blueprint_id))
         .execute(&mut *tx)
         .await?;
         let topic_row = sqlx::query(
             "SELECT id, title, description, source_text, created_at, updated_at \
              FROM topics WHERE id = ?",
         )
-        .bind(blueprint.topic_id.to_string())
+        .bind(db_id(blueprint.topic_id))
         .fetch_one(&mut *tx)
         .await?;
         let topic = topic_from_row(&topic_row)?;
@@ -471,7 +481,7 @@ store_impl!(SqliteStore {
 
     async fn finish_generation(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         finish: &Finish,
         now: i64,
@@ -491,7 +501,7 @@ store_impl!(SqliteStore {
         .bind(values.quality_score)
         .bind(values.quality_json)
         .bind(now)
-        .bind(id.to_string())
+        .bind(db_id(id))
         .bind(attempt.0)
         .fetch_optional(&mut *tx)
         .await?;
@@ -513,8 +523,9 @@ store_impl!(SqliteStore {
         let rows = sqlx::query(concat!(
             "UPDATE blueprints SET status = 'error', error_code = 'timeout', error = ?, \
              finished_at = ?, version = version + 1, updated_at = ? \
-             WHERE status IN ('queued', 'generating') \
-               AND COALESCE(generation_started_at, created_at) < ?",
+             WHERE status IN ",
+            active_statuses!(),
+            " AND COALESCE(generation_started_at, created_at) < ?",
             returning_blueprint!()
         ))
         .bind(TIMEOUT_MESSAGE)
@@ -528,7 +539,7 @@ store_impl!(SqliteStore {
             .map(blueprint_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         for blueprint in &timed_out {
-            finish_job(&mut tx, blueprint.id, now).await?;
+            finish_job(&mut tx, BlueprintId(blueprint.id), now).await?;
         }
         tx.commit().await?;
         Ok(timed_out)
@@ -556,7 +567,7 @@ store_impl!(SqliteStore {
             .map(blueprint_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         for blueprint in &lost {
-            finish_job(&mut tx, blueprint.id, now).await?;
+            finish_job(&mut tx, BlueprintId(blueprint.id), now).await?;
         }
         tx.commit().await?;
         Ok(lost)

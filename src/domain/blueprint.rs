@@ -35,6 +35,10 @@ impl BlueprintStatus {
         BlueprintStatus::Cancelled,
     ];
 
+    /// The statuses of an active generation: queued or running, not yet ended. A topic has at
+    /// most one blueprint in them; the owner's limits count them.
+    pub const ACTIVE: [BlueprintStatus; 2] = [BlueprintStatus::Queued, BlueprintStatus::Generating];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BlueprintStatus::Queued => "queued",

@@ -26,7 +26,7 @@ use crate::accounts::throttle::{Throttle, ThrottlePolicy};
 use crate::config::{AccountsConfig, AuthMode, SignupMode, Toggle};
 use crate::db::GenerationLimits;
 use crate::domain::time::now_ms;
-use crate::domain::User;
+use crate::domain::{TopicId, User, UserId};
 use crate::http::error::ApiError;
 use crate::http::extract::parse_id;
 use crate::http::streams::StreamCaps;
@@ -155,6 +155,11 @@ impl CurrentUser {
     pub fn id(&self) -> Uuid {
         self.user.id
     }
+
+    /// [`Self::id`], typed: what the core and the store take.
+    pub fn user_id(&self) -> UserId {
+        UserId(self.user.id)
+    }
 }
 
 /// The bearer token of `Authorization`, if the header is there (`Some("")` when malformed).
@@ -264,18 +269,18 @@ async fn check_topic_owner(
     };
     let topic_id = parse_id(raw)?;
     let owner = match state.auth.cached_owner(topic_id) {
-        Some(owner) => owner,
+        Some(owner) => UserId(owner),
         None => {
             let owner = state
                 .store
-                .topic_owner(topic_id)
+                .topic_owner(TopicId(topic_id))
                 .await?
                 .ok_or(ApiError::TopicNotFound)?;
-            state.auth.remember_owner(topic_id, owner);
+            state.auth.remember_owner(topic_id, owner.0);
             owner
         }
     };
-    if owner == caller.id() {
+    if owner == caller.user_id() {
         Ok(())
     } else {
         Err(ApiError::TopicNotFound)

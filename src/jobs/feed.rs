@@ -2,6 +2,7 @@
 //! here: one database notification is one read, however many clients follow the blueprint.
 
 use crate::db::Change;
+use crate::domain::BlueprintId;
 
 use super::JobEngine;
 
@@ -42,7 +43,7 @@ impl JobEngine {
     }
 
     async fn refresh(&self, id: uuid::Uuid) {
-        match self.store.get_blueprint_by_id(id).await {
+        match self.store.get_blueprint_by_id(BlueprintId(id)).await {
             // Another process committed (and counted) it; this process only tells its followers.
             Ok(Some(blueprint)) => self.hub.publish(&blueprint),
             Ok(None) => {}

@@ -15,7 +15,7 @@ use crate::db::{NewApiToken, NewSessionRow, NewUser, SignupOutcome};
 use crate::domain::account::{describe_client, SessionInfo};
 use crate::domain::requests::{CreateTokenRequest, LoginRequest, RequestBody, SignupRequest};
 use crate::domain::time::now_ms;
-use crate::domain::{ApiTokenInfo, ClientAddr, Credentials, SessionId, TokenId, User};
+use crate::domain::{ApiTokenInfo, ClientAddr, Credentials, SessionId, TokenId, User, UserId};
 use crate::http::auth::{
     authenticate, clear_session_cookie, session_cookie, session_cookie_header, Credential,
     CurrentUser,
@@ -43,9 +43,9 @@ async fn start_session(
     state
         .store
         .create_session(&NewSessionRow {
-            id: Uuid::new_v4(),
+            id: SessionId(Uuid::new_v4()),
             token_hash: hash_secret(&secret),
-            user_id: user.id,
+            user_id: UserId(user.id),
             now,
             expires_at: now + state.auth.session_ttl_ms,
             client: Some(describe_client(user_agent, &client.ip.to_string())),
@@ -93,7 +93,7 @@ pub async fn sign_up(
         .await
         .map_err(ApiError::Internal)?;
     let new = NewUser {
-        id: Uuid::now_v7(),
+        id: UserId(Uuid::now_v7()),
         email: credentials.email,
         password_hash,
         now: now_ms(),
@@ -310,8 +310,8 @@ pub async fn create_token(
     let info = state
         .store
         .create_api_token(&NewApiToken {
-            id: Uuid::now_v7(),
-            user_id: caller.id(),
+            id: TokenId(Uuid::now_v7()),
+            user_id: caller.user_id(),
             name: name.to_string(),
             token_hash: hash_secret(&secret),
             now,
@@ -371,7 +371,7 @@ pub async fn list_api_tokens(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
 ) -> ApiResult<Json<TokenList>> {
-    let items = state.store.list_api_tokens(caller.id()).await?;
+    let items = state.store.list_api_tokens(caller.user_id()).await?;
     Ok(Json(TokenList {
         items,
         next_cursor: None,
@@ -391,15 +391,15 @@ pub async fn list_api_tokens(
 pub async fn revoke_api_token(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
-    Ids(TokenId(id)): Ids<TokenId>,
+    Ids(id): Ids<TokenId>,
 ) -> ApiResult<StatusCode> {
-    revoke_token(&state, caller.id(), id).await?;
+    revoke_token(&state, caller.user_id(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Revokes one of the owner's tokens; it is refused from the next request on. Shared by the
 /// JSON API and the token page.
-pub async fn revoke_token(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<()> {
+pub async fn revoke_token(state: &AppState, owner: UserId, id: TokenId) -> ApiResult<()> {
     if state.store.delete_api_token(owner, id).await? {
         // Drop what the credential cache believes, so this process refuses the token at once.
         state.auth.forget_credentials();
@@ -419,7 +419,10 @@ pub struct SessionList {
 
 /// The caller's unexpired sessions, the current one marked. Shared with the sessions page.
 pub async fn sessions_of(state: &AppState, caller: &CurrentUser) -> ApiResult<Vec<SessionInfo>> {
-    let mut items = state.store.list_sessions(caller.id(), now_ms()).await?;
+    let mut items = state
+        .store
+        .list_sessions(caller.user_id(), now_ms())
+        .await?;
     if let Credential::Session(current) = caller.credential {
         for item in &mut items {
             item.current = item.id == current;
@@ -429,8 +432,12 @@ pub async fn sessions_of(state: &AppState, caller: &CurrentUser) -> ApiResult<Ve
 }
 
 /// Ends one of the caller's sessions; from now on it is refused in every process.
-pub async fn end_session(state: &AppState, caller: &CurrentUser, id: Uuid) -> ApiResult<()> {
-    if !state.store.delete_user_session(caller.id(), id).await? {
+pub async fn end_session(state: &AppState, caller: &CurrentUser, id: SessionId) -> ApiResult<()> {
+    if !state
+        .store
+        .delete_user_session(caller.user_id(), id)
+        .await?
+    {
         return Err(ApiError::SessionNotFound);
     }
     state.auth.forget_credentials();
@@ -442,10 +449,13 @@ pub async fn end_session(state: &AppState, caller: &CurrentUser, id: Uuid) -> Ap
 /// an API token, every session. Returns how many ended.
 pub async fn end_other_sessions(state: &AppState, caller: &CurrentUser) -> ApiResult<u64> {
     let keep = match caller.credential {
-        Credential::Session(id) => Some(id),
+        Credential::Session(id) => Some(SessionId(id)),
         Credential::Token(_) | Credential::Local => None,
     };
-    let ended = state.store.delete_other_sessions(caller.id(), keep).await?;
+    let ended = state
+        .store
+        .delete_other_sessions(caller.user_id(), keep)
+        .await?;
     state.auth.forget_credentials();
     tracing::info!(user_id = %caller.id(), ended, "other sessions ended");
     Ok(ended)
@@ -496,7 +506,7 @@ pub async fn end_sessions(
 pub async fn end_one_session(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
-    Ids(SessionId(id)): Ids<SessionId>,
+    Ids(id): Ids<SessionId>,
 ) -> ApiResult<StatusCode> {
     end_session(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -85,7 +85,7 @@ pub async fn create(
     let create = || async {
         let topic = state
             .store
-            .create_topic(caller.id(), Uuid::now_v7(), &input, now_ms())
+            .create_topic(caller.user_id(), TopicId(Uuid::now_v7()), &input, now_ms())
             .await?;
         let location = format!("/api/topics/{}", topic.id);
         Ok((
@@ -97,7 +97,7 @@ pub async fn create(
     };
     idempotent(
         &state.core,
-        caller.id(),
+        caller.user_id(),
         "create_topic",
         String::new(),
         &headers,
@@ -126,7 +126,7 @@ pub async fn list(
     let (limit, cursor) = page_params(&query)?;
     let rows = state
         .store
-        .list_topics(caller.id(), limit + 1, cursor)
+        .list_topics(caller.user_id(), limit + 1, cursor)
         .await?;
     Ok(Json(page_of(
         rows,
@@ -151,7 +151,7 @@ pub async fn list(
 pub async fn get(State(state): State<AppState>, Ids(id): Ids<TopicId>) -> ApiResult<Json<Topic>> {
     let topic = state
         .store
-        .get_topic(id.0)
+        .get_topic(id)
         .await?
         .ok_or(ApiError::TopicNotFound)?;
     Ok(Json(topic))
@@ -179,7 +179,7 @@ pub async fn update(
         UpdateTopicRequest::validate_json(&body.required()?).map_err(ApiError::Validation)?;
     let topic = state
         .store
-        .update_topic(id.0, &patch, now_ms())
+        .update_topic(id, &patch, now_ms())
         .await?
         .ok_or(ApiError::TopicNotFound)?;
     Ok(Json(topic))
