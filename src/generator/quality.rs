@@ -290,7 +290,7 @@ pub fn assess_against(
         hierarchy_check(terminals),
         terminal_level_check(terminals),
         near_duplicate_check(&objectives),
-        spread_check(&objectives),
+        spread_check(&objectives, terminals.len()),
         grammar_check(&analysis, &objectives),
         grounded_check(&analysis, &objectives),
         paired_check(&analysis, &objectives),
@@ -443,9 +443,12 @@ fn near_duplicate_check(objectives: &[&ObjectiveDraft]) -> Scored {
     }
 }
 
-fn spread_check(objectives: &[&ObjectiveDraft]) -> Scored {
+fn spread_check(objectives: &[&ObjectiveDraft], terminals: usize) -> Scored {
     let levels: BTreeSet<BloomLevel> = objectives.iter().map(|o| o.bloom_level).collect();
-    let needed = MIN_LEVELS.min(objectives.len());
+    // One terminal objective over enabling objectives a level below it is spread enough: a
+    // third level would be padding (a thin source gives one honest objective).
+    let wanted = if terminals <= 1 { 2 } else { MIN_LEVELS };
+    let needed = wanted.min(objectives.len());
     let names: Vec<&str> = levels.iter().map(|l| l.as_str()).collect();
     Scored {
         name: "bloom_spread",
