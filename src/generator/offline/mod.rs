@@ -1227,7 +1227,8 @@ impl Planner<'_> {
                         ));
                     }
                 }
-                Fact::Cause { sentence, other } => {
+                // Under "Analyze the causes of X" a cause connected to X is its answer.
+                Fact::Cause { sentence, other } if terminal.task != format!("causes:{key}") => {
                     if let Some(r) = self.named_key(other) {
                         out.push(option(
                             "Explain",
@@ -1348,6 +1349,25 @@ impl Planner<'_> {
         partners.sort_by_key(|(closeness, rank, ..)| (*closeness, *rank));
         // Only partners the text stresses or that are terms of the field: "the connection
         // between nonlocal and rules" teaches nothing.
+        // Nor a fragment: "we use 0-based indexing", "instructs tar", "2048 bytes", the same
+        // name in other letters ("regex" and "Regex"), a lone adjective ("non-optional").
+        partners.retain(|(_, _, other, ..)| {
+            let first = other.name.split(' ').next().unwrap_or("").to_lowercase();
+            let fragment = matches!(
+                first.as_str(),
+                "we" | "you" | "it" | "they" | "i" | "he" | "she" | "this" | "these" | "those"
+            ) || other
+                .name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+                || other.name.eq_ignore_ascii_case(&c.name)
+                || self.analysis.language == "en"
+                    && !other.api
+                    && !other.key.contains(' ')
+                    && !source::phrases::can_be_noun(&other.key);
+            !fragment
+        });
         partners.retain(|(_, _, other, ..)| {
             other.in_heading
                 || other.marked
