@@ -114,7 +114,11 @@ fn opt_uuid_col(row: &PgRow, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
 shared_rows!();
 
 /// Concurrent workers each take a different job (`SKIP LOCKED`) instead of queueing on one.
-const CLAIM_CANDIDATE: &str = concat!(claimable_job!(), " FOR UPDATE OF j SKIP LOCKED");
+/// The blueprint's row is locked too, and first by every other writer (an ending locks the
+/// blueprint, then its job): a claim that held only the job would wait for the blueprint while
+/// a cancel holding the blueprint waited for the job, a deadlock. Locking both and skipping
+/// what is taken, a claim never waits.
+const CLAIM_CANDIDATE: &str = concat!(claimable_job!(), " FOR UPDATE OF j, b SKIP LOCKED");
 
 const DELETE_ONE_THROTTLE_EVENT: &str = "DELETE FROM throttle_events WHERE ctid IN \
      (SELECT ctid FROM throttle_events WHERE key = $1 AND at = $2 LIMIT 1)";

@@ -803,3 +803,40 @@ on_both_backends!(
     listings_page_by_cursor,
     admission_rules,
 );
+
+/// PostgreSQL runs claims and endings at once: a claim skips a job whose blueprint another
+/// transaction holds (a cancel, a finish, which lock the blueprint before its job) instead of
+/// waiting for it, so the two can never wait on each other. (SQLite has one writer at a time.)
+#[tokio::test]
+async fn a_claim_skips_a_job_whose_blueprint_is_held() {
+    if !helpers::postgres_available().await {
+        return;
+    }
+    let (database, store) = open(Backend::Postgres).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let tides = topic(&store, LOCAL, "Tides", 1_000).await;
+    let GenerateOutcome::Created(queued) = core.admit(&generation(tides, 2_000)).await.unwrap()
+    else {
+        panic!("created")
+    };
+    let other = sqlx::PgPool::connect(&database.url).await.expect("connect");
+    let mut holder = other.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM blueprints WHERE id = $1 FOR UPDATE")
+        .bind(queued.id)
+        .execute(&mut *holder)
+        .await
+        .expect("lock the blueprint");
+    let claimed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        store.claim_next_job("w", 3_000, 1_000, 3),
+    )
+    .await
+    .expect("the claim does not wait for the held blueprint")
+    .unwrap();
+    assert!(claimed.is_none(), "the held job is skipped");
+    holder.rollback().await.expect("release");
+    let claimed = store.claim_next_job("w", 3_001, 1_000, 3).await.unwrap();
+    assert_eq!(claimed.map(|job| job.blueprint.id), Some(queued.id));
+    other.close().await;
+    database.drop_database().await;
+}
