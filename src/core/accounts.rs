@@ -33,6 +33,10 @@ impl Core {
                 .await?;
         }
         tx.commit().await?;
+        if first {
+            // The local user's topics changed hands.
+            self.owners.clear();
+        }
         Ok(SignupOutcome::Created(user))
     }
 

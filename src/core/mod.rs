@@ -7,6 +7,7 @@
 //! It knows nothing of HTTP: its failures are [`CoreError`], which `http::error` maps to the
 //! contract's JSON errors and the CLI to messages and exit codes.
 
+mod access;
 mod accounts;
 mod generations;
 pub mod hub;
@@ -43,6 +44,9 @@ pub enum CoreError {
     /// The generation has already ended in this status.
     #[error("the generation has already ended ({})", .0.as_str())]
     NotCancellable(BlueprintStatus),
+    /// Only a completed blueprint is exported; this one is in this status.
+    #[error("the blueprint is not completed ({})", .0.as_str())]
+    NotCompleted(BlueprintStatus),
     /// The owner started `GenerationLimits::per_minute` generations in the last minute; the
     /// oldest of them leaves the window in `retry_after_ms`.
     #[error("too many generations started in the last minute")]
@@ -72,6 +76,8 @@ pub struct Core {
     /// end of any claimed request (answer stored or key released) wakes them to look again.
     idempotency_settled: Arc<Notify>,
     limits: GenerationLimits,
+    /// The owners of topics checked before (see [`Core::check_topic_owner`]).
+    owners: access::OwnerCache,
 }
 
 impl Core {
@@ -82,6 +88,7 @@ impl Core {
             work: Notify::new(),
             idempotency_settled: Arc::new(Notify::new()),
             limits,
+            owners: access::OwnerCache::default(),
         })
     }
 

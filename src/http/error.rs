@@ -221,6 +221,7 @@ impl From<CoreError> for ApiError {
                 blueprint_id,
             },
             CoreError::NotCancellable(status) => ApiError::NotCancellable(status),
+            CoreError::NotCompleted(status) => ApiError::NotCompleted(status),
             CoreError::RateLimited { retry_after_ms } => {
                 ApiError::RateLimited(retry_after_secs(retry_after_ms))
             }

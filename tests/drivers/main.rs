@@ -791,7 +791,85 @@ async fn form_keys_start_one_generation(backend: Backend) {
     database.drop_database().await;
 }
 
+/// Who may see what, as the core rules it: a topic is its owner's alone, the jobs dashboard
+/// shows an admin everyone's generations and anyone else their own, and only a completed
+/// blueprint is exported.
+async fn access_rules(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let SignupOutcome::Created(admin) = core.create_user(&new_user("a@b.co")).await.unwrap() else {
+        panic!("created")
+    };
+    let SignupOutcome::Created(bob) = core.create_user(&new_user("b@b.co")).await.unwrap() else {
+        panic!("created")
+    };
+    let (admin_id, bob_id) = (UserId(admin.id), UserId(bob.id));
+    let bobs = topic(&store, bob_id, "Bob's", 1_000).await;
+    core.check_topic_owner(bobs, bob_id).await.expect("his own");
+    for _ in 0..2 {
+        // Asked twice: the second answer comes from the cache and must say the same.
+        assert!(matches!(
+            core.check_topic_owner(bobs, admin_id).await,
+            Err(CoreError::TopicNotFound)
+        ));
+    }
+    assert!(matches!(
+        core.check_topic_owner(TopicId(Uuid::now_v7()), bob_id)
+            .await,
+        Err(CoreError::TopicNotFound)
+    ));
+
+    let mut new = generation(bobs, 2_000);
+    new.owner_id = bob_id;
+    let GenerateOutcome::Created(running) = core.admit(&new).await.unwrap() else {
+        panic!("created")
+    };
+    let seen = |viewer: &quizmaster::domain::User| {
+        let (core, viewer) = (core.clone(), viewer.clone());
+        async move {
+            core.jobs_visible_to(&viewer, 0, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|job| job.blueprint.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(seen(&admin).await, [running.id], "an admin sees everyone's");
+    assert_eq!(seen(&bob).await, [running.id]);
+    let mut carol = bob.clone();
+    carol.id = Uuid::now_v7();
+    assert!(seen(&carol).await.is_empty(), "anyone else their own");
+
+    assert!(matches!(
+        core.exportable_blueprint(bobs, BlueprintId(running.id))
+            .await,
+        Err(CoreError::NotCompleted(BlueprintStatus::Queued))
+    ));
+    let job = store
+        .claim_next_job("w", 3_000, 60_000, 3)
+        .await
+        .unwrap()
+        .expect("claimed");
+    core.finish_generation(
+        BlueprintId(running.id),
+        Attempt(job.blueprint.attempt),
+        &Finish::Completed { quality: None },
+        4_000,
+    )
+    .await
+    .unwrap()
+    .expect("finished");
+    let exported = core
+        .exportable_blueprint(bobs, BlueprintId(running.id))
+        .await
+        .expect("completed");
+    assert_eq!(exported.status, BlueprintStatus::Completed);
+    database.drop_database().await;
+}
+
 on_both_backends!(
+    access_rules,
     form_keys_start_one_generation,
     throttle_reservations,
     write_transaction_primitives,

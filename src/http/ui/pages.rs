@@ -15,7 +15,7 @@ use crate::core::CoreError;
 use crate::db::{BlueprintLookup, Cursor};
 use crate::domain::blueprint::{Blueprint, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintId, BlueprintStatus, Topic, TopicId};
+use crate::domain::{BlueprintId, Topic, TopicId};
 use crate::http::auth::CurrentUser;
 use crate::http::error::retry_after_secs;
 use crate::http::AppState;
@@ -486,7 +486,7 @@ pub async fn blueprint_page(
         .get_objectives(BlueprintId(blueprint_id))
         .await?;
     let api = format!("/api/topics/{topic_id}/blueprints/{blueprint_id}/export");
-    let exports = if blueprint.status == BlueprintStatus::Completed {
+    let exports = if blueprint.status.is_exportable() {
         vec![
             ("Markdown", format!("{api}?format=markdown")),
             ("CSV", format!("{api}?format=csv")),
@@ -558,11 +558,10 @@ pub async fn jobs(
     let now = now_ms();
     // An admin sees everyone's jobs; anyone else their own. (With accounts off the local user
     // is the admin, and owners are nothing to show.)
-    let owner = (!caller.user.is_admin).then(|| caller.user_id());
     let everyone = caller.user.is_admin && state.auth.enabled();
     let listings = state
-        .store
-        .list_jobs(owner, now - JOBS_RECENT_MS, JOBS_SHOWN)
+        .core
+        .jobs_visible_to(&caller.user, now - JOBS_RECENT_MS, JOBS_SHOWN)
         .await?;
     let rows: Vec<JobRow> = listings
         .iter()
