@@ -25,7 +25,7 @@ use crate::domain::BlueprintStatus;
 use crate::telemetry::count_ended;
 use hub::StatusHub;
 
-pub use accounts::{CredentialKind, TOUCH_INTERVAL_MS};
+pub use accounts::{AccountRules, CredentialKind, NewSession, NewToken, TOUCH_INTERVAL_MS};
 pub use idempotency::{
     fingerprint, form_generate_request, Claimed, IdempotentRequest, KeyClaim, FORM_GENERATE_ROUTE,
     IDEMPOTENCY_KEY_TTL_MS,
@@ -60,8 +60,35 @@ pub enum CoreError {
     /// The first request with this idempotency key is still being processed.
     #[error("the first request with this idempotency key is still being processed")]
     IdempotencyKeyInFlight,
+    /// Accounts are off (`QUIZMASTER_AUTH=off`): there is nobody to sign up or log in.
+    #[error("accounts are turned off")]
+    AuthDisabled,
+    /// Sign-up is closed (`QUIZMASTER_SIGNUP=closed`).
+    #[error("sign-up is closed")]
+    SignupClosed,
+    /// The client's address started too many sign-ups in the last hour.
+    #[error("too many sign-ups from this address")]
+    TooManySignups { wait_secs: u64 },
+    #[error("an account with this email exists")]
+    EmailTaken,
+    /// Too many failed log-ins for the account or from the address.
+    #[error("too many log-in attempts")]
+    TooManyAttempts { wait_secs: u64 },
+    /// A wrong email or password (which of the two is not told).
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// Creating an API token takes a log-in session, not another token.
+    #[error("a log-in session is required")]
+    SessionRequired,
+    #[error("API token not found")]
+    TokenNotFound,
+    #[error("session not found")]
+    SessionNotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A failure of ours that is not the database's (hashing a password).
+    #[error(transparent)]
+    Internal(anyhow::Error),
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;

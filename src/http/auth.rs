@@ -11,7 +11,7 @@
 //! says come from another site, unless they carry a bearer token (which a foreign page cannot
 //! make a browser send). Cookies are also `SameSite=Lax`; the check is the second lock.
 
-use crate::core::CredentialKind;
+use crate::core::{AccountRules, CredentialKind};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -105,6 +105,16 @@ impl AuthState {
 
     pub fn enabled(&self) -> bool {
         self.mode == AuthMode::On
+    }
+
+    /// The settings the core's account operations take.
+    pub fn rules(&self) -> AccountRules<'_> {
+        AccountRules {
+            enabled: self.enabled(),
+            signup_open: self.signup != SignupMode::Closed,
+            session_ttl_ms: self.session_ttl_ms,
+            throttle: &self.throttle,
+        }
     }
 }
 
