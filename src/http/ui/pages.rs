@@ -172,10 +172,7 @@ pub async fn create_topic(
     let form = FormFields::from_request(request, "source_file").await?;
     match forms::parse_topic(&form) {
         Ok(input) => {
-            let topic = state
-                .store
-                .create_topic(caller.user_id(), TopicId(Uuid::now_v7()), &input, now_ms())
-                .await?;
+            let topic = state.core.create_topic(caller.user_id(), &input).await?;
             Ok(Redirect::to(&topic_url(topic.id)).into_response())
         }
         Err(invalid) => {
