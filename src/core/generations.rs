@@ -1,5 +1,5 @@
-//! Generations as their owners see them: starting one (admission), cancelling, deleting a
-//! blueprint or a whole topic.
+//! Topics and generations as their owners see them: creating and changing a topic, starting a
+//! generation (admission), cancelling, deleting a blueprint or a whole topic.
 
 use uuid::Uuid;
 
@@ -10,7 +10,7 @@ use crate::db::{
 };
 use crate::domain::blueprint::Blueprint;
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintId, TopicId, UserId};
+use crate::domain::{BlueprintId, Topic, TopicId, TopicInput, TopicPatch, UserId};
 use crate::telemetry::{GENERATIONS_REFUSED, GENERATIONS_STARTED};
 
 impl Core {
@@ -163,6 +163,22 @@ impl Core {
             DeleteOutcome::TopicNotFound => Err(CoreError::TopicNotFound),
             DeleteOutcome::BlueprintNotFound => Err(CoreError::BlueprintNotFound),
         }
+    }
+
+    /// Stores a new topic of `owner_id`.
+    pub async fn create_topic(&self, owner_id: UserId, input: &TopicInput) -> CoreResult<Topic> {
+        Ok(self
+            .store
+            .create_topic(owner_id, TopicId(Uuid::now_v7()), input, now_ms())
+            .await?)
+    }
+
+    /// Changes the fields the patch names.
+    pub async fn update_topic(&self, id: TopicId, patch: &TopicPatch) -> CoreResult<Topic> {
+        self.store
+            .update_topic(id, patch, now_ms())
+            .await?
+            .ok_or(CoreError::TopicNotFound)
     }
 
     /// Deletes a topic with its blueprints, cancelling its active generation first.

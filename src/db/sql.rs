@@ -34,6 +34,35 @@ macro_rules! returning_blueprint {
     };
 }
 
+/// Ends the active generations of topic `$3` in `cancelled` (`$1` the message, `$2` the time);
+/// followed by `RETURNING` and, for one generation, `AND id = $4`.
+macro_rules! cancel_active_of_topic {
+    () => {
+        concat!(
+            "UPDATE blueprints SET status = 'cancelled', error = $1, error_code = 'cancelled', \
+             finished_at = $2, version = version + 1, updated_at = $2 \
+             WHERE topic_id = $3 AND status IN ",
+            active_statuses!()
+        )
+    };
+}
+
+/// The oldest claimable job: never held or handed back (`worker_id` NULL), or held by a worker
+/// whose lease ran out (`$1` now) while attempts remain (`$2` the most). The watchdog ends the
+/// rest as `worker_lost`. Each driver adds how the claim becomes its transaction's.
+macro_rules! claimable_job {
+    () => {
+        concat!(
+            "SELECT j.blueprint_id, j.worker_id, b.attempt FROM generation_jobs j \
+             JOIN blueprints b ON b.id = j.blueprint_id \
+             WHERE j.finished_at IS NULL AND b.status IN ",
+            active_statuses!(),
+            " AND (j.worker_id IS NULL OR (j.lease_expires_at < $1 AND b.attempt < $2)) \
+             ORDER BY j.enqueued_at LIMIT 1"
+        )
+    };
+}
+
 // Admission of a generation ($1 is always the topic or the user it is about).
 
 pub const ACTIVE_GENERATION_OF_TOPIC: &str = concat!(

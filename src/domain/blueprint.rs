@@ -61,6 +61,11 @@ impl BlueprintStatus {
         )
     }
 
+    /// Only a completed blueprint is exported: the others are partial or empty.
+    pub fn is_exportable(self) -> bool {
+        self == BlueprintStatus::Completed
+    }
+
     /// The transitions the status machine allows. Storage makes each one as a conditional
     /// update from the state it expects; this is the single list of which ones exist.
     pub fn can_become(self, next: BlueprintStatus) -> bool {

@@ -791,7 +791,85 @@ async fn form_keys_start_one_generation(backend: Backend) {
     database.drop_database().await;
 }
 
+/// Who may see what, as the core rules it: a topic is its owner's alone, the jobs dashboard
+/// shows an admin everyone's generations and anyone else their own, and only a completed
+/// blueprint is exported.
+async fn access_rules(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let SignupOutcome::Created(admin) = core.create_user(&new_user("a@b.co")).await.unwrap() else {
+        panic!("created")
+    };
+    let SignupOutcome::Created(bob) = core.create_user(&new_user("b@b.co")).await.unwrap() else {
+        panic!("created")
+    };
+    let (admin_id, bob_id) = (UserId(admin.id), UserId(bob.id));
+    let bobs = topic(&store, bob_id, "Bob's", 1_000).await;
+    core.check_topic_owner(bobs, bob_id).await.expect("his own");
+    for _ in 0..2 {
+        // Asked twice: the second answer comes from the cache and must say the same.
+        assert!(matches!(
+            core.check_topic_owner(bobs, admin_id).await,
+            Err(CoreError::TopicNotFound)
+        ));
+    }
+    assert!(matches!(
+        core.check_topic_owner(TopicId(Uuid::now_v7()), bob_id)
+            .await,
+        Err(CoreError::TopicNotFound)
+    ));
+
+    let mut new = generation(bobs, 2_000);
+    new.owner_id = bob_id;
+    let GenerateOutcome::Created(running) = core.admit(&new).await.unwrap() else {
+        panic!("created")
+    };
+    let seen = |viewer: &quizmaster::domain::User| {
+        let (core, viewer) = (core.clone(), viewer.clone());
+        async move {
+            core.jobs_visible_to(&viewer, 0, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|job| job.blueprint.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(seen(&admin).await, [running.id], "an admin sees everyone's");
+    assert_eq!(seen(&bob).await, [running.id]);
+    let mut carol = bob.clone();
+    carol.id = Uuid::now_v7();
+    assert!(seen(&carol).await.is_empty(), "anyone else their own");
+
+    assert!(matches!(
+        core.exportable_blueprint(bobs, BlueprintId(running.id))
+            .await,
+        Err(CoreError::NotCompleted(BlueprintStatus::Queued))
+    ));
+    let job = store
+        .claim_next_job("w", 3_000, 60_000, 3)
+        .await
+        .unwrap()
+        .expect("claimed");
+    core.finish_generation(
+        BlueprintId(running.id),
+        Attempt(job.blueprint.attempt),
+        &Finish::Completed { quality: None },
+        4_000,
+    )
+    .await
+    .unwrap()
+    .expect("finished");
+    let exported = core
+        .exportable_blueprint(bobs, BlueprintId(running.id))
+        .await
+        .expect("completed");
+    assert_eq!(exported.status, BlueprintStatus::Completed);
+    database.drop_database().await;
+}
+
 on_both_backends!(
+    access_rules,
     form_keys_start_one_generation,
     throttle_reservations,
     write_transaction_primitives,
@@ -803,3 +881,40 @@ on_both_backends!(
     listings_page_by_cursor,
     admission_rules,
 );
+
+/// PostgreSQL runs claims and endings at once: a claim skips a job whose blueprint another
+/// transaction holds (a cancel, a finish, which lock the blueprint before its job) instead of
+/// waiting for it, so the two can never wait on each other. (SQLite has one writer at a time.)
+#[tokio::test]
+async fn a_claim_skips_a_job_whose_blueprint_is_held() {
+    if !helpers::postgres_available().await {
+        return;
+    }
+    let (database, store) = open(Backend::Postgres).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let tides = topic(&store, LOCAL, "Tides", 1_000).await;
+    let GenerateOutcome::Created(queued) = core.admit(&generation(tides, 2_000)).await.unwrap()
+    else {
+        panic!("created")
+    };
+    let other = sqlx::PgPool::connect(&database.url).await.expect("connect");
+    let mut holder = other.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM blueprints WHERE id = $1 FOR UPDATE")
+        .bind(queued.id)
+        .execute(&mut *holder)
+        .await
+        .expect("lock the blueprint");
+    let claimed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        store.claim_next_job("w", 3_000, 1_000, 3),
+    )
+    .await
+    .expect("the claim does not wait for the held blueprint")
+    .unwrap();
+    assert!(claimed.is_none(), "the held job is skipped");
+    holder.rollback().await.expect("release");
+    let claimed = store.claim_next_job("w", 3_001, 1_000, 3).await.unwrap();
+    assert_eq!(claimed.map(|job| job.blueprint.id), Some(queued.id));
+    other.close().await;
+    database.drop_database().await;
+}

@@ -421,10 +421,7 @@ pub async fn export(
             ApiError::validation("format", "format must be one of markdown, csv, json")
         })?,
     };
-    let blueprint = find(&state, topic_id, id).await?;
-    if blueprint.status != BlueprintStatus::Completed {
-        return Err(ApiError::NotCompleted(blueprint.status));
-    }
+    let blueprint = state.core.exportable_blueprint(topic_id, id).await?;
     let body = export::render(&document(&state, &blueprint).await?, format);
     let disposition = format!(
         "attachment; filename=\"blueprint-{id}.{}\"",

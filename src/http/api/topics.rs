@@ -5,12 +5,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::idempotency::idempotent;
 use crate::db::Cursor;
 use crate::domain::requests::{CreateTopicRequest, RequestBody, UpdateTopicRequest};
-use crate::domain::time::now_ms;
 use crate::domain::Topic;
 use crate::domain::TopicId;
 use crate::http::auth::CurrentUser;
@@ -83,10 +81,7 @@ pub async fn create(
     let input = CreateTopicRequest::validate_json(&value).map_err(ApiError::Validation)?;
     let body = Some(value);
     let create = || async {
-        let topic = state
-            .store
-            .create_topic(caller.user_id(), TopicId(Uuid::now_v7()), &input, now_ms())
-            .await?;
+        let topic = state.core.create_topic(caller.user_id(), &input).await?;
         let location = format!("/api/topics/{}", topic.id);
         Ok((
             StatusCode::CREATED,
@@ -177,11 +172,7 @@ pub async fn update(
 ) -> ApiResult<Json<Topic>> {
     let patch =
         UpdateTopicRequest::validate_json(&body.required()?).map_err(ApiError::Validation)?;
-    let topic = state
-        .store
-        .update_topic(id, &patch, now_ms())
-        .await?
-        .ok_or(ApiError::TopicNotFound)?;
+    let topic = state.core.update_topic(id, &patch).await?;
     Ok(Json(topic))
 }
 

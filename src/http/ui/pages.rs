@@ -15,7 +15,7 @@ use crate::core::CoreError;
 use crate::db::{BlueprintLookup, Cursor};
 use crate::domain::blueprint::{Blueprint, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintId, BlueprintStatus, Topic, TopicId};
+use crate::domain::{BlueprintId, Topic, TopicId};
 use crate::http::auth::CurrentUser;
 use crate::http::error::retry_after_secs;
 use crate::http::AppState;
@@ -172,10 +172,7 @@ pub async fn create_topic(
     let form = FormFields::from_request(request, "source_file").await?;
     match forms::parse_topic(&form) {
         Ok(input) => {
-            let topic = state
-                .store
-                .create_topic(caller.user_id(), TopicId(Uuid::now_v7()), &input, now_ms())
-                .await?;
+            let topic = state.core.create_topic(caller.user_id(), &input).await?;
             Ok(Redirect::to(&topic_url(topic.id)).into_response())
         }
         Err(invalid) => {
@@ -486,7 +483,7 @@ pub async fn blueprint_page(
         .get_objectives(BlueprintId(blueprint_id))
         .await?;
     let api = format!("/api/topics/{topic_id}/blueprints/{blueprint_id}/export");
-    let exports = if blueprint.status == BlueprintStatus::Completed {
+    let exports = if blueprint.status.is_exportable() {
         vec![
             ("Markdown", format!("{api}?format=markdown")),
             ("CSV", format!("{api}?format=csv")),
@@ -558,11 +555,10 @@ pub async fn jobs(
     let now = now_ms();
     // An admin sees everyone's jobs; anyone else their own. (With accounts off the local user
     // is the admin, and owners are nothing to show.)
-    let owner = (!caller.user.is_admin).then(|| caller.user_id());
     let everyone = caller.user.is_admin && state.auth.enabled();
     let listings = state
-        .store
-        .list_jobs(owner, now - JOBS_RECENT_MS, JOBS_SHOWN)
+        .core
+        .jobs_visible_to(&caller.user, now - JOBS_RECENT_MS, JOBS_SHOWN)
         .await?;
     let rows: Vec<JobRow> = listings
         .iter()
