@@ -457,8 +457,8 @@ impl Bench {
                 mb(before),
                 (during.saturating_sub(before)) as f64 / 1024.0 / n as f64
             ),
-            "< 200 MB".into(),
-            Some(during < 200 * 1_048_576),
+            "< 120 MB, ≤ 11 KB per stream".into(),
+            Some(during < 120 * 1_048_576 && during.saturating_sub(before) <= 11 * 1024 * n as u64),
             format!(
                 "opened in {open_secs:.1} s; {:.1} MB after all closed",
                 mb(after)
