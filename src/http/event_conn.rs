@@ -69,7 +69,11 @@ where
     T: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buf = BytesMut::with_capacity(FIRST_READ);
-    let head = tokio::time::timeout(header_timeout, read_stream_head(&mut io, &mut buf)).await;
+    let head = tokio::select! {
+        head = tokio::time::timeout(header_timeout, read_stream_head(&mut io, &mut buf)) => head,
+        // Shutting down: a connection that has not asked for anything yet is closed.
+        () = shutdown.cancelled() => return Opening::Done,
+    };
     let parsed = match head {
         Ok(Ok(Some(parsed))) => parsed,
         // Not a stream, or something hyper should answer (or a client gone): hyper decides.

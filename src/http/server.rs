@@ -227,10 +227,7 @@ pub async fn serve(
             let io = StallGuard::new(stream, policy.idle_timeout);
             // A connection that opens with an event stream is served without hyper's buffers
             // for as long as the stream lasts (see event_conn).
-            let opening = tokio::select! {
-                opening = event_conn::open(io, peer, &app, policy.header_timeout, &shutdown) => opening,
-                () = shutdown.cancelled() => return,
-            };
+            let opening = event_conn::open(io, peer, &app, policy.header_timeout, &shutdown).await;
             let io = match opening {
                 Opening::Hyper(io) => TokioIo::new(io),
                 Opening::Done => return,
