@@ -54,12 +54,35 @@ pub fn postgres_admin_url() -> String {
 /// Whether PostgreSQL is reachable. In CI (`CI=true`) it must be: a missing server fails the
 /// test loudly instead of letting it pass without running.
 pub async fn postgres_available() -> bool {
-    let reachable = sqlx::PgPool::connect(&postgres_admin_url()).await.is_ok();
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    // A server whose connection slots are all taken for a moment (suites running side by
+    // side) refuses a connection; in CI it is waited for, up to a deadline.
+    let deadline = std::time::Instant::now()
+        + if in_ci {
+            std::time::Duration::from_secs(30)
+        } else {
+            std::time::Duration::ZERO
+        };
+    let mut last_error = String::new();
+    let reachable = loop {
+        match sqlx::PgPool::connect(&postgres_admin_url()).await {
+            Ok(pool) => {
+                pool.close().await;
+                break true;
+            }
+            Err(err) => {
+                last_error = err.to_string();
+                if std::time::Instant::now() >= deadline {
+                    break false;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+        }
+    };
     if !reachable {
-        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
         assert!(
             !in_ci,
-            "PostgreSQL is not reachable at {} and CI=true: the PostgreSQL tests must run in CI",
+            "PostgreSQL is not reachable at {} and CI=true ({last_error}): the PostgreSQL tests must run in CI",
             postgres_admin_url()
         );
         eprintln!(
