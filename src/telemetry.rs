@@ -32,6 +32,8 @@ pub const CONNECTIONS_OPEN: &str = "quizmaster_connections_open";
 pub const CONNECTIONS_REFUSED: &str = "quizmaster_connections_refused_total";
 pub const STREAMS_REFUSED: &str = "quizmaster_streams_refused_total";
 pub const BUILD_INFO: &str = "quizmaster_build_info";
+pub const CHANGE_FEED_CONNECTED: &str = "quizmaster_change_feed_connected";
+pub const STATUS_POLLS: &str = "quizmaster_status_polls_total";
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -167,6 +169,14 @@ fn describe() {
     );
     describe_gauge!(SSE_STREAMS_OPEN, "Open SSE event streams in this process");
     describe_gauge!(LONG_POLLS_OPEN, "Long polls waiting in this process");
+    describe_gauge!(
+        CHANGE_FEED_CONNECTED,
+        "1 while this process hears the shared database's changes (its status cache is trusted), else 0"
+    );
+    describe_counter!(
+        STATUS_POLLS,
+        "Status polls by where the state came from (source = cache or database)"
+    );
     describe_histogram!(
         GENERATOR_DURATION,
         Unit::Seconds,

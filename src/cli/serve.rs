@@ -66,11 +66,12 @@ impl Server {
         let store = db::connect(&config.database.database_url, config.database.pool()).await?;
         store.migrate().await?;
         // With the embedded database this process makes every change, so status polls can be
-        // answered from the hub's view cache; with a shared database they read the database.
+        // answered from the hub's view cache; with a shared database the cache is kept exact by
+        // the database's change feed, and trusted only while the feed is connected.
         let hub = if config.database.database_url.starts_with("sqlite:") {
             StatusHub::with_view_cache()
         } else {
-            StatusHub::new()
+            StatusHub::with_fed_view_cache()
         };
         let generator = build_generator(&config.generator)?;
         crate::telemetry::prometheus();

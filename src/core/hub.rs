@@ -2,11 +2,20 @@
 //! shared database, hears about) is published here once; SSE streams, long polls and the
 //! worker running the job all wait on it instead of polling the database.
 //!
-//! With the embedded database the hub can also keep a view cache: the latest state of each
-//! blueprint this process has read or published, so that a status poll needs no query. It is
-//! only correct where this process makes every change (SQLite: one process owns the file), so
-//! it is off unless [`StatusHub::with_view_cache`] is used; with a shared database other
-//! processes change blueprints without this process hearing of every change.
+//! The hub can also keep a view cache: the latest state of each blueprint this process has
+//! read, so that a status poll needs no query. It must never answer with a state older than
+//! one the database held before the poll arrived and this process heard of, so it comes in two
+//! kinds:
+//!
+//! - [`StatusHub::with_view_cache`], for the embedded database, where this process makes every
+//!   change: what it publishes is the newest state, and deletions are announced by the core.
+//! - [`StatusHub::with_fed_view_cache`], for a shared database, where other processes change
+//!   blueprints too. Only states read from the database are cached; every change announced by
+//!   the database's change feed (LISTEN/NOTIFY) drops the blueprint's entry and keeps reads
+//!   that began before it from being cached. The cache is trusted only while the feed is
+//!   connected: it starts untrusted, stops being trusted (and is emptied) when the feed is lost,
+//!   and is trusted again, empty, once the feed has subscribed again ([`StatusHub::feed_connected`]),
+//!   so that every state it then holds was read after the subscription.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,11 +25,16 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::domain::blueprint::Blueprint;
+use crate::telemetry::CHANGE_FEED_CONNECTED;
 
 type Slot = watch::Sender<Option<Arc<Blueprint>>>;
 
 /// At most this many blueprints are cached; when full, the cache starts again empty.
 const VIEW_CACHE_CAPACITY: usize = 50_000;
+
+/// Invalidations are remembered per bucket of blueprint ids, not per id, so that remembering
+/// them costs a fixed amount of memory; two ids sharing a bucket only cost an extra read.
+const INVALIDATION_BUCKETS: usize = 4096;
 
 #[derive(Default)]
 pub struct StatusHub {
@@ -28,12 +42,33 @@ pub struct StatusHub {
     views: Option<ViewCache>,
 }
 
-#[derive(Default)]
+/// Where the view cache learns of changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// This process makes every change and publishes it.
+    OwnChanges,
+    /// A database's change feed, shared with other processes.
+    ChangeFeed,
+}
+
 struct ViewCache {
-    entries: Mutex<HashMap<Uuid, CachedView>>,
-    /// Bumped by every deletion: a read from the database that began before a deletion must
-    /// not be cached after it.
-    epoch: AtomicU64,
+    source: Source,
+    state: Mutex<CacheState>,
+    /// Ticks once per invalidation, deletion, reset and resubscription. A read takes the tick
+    /// before it starts ([`StatusHub::view_epoch`]); what it read is cached only if nothing it
+    /// may have missed happened since.
+    clock: AtomicU64,
+}
+
+struct CacheState {
+    entries: HashMap<Uuid, CachedView>,
+    /// Reads that began before this tick are never cached.
+    floor: u64,
+    /// For each bucket of ids, the tick of the latest change the feed announced in it.
+    invalidated: Box<[u64]>,
+    /// Whether the entries may be used: always for [`Source::OwnChanges`], and while the feed
+    /// is connected for [`Source::ChangeFeed`].
+    trusted: bool,
 }
 
 enum CachedView {
@@ -42,27 +77,57 @@ enum CachedView {
     Deleted,
 }
 
+fn bucket(id: Uuid) -> usize {
+    let bits = id.as_u128();
+    ((bits ^ (bits >> 64)) as usize) % INVALIDATION_BUCKETS
+}
+
 impl ViewCache {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, CachedView>> {
-        self.entries
+    fn new(source: Source) -> Self {
+        Self {
+            source,
+            state: Mutex::new(CacheState {
+                entries: HashMap::new(),
+                floor: 0,
+                invalidated: vec![0; INVALIDATION_BUCKETS].into_boxed_slice(),
+                trusted: source == Source::OwnChanges,
+            }),
+            clock: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CacheState> {
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn offer(&self, blueprint: &Arc<Blueprint>) {
-        Self::insert(&mut self.lock(), blueprint);
+    /// The next tick; taken under the state's lock, so that a read that took the tick before
+    /// is told apart from one that took it after.
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Starts again empty: reads that began before now are not cached either.
+    fn reset(&self, state: &mut CacheState) {
+        state.floor = self.tick();
+        state.entries.clear();
     }
 
     /// Stores `blueprint` unless a newer version (or a deletion) is already known.
-    fn insert(entries: &mut HashMap<Uuid, CachedView>, blueprint: &Arc<Blueprint>) {
-        if entries.len() >= VIEW_CACHE_CAPACITY && !entries.contains_key(&blueprint.id) {
-            entries.clear();
+    fn insert(&self, state: &mut CacheState, blueprint: &Arc<Blueprint>) {
+        if state.entries.len() >= VIEW_CACHE_CAPACITY && !state.entries.contains_key(&blueprint.id)
+        {
+            // Deletion marks go too: reads from before now are kept out by the floor instead.
+            self.reset(state);
         }
-        match entries.get(&blueprint.id) {
+        match state.entries.get(&blueprint.id) {
             Some(CachedView::Deleted) => {}
             Some(CachedView::Current(seen)) if seen.version >= blueprint.version => {}
             _ => {
-                entries.insert(blueprint.id, CachedView::Current(blueprint.clone()));
+                state
+                    .entries
+                    .insert(blueprint.id, CachedView::Current(blueprint.clone()));
             }
         }
     }
@@ -82,15 +147,30 @@ impl StatusHub {
 
     /// A hub that also caches status views, for a process that makes every change itself.
     pub fn with_view_cache() -> Arc<Self> {
+        Self::with_cache(Source::OwnChanges)
+    }
+
+    /// A hub that caches status views kept exact by a database's change feed: untrusted until
+    /// [`Self::feed_connected`], and again after [`Self::feed_lost`].
+    pub fn with_fed_view_cache() -> Arc<Self> {
+        metrics::gauge!(CHANGE_FEED_CONNECTED).set(0.0);
+        Self::with_cache(Source::ChangeFeed)
+    }
+
+    fn with_cache(source: Source) -> Arc<Self> {
         Arc::new(Self {
             channels: Mutex::default(),
-            views: Some(ViewCache::default()),
+            views: Some(ViewCache::new(source)),
         })
     }
 
-    /// The cached state of a blueprint, if the cache is on and knows it.
+    /// The cached state of a blueprint, if the cache is on, trusted and knows it.
     pub fn cached_view(&self, id: Uuid) -> Option<Arc<Blueprint>> {
-        match self.views.as_ref()?.lock().get(&id)? {
+        let state = self.views.as_ref()?.lock();
+        if !state.trusted {
+            return None;
+        }
+        match state.entries.get(&id)? {
             CachedView::Current(blueprint) => Some(blueprint.clone()),
             CachedView::Deleted => None,
         }
@@ -100,19 +180,24 @@ impl StatusHub {
     pub fn view_epoch(&self) -> u64 {
         self.views
             .as_ref()
-            .map_or(0, |v| v.epoch.load(Ordering::SeqCst))
+            .map_or(0, |v| v.clock.load(Ordering::SeqCst))
     }
 
-    /// Caches a state just read from the database, unless something was deleted since the
-    /// read began (`epoch` from [`Self::view_epoch`]) or a newer state is known.
+    /// Caches a state just read from the database, unless the cache is untrusted, something
+    /// was deleted or announced as changed since the read began (`epoch` from
+    /// [`Self::view_epoch`]), or a newer state is known.
     pub fn remember(&self, blueprint: &Blueprint, epoch: u64) {
         if let Some(views) = &self.views {
-            let blueprint = Arc::new(blueprint.clone());
-            // Checked under the lock that deletions also take, so none can slip in between.
-            let mut entries = views.lock();
-            if views.epoch.load(Ordering::SeqCst) == epoch {
-                ViewCache::insert(&mut entries, &blueprint);
+            // Checked under the lock that deletions and invalidations also take, so none can
+            // slip in between.
+            let mut state = views.lock();
+            if !state.trusted
+                || epoch < state.floor
+                || epoch < state.invalidated[bucket(blueprint.id)]
+            {
+                return;
             }
+            views.insert(&mut state, &Arc::new(blueprint.clone()));
         }
     }
 
@@ -120,12 +205,56 @@ impl StatusHub {
     /// takes all its blueprints, which the caller need not list).
     pub fn forget_deleted(&self, deleted: &[Uuid]) {
         if let Some(views) = &self.views {
-            let mut entries = views.lock();
-            views.epoch.fetch_add(1, Ordering::SeqCst);
-            entries.retain(|_, v| matches!(v, CachedView::Deleted));
+            let mut state = views.lock();
+            state.floor = views.tick();
+            state
+                .entries
+                .retain(|_, v| matches!(v, CachedView::Deleted));
             for id in deleted {
-                entries.insert(*id, CachedView::Deleted);
+                state.entries.insert(*id, CachedView::Deleted);
             }
+        }
+    }
+
+    /// The change feed announced a change of `id` (or its deletion): drops what is cached of
+    /// it and keeps reads that began before from being cached.
+    pub fn invalidate(&self, id: Uuid) {
+        if let Some(views) = &self.views {
+            let mut state = views.lock();
+            state.invalidated[bucket(id)] = views.tick();
+            if matches!(state.entries.get(&id), Some(CachedView::Current(_))) {
+                state.entries.remove(&id);
+            }
+        }
+    }
+
+    /// The change feed is subscribed (again): changes from now on will be announced, so the
+    /// cache is trusted again, starting empty; reads that began before are not cached.
+    pub fn feed_connected(&self) {
+        if let Some(views) = self
+            .views
+            .as_ref()
+            .filter(|v| v.source == Source::ChangeFeed)
+        {
+            let mut state = views.lock();
+            views.reset(&mut state);
+            state.trusted = true;
+            metrics::gauge!(CHANGE_FEED_CONNECTED).set(1.0);
+        }
+    }
+
+    /// The change feed is lost: changes may go unannounced, so nothing cached is used (or
+    /// cached) until [`Self::feed_connected`].
+    pub fn feed_lost(&self) {
+        if let Some(views) = self
+            .views
+            .as_ref()
+            .filter(|v| v.source == Source::ChangeFeed)
+        {
+            let mut state = views.lock();
+            state.trusted = false;
+            views.reset(&mut state);
+            metrics::gauge!(CHANGE_FEED_CONNECTED).set(0.0);
         }
     }
 
@@ -156,8 +285,26 @@ impl StatusHub {
     /// publishers may race without moving a subscriber backwards.
     pub fn publish(&self, blueprint: &Blueprint) {
         let shared = Arc::new(blueprint.clone());
-        if let Some(views) = &self.views {
-            views.offer(&shared);
+        if let Some(views) = self.views.as_ref() {
+            let mut state = views.lock();
+            match views.source {
+                Source::OwnChanges => views.insert(&mut state, &shared),
+                // With a shared database a published state carries no tick: it may be older
+                // than a change another process made and the feed already announced (which
+                // dropped the entry). So it only moves an entry forward that is still there,
+                // and, like an announcement, keeps reads that began before it out.
+                Source::ChangeFeed => {
+                    state.invalidated[bucket(blueprint.id)] = views.tick();
+                    if matches!(
+                        state.entries.get(&blueprint.id),
+                        Some(CachedView::Current(seen)) if seen.version < blueprint.version
+                    ) {
+                        state
+                            .entries
+                            .insert(blueprint.id, CachedView::Current(shared.clone()));
+                    }
+                }
+            }
         }
         let channels = self.lock();
         if let Some(slot) = channels.get(&blueprint.id) {
@@ -281,6 +428,87 @@ mod tests {
         assert!(hub.cached_view(id).is_none());
         hub.publish(&blueprint(id, 4));
         assert!(hub.cached_view(id).is_none());
+    }
+
+    #[test]
+    fn a_fed_cache_is_trusted_only_while_the_feed_is_connected() {
+        let hub = StatusHub::with_fed_view_cache();
+        let id = Uuid::new_v4();
+        hub.remember(&blueprint(id, 1), hub.view_epoch());
+        assert!(
+            hub.cached_view(id).is_none(),
+            "untrusted before the feed connects"
+        );
+
+        hub.feed_connected();
+        hub.remember(&blueprint(id, 1), hub.view_epoch());
+        assert_eq!(hub.cached_view(id).map(|b| b.version), Some(1));
+
+        hub.feed_lost();
+        assert!(
+            hub.cached_view(id).is_none(),
+            "nothing is used once the feed is lost"
+        );
+        hub.remember(&blueprint(id, 2), hub.view_epoch());
+        assert!(hub.cached_view(id).is_none(), "nor cached");
+
+        // A read that began while the feed was lost is not cached after it came back: it may
+        // have missed a change nobody announced.
+        let during = hub.view_epoch();
+        hub.feed_connected();
+        hub.remember(&blueprint(id, 2), during);
+        assert!(hub.cached_view(id).is_none());
+        hub.remember(&blueprint(id, 3), hub.view_epoch());
+        assert_eq!(hub.cached_view(id).map(|b| b.version), Some(3));
+    }
+
+    #[test]
+    fn a_fed_cache_drops_announced_changes_and_reads_that_began_before_them() {
+        let hub = StatusHub::with_fed_view_cache();
+        hub.feed_connected();
+        let id = Uuid::new_v4();
+        hub.remember(&blueprint(id, 1), hub.view_epoch());
+
+        let before = hub.view_epoch();
+        hub.invalidate(id);
+        assert!(
+            hub.cached_view(id).is_none(),
+            "an announced change drops the entry"
+        );
+        hub.remember(&blueprint(id, 1), before);
+        assert!(
+            hub.cached_view(id).is_none(),
+            "a read that began before the announcement may hold the old state"
+        );
+        hub.remember(&blueprint(id, 2), hub.view_epoch());
+        assert_eq!(hub.cached_view(id).map(|b| b.version), Some(2));
+
+        // Reads of blueprints in other buckets are not held back by it.
+        let (changed, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_ne!(bucket(changed), bucket(other));
+        let before_other = hub.view_epoch();
+        hub.invalidate(changed);
+        hub.remember(&blueprint(other, 5), before_other);
+        assert_eq!(hub.cached_view(other).map(|b| b.version), Some(5));
+
+        // A state this process published moves a cached entry forward (a poll right after
+        // this process's own change sees it), but carries no tick, so it starts no entry.
+        let published = Uuid::new_v4();
+        hub.publish(&blueprint(published, 1));
+        assert!(hub.cached_view(published).is_none());
+        hub.publish(&blueprint(id, 3));
+        assert_eq!(hub.cached_view(id).map(|b| b.version), Some(3));
+        hub.publish(&blueprint(id, 2));
+        assert_eq!(
+            hub.cached_view(id).map(|b| b.version),
+            Some(3),
+            "never older"
+        );
+        // A read that began before this process's change is not cached after it.
+        let reading = hub.view_epoch();
+        hub.publish(&blueprint(published, 2));
+        hub.remember(&blueprint(published, 1), reading);
+        assert!(hub.cached_view(published).is_none());
     }
 
     #[test]

@@ -431,6 +431,8 @@ pub enum Change {
     JobsAvailable,
     /// The feed (re)connected: changes may have been missed, so re-read what matters.
     Resync,
+    /// The feed's connection was lost: changes go unannounced until the next `Resync`.
+    Lost,
 }
 
 /// Every storage operation QuizMaster performs.

@@ -202,6 +202,10 @@ async fn listen(pool: PgPool, feed: mpsc::Sender<Change>) {
                 return;
             }
         }
+        // Until the next `Resync`, nobody may rely on having heard of every change.
+        if feed.send(Change::Lost).await.is_err() {
+            return;
+        }
         // Counts as a failure for the reconnect log above.
         failures = 1;
     }

@@ -3,7 +3,9 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+mod compress;
 pub mod error;
+mod event_conn;
 pub mod extract;
 pub mod openapi;
 mod ops;
@@ -56,7 +58,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(auth::refuse_cross_site))
         .layer(middleware::from_fn(baseline_security_headers))
-        .layer(compression())
+        .layer(compress::CompressExceptStreamsLayer::new(compression()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(ops::record_request))
         .layer(PropagateRequestIdLayer::x_request_id())

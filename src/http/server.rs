@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use super::event_conn::{self, Opening};
 use crate::telemetry::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED};
 
 /// How the accept loop treats connections.
@@ -217,19 +218,27 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = app.clone().map_request(
-            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            },
-        );
-        let service = TowerToHyperService::new(service);
-        let io = TokioIo::new(StallGuard::new(stream, policy.idle_timeout));
+        let app = app.clone();
         let builder = builder.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             let _slot = slot;
             let _open = crate::telemetry::GaugeGuard::new(CONNECTIONS_OPEN);
+            let io = StallGuard::new(stream, policy.idle_timeout);
+            // A connection that opens with an event stream is served without hyper's buffers
+            // for as long as the stream lasts (see event_conn).
+            let opening = event_conn::open(io, peer, &app, policy.header_timeout, &shutdown).await;
+            let io = match opening {
+                Opening::Hyper(io) => TokioIo::new(io),
+                Opening::Done => return,
+            };
+            let service = app.map_request(
+                move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                },
+            );
+            let service = TowerToHyperService::new(service);
             let connection = builder.serve_connection(io, service);
             tokio::pin!(connection);
             tokio::select! {

@@ -502,3 +502,181 @@ async fn accounts_and_the_generation_rate_limit_hold_across_processes() {
 
 /// A source rich enough for the offline generator to write up to 30 terminal objectives.
 const LECTURE: &str = include_str!("../fixtures/lecture.md");
+
+/// A value from the server's Prometheus text: the first line that starts with `series `.
+async fn metric(client: &reqwest::Client, base: &str, series: &str) -> Option<f64> {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+const FEED_CONNECTED: &str = "quizmaster_change_feed_connected";
+const POLLS_FROM_CACHE: &str = "quizmaster_status_polls_total{source=\"cache\"}";
+
+/// Runs SQL on the admin database (for what a database cannot do to itself).
+async fn admin_sql(sql: String) {
+    let admin = sqlx::PgPool::connect(&helpers::postgres_admin_url())
+        .await
+        .expect("admin connection");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&admin)
+        .await
+        .expect("admin statement");
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn status_polls_come_from_a_cache_the_change_feed_keeps_exact_and_not_while_it_is_lost() {
+    use sqlx::Connection;
+    if !postgres_available().await {
+        return;
+    }
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let name = database
+        .url
+        .rsplit('/')
+        .next()
+        .expect("a database name")
+        .to_string();
+    let server = ChildProcess::serve(
+        &database.url,
+        &[
+            ("QUIZMASTER_WORKERS", "0"),
+            ("QUIZMASTER_DB_ACQUIRE_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let base = server.base.clone();
+    let topic_id = create_topic(&client, &base, "Cached").await;
+    let (status, started) = post(
+        &client,
+        format!("{base}/api/topics/{topic_id}/blueprints/generate"),
+        json!({"target_terminal_objectives": 3}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let blueprint_id = str_of(&started, "id").to_string();
+    let status_url = format!("{base}/api/topics/{topic_id}/blueprints/{blueprint_id}/status");
+    let title = |client: reqwest::Client, url: String| async move {
+        match client.get(url).send().await {
+            Ok(response) if response.status() == 200 => {
+                let view: Value = response.json().await.unwrap_or_default();
+                Some(view["title"].as_str().unwrap_or_default().to_string())
+            }
+            _ => None,
+        }
+    };
+    let wait = Duration::from_secs(15);
+    poll_until(
+        wait,
+        || metric(&client, &base, FEED_CONNECTED),
+        |v| *v == Some(1.0),
+    )
+    .await
+    .expect("the change feed connects");
+
+    // Polls are answered from the cache once it knows the blueprint.
+    title(client.clone(), status_url.clone()).await;
+    let hits = metric(&client, &base, POLLS_FROM_CACHE)
+        .await
+        .unwrap_or(0.0);
+    for _ in 0..5 {
+        title(client.clone(), status_url.clone()).await;
+    }
+    let later = metric(&client, &base, POLLS_FROM_CACHE)
+        .await
+        .unwrap_or(0.0);
+    assert!(later >= hits + 5.0, "from the cache: {hits} then {later}");
+
+    // A change made by another process (here the test, in SQL) reaches the cache through
+    // the feed: this server publishes nothing of it.
+    let mut other = sqlx::PgConnection::connect(&database.url)
+        .await
+        .expect("another connection");
+    let rename = |title: &'static str| {
+        sqlx::query("UPDATE blueprints SET title = $1, version = version + 1 WHERE id = $2::uuid")
+            .bind(title)
+            .bind(blueprint_id.clone())
+    };
+    rename("changed once")
+        .execute(&mut other)
+        .await
+        .expect("update");
+    poll_until(
+        wait,
+        || title(client.clone(), status_url.clone()),
+        |t| t.as_deref() == Some("changed once"),
+    )
+    .await
+    .expect("the announced change is served");
+
+    // The feed is lost and cannot come back (nothing may connect to the database): a change
+    // made meanwhile is announced to nobody, so the cache must not answer any more.
+    admin_sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut other)
+    .await
+    .expect("terminate the server's connections");
+    poll_until(
+        wait,
+        || metric(&client, &base, FEED_CONNECTED),
+        |v| *v == Some(0.0),
+    )
+    .await
+    .expect("the server notices the lost feed");
+    rename("changed unheard")
+        .execute(&mut other)
+        .await
+        .expect("update");
+    let during = title(client.clone(), status_url.clone()).await;
+    assert_ne!(
+        during.as_deref(),
+        Some("changed once"),
+        "a stale state from the cache while the feed was lost"
+    );
+
+    // Back: the feed subscribes again, and the cache starts again from what it reads.
+    admin_sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
+    poll_until(
+        wait,
+        || metric(&client, &base, FEED_CONNECTED),
+        |v| *v == Some(1.0),
+    )
+    .await
+    .expect("the change feed connects again");
+    let after = title(client.clone(), status_url.clone()).await;
+    assert_eq!(after.as_deref(), Some("changed unheard"));
+    let hits = metric(&client, &base, POLLS_FROM_CACHE)
+        .await
+        .unwrap_or(0.0);
+    for _ in 0..5 {
+        assert_eq!(
+            title(client.clone(), status_url.clone()).await.as_deref(),
+            Some("changed unheard")
+        );
+    }
+    let later = metric(&client, &base, POLLS_FROM_CACHE)
+        .await
+        .unwrap_or(0.0);
+    assert!(
+        later >= hits + 5.0,
+        "the cache is used again: {hits} then {later}"
+    );
+    drop(other);
+    drop(server);
+    database.drop_database().await;
+}

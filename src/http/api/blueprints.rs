@@ -29,7 +29,7 @@ use crate::http::error::{status_url, ApiError, ApiResult};
 use crate::http::extract::{Ids, JsonBody, QueryParams};
 use crate::http::streams::StreamSlot;
 use crate::http::AppState;
-use crate::telemetry::{GaugeGuard, LONG_POLLS_OPEN, SSE_STREAMS_OPEN};
+use crate::telemetry::{GaugeGuard, LONG_POLLS_OPEN, SSE_STREAMS_OPEN, STATUS_POLLS};
 
 const LONG_POLL_MAX_SECS: i64 = 30;
 
@@ -72,9 +72,9 @@ async fn find(state: &AppState, topic_id: TopicId, id: BlueprintId) -> ApiResult
 }
 
 /// The blueprint's current state for a status poll: from the hub's view cache when it has it
-/// (no query; only with the embedded database, see `StatusHub::with_view_cache`), otherwise
-/// from the database, and then cached. A cached blueprint of another topic is looked up in the
-/// database, which tells `topic_not_found` from `blueprint_not_found`.
+/// (no query; see `StatusHub::with_view_cache` and, for PostgreSQL, `with_fed_view_cache`),
+/// otherwise from the database, and then cached. A cached blueprint of another topic is looked
+/// up in the database, which tells `topic_not_found` from `blueprint_not_found`.
 async fn current(
     state: &AppState,
     topic_id: TopicId,
@@ -82,9 +82,11 @@ async fn current(
 ) -> ApiResult<Arc<Blueprint>> {
     if let Some(cached) = state.hub.cached_view(id.0) {
         if cached.topic_id == topic_id.0 {
+            metrics::counter!(STATUS_POLLS, "source" => "cache").increment(1);
             return Ok(cached);
         }
     }
+    metrics::counter!(STATUS_POLLS, "source" => "database").increment(1);
     let epoch = state.hub.view_epoch();
     let blueprint = find(state, topic_id, id).await?;
     state.hub.remember(&blueprint, epoch);
