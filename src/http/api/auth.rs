@@ -307,7 +307,7 @@ pub async fn sessions_of(state: &AppState, caller: &CurrentUser) -> ApiResult<Ve
         .await?;
     if let Credential::Session(current) = caller.credential {
         for item in &mut items {
-            item.current = item.id == current;
+            item.current = item.id == current.0;
         }
     }
     Ok(items)
@@ -324,7 +324,7 @@ pub async fn end_session(state: &AppState, caller: &CurrentUser, id: SessionId) 
 /// an API token, every session. Returns how many ended.
 pub async fn end_other_sessions(state: &AppState, caller: &CurrentUser) -> CoreResult<u64> {
     let keep = match caller.credential {
-        Credential::Session(id) => Some(SessionId(id)),
+        Credential::Session(id) => Some(id),
         Credential::Token(_) | Credential::Local => None,
     };
     let ended = state
