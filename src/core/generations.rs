@@ -42,8 +42,8 @@ impl Core {
             GenerateOutcome::InProgress {
                 active_blueprint_id,
             } => Err(CoreError::GenerationInProgress {
-                topic_id: topic_id.0,
-                blueprint_id: active_blueprint_id.0,
+                topic_id,
+                blueprint_id: active_blueprint_id,
             }),
             GenerateOutcome::RateLimited { retry_after_ms } => {
                 metrics::counter!(GENERATIONS_REFUSED, "limit" => "rate_limited").increment(1);
@@ -157,8 +157,8 @@ impl Core {
                 Ok(())
             }
             DeleteOutcome::Active => Err(CoreError::GenerationInProgress {
-                topic_id: topic_id.0,
-                blueprint_id: id.0,
+                topic_id,
+                blueprint_id: id,
             }),
             DeleteOutcome::TopicNotFound => Err(CoreError::TopicNotFound),
             DeleteOutcome::BlueprintNotFound => Err(CoreError::BlueprintNotFound),

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::db::{GenerationLimits, Store, StoreError};
 use crate::domain::blueprint::Blueprint;
-use crate::domain::BlueprintStatus;
+use crate::domain::{BlueprintId, BlueprintStatus, TopicId};
 use crate::telemetry::count_ended;
 use hub::StatusHub;
 
@@ -40,7 +40,10 @@ pub enum CoreError {
     BlueprintNotFound,
     /// Another generation of the topic is queued or running (starting one, deleting one).
     #[error("generation {blueprint_id} of topic {topic_id} is in progress")]
-    GenerationInProgress { topic_id: Uuid, blueprint_id: Uuid },
+    GenerationInProgress {
+        topic_id: TopicId,
+        blueprint_id: BlueprintId,
+    },
     /// The generation has already ended in this status.
     #[error("the generation has already ended ({})", .0.as_str())]
     NotCancellable(BlueprintStatus),

@@ -26,7 +26,7 @@ use crate::accounts::throttle::{Throttle, ThrottlePolicy};
 use crate::config::{AccountsConfig, AuthMode, SignupMode, Toggle};
 use crate::db::GenerationLimits;
 use crate::domain::time::now_ms;
-use crate::domain::{TopicId, User, UserId};
+use crate::domain::{SessionId, TokenId, TopicId, User, UserId};
 use crate::http::error::ApiError;
 use crate::http::extract::parse_id;
 use crate::http::streams::StreamCaps;
@@ -131,9 +131,9 @@ pub enum Credential {
     /// `QUIZMASTER_AUTH=off`: the built-in local user, no credential at all.
     Local,
     /// A log-in session (the cookie), by its public id.
-    Session(Uuid),
+    Session(SessionId),
     /// An API token (`Authorization: Bearer`), by its id.
-    Token(Uuid),
+    Token(TokenId),
 }
 
 /// The authenticated caller, put in the request's extensions by the access layers.
@@ -216,7 +216,7 @@ pub async fn authenticate(
         };
         let caller = CurrentUser {
             user: found.user,
-            credential: Credential::Token(found.id),
+            credential: Credential::Token(TokenId(found.id)),
         };
         state.auth.remember_caller(hash, &caller, now);
         return Ok(Some(caller));
@@ -236,7 +236,7 @@ pub async fn authenticate(
         .await?
         .map(|found| CurrentUser {
             user: found.user,
-            credential: Credential::Session(found.id),
+            credential: Credential::Session(SessionId(found.id)),
         });
     match &caller {
         Some(caller) => state.auth.remember_caller(hash, caller, now),

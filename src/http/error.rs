@@ -217,8 +217,8 @@ impl From<CoreError> for ApiError {
                 topic_id,
                 blueprint_id,
             } => ApiError::GenerationInProgress {
-                topic_id,
-                blueprint_id,
+                topic_id: topic_id.0,
+                blueprint_id: blueprint_id.0,
             },
             CoreError::NotCancellable(status) => ApiError::NotCancellable(status),
             CoreError::NotCompleted(status) => ApiError::NotCompleted(status),

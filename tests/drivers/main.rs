@@ -744,7 +744,7 @@ async fn form_keys_start_one_generation(backend: Backend) {
     assert!(matches!(
         core.start_generation_once(owner, tides, 3, "form-2".into())
             .await,
-        Err(CoreError::GenerationInProgress { blueprint_id, .. }) if blueprint_id == first.0
+        Err(CoreError::GenerationInProgress { blueprint_id, .. }) if blueprint_id == first
     ));
     core.cancel_generation(tides, first).await.expect("cancel");
     let second = core

@@ -9,6 +9,7 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::core::CoreResult;
 use crate::domain::account::SessionInfo;
 use crate::domain::requests::{CreateTokenRequest, LoginRequest, RequestBody, SignupRequest};
 use crate::domain::time::now_ms;
@@ -38,11 +39,11 @@ pub async fn sign_up(
     credentials: Credentials,
     client: ClientAddr,
     user_agent: Option<&str>,
-) -> ApiResult<NewSession> {
-    Ok(state
+) -> CoreResult<NewSession> {
+    state
         .core
         .sign_up(&state.auth.rules(), credentials, client, user_agent)
-        .await?)
+        .await
 }
 
 /// Checks a password and starts a session ([`crate::core::Core::log_in`]). Shared by the JSON
@@ -52,15 +53,15 @@ pub async fn log_in(
     credentials: Credentials,
     client: ClientAddr,
     user_agent: Option<&str>,
-) -> ApiResult<NewSession> {
-    Ok(state
+) -> CoreResult<NewSession> {
+    state
         .core
         .log_in(&state.auth.rules(), credentials, client, user_agent)
-        .await?)
+        .await
 }
 
 /// Ends the session a request carries, if any.
-pub async fn log_out(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+pub async fn log_out(state: &AppState, headers: &HeaderMap) -> CoreResult<()> {
     if let Some(secret) = session_cookie(headers) {
         state.core.log_out(secret).await?;
         state.auth.forget_credentials();
@@ -195,7 +196,7 @@ pub async fn create_token(
     caller: &CurrentUser,
     name: &str,
     expires_in_days: Option<i64>,
-) -> ApiResult<CreatedToken> {
+) -> CoreResult<CreatedToken> {
     let by_api_token = matches!(caller.credential, Credential::Token(_));
     let created = state
         .core
@@ -283,7 +284,7 @@ pub async fn revoke_api_token(
 
 /// Revokes one of the owner's tokens; it is refused from the next request on. Shared by the
 /// JSON API and the token page.
-pub async fn revoke_token(state: &AppState, owner: UserId, id: TokenId) -> ApiResult<()> {
+pub async fn revoke_token(state: &AppState, owner: UserId, id: TokenId) -> CoreResult<()> {
     state.core.revoke_api_token(owner, id).await?;
     // Drop what the credential cache believes, so this process refuses the token at once.
     state.auth.forget_credentials();
@@ -306,14 +307,14 @@ pub async fn sessions_of(state: &AppState, caller: &CurrentUser) -> ApiResult<Ve
         .await?;
     if let Credential::Session(current) = caller.credential {
         for item in &mut items {
-            item.current = item.id == current;
+            item.current = item.id == current.0;
         }
     }
     Ok(items)
 }
 
 /// Ends one of the caller's sessions; from now on it is refused in every process.
-pub async fn end_session(state: &AppState, caller: &CurrentUser, id: SessionId) -> ApiResult<()> {
+pub async fn end_session(state: &AppState, caller: &CurrentUser, id: SessionId) -> CoreResult<()> {
     state.core.end_session(caller.user_id(), id).await?;
     state.auth.forget_credentials();
     Ok(())
@@ -321,9 +322,9 @@ pub async fn end_session(state: &AppState, caller: &CurrentUser, id: SessionId) 
 
 /// Ends every session of the caller's but the current one ("log out everywhere else"); with
 /// an API token, every session. Returns how many ended.
-pub async fn end_other_sessions(state: &AppState, caller: &CurrentUser) -> ApiResult<u64> {
+pub async fn end_other_sessions(state: &AppState, caller: &CurrentUser) -> CoreResult<u64> {
     let keep = match caller.credential {
-        Credential::Session(id) => Some(SessionId(id)),
+        Credential::Session(id) => Some(id),
         Credential::Token(_) | Credential::Local => None,
     };
     let ended = state

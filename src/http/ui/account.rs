@@ -16,6 +16,7 @@ use super::pages::{page_id, query_get, query_pairs, render, render_fresh, PageRe
 use super::views::{human_time, Viewer};
 use super::UiError;
 use crate::config::SignupMode;
+use crate::core::CoreError;
 use crate::domain::account::PASSWORD_MIN_CHARS;
 use crate::domain::requests::{
     CreateTokenRequest, Field, LoginRequest, RequestBody, SignupRequest,
@@ -27,7 +28,6 @@ use crate::http::api::auth::{
     sessions_of, sign_up, user_agent, CreatedToken, NewSession,
 };
 use crate::http::auth::{authenticate, clear_session_cookie, session_cookie_header, CurrentUser};
-use crate::http::error::ApiError;
 use crate::http::AppState;
 
 /// Where people land after logging in when no (acceptable) `next` was given.
@@ -194,11 +194,11 @@ pub async fn login(
     let client = client_ip(&state, connect, &headers);
     match log_in(&state, credentials, client, user_agent(&headers)).await {
         Ok(session) => Ok(into_session(&state, &headers, session, &next)),
-        Err(ApiError::InvalidCredentials) => {
+        Err(CoreError::InvalidCredentials) => {
             page.problem = Some("The email or password is not right.".into());
             render(&page, StatusCode::UNAUTHORIZED)
         }
-        Err(ApiError::TooManyAttempts(secs)) => {
+        Err(CoreError::TooManyAttempts { wait_secs: secs }) => {
             page.problem = Some(format!(
                 "Too many failed log-in attempts. Wait {} and try again.",
                 wait_text(secs)
@@ -209,7 +209,7 @@ pub async fn login(
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             Ok(response)
         }
-        Err(ApiError::AuthDisabled) => Ok(Redirect::to(&next).into_response()),
+        Err(CoreError::AuthDisabled) => Ok(Redirect::to(&next).into_response()),
         Err(other) => Err(other.into()),
     }
 }
@@ -314,7 +314,7 @@ pub async fn signup(
     let client = client_ip(&state, connect, &headers);
     match sign_up(&state, credentials, client, user_agent(&headers)).await {
         Ok(session) => Ok(into_session(&state, &headers, session, &next)),
-        Err(ApiError::TooManySignups(wait)) => {
+        Err(CoreError::TooManySignups { wait_secs: wait }) => {
             page.problem = Some(format!(
                 "Too many accounts were created from your network. Wait {} and try again.",
                 wait_text(wait)
@@ -325,19 +325,19 @@ pub async fn signup(
                 .insert(header::RETRY_AFTER, HeaderValue::from(wait));
             Ok(response)
         }
-        Err(ApiError::EmailTaken) => {
+        Err(CoreError::EmailTaken) => {
             page.problem = Some(
                 "An account with this email already exists. Log in instead, or use another email."
                     .into(),
             );
             render(&page, StatusCode::CONFLICT)
         }
-        Err(ApiError::SignupClosed) => {
+        Err(CoreError::SignupClosed) => {
             page.closed = true;
             page.problem = Some(SIGNUP_CLOSED.into());
             render(&page, StatusCode::FORBIDDEN)
         }
-        Err(ApiError::AuthDisabled) => Ok(Redirect::to(&next).into_response()),
+        Err(CoreError::AuthDisabled) => Ok(Redirect::to(&next).into_response()),
         Err(other) => Err(other.into()),
     }
 }
@@ -506,7 +506,7 @@ pub async fn revoke_api_token(
     let next = match revoke_token(&state, caller.user_id(), id).await {
         Ok(()) => format!("{TOKENS_PAGE}?notice=revoked"),
         // Not theirs, or revoked already: nothing to report either way.
-        Err(ApiError::TokenNotFound) => TOKENS_PAGE.to_string(),
+        Err(CoreError::TokenNotFound) => TOKENS_PAGE.to_string(),
         Err(other) => return Err(other.into()),
     };
     Ok(Redirect::to(&next).into_response())
@@ -581,7 +581,7 @@ pub async fn end_one_session(
     let id = SessionId(page_id(&session_id)?);
     let next = match end_session(&state, &caller, id).await {
         Ok(()) => format!("{SESSIONS_PAGE}?notice=ended"),
-        Err(ApiError::SessionNotFound) => SESSIONS_PAGE.to_string(),
+        Err(CoreError::SessionNotFound) => SESSIONS_PAGE.to_string(),
         Err(other) => return Err(other.into()),
     };
     Ok(Redirect::to(&next).into_response())

@@ -342,7 +342,7 @@ pub async fn start_generation(
         Ok(blueprint_id) => status_page_url(topic_id, blueprint_id.0),
         Err(CoreError::GenerationInProgress { blueprint_id, .. }) => format!(
             "{}&notice=already-running",
-            status_page_url(topic_id, blueprint_id)
+            status_page_url(topic_id, blueprint_id.0)
         ),
         Err(CoreError::RateLimited { retry_after_ms }) => {
             let secs = retry_after_secs(retry_after_ms);
