@@ -1,5 +1,5 @@
 //! Shows what the offline generator reads in a source, for tuning it by eye:
-//! `cargo run --example inspect_source -- tests/corpus/09-notes-statistics [concepts|sentences|blueprint]`.
+//! `cargo run --example inspect_source -- tests/corpus/09-notes-statistics [concepts|sentences|facts|blueprint]`.
 //! The folder holds `topic.json` (title, description) and `source.txt`, as in `tests/corpus/`.
 
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let Some(dir) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: inspect_source <corpus folder> [concepts|sentences|blueprint]");
+        eprintln!("usage: inspect_source <corpus folder> [concepts|sentences|facts|blueprint]");
         return ExitCode::from(2);
     };
     let view = args.next().unwrap_or_else(|| "concepts".into());
@@ -43,7 +43,14 @@ fn main() -> ExitCode {
     let analysis = source::analyse(&topic);
     match view.as_str() {
         "blueprint" => {
-            let plan = quizmaster::generator::offline::plan_from(&analysis, &topic, 10);
+            let plan = quizmaster::generator::offline::plan_from(
+                &analysis,
+                &topic,
+                std::env::var("TARGET")
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(10),
+            );
             for t in &plan.terminals {
                 println!(
                     "[{}] {}",
@@ -53,6 +60,14 @@ fn main() -> ExitCode {
                 for e in &t.enabling {
                     println!("    [{}] {}", e.bloom_level.as_str(), e.text);
                 }
+            }
+        }
+        "facts" => {
+            let pool: Vec<&source::Concept> = analysis.concepts.iter().take(80).collect();
+            for c in &pool {
+                let kind = quizmaster::generator::offline::facts::kind_of(c, &analysis);
+                let facts = quizmaster::generator::offline::facts::facts_of(c, &analysis, &pool);
+                println!("{:<36} {kind:?} {facts:?}", c.name);
             }
         }
         "sentences" => {

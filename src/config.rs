@@ -155,7 +155,7 @@ impl Default for GeneratorConfig {
 
 #[derive(Debug, Clone, Args)]
 pub struct OpsConfig {
-    /// Job history (finished jobs, idempotency keys) older than this many days is purged.
+    /// Job history (finished job rows) older than this many days is purged.
     /// Topics and blueprints are never purged.
     #[arg(long, env = "QUIZMASTER_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]

@@ -3,8 +3,8 @@
 //! terminal.
 //!
 //! - Copied: users, sessions, API tokens, topics, blueprints, their objectives, and the job rows
-//!   (finished job history, and the jobs still to run). Not copied: idempotency keys and requests, the
-//!   generation-start log and throttling events, which only matter for minutes to a day.
+//!   (finished job history, and the jobs still to run). Not copied: idempotency records (of the
+//!   API's keys and the web form's), the generation-start log and throttling events, which only matter for minutes to a day.
 //! - Resumable: every table is read in batches ordered by its primary key and written with
 //!   "insert unless already there", so running the same command again (with `--force`, the
 //!   target is no longer empty) continues an interrupted copy and never duplicates a row.
@@ -23,6 +23,7 @@ use super::generate::{EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::config::DatabaseConfig;
 use crate::db::copy::{Cell, CopyDatabase, Kind, Row, Table};
 use crate::db::{self, redact_url};
+use crate::domain::BlueprintStatus;
 
 #[derive(Debug, Args)]
 pub struct CopyDataArgs {
@@ -161,7 +162,6 @@ pub const TABLES: &[Table] = &[
 /// Tables of the schema that are deliberately left behind (short-lived records).
 pub const NOT_COPIED: &[&str] = &[
     "generation_starts",
-    "idempotency_keys",
     "idempotency_requests",
     "throttle_events",
 ];
@@ -173,9 +173,10 @@ fn requeue_if_active(table: &Table, row: &mut Row) -> bool {
     match table.name {
         "blueprints" => {
             let status = &mut row[table.column("status")];
-            let active = matches!(status, Cell::Text(s) if s == "queued" || s == "generating");
+            let active = matches!(status, Cell::Text(s)
+                if BlueprintStatus::parse(s).is_some_and(|s| BlueprintStatus::ACTIVE.contains(&s)));
             if active {
-                *status = Cell::Text("queued".into());
+                *status = Cell::Text(BlueprintStatus::Queued.as_str().into());
             }
             active
         }

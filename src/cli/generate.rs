@@ -10,7 +10,6 @@ use std::time::Duration;
 use super::progress::Progress;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use uuid::Uuid;
 
 use crate::app::build_generator;
 use crate::config::{DatabaseConfig, GeneratorConfig, JobConfig, Secret};
@@ -20,8 +19,7 @@ use crate::db::{self, GenerationLimits};
 use crate::domain::blueprint::{BlueprintDocument, TARGET_MAX, TARGET_MIN};
 use crate::domain::export::{self, ExportFormat};
 use crate::domain::requests::{CreateTopicRequest, Field, GenerateRequest, RequestBody};
-use crate::domain::time::now_ms;
-use crate::domain::{BlueprintId, BlueprintStatus, TopicId, TopicInput, LOCAL_USER_ID};
+use crate::domain::{BlueprintId, BlueprintStatus, TopicId, TopicInput, UserId, LOCAL_USER_ID};
 use crate::generator::Generator;
 use crate::jobs::JobEngine;
 
@@ -176,19 +174,16 @@ async fn run(
     let database = DatabaseConfig::new(database_url);
     let store = db::connect(&database.database_url, database.pool()).await?;
     store.migrate().await?;
-    // In-process, on the local database: no account, the built-in local user owns the topic.
-    let topic = store
-        .create_topic(LOCAL_USER_ID, Uuid::now_v7(), &input, now_ms())
-        .await?;
     // The same rules and announcements as the API's: the generation and its end are counted
     // in this process's metrics; no limits apply to the local user.
     let hub = StatusHub::new();
     let core = Core::new(store.clone(), hub.clone(), GenerationLimits::default());
+    // In-process, on the local database: no account, the built-in local user owns the topic.
+    let topic = core.create_topic(UserId(LOCAL_USER_ID), &input).await?;
     let mut blueprint = core
-        .start_generation(LOCAL_USER_ID, TopicId(topic.id), args.target, None)
+        .start_generation(UserId(LOCAL_USER_ID), TopicId(topic.id), args.target)
         .await
-        .context("the generation could not be started")?
-        .blueprint;
+        .context("the generation could not be started")?;
     let mut subscription = hub.subscribe(blueprint.id);
     let mut settings = args.jobs.settings();
     settings.workers = settings.workers.max(1);
@@ -225,7 +220,7 @@ async fn run(
         BlueprintStatus::Completed => {
             let document = BlueprintDocument {
                 status: blueprint.status_view(),
-                terminal_objectives: store.get_objectives(blueprint.id).await?,
+                terminal_objectives: store.get_objectives(BlueprintId(blueprint.id)).await?,
                 quality: blueprint.quality.as_deref().cloned(),
             };
             let format = match args.format {

@@ -1,5 +1,5 @@
-//! Generations as their owners see them: starting one (admission), cancelling, deleting a
-//! blueprint or a whole topic.
+//! Topics and generations as their owners see them: creating and changing a topic, starting a
+//! generation (admission), cancelling, deleting a blueprint or a whole topic.
 
 use uuid::Uuid;
 
@@ -10,62 +10,40 @@ use crate::db::{
 };
 use crate::domain::blueprint::Blueprint;
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintId, TopicId};
+use crate::domain::{BlueprintId, Topic, TopicId, TopicInput, TopicPatch, UserId};
 use crate::telemetry::{GENERATIONS_REFUSED, GENERATIONS_STARTED};
 
-/// How long an idempotency key replays the generation it started.
-const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// A generation the core let in.
-#[derive(Debug, Clone)]
-pub struct Admission {
-    pub blueprint: Blueprint,
-    /// The idempotency key was seen before: this is the generation it started then.
-    pub replayed: bool,
-}
-
 impl Core {
-    /// Starts a generation of `owner_id`'s topic: replays an idempotency key seen in the last
-    /// 24 hours, refuses a second active generation of the topic and generations over the
-    /// owner's limits, and otherwise stores the blueprint and its job in one transaction and
-    /// wakes a worker.
+    /// Starts a generation of `owner_id`'s topic: refuses a second active generation of the
+    /// topic and generations over the owner's limits, and otherwise stores the blueprint and
+    /// its job in one transaction and wakes a worker. (Idempotency keys are claimed around
+    /// it: see [`Core::claim_idempotency_key`] and [`Core::start_generation_once`].)
     pub async fn start_generation(
         &self,
-        owner_id: Uuid,
+        owner_id: UserId,
         topic_id: TopicId,
         target_terminal_objectives: i64,
-        idempotency_key: Option<String>,
-    ) -> CoreResult<Admission> {
-        let now = now_ms();
+    ) -> CoreResult<Blueprint> {
         let new = NewGeneration {
-            blueprint_id: Uuid::now_v7(),
-            topic_id: topic_id.0,
+            blueprint_id: BlueprintId(Uuid::now_v7()),
+            topic_id,
             owner_id,
             limits: self.limits,
             target_terminal_objectives,
-            idempotency_key,
-            now,
-            idempotency_cutoff: now - IDEMPOTENCY_TTL_MS,
+            now: now_ms(),
         };
         match self.admit(&new).await? {
             GenerateOutcome::Created(blueprint) => {
                 metrics::counter!(GENERATIONS_STARTED).increment(1);
                 self.hub.publish(&blueprint);
                 self.wake_worker();
-                Ok(Admission {
-                    blueprint,
-                    replayed: false,
-                })
+                Ok(blueprint)
             }
-            GenerateOutcome::Replayed(blueprint) => Ok(Admission {
-                blueprint,
-                replayed: true,
-            }),
             GenerateOutcome::InProgress {
                 active_blueprint_id,
             } => Err(CoreError::GenerationInProgress {
                 topic_id: topic_id.0,
-                blueprint_id: active_blueprint_id,
+                blueprint_id: active_blueprint_id.0,
             }),
             GenerateOutcome::RateLimited { retry_after_ms } => {
                 metrics::counter!(GENERATIONS_REFUSED, "limit" => "rate_limited").increment(1);
@@ -80,11 +58,10 @@ impl Core {
         }
     }
 
-    /// The admission rules, in one write transaction: the topic must be the owner's; a known
-    /// idempotency key replays; one generation per topic may be active; the owner's active
-    /// generations and those started in the last minute must be under the limits. Then the
-    /// blueprint, its job and the key are stored. Announces nothing: see
-    /// [`Core::start_generation`].
+    /// The admission rules, in one write transaction: the topic must be the owner's; one
+    /// generation per topic may be active; the owner's active generations and those started
+    /// in the last minute must be under the limits. Then the blueprint and its job are stored.
+    /// Announces nothing: see [`Core::start_generation`].
     pub async fn admit(&self, new: &NewGeneration) -> StoreResult<GenerateOutcome> {
         // Where transactions run in parallel (PostgreSQL) the row locks make callers take
         // turns, so a unique violation only comes from a race the locks do not cover (the
@@ -106,14 +83,6 @@ impl Core {
         // winner's blueprint instead of failing on the unique index.
         if !tx.lock_owned_topic(new.topic_id, new.owner_id).await? {
             return Ok(GenerateOutcome::TopicNotFound);
-        }
-        if let Some(key) = &new.idempotency_key {
-            tx.forget_idempotency_key(new.topic_id, key, new.idempotency_cutoff)
-                .await?;
-            if let Some(blueprint) = tx.idempotent_blueprint(new.topic_id, key).await? {
-                tx.commit().await?;
-                return Ok(GenerateOutcome::Replayed(blueprint));
-            }
         }
         if let Some(active_blueprint_id) = tx.active_generation_of_topic(new.topic_id).await? {
             return Ok(GenerateOutcome::InProgress {
@@ -156,10 +125,6 @@ impl Core {
                 new.now,
             )
             .await?;
-        if let Some(key) = &new.idempotency_key {
-            tx.insert_idempotency_key(new.topic_id, key, new.blueprint_id, new.now)
-                .await?;
-        }
         tx.commit().await?;
         Ok(GenerateOutcome::Created(blueprint))
     }
@@ -171,11 +136,7 @@ impl Core {
         topic_id: TopicId,
         id: BlueprintId,
     ) -> CoreResult<Blueprint> {
-        match self
-            .store
-            .cancel_generation(topic_id.0, id.0, now_ms())
-            .await?
-        {
+        match self.store.cancel_generation(topic_id, id, now_ms()).await? {
             CancelOutcome::Cancelled(blueprint) => {
                 self.announce(&blueprint);
                 Ok(blueprint)
@@ -190,7 +151,7 @@ impl Core {
 
     /// Deletes a blueprint whose generation has ended.
     pub async fn delete_blueprint(&self, topic_id: TopicId, id: BlueprintId) -> CoreResult<()> {
-        match self.store.delete_blueprint(topic_id.0, id.0).await? {
+        match self.store.delete_blueprint(topic_id, id).await? {
             DeleteOutcome::Deleted => {
                 self.announce_deleted(&[id.0]);
                 Ok(())
@@ -204,11 +165,27 @@ impl Core {
         }
     }
 
+    /// Stores a new topic of `owner_id`.
+    pub async fn create_topic(&self, owner_id: UserId, input: &TopicInput) -> CoreResult<Topic> {
+        Ok(self
+            .store
+            .create_topic(owner_id, TopicId(Uuid::now_v7()), input, now_ms())
+            .await?)
+    }
+
+    /// Changes the fields the patch names.
+    pub async fn update_topic(&self, id: TopicId, patch: &TopicPatch) -> CoreResult<Topic> {
+        self.store
+            .update_topic(id, patch, now_ms())
+            .await?
+            .ok_or(CoreError::TopicNotFound)
+    }
+
     /// Deletes a topic with its blueprints, cancelling its active generation first.
     pub async fn delete_topic(&self, id: TopicId) -> CoreResult<()> {
         let cancelled = self
             .store
-            .delete_topic(id.0, now_ms())
+            .delete_topic(id, now_ms())
             .await?
             .ok_or(CoreError::TopicNotFound)?;
         for blueprint in &cancelled {
@@ -221,7 +198,7 @@ impl Core {
 
     /// A blueprint of a topic.
     pub async fn blueprint(&self, topic_id: TopicId, id: BlueprintId) -> CoreResult<Blueprint> {
-        match self.store.get_blueprint(topic_id.0, id.0).await? {
+        match self.store.get_blueprint(topic_id, id).await? {
             BlueprintLookup::Found(blueprint) => Ok(blueprint),
             BlueprintLookup::TopicNotFound => Err(CoreError::TopicNotFound),
             BlueprintLookup::BlueprintNotFound => Err(CoreError::BlueprintNotFound),

@@ -2,12 +2,10 @@
 //! write under the fence of the attempt, finish, time out, give up on lost workers. Every
 //! transition is one conditional update in the store; the core announces what it committed.
 
-use uuid::Uuid;
-
 use super::Core;
 use crate::db::{ClaimedJob, Finish, StoreResult};
 use crate::domain::blueprint::Blueprint;
-use crate::domain::{Attempt, TerminalDraft};
+use crate::domain::{Attempt, BlueprintId, TerminalDraft};
 
 impl Core {
     /// Claims the oldest claimable job for `worker_id`, raising its attempt (the fence).
@@ -31,7 +29,7 @@ impl Core {
     /// Extends the lease; `false` when this attempt no longer holds the job.
     pub async fn renew_lease(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         now: i64,
         lease_ms: i64,
@@ -40,7 +38,7 @@ impl Core {
     }
 
     /// Hands a held job back so that the next claim takes it at once; wakes a worker for it.
-    pub async fn release_lease(&self, id: Uuid, attempt: Attempt) -> StoreResult<bool> {
+    pub async fn release_lease(&self, id: BlueprintId, attempt: Attempt) -> StoreResult<bool> {
         let released = self.store.release_lease(id, attempt).await?;
         if released {
             self.wake_worker();
@@ -52,7 +50,7 @@ impl Core {
     /// [`crate::db::Store::append_terminal_objective`]).
     pub async fn append_terminal_objective(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         position: i64,
         draft: &TerminalDraft,
@@ -71,7 +69,7 @@ impl Core {
     /// Sets the title and description, fenced by the attempt.
     pub async fn set_blueprint_summary(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         title: &str,
         description: &str,
@@ -90,7 +88,7 @@ impl Core {
     /// Ends a generation this attempt holds; `None` when it ended elsewhere first.
     pub async fn finish_generation(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         finish: &Finish,
         now: i64,

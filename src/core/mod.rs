@@ -7,6 +7,7 @@
 //! It knows nothing of HTTP: its failures are [`CoreError`], which `http::error` maps to the
 //! contract's JSON errors and the CLI to messages and exit codes.
 
+mod access;
 mod accounts;
 mod generations;
 pub mod hub;
@@ -24,9 +25,11 @@ use crate::domain::BlueprintStatus;
 use crate::telemetry::count_ended;
 use hub::StatusHub;
 
-pub use accounts::{CredentialKind, TOUCH_INTERVAL_MS};
-pub use generations::Admission;
-pub use idempotency::{fingerprint, IdempotentRequest, IDEMPOTENCY_KEY_TTL_MS};
+pub use accounts::{AccountRules, CredentialKind, NewSession, NewToken, TOUCH_INTERVAL_MS};
+pub use idempotency::{
+    fingerprint, form_generate_request, Claimed, IdempotentRequest, KeyClaim, FORM_GENERATE_ROUTE,
+    IDEMPOTENCY_KEY_TTL_MS,
+};
 
 /// Why the core refused or could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,9 @@ pub enum CoreError {
     /// The generation has already ended in this status.
     #[error("the generation has already ended ({})", .0.as_str())]
     NotCancellable(BlueprintStatus),
+    /// Only a completed blueprint is exported; this one is in this status.
+    #[error("the blueprint is not completed ({})", .0.as_str())]
+    NotCompleted(BlueprintStatus),
     /// The owner started `GenerationLimits::per_minute` generations in the last minute; the
     /// oldest of them leaves the window in `retry_after_ms`.
     #[error("too many generations started in the last minute")]
@@ -54,8 +60,35 @@ pub enum CoreError {
     /// The first request with this idempotency key is still being processed.
     #[error("the first request with this idempotency key is still being processed")]
     IdempotencyKeyInFlight,
+    /// Accounts are off (`QUIZMASTER_AUTH=off`): there is nobody to sign up or log in.
+    #[error("accounts are turned off")]
+    AuthDisabled,
+    /// Sign-up is closed (`QUIZMASTER_SIGNUP=closed`).
+    #[error("sign-up is closed")]
+    SignupClosed,
+    /// The client's address started too many sign-ups in the last hour.
+    #[error("too many sign-ups from this address")]
+    TooManySignups { wait_secs: u64 },
+    #[error("an account with this email exists")]
+    EmailTaken,
+    /// Too many failed log-ins for the account or from the address.
+    #[error("too many log-in attempts")]
+    TooManyAttempts { wait_secs: u64 },
+    /// A wrong email or password (which of the two is not told).
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// Creating an API token takes a log-in session, not another token.
+    #[error("a log-in session is required")]
+    SessionRequired,
+    #[error("API token not found")]
+    TokenNotFound,
+    #[error("session not found")]
+    SessionNotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A failure of ours that is not the database's (hashing a password).
+    #[error(transparent)]
+    Internal(anyhow::Error),
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;
@@ -66,7 +99,12 @@ pub struct Core {
     hub: Arc<StatusHub>,
     /// Idle workers wait on this; a new or handed-back job wakes one.
     work: Notify,
+    /// Requests waiting for the first request with their idempotency key wait on this; the
+    /// end of any claimed request (answer stored or key released) wakes them to look again.
+    idempotency_settled: Arc<Notify>,
     limits: GenerationLimits,
+    /// The owners of topics checked before (see [`Core::check_topic_owner`]).
+    owners: access::OwnerCache,
 }
 
 impl Core {
@@ -75,7 +113,9 @@ impl Core {
             store,
             hub,
             work: Notify::new(),
+            idempotency_settled: Arc::new(Notify::new()),
             limits,
+            owners: access::OwnerCache::default(),
         })
     }
 

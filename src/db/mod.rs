@@ -1,6 +1,15 @@
 //! Storage: one operation-shaped interface over every backend. All SQL lives in the backend
 //! modules; each operation is one transaction, and every state change is a conditional update
 //! from the state it expects (never read-then-write).
+//!
+//! Job state (a blueprint's `status`, `attempt` and its `generation_jobs` row with the lease) is
+//! written only through the core ([`crate::core::Core`]): the operations here that change it
+//! (admission, claim, lease, append, finish, cancel, the sweeps) are its primitives, each
+//! keeping the pair consistent in one transaction, and nothing else calls them to change state.
+//! (`copy-data` alone writes rows around the core, into a target no server uses yet: see
+//! [`copy`].)
+//! Which statuses are active is the domain's ([`BlueprintStatus::ACTIVE`]); the SQL spells them
+//! once (`active_statuses!` in `sql.rs`).
 
 pub mod copy;
 #[macro_use]
@@ -21,8 +30,8 @@ use crate::domain::account::SessionInfo;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::objective::TerminalObjective;
 use crate::domain::{
-    ApiTokenInfo, Attempt, BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft, Topic,
-    TopicInput, TopicPatch, User,
+    ApiTokenInfo, Attempt, BlueprintId, BlueprintQuality, BlueprintStatus, ErrorCode, SessionId,
+    TerminalDraft, TokenId, Topic, TopicId, TopicInput, TopicPatch, User, UserId,
 };
 
 pub use postgres::{PoolSettings, PostgresStore};
@@ -115,11 +124,9 @@ impl Cursor {
 pub enum GenerateOutcome {
     /// A new blueprint and its job were stored.
     Created(Blueprint),
-    /// The idempotency key was seen before: the blueprint it created then.
-    Replayed(Blueprint),
     /// Another generation of this topic is active.
     InProgress {
-        active_blueprint_id: Uuid,
+        active_blueprint_id: BlueprintId,
     },
     /// The owner started `GenerationLimits::per_minute` generations in the last minute; the
     /// oldest of them leaves the window in `retry_after_ms`.
@@ -136,7 +143,7 @@ pub enum GenerateOutcome {
 /// One `Idempotency-Key` as the store keeps it: the user's, for one route and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyScope {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// The operation, e.g. `create_topic`.
     pub route: &'static str,
     /// What else the key is scoped to (the topic for generate), or empty.
@@ -186,16 +193,13 @@ pub const RATE_WINDOW_MS: i64 = 60_000;
 
 #[derive(Debug, Clone)]
 pub struct NewGeneration {
-    pub blueprint_id: Uuid,
-    pub topic_id: Uuid,
+    pub blueprint_id: BlueprintId,
+    pub topic_id: TopicId,
     /// The topic's owner: the generation counts against this user's limits.
-    pub owner_id: Uuid,
+    pub owner_id: UserId,
     pub limits: GenerationLimits,
     pub target_terminal_objectives: i64,
-    pub idempotency_key: Option<String>,
     pub now: i64,
-    /// Keys older than this (ms) are forgotten.
-    pub idempotency_cutoff: i64,
 }
 
 /// Looking a blueprint up under a topic.
@@ -285,14 +289,14 @@ impl Finish {
 pub struct JobListing {
     pub blueprint: Blueprint,
     pub topic_title: String,
-    pub owner_id: Uuid,
+    pub owner_id: UserId,
     pub owner_email: String,
 }
 
 /// A new account. The first one (besides the built-in local user) becomes an admin.
 #[derive(Debug, Clone)]
 pub struct NewUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     /// An Argon2id PHC string.
     pub password_hash: String,
@@ -302,9 +306,9 @@ pub struct NewUser {
 /// A session to store: only the hash of its secret.
 #[derive(Debug, Clone)]
 pub struct NewSessionRow {
-    pub id: Uuid,
+    pub id: SessionId,
     pub token_hash: String,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub now: i64,
     pub expires_at: i64,
     /// The client that started it, as the sessions list shows it (user agent, address).
@@ -314,8 +318,8 @@ pub struct NewSessionRow {
 /// An API token to store: only the hash of its secret.
 #[derive(Debug, Clone)]
 pub struct NewApiToken {
-    pub id: Uuid,
-    pub user_id: Uuid,
+    pub id: TokenId,
+    pub user_id: UserId,
     pub name: String,
     pub token_hash: String,
     pub now: i64,
@@ -368,50 +372,33 @@ pub trait WriteTx: Send {
 
     /// Makes every transaction that calls this for the same user take turns, until commit:
     /// a row lock on PostgreSQL; nothing on SQLite, whose write transactions already do.
-    async fn lock_user(&mut self, user_id: Uuid) -> StoreResult<()>;
+    async fn lock_user(&mut self, user_id: UserId) -> StoreResult<()>;
     /// Whether the topic exists and belongs to `owner_id`; with the topic's row locked (as
     /// [`Self::lock_user`] locks a user's), so that one topic's admissions take turns.
-    async fn lock_owned_topic(&mut self, topic_id: Uuid, owner_id: Uuid) -> StoreResult<bool>;
-    /// Forgets the topic's idempotency key if it was stored before `cutoff`.
-    async fn forget_idempotency_key(
-        &mut self,
-        topic_id: Uuid,
-        key: &str,
-        cutoff: i64,
-    ) -> StoreResult<()>;
-    /// The blueprint the topic's idempotency key started.
-    async fn idempotent_blueprint(
-        &mut self,
-        topic_id: Uuid,
-        key: &str,
-    ) -> StoreResult<Option<Blueprint>>;
+    async fn lock_owned_topic(&mut self, topic_id: TopicId, owner_id: UserId) -> StoreResult<bool>;
     /// The topic's queued or running generation.
-    async fn active_generation_of_topic(&mut self, topic_id: Uuid) -> StoreResult<Option<Uuid>>;
+    async fn active_generation_of_topic(
+        &mut self,
+        topic_id: TopicId,
+    ) -> StoreResult<Option<BlueprintId>>;
     /// How many generations of the owner's topics are queued or running.
-    async fn count_active_generations(&mut self, owner_id: Uuid) -> StoreResult<i64>;
+    async fn count_active_generations(&mut self, owner_id: UserId) -> StoreResult<i64>;
     /// How many generations the user started after `since`, and when the oldest of them was.
     async fn generation_starts_since(
         &mut self,
-        user_id: Uuid,
+        user_id: UserId,
         since: i64,
     ) -> StoreResult<(i64, Option<i64>)>;
-    async fn note_generation_start(&mut self, user_id: Uuid, at: i64) -> StoreResult<()>;
+    async fn note_generation_start(&mut self, user_id: UserId, at: i64) -> StoreResult<()>;
     /// Stores a queued blueprint and its job. The partial unique index on active blueprints
     /// refuses a second active one of the topic (a unique violation).
     async fn insert_generation(
         &mut self,
-        blueprint_id: Uuid,
-        topic_id: Uuid,
+        blueprint_id: BlueprintId,
+        topic_id: TopicId,
         target_terminal_objectives: i64,
         now: i64,
     ) -> StoreResult<Blueprint>;
-    async fn insert_idempotency_key(
-        &mut self,
-        topic_id: Uuid,
-        key: &str,
-        blueprint_id: Uuid,
-        now: i64,
-    ) -> StoreResult<()>;
 
     /// Makes every transaction that calls this for the same throttling key take turns, until
     /// commit, in every process sharing the database (an advisory lock on PostgreSQL, as rows
@@ -432,7 +419,7 @@ pub trait WriteTx: Send {
     /// Stores an account; `None` when the email is taken.
     async fn insert_user(&mut self, new: &NewUser, is_admin: bool) -> StoreResult<Option<User>>;
     /// Gives every topic of `from` to `to`.
-    async fn hand_over_topics(&mut self, from: Uuid, to: Uuid) -> StoreResult<()>;
+    async fn hand_over_topics(&mut self, from: UserId, to: UserId) -> StoreResult<()>;
 }
 
 /// A change announced by the database, for processes that share it.
@@ -472,18 +459,22 @@ pub trait Store: Send + Sync + 'static {
     /// The user of an unexpired session, with the session's id and when it was last seen.
     async fn session_by_hash(&self, token_hash: &str, now: i64) -> StoreResult<Option<Credential>>;
     /// Notes that the session was seen at `now`.
-    async fn touch_session(&self, id: Uuid, now: i64) -> StoreResult<()>;
+    async fn touch_session(&self, id: SessionId, now: i64) -> StoreResult<()>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// The user's unexpired sessions, newest first.
-    async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionInfo>>;
+    async fn list_sessions(&self, user_id: UserId, now: i64) -> StoreResult<Vec<SessionInfo>>;
     /// Ends one of the user's sessions; `false` when the user has no such session.
-    async fn delete_user_session(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool>;
+    async fn delete_user_session(&self, user_id: UserId, id: SessionId) -> StoreResult<bool>;
     /// Ends every session of the user but `keep`; returns how many ended.
-    async fn delete_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64>;
+    async fn delete_other_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> StoreResult<u64>;
     async fn create_api_token(&self, new: &NewApiToken) -> StoreResult<ApiTokenInfo>;
-    async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>>;
+    async fn list_api_tokens(&self, user_id: UserId) -> StoreResult<Vec<ApiTokenInfo>>;
     /// `false` when the user has no such token.
-    async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool>;
+    async fn delete_api_token(&self, user_id: UserId, id: TokenId) -> StoreResult<bool>;
     /// The user of an unexpired API token, with the token's id and when it was last used.
     async fn api_token_by_hash(
         &self,
@@ -491,7 +482,7 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<Option<Credential>>;
     /// Notes that the API token was used at `now`.
-    async fn touch_api_token(&self, id: Uuid, now: i64) -> StoreResult<()>;
+    async fn touch_api_token(&self, id: TokenId, now: i64) -> StoreResult<()>;
     /// Reserves one attempt under every claim's key, atomically and across processes: when
     /// each key has fewer than its `limit` events since its `since`, one event is noted under
     /// each (at `at`) and the answer is `Reserved`; otherwise nothing is noted. Parallel
@@ -533,56 +524,67 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets a key's events (a successful log-in of that account).
     async fn clear_throttle_events(&self, key: &str) -> StoreResult<()>;
     /// Who owns a topic. Owners never change, so callers may cache the answer.
-    async fn topic_owner(&self, topic_id: Uuid) -> StoreResult<Option<Uuid>>;
+    async fn topic_owner(&self, topic_id: TopicId) -> StoreResult<Option<UserId>>;
 
     async fn create_topic(
         &self,
-        owner_id: Uuid,
-        id: Uuid,
+        owner_id: UserId,
+        id: TopicId,
         input: &TopicInput,
         now: i64,
     ) -> StoreResult<Topic>;
     /// The owner's topics, newest first.
     async fn list_topics(
         &self,
-        owner_id: Uuid,
+        owner_id: UserId,
         limit: i64,
         after: Option<Cursor>,
     ) -> StoreResult<Vec<Topic>>;
-    async fn get_topic(&self, id: Uuid) -> StoreResult<Option<Topic>>;
+    async fn get_topic(&self, id: TopicId) -> StoreResult<Option<Topic>>;
     async fn update_topic(
         &self,
-        id: Uuid,
+        id: TopicId,
         patch: &TopicPatch,
         now: i64,
     ) -> StoreResult<Option<Topic>>;
     /// Deletes a topic and its blueprints, cancelling its active generation first.
     /// `None` when there was no such topic; otherwise the generations it cancelled.
-    async fn delete_topic(&self, id: Uuid, now: i64) -> StoreResult<Option<Vec<Blueprint>>>;
+    async fn delete_topic(&self, id: TopicId, now: i64) -> StoreResult<Option<Vec<Blueprint>>>;
 
-    async fn get_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<BlueprintLookup>;
-    async fn get_blueprint_by_id(&self, id: Uuid) -> StoreResult<Option<Blueprint>>;
-    async fn get_objectives(&self, blueprint_id: Uuid) -> StoreResult<Vec<TerminalObjective>>;
+    async fn get_blueprint(
+        &self,
+        topic_id: TopicId,
+        id: BlueprintId,
+    ) -> StoreResult<BlueprintLookup>;
+    async fn get_blueprint_by_id(&self, id: BlueprintId) -> StoreResult<Option<Blueprint>>;
+    async fn get_objectives(
+        &self,
+        blueprint_id: BlueprintId,
+    ) -> StoreResult<Vec<TerminalObjective>>;
     /// `None` when the topic does not exist.
     async fn list_blueprints(
         &self,
-        topic_id: Uuid,
+        topic_id: TopicId,
         status: Option<BlueprintStatus>,
         limit: i64,
         after: Option<Cursor>,
     ) -> StoreResult<Option<Vec<Blueprint>>>;
-    async fn delete_blueprint(&self, topic_id: Uuid, id: Uuid) -> StoreResult<DeleteOutcome>;
+    async fn delete_blueprint(
+        &self,
+        topic_id: TopicId,
+        id: BlueprintId,
+    ) -> StoreResult<DeleteOutcome>;
     async fn cancel_generation(
         &self,
-        topic_id: Uuid,
-        id: Uuid,
+        topic_id: TopicId,
+        id: BlueprintId,
         now: i64,
     ) -> StoreResult<CancelOutcome>;
     /// Active generations and those that ended after `ended_since`, newest first: of one
     /// owner's topics, or of everyone's with `None`.
     async fn list_jobs(
         &self,
-        owner_id: Option<Uuid>,
+        owner_id: Option<UserId>,
         ended_since: i64,
         limit: i64,
     ) -> StoreResult<Vec<JobListing>>;
@@ -599,20 +601,20 @@ pub trait Store: Send + Sync + 'static {
     /// Extends the lease; `false` when the worker no longer holds the job.
     async fn renew_lease(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         now: i64,
         lease_ms: i64,
     ) -> StoreResult<bool>;
     /// Hands a job back (graceful shutdown) so that the next claim takes it at once.
-    async fn release_lease(&self, id: Uuid, attempt: Attempt) -> StoreResult<bool>;
+    async fn release_lease(&self, id: BlueprintId, attempt: Attempt) -> StoreResult<bool>;
     /// Stores one terminal objective with its enabling objectives at `position`, which must be
     /// the next one. `None` when nothing was written: the writer is fenced off (lease lost,
     /// cancelled, timed out) or that position is already stored (a retried write whose first
     /// try committed) — the caller tells which by reading the blueprint.
     async fn append_terminal_objective(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         position: i64,
         draft: &TerminalDraft,
@@ -621,7 +623,7 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the blueprint's title and description; `None` when fenced off.
     async fn set_blueprint_summary(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         title: &str,
         description: &str,
@@ -631,7 +633,7 @@ pub trait Store: Send + Sync + 'static {
     /// quality (`quality_score`, `quality_json`) in the same update.
     async fn finish_generation(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         attempt: Attempt,
         finish: &Finish,
         now: i64,
@@ -668,8 +670,8 @@ pub trait Store: Send + Sync + 'static {
     /// How many generations wait for a worker, and when the oldest of them was created.
     async fn queue_stats(&self) -> StoreResult<QueueStats>;
     /// Retention: removes the job history of generations that ended before `finished_before`,
-    /// and idempotency keys, sessions that expired, rate-limit records and throttling events from before
-    /// `keys_before`. Blueprints and topics (the users' data) are never purged. Returns the rows
+    /// and idempotency records, sessions that expired, rate-limit records and throttling events
+    /// from before `keys_before`. Blueprints and topics (the users' data) are never purged. Returns the rows
     /// removed.
     async fn purge_history(&self, finished_before: i64, keys_before: i64) -> StoreResult<u64>;
 }

@@ -4,11 +4,18 @@
 //!
 //! A driver module that invokes these macros defines, before the invocation:
 //! - `DbRow`: its row type;
-//! - `db_id(Uuid)`: an id as the driver stores it (PostgreSQL `uuid`, SQLite text);
+//! - `db_id(id)`: an id (a `Uuid` or one of the domain's typed ids) as the driver stores it
+//!   (PostgreSQL `uuid`, SQLite text);
 //! - `uuid_col(&DbRow, &str)` and `opt_uuid_col(&DbRow, &str)`: an id column read back;
-//! - `decode_err(what, value)`: the error for a value the domain does not know;
-//! - on the store, `write_optional(query)` and `write_execute(query)`: one write statement
-//!   run so that a failed commit is reported (SQLite: in an explicit transaction).
+//! - on the store, `write_tx()`: a write transaction (SQLite: `BEGIN IMMEDIATE`), and
+//!   `write_optional(query)` and `write_execute(query)`: one write statement run so that a
+//!   failed commit is reported (SQLite: in an explicit transaction);
+//! - `CLAIM_CANDIDATE`: the statement that picks the oldest claimable job (`$1` now, `$2` the
+//!   most attempts) and makes it the transaction's: PostgreSQL locks it `FOR UPDATE SKIP
+//!   LOCKED`, SQLite's write lock already does;
+//! - `DELETE_ONE_THROTTLE_EVENT`: deletes one event of key `$1` at `$2` (by `ctid`/`rowid`);
+//! - `LOCK_OWNED_TOPIC`: finds topic `$1` of owner `$2` and locks its row (PostgreSQL) so
+//!   that one topic's admissions take turns.
 //!
 //! Every statement uses `$N` placeholders, which both databases take.
 
@@ -17,7 +24,7 @@ macro_rules! shared_rows {
     () => {
         async fn insert_objective(
             tx: &mut DbTx,
-            blueprint_id: Uuid,
+            blueprint_id: BlueprintId,
             terminal_id: Option<Uuid>,
             position: i64,
             draft: &ObjectiveDraft,
@@ -54,6 +61,35 @@ macro_rules! shared_rows {
                 .execute(&mut **tx)
                 .await?;
             Ok(id)
+        }
+
+        /// Ends the job rows of the generations an update of `blueprints` just ended (the rows
+        /// it returned), in the caller's transaction; returns the ended blueprints.
+        async fn end_jobs(
+            tx: &mut DbTx,
+            rows: &[DbRow],
+            now: i64,
+        ) -> Result<Vec<Blueprint>, sqlx::Error> {
+            let ended = rows
+                .iter()
+                .map(blueprint_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            for blueprint in &ended {
+                sqlx::query(
+                    "UPDATE generation_jobs \
+                     SET finished_at = $1, worker_id = NULL, lease_expires_at = NULL \
+                     WHERE blueprint_id = $2 AND finished_at IS NULL",
+                )
+                .bind(now)
+                .bind(db_id(blueprint.id))
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(ended)
+        }
+
+        fn decode_err(what: &str, value: &str) -> sqlx::Error {
+            sqlx::Error::Decode(format!("invalid {what} {value:?} in the database").into())
         }
 
         fn topic_from_row(row: &DbRow) -> Result<Topic, sqlx::Error> {
@@ -148,53 +184,42 @@ macro_rules! shared_rows {
 }
 
 /// `impl WriteTx for $tx`, where `$tx` wraps the driver's `Transaction` as field `.0`. The
-/// driver's own primitives (how it commits, how it makes callers take turns) are passed in.
+/// driver's own primitives (how it makes callers take turns) are passed in.
 macro_rules! write_tx_impl {
     ($tx:ty { $($own:tt)* }) => {
         #[async_trait]
         impl WriteTx for $tx {
             $($own)*
 
-            async fn forget_idempotency_key(
-                &mut self,
-                topic_id: Uuid,
-                key: &str,
-                cutoff: i64,
-            ) -> StoreResult<()> {
-                sqlx::query(sql::FORGET_IDEMPOTENCY_KEY)
-                    .bind(db_id(topic_id))
-                    .bind(key.to_string())
-                    .bind(cutoff)
-                    .execute(&mut *self.0)
-                    .await?;
-                Ok(())
+            async fn commit(self: Box<Self>) -> StoreResult<()> {
+                Ok(self.0.commit().await?)
             }
 
-            async fn idempotent_blueprint(
+            async fn lock_owned_topic(
                 &mut self,
-                topic_id: Uuid,
-                key: &str,
-            ) -> StoreResult<Option<Blueprint>> {
-                let row = sqlx::query(sql::IDEMPOTENT_BLUEPRINT)
+                topic_id: TopicId,
+                owner_id: UserId,
+            ) -> StoreResult<bool> {
+                let found = sqlx::query(LOCK_OWNED_TOPIC)
                     .bind(db_id(topic_id))
-                    .bind(key.to_string())
+                    .bind(db_id(owner_id))
                     .fetch_optional(&mut *self.0)
                     .await?;
-                Ok(row.as_ref().map(blueprint_from_row).transpose()?)
+                Ok(found.is_some())
             }
 
             async fn active_generation_of_topic(
                 &mut self,
-                topic_id: Uuid,
-            ) -> StoreResult<Option<Uuid>> {
+                topic_id: TopicId,
+            ) -> StoreResult<Option<BlueprintId>> {
                 let row = sqlx::query(sql::ACTIVE_GENERATION_OF_TOPIC)
                     .bind(db_id(topic_id))
                     .fetch_optional(&mut *self.0)
                     .await?;
-                Ok(row.map(|row| uuid_col(&row, "id")).transpose()?)
+                Ok(row.map(|row| uuid_col(&row, "id").map(BlueprintId)).transpose()?)
             }
 
-            async fn count_active_generations(&mut self, owner_id: Uuid) -> StoreResult<i64> {
+            async fn count_active_generations(&mut self, owner_id: UserId) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar(sql::COUNT_ACTIVE_GENERATIONS)
                     .bind(db_id(owner_id))
                     .fetch_one(&mut *self.0)
@@ -203,7 +228,7 @@ macro_rules! write_tx_impl {
 
             async fn generation_starts_since(
                 &mut self,
-                user_id: Uuid,
+                user_id: UserId,
                 since: i64,
             ) -> StoreResult<(i64, Option<i64>)> {
                 let row = sqlx::query(sql::GENERATION_STARTS_SINCE)
@@ -214,7 +239,7 @@ macro_rules! write_tx_impl {
                 Ok((row.try_get("started")?, row.try_get("oldest")?))
             }
 
-            async fn note_generation_start(&mut self, user_id: Uuid, at: i64) -> StoreResult<()> {
+            async fn note_generation_start(&mut self, user_id: UserId, at: i64) -> StoreResult<()> {
                 sqlx::query(sql::NOTE_GENERATION_START)
                     .bind(db_id(user_id))
                     .bind(at)
@@ -225,8 +250,8 @@ macro_rules! write_tx_impl {
 
             async fn insert_generation(
                 &mut self,
-                blueprint_id: Uuid,
-                topic_id: Uuid,
+                blueprint_id: BlueprintId,
+                topic_id: TopicId,
                 target_terminal_objectives: i64,
                 now: i64,
             ) -> StoreResult<Blueprint> {
@@ -243,23 +268,6 @@ macro_rules! write_tx_impl {
                     .execute(&mut *self.0)
                     .await?;
                 Ok(blueprint_from_row(&row)?)
-            }
-
-            async fn insert_idempotency_key(
-                &mut self,
-                topic_id: Uuid,
-                key: &str,
-                blueprint_id: Uuid,
-                now: i64,
-            ) -> StoreResult<()> {
-                sqlx::query(sql::INSERT_IDEMPOTENCY_KEY)
-                    .bind(db_id(topic_id))
-                    .bind(key.to_string())
-                    .bind(db_id(blueprint_id))
-                    .bind(now)
-                    .execute(&mut *self.0)
-                    .await?;
-                Ok(())
             }
 
             async fn throttle_event_filling(
@@ -311,7 +319,7 @@ macro_rules! write_tx_impl {
                 Ok(row.as_ref().map(user_from_row).transpose()?)
             }
 
-            async fn hand_over_topics(&mut self, from: Uuid, to: Uuid) -> StoreResult<()> {
+            async fn hand_over_topics(&mut self, from: UserId, to: UserId) -> StoreResult<()> {
                 sqlx::query(sql::HAND_OVER_TOPICS)
                     .bind(db_id(from))
                     .bind(db_id(to))
@@ -323,9 +331,9 @@ macro_rules! write_tx_impl {
     };
 }
 
-/// `impl Store for $store`, where `$store` has a `pool`. The operations whose SQL differs
-/// between the databases (claiming, ending several generations at once, migrations, ...) are
-/// the driver's own, passed in; the rest are here.
+/// `impl Store for $store`, where `$store` has a `pool`. What differs between the databases
+/// (connecting, migrations, the change feed, beginning a write) is the driver's own, passed in;
+/// every operation is here.
 macro_rules! store_impl {
     ($store:ty { $($own:tt)* }) => {
         impl $store {
@@ -343,7 +351,12 @@ macro_rules! store_impl {
                 Ok(row.as_ref().map(credential_from_row).transpose()?)
             }
 
-            async fn touch(&self, statement: &'static str, id: Uuid, now: i64) -> StoreResult<()> {
+            async fn touch(
+                &self,
+                statement: &'static str,
+                id: impl Into<Uuid> + Send,
+                now: i64,
+            ) -> StoreResult<()> {
                 sqlx::query(statement)
                     .bind(now)
                     .bind(db_id(id))
@@ -352,12 +365,26 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            /// Runs an update of `blueprints` that ends generations (`RETURNING` their rows) and
+            /// ends their jobs, in one transaction.
+            async fn end_generations(
+                &self,
+                query: DbQuery<'_>,
+                now: i64,
+            ) -> StoreResult<Vec<Blueprint>> {
+                let mut tx = self.write_tx().await?;
+                let rows = query.fetch_all(&mut *tx).await?;
+                let ended = end_jobs(&mut tx, &rows, now).await?;
+                tx.commit().await?;
+                Ok(ended)
+            }
+
             /// Runs `DELETE ... WHERE id = $1 AND user_id = $2`; whether a row went.
             async fn delete_owned(
                 &self,
                 statement: &'static str,
-                user_id: Uuid,
-                id: Uuid,
+                user_id: UserId,
+                id: impl Into<Uuid> + Send,
             ) -> StoreResult<bool> {
                 let deleted = sqlx::query(statement)
                     .bind(db_id(id))
@@ -386,7 +413,7 @@ macro_rules! store_impl {
                 self.credential(sql::SESSION_BY_HASH, token_hash, now).await
             }
 
-            async fn touch_session(&self, id: Uuid, now: i64) -> StoreResult<()> {
+            async fn touch_session(&self, id: SessionId, now: i64) -> StoreResult<()> {
                 self.touch(sql::TOUCH_SESSION, id, now).await
             }
 
@@ -398,7 +425,7 @@ macro_rules! store_impl {
                 self.credential(sql::API_TOKEN_BY_HASH, token_hash, now).await
             }
 
-            async fn touch_api_token(&self, id: Uuid, now: i64) -> StoreResult<()> {
+            async fn touch_api_token(&self, id: TokenId, now: i64) -> StoreResult<()> {
                 self.touch(sql::TOUCH_API_TOKEN, id, now).await
             }
 
@@ -430,7 +457,7 @@ macro_rules! store_impl {
 
             async fn list_sessions(
                 &self,
-                user_id: Uuid,
+                user_id: UserId,
                 now: i64,
             ) -> StoreResult<Vec<SessionInfo>> {
                 let rows = sqlx::query(
@@ -459,12 +486,12 @@ macro_rules! store_impl {
                     .collect::<Result<_, _>>()?)
             }
 
-            async fn delete_user_session(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+            async fn delete_user_session(&self, user_id: UserId, id: SessionId) -> StoreResult<bool> {
                 self.delete_owned("DELETE FROM sessions WHERE id = $1 AND user_id = $2", user_id, id)
                     .await
             }
 
-            async fn list_api_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiTokenInfo>> {
+            async fn list_api_tokens(&self, user_id: UserId) -> StoreResult<Vec<ApiTokenInfo>> {
                 let rows = sqlx::query(
                     "SELECT id, name, created_at, last_used_at, expires_at FROM api_tokens \
                      WHERE user_id = $1 ORDER BY created_at, id",
@@ -478,7 +505,7 @@ macro_rules! store_impl {
                     .collect::<Result<_, _>>()?)
             }
 
-            async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+            async fn delete_api_token(&self, user_id: UserId, id: TokenId) -> StoreResult<bool> {
                 self.delete_owned(
                     "DELETE FROM api_tokens WHERE id = $1 AND user_id = $2",
                     user_id,
@@ -504,15 +531,15 @@ macro_rules! store_impl {
                 Ok(())
             }
 
-            async fn topic_owner(&self, topic_id: Uuid) -> StoreResult<Option<Uuid>> {
+            async fn topic_owner(&self, topic_id: TopicId) -> StoreResult<Option<UserId>> {
                 let row = sqlx::query("SELECT owner_id FROM topics WHERE id = $1")
                     .bind(db_id(topic_id))
                     .fetch_optional(&self.pool)
                     .await?;
-                Ok(row.map(|row| uuid_col(&row, "owner_id")).transpose()?)
+                Ok(row.map(|row| uuid_col(&row, "owner_id").map(UserId)).transpose()?)
             }
 
-            async fn get_topic(&self, id: Uuid) -> StoreResult<Option<Topic>> {
+            async fn get_topic(&self, id: TopicId) -> StoreResult<Option<Topic>> {
                 let row = sqlx::query(
                     "SELECT id, title, description, source_text, created_at, updated_at \
                      FROM topics WHERE id = $1",
@@ -525,8 +552,8 @@ macro_rules! store_impl {
 
             async fn get_blueprint(
                 &self,
-                topic_id: Uuid,
-                id: Uuid,
+                topic_id: TopicId,
+                id: BlueprintId,
             ) -> StoreResult<BlueprintLookup> {
                 let row = sqlx::query(concat!(
                     "SELECT t.id AS topic_exists, ",
@@ -547,7 +574,7 @@ macro_rules! store_impl {
                 Ok(BlueprintLookup::Found(blueprint_from_row(&row)?))
             }
 
-            async fn get_blueprint_by_id(&self, id: Uuid) -> StoreResult<Option<Blueprint>> {
+            async fn get_blueprint_by_id(&self, id: BlueprintId) -> StoreResult<Option<Blueprint>> {
                 let row = sqlx::query(concat!(
                     "SELECT ",
                     blueprint_columns!(),
@@ -561,7 +588,7 @@ macro_rules! store_impl {
 
             async fn get_objectives(
                 &self,
-                blueprint_id: Uuid,
+                blueprint_id: BlueprintId,
             ) -> StoreResult<Vec<TerminalObjective>> {
                 let terminal_rows = sqlx::query(
                     "SELECT id, position, text, bloom_level, verb, condition, criterion, \
@@ -651,7 +678,7 @@ macro_rules! store_impl {
 
             async fn list_topics(
                 &self,
-                owner_id: Uuid,
+                owner_id: UserId,
                 limit: i64,
                 after: Option<Cursor>,
             ) -> StoreResult<Vec<Topic>> {
@@ -676,7 +703,7 @@ macro_rules! store_impl {
 
             async fn update_topic(
                 &self,
-                id: Uuid,
+                id: TopicId,
                 patch: &TopicPatch,
                 now: i64,
             ) -> StoreResult<Option<Topic>> {
@@ -708,7 +735,7 @@ macro_rules! store_impl {
 
             async fn renew_lease(
                 &self,
-                id: Uuid,
+                id: BlueprintId,
                 attempt: Attempt,
                 now: i64,
                 lease_ms: i64,
@@ -729,7 +756,7 @@ macro_rules! store_impl {
                 Ok(renewed > 0)
             }
 
-            async fn release_lease(&self, id: Uuid, attempt: Attempt) -> StoreResult<bool> {
+            async fn release_lease(&self, id: BlueprintId, attempt: Attempt) -> StoreResult<bool> {
                 let released = sqlx::query(
                     "UPDATE generation_jobs SET worker_id = NULL, lease_expires_at = NULL \
                      WHERE blueprint_id = $1 AND finished_at IS NULL \
@@ -746,7 +773,7 @@ macro_rules! store_impl {
 
             async fn set_blueprint_summary(
                 &self,
-                id: Uuid,
+                id: BlueprintId,
                 attempt: Attempt,
                 title: &str,
                 description: &str,
@@ -772,7 +799,7 @@ macro_rules! store_impl {
 
             async fn append_terminal_objective(
                 &self,
-                id: Uuid,
+                id: BlueprintId,
                 attempt: Attempt,
                 position: i64,
                 draft: &TerminalDraft,
@@ -930,6 +957,357 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn delete_other_sessions(
+                &self,
+                user_id: UserId,
+                keep: Option<SessionId>,
+            ) -> StoreResult<u64> {
+                // With nothing to keep (NULL), every session ends.
+                let deleted = sqlx::query(
+                    "DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2",
+                )
+                .bind(db_id(user_id))
+                .bind(keep.map(db_id))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(deleted)
+            }
+
+            async fn release_throttle_events(&self, keys: &[String], at: i64) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                for key in keys {
+                    sqlx::query(DELETE_ONE_THROTTLE_EVENT)
+                        .bind(key.clone())
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn create_topic(
+                &self,
+                owner_id: UserId,
+                id: TopicId,
+                input: &TopicInput,
+                now: i64,
+            ) -> StoreResult<Topic> {
+                let row = self
+                    .write_optional(
+                        sqlx::query(
+                            "INSERT INTO topics (id, owner_id, title, description, source_text, \
+                             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                             RETURNING id, title, description, source_text, created_at, updated_at",
+                        )
+                        .bind(db_id(id))
+                        .bind(db_id(owner_id))
+                        .bind(input.title.clone())
+                        .bind(input.description.clone())
+                        .bind(input.source_text.clone())
+                        .bind(now),
+                    )
+                    .await?
+                    .ok_or(sqlx::Error::RowNotFound)?;
+                Ok(topic_from_row(&row)?)
+            }
+
+            async fn delete_topic(
+                &self,
+                id: TopicId,
+                now: i64,
+            ) -> StoreResult<Option<Vec<Blueprint>>> {
+                let mut tx = self.write_tx().await?;
+                let rows = sqlx::query(concat!(cancel_active_of_topic!(), returning_blueprint!()))
+                    .bind(CANCELLED_MESSAGE)
+                    .bind(now)
+                    .bind(db_id(id))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let cancelled = end_jobs(&mut tx, &rows, now).await?;
+                let deleted = sqlx::query("DELETE FROM topics WHERE id = $1")
+                    .bind(db_id(id))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok((deleted > 0).then_some(cancelled))
+            }
+
+            async fn list_blueprints(
+                &self,
+                topic_id: TopicId,
+                status: Option<BlueprintStatus>,
+                limit: i64,
+                after: Option<Cursor>,
+            ) -> StoreResult<Option<Vec<Blueprint>>> {
+                if self.get_topic(topic_id).await?.is_none() {
+                    return Ok(None);
+                }
+                // Without a cursor, start after the largest possible key.
+                let (after_ms, after_id) = match after {
+                    Some(c) => (c.created_at, c.id),
+                    None => (i64::MAX, Uuid::max()),
+                };
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    blueprint_columns!(),
+                    " FROM blueprints b \
+                     WHERE b.topic_id = $1 AND (CAST($2 AS TEXT) IS NULL OR b.status = $2) \
+                       AND (b.created_at, b.id) < ($3, $4) \
+                     ORDER BY b.created_at DESC, b.id DESC LIMIT $5"
+                ))
+                .bind(db_id(topic_id))
+                .bind(status.map(|s| s.as_str()))
+                .bind(after_ms)
+                .bind(db_id(after_id))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(Some(
+                    rows.iter()
+                        .map(blueprint_from_row)
+                        .collect::<Result<_, _>>()?,
+                ))
+            }
+
+            async fn delete_blueprint(
+                &self,
+                topic_id: TopicId,
+                id: BlueprintId,
+            ) -> StoreResult<DeleteOutcome> {
+                let deleted = self
+                    .write_execute(
+                        sqlx::query(concat!(
+                            "DELETE FROM blueprints \
+                             WHERE id = $1 AND topic_id = $2 AND status NOT IN ",
+                            active_statuses!()
+                        ))
+                        .bind(db_id(id))
+                        .bind(db_id(topic_id)),
+                    )
+                    .await?;
+                if deleted > 0 {
+                    return Ok(DeleteOutcome::Deleted);
+                }
+                Ok(match self.get_blueprint(topic_id, id).await? {
+                    BlueprintLookup::TopicNotFound => DeleteOutcome::TopicNotFound,
+                    BlueprintLookup::BlueprintNotFound => DeleteOutcome::BlueprintNotFound,
+                    BlueprintLookup::Found(_) => DeleteOutcome::Active,
+                })
+            }
+
+            async fn cancel_generation(
+                &self,
+                topic_id: TopicId,
+                id: BlueprintId,
+                now: i64,
+            ) -> StoreResult<CancelOutcome> {
+                let cancelled = self
+                    .end_generations(
+                        sqlx::query(concat!(
+                            cancel_active_of_topic!(),
+                            " AND id = $4",
+                            returning_blueprint!()
+                        ))
+                        .bind(CANCELLED_MESSAGE)
+                        .bind(now)
+                        .bind(db_id(topic_id))
+                        .bind(db_id(id)),
+                        now,
+                    )
+                    .await?;
+                if let Some(blueprint) = cancelled.into_iter().next() {
+                    return Ok(CancelOutcome::Cancelled(blueprint));
+                }
+                Ok(match self.get_blueprint(topic_id, id).await? {
+                    BlueprintLookup::TopicNotFound => CancelOutcome::TopicNotFound,
+                    BlueprintLookup::BlueprintNotFound => CancelOutcome::BlueprintNotFound,
+                    BlueprintLookup::Found(blueprint) => CancelOutcome::AlreadyTerminal(blueprint),
+                })
+            }
+
+            async fn list_jobs(
+                &self,
+                owner_id: Option<UserId>,
+                ended_since: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<JobListing>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT t.title AS topic_title, t.owner_id, u.email AS owner_email, ",
+                    blueprint_columns!(),
+                    " FROM blueprints b JOIN topics t ON t.id = b.topic_id \
+                     JOIN users u ON u.id = t.owner_id \
+                     WHERE ($3 IS NULL OR t.owner_id = $3) \
+                       AND (b.status IN ",
+                    active_statuses!(),
+                    " OR b.finished_at >= $1) \
+                     ORDER BY b.created_at DESC, b.id DESC LIMIT $2"
+                ))
+                .bind(ended_since)
+                .bind(limit)
+                .bind(owner_id.map(db_id))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .iter()
+                    .map(|row| {
+                        Ok(JobListing {
+                            blueprint: blueprint_from_row(row)?,
+                            topic_title: row.try_get("topic_title")?,
+                            owner_id: UserId(uuid_col(row, "owner_id")?),
+                            owner_email: row.try_get("owner_email")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()?)
+            }
+
+            async fn claim_next_job(
+                &self,
+                worker_id: &str,
+                now: i64,
+                lease_ms: i64,
+                max_attempts: i64,
+            ) -> StoreResult<Option<ClaimedJob>> {
+                let mut tx = self.write_tx().await?;
+                // The driver's statement picks the oldest claimable job and makes it this
+                // transaction's (see `CLAIM_CANDIDATE`).
+                let candidate = sqlx::query(CLAIM_CANDIDATE)
+                    .bind(now)
+                    .bind(max_attempts)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(candidate) = candidate else {
+                    tx.commit().await?;
+                    return Ok(None);
+                };
+                let blueprint_id = uuid_col(&candidate, "blueprint_id")?;
+                let previous_worker: Option<String> = candidate.try_get("worker_id")?;
+                let attempt: i64 = candidate.try_get("attempt")?;
+                let row = sqlx::query(concat!(
+                    "UPDATE blueprints SET status = 'generating', attempt = attempt + 1, \
+                     generation_started_at = COALESCE(generation_started_at, $1), \
+                     version = version + 1, updated_at = $1 \
+                     WHERE id = $2 AND attempt = $3 AND status IN ",
+                    active_statuses!(),
+                    returning_blueprint!()
+                ))
+                .bind(now)
+                .bind(db_id(blueprint_id))
+                .bind(attempt)
+                .fetch_optional(&mut *tx)
+                .await?;
+                // Cancelled or timed out between the select and the update (where transactions
+                // run in parallel): nothing to claim now.
+                let Some(row) = row else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                let blueprint = blueprint_from_row(&row)?;
+                sqlx::query(
+                    "UPDATE generation_jobs \
+                     SET worker_id = $1, lease_expires_at = $2, heartbeat_at = $3 \
+                     WHERE blueprint_id = $4",
+                )
+                .bind(worker_id.to_string())
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(db_id(blueprint_id))
+                .execute(&mut *tx)
+                .await?;
+                let topic_row = sqlx::query(
+                    "SELECT id, title, description, source_text, created_at, updated_at \
+                     FROM topics WHERE id = $1",
+                )
+                .bind(db_id(blueprint.topic_id))
+                .fetch_one(&mut *tx)
+                .await?;
+                let topic = topic_from_row(&topic_row)?;
+                tx.commit().await?;
+                Ok(Some(ClaimedJob {
+                    blueprint,
+                    topic,
+                    rescued: previous_worker.is_some(),
+                }))
+            }
+
+            async fn finish_generation(
+                &self,
+                id: BlueprintId,
+                attempt: Attempt,
+                finish: &Finish,
+                now: i64,
+            ) -> StoreResult<Option<Blueprint>> {
+                let values = finish.values()?;
+                let ended = self
+                    .end_generations(
+                        sqlx::query(concat!(
+                            "UPDATE blueprints SET status = $1, error_code = $2, error = $3, \
+                             finished_at = $4, quality_score = $5, quality_json = $6, \
+                             version = version + 1, updated_at = $4 \
+                             WHERE id = $7 AND attempt = $8 AND status = 'generating'",
+                            returning_blueprint!()
+                        ))
+                        .bind(values.status)
+                        .bind(values.error_code)
+                        .bind(values.error)
+                        .bind(now)
+                        .bind(values.quality_score)
+                        .bind(values.quality_json)
+                        .bind(db_id(id))
+                        .bind(attempt.0),
+                        now,
+                    )
+                    .await?;
+                Ok(ended.into_iter().next())
+            }
+
+            async fn time_out_generations(
+                &self,
+                started_before: i64,
+                now: i64,
+            ) -> StoreResult<Vec<Blueprint>> {
+                // A queued generation counts from its creation, so none waits forever either.
+                self.end_generations(
+                    sqlx::query(concat!(
+                        "UPDATE blueprints SET status = 'error', error_code = 'timeout', \
+                         error = $1, finished_at = $2, version = version + 1, updated_at = $2 \
+                         WHERE COALESCE(generation_started_at, created_at) < $3 AND status IN ",
+                        active_statuses!(),
+                        returning_blueprint!()
+                    ))
+                    .bind(TIMEOUT_MESSAGE)
+                    .bind(now)
+                    .bind(started_before),
+                    now,
+                )
+                .await
+            }
+
+            async fn fail_lost_jobs(
+                &self,
+                now: i64,
+                max_attempts: i64,
+            ) -> StoreResult<Vec<Blueprint>> {
+                self.end_generations(
+                    sqlx::query(concat!(
+                        "UPDATE blueprints SET status = 'error', error_code = 'worker_lost', \
+                         error = $1, finished_at = $2, version = version + 1, updated_at = $2 \
+                         WHERE status = 'generating' AND attempt >= $3 AND id IN ( \
+                           SELECT blueprint_id FROM generation_jobs \
+                           WHERE finished_at IS NULL AND worker_id IS NOT NULL \
+                             AND lease_expires_at < $2)",
+                        returning_blueprint!()
+                    ))
+                    .bind(WORKER_LOST_MESSAGE)
+                    .bind(now)
+                    .bind(max_attempts),
+                    now,
+                )
+                .await
+            }
+
             async fn purge_history(
                 &self,
                 finished_before: i64,
@@ -944,7 +1322,6 @@ macro_rules! store_impl {
                          WHERE finished_at IS NOT NULL AND finished_at < $1",
                         finished_before,
                     ),
-                    ("DELETE FROM idempotency_keys WHERE created_at < $1", keys_before),
                     ("DELETE FROM idempotency_requests WHERE created_at < $1", keys_before),
                     ("DELETE FROM sessions WHERE expires_at < $1", keys_before),
                     ("DELETE FROM generation_starts WHERE started_at < $1", keys_before),

@@ -35,6 +35,10 @@ impl BlueprintStatus {
         BlueprintStatus::Cancelled,
     ];
 
+    /// The statuses of an active generation: queued or running, not yet ended. A topic has at
+    /// most one blueprint in them; the owner's limits count them.
+    pub const ACTIVE: [BlueprintStatus; 2] = [BlueprintStatus::Queued, BlueprintStatus::Generating];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BlueprintStatus::Queued => "queued",
@@ -55,6 +59,11 @@ impl BlueprintStatus {
             self,
             BlueprintStatus::Completed | BlueprintStatus::Error | BlueprintStatus::Cancelled
         )
+    }
+
+    /// Only a completed blueprint is exported: the others are partial or empty.
+    pub fn is_exportable(self) -> bool {
+        self == BlueprintStatus::Completed
     }
 
     /// The transitions the status machine allows. Storage makes each one as a conditional

@@ -19,6 +19,8 @@ use crate::domain::{ObjectiveDraft, TerminalDraft};
 /// the topic; they need not occur in the source.
 const TASK_WORDS: &[&str] = &[
     "text",
+    "task",
+    "message",
     "program",
     "example",
     "case",
@@ -305,6 +307,12 @@ pub fn in_prose(analysis: &Analysis, key: &str) -> bool {
     analysis
         .concept(key)
         .is_some_and(|c| !c.sentences.is_empty())
+        // A man page's option is where its entry describes it.
+        || analysis.sentences.iter().any(|s| {
+            s.entry
+                .iter()
+                .any(|n| phrases::phrase_key(n.split_whitespace()) == key)
+        })
         || analysis.sentences.iter().any(|s| {
             s.phrases
                 .iter()
@@ -342,6 +350,10 @@ fn occurrences(analysis: &Analysis, key: &str) -> BTreeSet<usize> {
                     s.phrases
                         .iter()
                         .any(|p| p.key == key || contains_phrase(&p.key, key))
+                        // A man page's option occurs where its entry describes it.
+                        || s.entry
+                            .iter()
+                            .any(|n| phrases::phrase_key(n.split_whitespace()) == key)
                 })
                 .map(|(i, _)| i),
         )

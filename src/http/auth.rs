@@ -11,7 +11,7 @@
 //! says come from another site, unless they carry a bearer token (which a foreign page cannot
 //! make a browser send). Cookies are also `SameSite=Lax`; the check is the second lock.
 
-use crate::core::CredentialKind;
+use crate::core::{AccountRules, CredentialKind};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -26,7 +26,7 @@ use crate::accounts::throttle::{Throttle, ThrottlePolicy};
 use crate::config::{AccountsConfig, AuthMode, SignupMode, Toggle};
 use crate::db::GenerationLimits;
 use crate::domain::time::now_ms;
-use crate::domain::User;
+use crate::domain::{TopicId, User, UserId};
 use crate::http::error::ApiError;
 use crate::http::extract::parse_id;
 use crate::http::streams::StreamCaps;
@@ -35,10 +35,6 @@ use crate::http::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "qm_session";
-
-/// Topic owners remembered at most; past that the cache starts again (owners never change, so
-/// a cached answer is never stale: a deleted topic is caught by the query that follows).
-const OWNER_CACHE_MAX: usize = 65_536;
 
 /// How long a checked session or token is believed without asking the database again. In this
 /// process a log-out or a revoke forgets it at once; another process sharing the database may
@@ -57,7 +53,6 @@ pub struct AuthState {
     pub trust_proxy: bool,
     /// The caps on SSE streams and long polls.
     pub streams: Arc<StreamCaps>,
-    topic_owners: Mutex<HashMap<Uuid, Uuid>>,
     /// Secret hash → the caller it proved and until when that answer is believed.
     credentials: Mutex<HashMap<String, (CurrentUser, i64)>>,
 }
@@ -78,7 +73,6 @@ impl AuthState {
                 let (per_user, per_client) = config.stream_caps();
                 StreamCaps::new(per_user, per_client)
             },
-            topic_owners: Mutex::new(HashMap::new()),
             credentials: Mutex::new(HashMap::new()),
         }
     }
@@ -113,16 +107,14 @@ impl AuthState {
         self.mode == AuthMode::On
     }
 
-    fn cached_owner(&self, topic_id: Uuid) -> Option<Uuid> {
-        lock(&self.topic_owners).get(&topic_id).copied()
-    }
-
-    fn remember_owner(&self, topic_id: Uuid, owner: Uuid) {
-        let mut owners = lock(&self.topic_owners);
-        if owners.len() >= OWNER_CACHE_MAX {
-            owners.clear();
+    /// The settings the core's account operations take.
+    pub fn rules(&self) -> AccountRules<'_> {
+        AccountRules {
+            enabled: self.enabled(),
+            signup_open: self.signup != SignupMode::Closed,
+            session_ttl_ms: self.session_ttl_ms,
+            throttle: &self.throttle,
         }
-        owners.insert(topic_id, owner);
     }
 }
 
@@ -154,6 +146,11 @@ pub struct CurrentUser {
 impl CurrentUser {
     pub fn id(&self) -> Uuid {
         self.user.id
+    }
+
+    /// [`Self::id`], typed: what the core and the store take.
+    pub fn user_id(&self) -> UserId {
+        UserId(self.user.id)
     }
 }
 
@@ -262,24 +259,11 @@ async fn check_topic_owner(
     let Some((_, raw)) = params.iter().find(|(name, _)| *name == "topic_id") else {
         return Ok(());
     };
-    let topic_id = parse_id(raw)?;
-    let owner = match state.auth.cached_owner(topic_id) {
-        Some(owner) => owner,
-        None => {
-            let owner = state
-                .store
-                .topic_owner(topic_id)
-                .await?
-                .ok_or(ApiError::TopicNotFound)?;
-            state.auth.remember_owner(topic_id, owner);
-            owner
-        }
-    };
-    if owner == caller.id() {
-        Ok(())
-    } else {
-        Err(ApiError::TopicNotFound)
-    }
+    let topic_id = TopicId(parse_id(raw)?);
+    Ok(state
+        .core
+        .check_topic_owner(topic_id, caller.user_id())
+        .await?)
 }
 
 /// Who the caller is, and that they own the route's topic: what both access layers check.

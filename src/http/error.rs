@@ -221,13 +221,24 @@ impl From<CoreError> for ApiError {
                 blueprint_id,
             },
             CoreError::NotCancellable(status) => ApiError::NotCancellable(status),
+            CoreError::NotCompleted(status) => ApiError::NotCompleted(status),
             CoreError::RateLimited { retry_after_ms } => {
                 ApiError::RateLimited(retry_after_secs(retry_after_ms))
             }
             CoreError::ActiveLimitReached { limit } => ApiError::ActiveLimitReached(limit),
             CoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             CoreError::IdempotencyKeyInFlight => ApiError::IdempotencyKeyInFlight,
+            CoreError::AuthDisabled => ApiError::AuthDisabled,
+            CoreError::SignupClosed => ApiError::SignupClosed,
+            CoreError::TooManySignups { wait_secs } => ApiError::TooManySignups(wait_secs),
+            CoreError::EmailTaken => ApiError::EmailTaken,
+            CoreError::TooManyAttempts { wait_secs } => ApiError::TooManyAttempts(wait_secs),
+            CoreError::InvalidCredentials => ApiError::InvalidCredentials,
+            CoreError::SessionRequired => ApiError::SessionRequired,
+            CoreError::TokenNotFound => ApiError::TokenNotFound,
+            CoreError::SessionNotFound => ApiError::SessionNotFound,
             CoreError::Store(err) => err.into(),
+            CoreError::Internal(err) => ApiError::Internal(err),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! cached state, and the cache is trusted only while the feed is connected.
 
 use crate::db::Change;
+use crate::domain::BlueprintId;
 
 use super::JobEngine;
 
@@ -56,7 +57,7 @@ impl JobEngine {
 
     async fn refresh(&self, id: uuid::Uuid) {
         let epoch = self.hub.view_epoch();
-        match self.store.get_blueprint_by_id(id).await {
+        match self.store.get_blueprint_by_id(BlueprintId(id)).await {
             // Another process committed (and counted) it; this process only tells its followers.
             Ok(Some(blueprint)) => {
                 self.hub.remember(&blueprint, epoch);

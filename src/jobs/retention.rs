@@ -1,14 +1,14 @@
-//! Retention: job history is purged after `QUIZMASTER_RETENTION_DAYS`; idempotency keys after
-//! their 24 hours. Runs in every process; the deletes are idempotent.
+//! Retention: job history is purged after `QUIZMASTER_RETENTION_DAYS`; idempotency records
+//! (the API's keys and the web form's) after their 24 hours. Runs in every process; the deletes are idempotent.
 
 use std::time::Duration;
 
 use super::JobEngine;
+use crate::core::IDEMPOTENCY_KEY_TTL_MS;
 use crate::domain::time::now_ms;
 use crate::telemetry::HISTORY_PURGED;
 
 const EVERY: Duration = Duration::from_secs(3600);
-const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
 
 impl JobEngine {
     pub(super) async fn retention_loop(&self) {
@@ -24,7 +24,7 @@ impl JobEngine {
             let finished_before = now - self.settings.retention.as_millis() as i64;
             match self
                 .core
-                .purge_history(finished_before, now - IDEMPOTENCY_TTL_MS)
+                .purge_history(finished_before, now - IDEMPOTENCY_KEY_TTL_MS)
                 .await
             {
                 Ok(0) => {}

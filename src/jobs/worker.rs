@@ -8,14 +8,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use uuid::Uuid;
 
 use super::JobEngine;
 use crate::core::hub::StatusHub;
 use crate::core::Core;
 use crate::db::{ClaimedJob, Finish, Store, StoreError, StoreResult};
 use crate::domain::time::now_ms;
-use crate::domain::{Attempt, BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft};
+use crate::domain::{
+    Attempt, BlueprintId, BlueprintQuality, BlueprintStatus, ErrorCode, TerminalDraft,
+};
 use crate::generator::{quality, GenerateError, GenerationRequest, ObjectiveSink, SinkError};
 use crate::telemetry::{
     GaugeGuard, GENERATOR_DURATION, GENERATOR_ERRORS, JOBS_RUNNING, JOB_CLAIMS, JOB_RESCUES,
@@ -69,7 +70,7 @@ impl JobEngine {
 
     async fn run_job(&self, job: ClaimedJob) {
         let blueprint = job.blueprint;
-        let (id, attempt) = (blueprint.id, Attempt(blueprint.attempt));
+        let (id, attempt) = (BlueprintId(blueprint.id), Attempt(blueprint.attempt));
         tracing::info!(rescued = job.rescued, "generation started");
         metrics::counter!(JOB_CLAIMS).increment(1);
         if job.rescued {
@@ -216,7 +217,7 @@ impl JobEngine {
     /// blueprint still completes, only without a score.
     async fn assess(
         &self,
-        id: Uuid,
+        id: BlueprintId,
         request: &GenerationRequest,
         generator_notes: &[String],
     ) -> Option<BlueprintQuality> {
@@ -266,7 +267,7 @@ impl JobEngine {
 
     /// Releases the lease so the next claim takes the job at once, with a new attempt that
     /// continues after the objectives already stored.
-    async fn hand_back(&self, id: Uuid, attempt: Attempt, why: &str) {
+    async fn hand_back(&self, id: BlueprintId, attempt: Attempt, why: &str) {
         match self.core.release_lease(id, attempt).await {
             Ok(true) => tracing::info!(why, "job handed back"),
             Ok(false) => {}
@@ -282,12 +283,12 @@ impl JobEngine {
 async fn watch_for_stop(
     store: Arc<dyn Store>,
     hub: Arc<StatusHub>,
-    id: Uuid,
+    id: BlueprintId,
     attempt: Attempt,
     stop: CancellationToken,
     done: CancellationToken,
 ) {
-    let mut subscription = hub.subscribe(id);
+    let mut subscription = hub.subscribe(id.0);
     // Read after subscribing, so a change published in between is not missed.
     let mut version = match store.get_blueprint_by_id(id).await {
         Ok(Some(current))
@@ -321,7 +322,7 @@ async fn watch_for_stop(
 /// Renews the lease every third of its length; stops the generator if the lease was lost.
 async fn heartbeat(
     core: Arc<Core>,
-    id: Uuid,
+    id: BlueprintId,
     attempt: Attempt,
     lease: Duration,
     stop: CancellationToken,
@@ -376,7 +377,7 @@ where
 /// Stores what the generator makes, fenced by the attempt number.
 struct StoreSink {
     core: Arc<Core>,
-    id: Uuid,
+    id: BlueprintId,
     attempt: Attempt,
     /// The position the next terminal objective takes; it makes a retried write idempotent.
     next_position: i64,

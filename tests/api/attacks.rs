@@ -1088,8 +1088,8 @@ async fn tokens_expire_and_cannot_mint_tokens(backend: Backend) {
     let now = chrono::Utc::now().timestamp_millis();
     store
         .create_api_token(&quizmaster::db::NewApiToken {
-            id: uuid::Uuid::now_v7(),
-            user_id: owner,
+            id: quizmaster::domain::TokenId(uuid::Uuid::now_v7()),
+            user_id: quizmaster::domain::UserId(owner),
             name: "old".into(),
             token_hash: quizmaster::accounts::hash_secret(secret),
             now: now - 10_000,

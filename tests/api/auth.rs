@@ -6,7 +6,7 @@ use std::time::Duration;
 use quizmaster::config::AccountsConfig;
 use quizmaster::core::Core;
 use quizmaster::db::{self, GenerationLimits, NewUser, PoolSettings, SignupOutcome};
-use quizmaster::domain::{TopicInput, LOCAL_USER_ID};
+use quizmaster::domain::{TopicId, TopicInput, UserId, LOCAL_USER_ID};
 use quizmaster::jobs::hub::StatusHub;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
@@ -702,11 +702,16 @@ async fn the_first_account_takes_over_the_local_users_topics(backend: Backend) {
         source_text: None,
     };
     let topic = store
-        .create_topic(LOCAL_USER_ID, Uuid::now_v7(), &input, 1_000)
+        .create_topic(
+            UserId(LOCAL_USER_ID),
+            TopicId(Uuid::now_v7()),
+            &input,
+            1_000,
+        )
         .await
         .expect("topic");
     let new_user = |email: &str| NewUser {
-        id: Uuid::now_v7(),
+        id: UserId(Uuid::now_v7()),
         email: email.into(),
         password_hash: "$argon2id$placeholder".into(),
         now: 2_000,
@@ -717,15 +722,18 @@ async fn the_first_account_takes_over_the_local_users_topics(backend: Backend) {
     };
     assert!(first.is_admin);
     assert_eq!(
-        store.topic_owner(topic.id).await.expect("owner"),
-        Some(first.id)
+        store.topic_owner(TopicId(topic.id)).await.expect("owner"),
+        Some(UserId(first.id))
     );
     let SignupOutcome::Created(second) = core.create_user(&new_user("c@d.co")).await.expect("c")
     else {
         panic!("created");
     };
     assert!(!second.is_admin);
-    let theirs = store.list_topics(second.id, 10, None).await.expect("list");
+    let theirs = store
+        .list_topics(UserId(second.id), 10, None)
+        .await
+        .expect("list");
     assert!(theirs.is_empty());
     assert!(matches!(
         core.create_user(&new_user("a@b.co")).await.expect("dup"),

@@ -10,8 +10,8 @@ use quizmaster::db::{
     self, Finish, GenerateOutcome, GenerationLimits, NewGeneration, PoolSettings,
 };
 use quizmaster::domain::{
-    Attempt, BloomLevel, BlueprintQuality, ObjectiveDraft, QualityCheck, TerminalDraft, TopicInput,
-    LOCAL_USER_ID,
+    Attempt, BloomLevel, BlueprintId, BlueprintQuality, ObjectiveDraft, QualityCheck,
+    TerminalDraft, TopicId, TopicInput, UserId, LOCAL_USER_ID,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -42,14 +42,12 @@ async fn store_blueprint(
     quality: Option<BlueprintQuality>,
 ) -> Uuid {
     let new = NewGeneration {
-        blueprint_id: Uuid::now_v7(),
-        topic_id,
-        owner_id: LOCAL_USER_ID,
+        blueprint_id: BlueprintId(Uuid::now_v7()),
+        topic_id: TopicId(topic_id),
+        owner_id: UserId(LOCAL_USER_ID),
         limits: GenerationLimits::default(),
         target_terminal_objectives: 1,
-        idempotency_key: None,
         now,
-        idempotency_cutoff: 0,
     };
     let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
     let GenerateOutcome::Created(blueprint) = core.admit(&new).await.expect("create") else {
@@ -63,13 +61,13 @@ async fn store_blueprint(
     assert_eq!(claimed.blueprint.id, blueprint.id);
     let attempt = Attempt(claimed.blueprint.attempt);
     store
-        .append_terminal_objective(blueprint.id, attempt, 1, &terminal, now + 1)
+        .append_terminal_objective(BlueprintId(blueprint.id), attempt, 1, &terminal, now + 1)
         .await
         .expect("append")
         .expect("held");
     store
         .finish_generation(
-            blueprint.id,
+            BlueprintId(blueprint.id),
             attempt,
             &Finish::Completed { quality },
             now + 2,
@@ -122,7 +120,12 @@ async fn evidence_round_trips_is_cut_to_300_and_shows_escaped(backend: Backend) 
         source_text: Some(format!("{MARKUP}\n\nMore text.")),
     };
     let topic = store
-        .create_topic(LOCAL_USER_ID, Uuid::now_v7(), &input, 1_000)
+        .create_topic(
+            UserId(LOCAL_USER_ID),
+            TopicId(Uuid::now_v7()),
+            &input,
+            1_000,
+        )
         .await
         .expect("topic");
     // 350 characters of two bytes each: the cut must count characters, not bytes.

@@ -246,6 +246,16 @@ impl TestApp {
         response.json().await.expect("status json")
     }
 
+    /// How many blueprints the topic has (the first page of its listing).
+    pub async fn blueprint_count(&self, topic_id: &str) -> usize {
+        let response = self
+            .get(&format!("/api/topics/{topic_id}/blueprints"))
+            .await;
+        assert_eq!(response.status(), 200);
+        let list: Value = response.json().await.expect("list json");
+        list["items"].as_array().map_or(0, Vec::len)
+    }
+
     pub async fn status(&self, topic_id: &str, blueprint_id: &str) -> Value {
         let response = self
             .get(&format!(

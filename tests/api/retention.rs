@@ -5,7 +5,7 @@ use quizmaster::db::{
     self, Finish, GenerateOutcome, GenerationLimits, IdempotencyClaim, IdempotencyRecord,
     IdempotencyScope, NewGeneration, PoolSettings, StoredAnswer,
 };
-use quizmaster::domain::{Attempt, TopicInput, LOCAL_USER_ID};
+use quizmaster::domain::{Attempt, BlueprintId, TopicId, TopicInput, UserId, LOCAL_USER_ID};
 use quizmaster::jobs::hub::StatusHub;
 use uuid::Uuid;
 
@@ -24,22 +24,25 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         source_text: None,
     };
     let topic = store
-        .create_topic(LOCAL_USER_ID, Uuid::now_v7(), &input, 1_000)
+        .create_topic(
+            UserId(LOCAL_USER_ID),
+            TopicId(Uuid::now_v7()),
+            &input,
+            1_000,
+        )
         .await
         .expect("topic");
     let day_ms = 24 * 3600 * 1000;
     let mut ended = Vec::new();
-    // An old generation that ended long ago, and a recent one; both with idempotency keys.
-    for (key, now) in [("old", 1_000), ("new", 100 * day_ms)] {
+    // An old generation that ended long ago, and a recent one.
+    for now in [1_000, 100 * day_ms] {
         let new = NewGeneration {
-            blueprint_id: Uuid::now_v7(),
-            topic_id: topic.id,
-            owner_id: LOCAL_USER_ID,
+            blueprint_id: BlueprintId(Uuid::now_v7()),
+            topic_id: TopicId(topic.id),
+            owner_id: UserId(LOCAL_USER_ID),
             limits: GenerationLimits::default(),
             target_terminal_objectives: 1,
-            idempotency_key: Some(key.into()),
             now,
-            idempotency_cutoff: 0,
         };
         let GenerateOutcome::Created(blueprint) = core.admit(&new).await.expect("create") else {
             panic!("created");
@@ -52,7 +55,7 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         assert_eq!(claimed.blueprint.id, blueprint.id);
         store
             .finish_generation(
-                blueprint.id,
+                BlueprintId(blueprint.id),
                 Attempt(claimed.blueprint.attempt),
                 &Finish::Completed { quality: None },
                 now + 10,
@@ -60,11 +63,11 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
             .await
             .expect("finish")
             .expect("held");
-        ended.push(blueprint.id);
+        ended.push(BlueprintId(blueprint.id));
     }
     // Two Idempotency-Key records of the API, answered on day 5 and just before day 100.
     let request_key = |key: &str| IdempotencyScope {
-        user_id: LOCAL_USER_ID,
+        user_id: UserId(LOCAL_USER_ID),
         route: "create_topic",
         scope: String::new(),
         key: key.into(),
@@ -88,14 +91,14 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
             .await
             .expect("complete");
     }
-    // 30 days before "now" (day 100): the first job's history and key go, the second's stay.
+    // 30 days before "now" (day 100): the first job's history goes, the second's stays.
     let purged = store
         .purge_history(70 * day_ms, 99 * day_ms)
         .await
         .expect("purge");
     assert_eq!(
-        purged, 3,
-        "one finished job row, one expired key and one expired request record"
+        purged, 2,
+        "one finished job row and one expired request record"
     );
     // The purged record is gone (its key is free again); the recent one still answers.
     let now = 100 * day_ms;
@@ -133,7 +136,11 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         assert_eq!(blueprint.status.as_str(), "completed");
     }
     assert!(
-        store.get_topic(topic.id).await.expect("read").is_some(),
+        store
+            .get_topic(TopicId(topic.id))
+            .await
+            .expect("read")
+            .is_some(),
         "topics are kept"
     );
     // A record left in flight (its request died with its process) is taken over once it is
@@ -158,20 +165,6 @@ async fn retention_removes_only_what_it_should(backend: Backend) {
         "still in flight"
     );
     assert_eq!(claim_stuck(now + 1).await, IdempotencyClaim::Claimed);
-    // The recent key still replays.
-    let replay = NewGeneration {
-        blueprint_id: Uuid::now_v7(),
-        topic_id: topic.id,
-        owner_id: LOCAL_USER_ID,
-        limits: GenerationLimits::default(),
-        target_terminal_objectives: 1,
-        idempotency_key: Some("new".into()),
-        now: 100 * day_ms,
-        idempotency_cutoff: 99 * day_ms,
-    };
-    assert!(
-        matches!(core.admit(&replay).await.expect("replay"), GenerateOutcome::Replayed(b) if b.id == ended[1])
-    );
     database.drop_database().await;
 }
 

@@ -217,6 +217,47 @@ async fn starting_twice_leads_to_the_running_job_and_cancel_redirects_back(backe
     app.stop().await;
 }
 
+/// The form's one-time key: the same page sent twice, at once or one after the other, starts
+/// one generation and leads both sends to its status page (no "already running" notice).
+async fn a_form_sent_twice_starts_one_generation(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Settings {
+            pace_ms: 200,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let topic = app.create_topic("Gravity").await;
+    let topic_id = str_of(&topic, "id");
+    let path = format!("/topics/{topic_id}/blueprints/generate");
+    let html = app.get(&path).await.text().await.expect("html");
+    let marker = "name=\"idempotency_key\" value=\"";
+    let start = html.find(marker).expect("the form's key") + marker.len();
+    let key = &html[start..start + html[start..].find('"').expect("the key's end")];
+    assert!(key.starts_with("web-form-"), "{key}");
+    let body = format!("target_terminal_objectives=30&idempotency_key={key}");
+
+    // Sent twice at once: one of the two waits for the other.
+    let (first, second) =
+        tokio::join!(post_form(&app, &path, &body), post_form(&app, &path, &body));
+    assert_eq!(first.status(), 303);
+    assert_eq!(second.status(), 303);
+    let status_page = location(&first);
+    assert_eq!(location(&second), status_page);
+    assert!(!status_page.contains("notice"), "{status_page}");
+    // And once more later (a resubmit after a lost answer).
+    let third = post_form(&app, &path, &body).await;
+    assert_eq!(third.status(), 303);
+    assert_eq!(location(&third), status_page);
+
+    assert_eq!(app.blueprint_count(topic_id).await, 1, "one generation");
+    // A fresh page has a fresh key.
+    let html = app.get(&path).await.text().await.expect("html");
+    assert!(!html.contains(key), "each page gets its own key");
+    app.stop().await;
+}
+
 async fn cross_site_form_posts_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = no_redirects()
@@ -287,6 +328,7 @@ crate::on_both_backends!(
     a_topic_form_creates_and_redirects_and_errors_rerender_with_what_was_typed,
     an_uploaded_file_becomes_the_source_material,
     starting_twice_leads_to_the_running_job_and_cancel_redirects_back,
+    a_form_sent_twice_starts_one_generation,
     cross_site_form_posts_are_refused,
     assets_are_embedded_typed_and_revalidated,
     unknown_topics_get_an_html_404_and_unknown_routes_stay_json

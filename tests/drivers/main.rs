@@ -12,15 +12,15 @@ mod helpers;
 
 use std::sync::Arc;
 
-use quizmaster::core::{Core, CredentialKind};
+use quizmaster::core::{form_generate_request, Claimed, Core, CoreError, CredentialKind};
 use quizmaster::db::{
     self, BlueprintLookup, CancelOutcome, Cursor, DeleteOutcome, Finish, GenerateOutcome,
     GenerationLimits, NewApiToken, NewGeneration, NewSessionRow, NewUser, PoolSettings,
-    Reservation, SignupOutcome, Store, ThrottleClaim,
+    Reservation, SignupOutcome, Store, StoredAnswer, ThrottleClaim,
 };
 use quizmaster::domain::{
-    Attempt, BloomLevel, BlueprintId, BlueprintStatus, ErrorCode, ObjectiveDraft, TerminalDraft,
-    TopicId, TopicInput, LOCAL_USER_ID,
+    Attempt, BloomLevel, BlueprintId, BlueprintStatus, ErrorCode, ObjectiveDraft, SessionId,
+    TerminalDraft, TokenId, TopicId, TopicInput, UserId, LOCAL_USER_ID,
 };
 use quizmaster::jobs::hub::StatusHub;
 use uuid::Uuid;
@@ -36,22 +36,26 @@ async fn open(backend: Backend) -> (TestDatabase, Arc<dyn Store>) {
     (database, store)
 }
 
-async fn topic(store: &Arc<dyn Store>, owner: Uuid, title: &str, now: i64) -> Uuid {
+/// The built-in local user, typed.
+const LOCAL: UserId = UserId(LOCAL_USER_ID);
+
+async fn topic(store: &Arc<dyn Store>, owner: UserId, title: &str, now: i64) -> TopicId {
     let input = TopicInput {
         title: title.into(),
         description: None,
         source_text: None,
     };
     store
-        .create_topic(owner, Uuid::now_v7(), &input, now)
+        .create_topic(owner, TopicId(Uuid::now_v7()), &input, now)
         .await
         .expect("topic")
         .id
+        .into()
 }
 
 fn new_user(email: &str) -> NewUser {
     NewUser {
-        id: Uuid::now_v7(),
+        id: UserId(Uuid::now_v7()),
         email: email.into(),
         password_hash: "$argon2id$not-a-real-hash".into(),
         now: 1_000,
@@ -81,26 +85,26 @@ fn terminal(text: &str, enabling: usize) -> TerminalDraft {
 /// The primitives of a write transaction, and that dropping one without commit keeps nothing.
 async fn write_transaction_primitives(backend: Backend) {
     let (database, store) = open(backend).await;
-    let owner = LOCAL_USER_ID;
+    let owner = LOCAL;
     let topic_id = topic(&store, owner, "Tides", 1_000).await;
-    let stranger = Uuid::now_v7();
+    let stranger = UserId(Uuid::now_v7());
 
     let mut tx = store.begin_write().await.expect("begin");
     assert!(tx.lock_owned_topic(topic_id, owner).await.expect("lock"));
     assert!(!tx.lock_owned_topic(topic_id, stranger).await.expect("lock"));
     assert!(!tx
-        .lock_owned_topic(Uuid::now_v7(), owner)
+        .lock_owned_topic(TopicId(Uuid::now_v7()), owner)
         .await
         .expect("lock"));
     tx.lock_user(owner).await.expect("lock user");
     assert_eq!(tx.active_generation_of_topic(topic_id).await.unwrap(), None);
-    let blueprint_id = Uuid::now_v7();
+    let blueprint_id = BlueprintId(Uuid::now_v7());
     let blueprint = tx
         .insert_generation(blueprint_id, topic_id, 4, 2_000)
         .await
         .expect("insert");
-    assert_eq!(blueprint.id, blueprint_id);
-    assert_eq!(blueprint.topic_id, topic_id);
+    assert_eq!(blueprint.id, blueprint_id.0);
+    assert_eq!(blueprint.topic_id, topic_id.0);
     assert_eq!(blueprint.status, BlueprintStatus::Queued);
     assert_eq!(blueprint.target_terminal_objectives, 4);
     assert_eq!(blueprint.created_at, 2_000);
@@ -110,28 +114,6 @@ async fn write_transaction_primitives(backend: Backend) {
     );
     assert_eq!(tx.count_active_generations(owner).await.unwrap(), 1);
     assert_eq!(tx.count_active_generations(stranger).await.unwrap(), 0);
-    tx.insert_idempotency_key(topic_id, "key-1", blueprint_id, 2_000)
-        .await
-        .expect("key");
-    let replayed = tx.idempotent_blueprint(topic_id, "key-1").await.unwrap();
-    assert_eq!(replayed.map(|b| b.id), Some(blueprint_id));
-    // A key younger than the cutoff stays; an older one goes.
-    tx.forget_idempotency_key(topic_id, "key-1", 2_000)
-        .await
-        .unwrap();
-    assert!(tx
-        .idempotent_blueprint(topic_id, "key-1")
-        .await
-        .unwrap()
-        .is_some());
-    tx.forget_idempotency_key(topic_id, "key-1", 2_001)
-        .await
-        .unwrap();
-    assert!(tx
-        .idempotent_blueprint(topic_id, "key-1")
-        .await
-        .unwrap()
-        .is_none());
     assert_eq!(
         tx.generation_starts_since(owner, 0).await.unwrap(),
         (0, None)
@@ -172,13 +154,13 @@ async fn write_transaction_primitives(backend: Backend) {
 /// the caller checked before.
 async fn one_active_blueprint_per_topic_is_the_databases_guarantee(backend: Backend) {
     let (database, store) = open(backend).await;
-    let topic_id = topic(&store, LOCAL_USER_ID, "Tides", 1_000).await;
+    let topic_id = topic(&store, LOCAL, "Tides", 1_000).await;
     let mut tx = store.begin_write().await.expect("begin");
-    tx.insert_generation(Uuid::now_v7(), topic_id, 3, 2_000)
+    tx.insert_generation(BlueprintId(Uuid::now_v7()), topic_id, 3, 2_000)
         .await
         .expect("first");
     let second = tx
-        .insert_generation(Uuid::now_v7(), topic_id, 3, 2_001)
+        .insert_generation(BlueprintId(Uuid::now_v7()), topic_id, 3, 2_001)
         .await
         .expect_err("a second active blueprint");
     assert!(second.is_unique_violation(), "{second}");
@@ -188,7 +170,7 @@ async fn one_active_blueprint_per_topic_is_the_databases_guarantee(backend: Back
 /// Accounts: the first account, a taken email, handing topics over, credentials and touches.
 async fn accounts_and_credentials(backend: Backend) {
     let (database, store) = open(backend).await;
-    let local_topic = topic(&store, LOCAL_USER_ID, "Before accounts", 1_000).await;
+    let local_topic = topic(&store, LOCAL, "Before accounts", 1_000).await;
     let mut tx = store.begin_write().await.expect("begin");
     assert_eq!(tx.count_accounts().await.unwrap(), 0);
     let user = tx
@@ -203,16 +185,17 @@ async fn accounts_and_credentials(backend: Backend) {
         .unwrap()
         .is_none());
     assert_eq!(tx.count_accounts().await.unwrap(), 1);
-    tx.hand_over_topics(LOCAL_USER_ID, user.id).await.unwrap();
+    let user_id = UserId(user.id);
+    tx.hand_over_topics(LOCAL, user_id).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(store.topic_owner(local_topic).await.unwrap(), Some(user.id));
+    assert_eq!(store.topic_owner(local_topic).await.unwrap(), Some(user_id));
 
-    let session_id = Uuid::now_v7();
+    let session_id = SessionId(Uuid::now_v7());
     store
         .create_session(&NewSessionRow {
             id: session_id,
             token_hash: "session-hash".into(),
-            user_id: user.id,
+            user_id,
             now: 10_000,
             expires_at: 20_000,
             client: Some("test".into()),
@@ -224,7 +207,7 @@ async fn accounts_and_credentials(backend: Backend) {
         .await
         .unwrap()
         .expect("found");
-    assert_eq!((found.id, found.user.id), (session_id, user.id));
+    assert_eq!((found.id, found.user.id), (session_id.0, user.id));
     assert_eq!(found.last_used_at, Some(10_000));
     store.touch_session(session_id, 15_000).await.unwrap();
     let found = store.session_by_hash("session-hash", 15_001).await.unwrap();
@@ -237,8 +220,8 @@ async fn accounts_and_credentials(backend: Backend) {
 
     let token = store
         .create_api_token(&NewApiToken {
-            id: Uuid::now_v7(),
-            user_id: user.id,
+            id: TokenId(Uuid::now_v7()),
+            user_id,
             name: "ci".into(),
             token_hash: "token-hash".into(),
             now: 10_000,
@@ -252,12 +235,13 @@ async fn accounts_and_credentials(backend: Backend) {
         .unwrap()
         .expect("found");
     assert_eq!((found.id, found.last_used_at), (token.id, None));
-    store.touch_api_token(token.id, 50_000).await.unwrap();
-    let listed = store.list_api_tokens(user.id).await.unwrap();
+    let token_id = TokenId(token.id);
+    store.touch_api_token(token_id, 50_000).await.unwrap();
+    let listed = store.list_api_tokens(user_id).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].last_used_at, Some(50_000));
-    assert!(store.delete_api_token(user.id, token.id).await.unwrap());
-    assert!(!store.delete_api_token(user.id, token.id).await.unwrap());
+    assert!(store.delete_api_token(user_id, token_id).await.unwrap());
+    assert!(!store.delete_api_token(user_id, token_id).await.unwrap());
     database.drop_database().await;
 }
 
@@ -265,11 +249,8 @@ async fn accounts_and_credentials(backend: Backend) {
 async fn job_transitions_are_fenced_by_the_attempt(backend: Backend) {
     let (database, store) = open(backend).await;
     let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
-    let topic_id = topic(&store, LOCAL_USER_ID, "Tides", 1_000).await;
-    let GenerateOutcome::Created(queued) = core
-        .admit(&generation(topic_id, None, 2_000))
-        .await
-        .unwrap()
+    let topic_id = topic(&store, LOCAL, "Tides", 1_000).await;
+    let GenerateOutcome::Created(queued) = core.admit(&generation(topic_id, 2_000)).await.unwrap()
     else {
         panic!("created")
     };
@@ -281,14 +262,14 @@ async fn job_transitions_are_fenced_by_the_attempt(backend: Backend) {
     assert_eq!(job.blueprint.id, queued.id);
     assert_eq!(job.blueprint.attempt, 1);
     assert_eq!(job.blueprint.status, BlueprintStatus::Generating);
-    assert_eq!(job.topic.id, topic_id);
+    assert_eq!(job.topic.id, topic_id.0);
     assert!(!job.rescued);
     assert!(store
         .claim_next_job("w2", 3_001, 1_000, 3)
         .await
         .unwrap()
         .is_none());
-    let id = queued.id;
+    let id = BlueprintId(queued.id);
     assert!(store
         .renew_lease(id, Attempt(1), 3_500, 1_000)
         .await
@@ -370,16 +351,14 @@ async fn job_transitions_are_fenced_by_the_attempt(backend: Backend) {
     database.drop_database().await;
 }
 
-fn generation(topic_id: Uuid, key: Option<&str>, now: i64) -> NewGeneration {
+fn generation(topic_id: TopicId, now: i64) -> NewGeneration {
     NewGeneration {
-        blueprint_id: Uuid::now_v7(),
+        blueprint_id: BlueprintId(Uuid::now_v7()),
         topic_id,
-        owner_id: LOCAL_USER_ID,
+        owner_id: LOCAL,
         limits: GenerationLimits::default(),
         target_terminal_objectives: 3,
-        idempotency_key: key.map(str::to_string),
         now,
-        idempotency_cutoff: 0,
     }
 }
 
@@ -387,17 +366,15 @@ fn generation(topic_id: Uuid, key: Option<&str>, now: i64) -> NewGeneration {
 async fn sweeps_end_timed_out_and_lost_generations(backend: Backend) {
     let (database, store) = open(backend).await;
     let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
-    let slow = topic(&store, LOCAL_USER_ID, "Slow", 1_000).await;
-    let lost = topic(&store, LOCAL_USER_ID, "Lost", 1_000).await;
+    let slow = topic(&store, LOCAL, "Slow", 1_000).await;
+    let lost = topic(&store, LOCAL, "Lost", 1_000).await;
     // The lost one is enqueued first and claimed at 8 000 with a lease of 100 ms and its one
     // attempt; the slow one stays queued from 2 000 on.
-    let GenerateOutcome::Created(lost_one) =
-        core.admit(&generation(lost, None, 1_500)).await.unwrap()
+    let GenerateOutcome::Created(lost_one) = core.admit(&generation(lost, 1_500)).await.unwrap()
     else {
         panic!("created")
     };
-    let GenerateOutcome::Created(slow_one) =
-        core.admit(&generation(slow, None, 2_000)).await.unwrap()
+    let GenerateOutcome::Created(slow_one) = core.admit(&generation(slow, 2_000)).await.unwrap()
     else {
         panic!("created")
     };
@@ -437,20 +414,18 @@ async fn sweeps_end_timed_out_and_lost_generations(backend: Backend) {
 async fn cancel_delete_and_lookups(backend: Backend) {
     let (database, store) = open(backend).await;
     let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
-    let topic_id = topic(&store, LOCAL_USER_ID, "Tides", 1_000).await;
-    let other_topic = topic(&store, LOCAL_USER_ID, "Other", 1_000).await;
-    let missing = Uuid::now_v7();
-    let GenerateOutcome::Created(blueprint) = core
-        .admit(&generation(topic_id, None, 2_000))
-        .await
-        .unwrap()
+    let topic_id = topic(&store, LOCAL, "Tides", 1_000).await;
+    let other_topic = topic(&store, LOCAL, "Other", 1_000).await;
+    let missing = TopicId(Uuid::now_v7());
+    let GenerateOutcome::Created(blueprint) =
+        core.admit(&generation(topic_id, 2_000)).await.unwrap()
     else {
         panic!("created")
     };
-    let id = blueprint.id;
+    let id = BlueprintId(blueprint.id);
     assert!(matches!(
         store.get_blueprint(topic_id, id).await.unwrap(),
-        BlueprintLookup::Found(b) if b.id == id
+        BlueprintLookup::Found(b) if b.id == id.0
     ));
     assert!(matches!(
         store.get_blueprint(other_topic, id).await.unwrap(),
@@ -506,10 +481,7 @@ async fn cancel_delete_and_lookups(backend: Backend) {
     );
 
     // Deleting a topic cancels its active generation and reports it.
-    let GenerateOutcome::Created(active) = core
-        .admit(&generation(topic_id, None, 4_000))
-        .await
-        .unwrap()
+    let GenerateOutcome::Created(active) = core.admit(&generation(topic_id, 4_000)).await.unwrap()
     else {
         panic!("created")
     };
@@ -531,16 +503,13 @@ async fn listings_page_by_cursor(backend: Backend) {
     // Two topics share a creation time: the id breaks the tie.
     let mut created = Vec::new();
     for (n, now) in [1_000, 2_000, 2_000, 3_000, 4_000].into_iter().enumerate() {
-        created.push((
-            now,
-            topic(&store, LOCAL_USER_ID, &format!("T{n}"), now).await,
-        ));
+        created.push((now, topic(&store, LOCAL, &format!("T{n}"), now).await.0));
     }
     created.sort_by(|a, b| b.cmp(a));
     let mut seen = Vec::new();
     let mut after = None;
     loop {
-        let page = store.list_topics(LOCAL_USER_ID, 2, after).await.unwrap();
+        let page = store.list_topics(LOCAL, 2, after).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -553,7 +522,7 @@ async fn listings_page_by_cursor(backend: Backend) {
     }
     assert_eq!(seen, created);
     assert!(store
-        .list_topics(Uuid::now_v7(), 10, None)
+        .list_topics(UserId(Uuid::now_v7()), 10, None)
         .await
         .unwrap()
         .is_empty());
@@ -582,67 +551,60 @@ async fn admission_rules(backend: Backend) {
         SignupOutcome::EmailTaken
     ));
     let topics = [
-        topic(&store, owner.id, "A", 1_000).await,
-        topic(&store, owner.id, "B", 1_000).await,
-        topic(&store, owner.id, "C", 1_000).await,
+        topic(&store, UserId(owner.id), "A", 1_000).await,
+        topic(&store, UserId(owner.id), "B", 1_000).await,
+        topic(&store, UserId(owner.id), "C", 1_000).await,
     ];
-    let admit = |topic_id: Uuid, key: Option<&str>, now: i64| {
-        let mut new = generation(topic_id, key, now);
-        new.owner_id = owner.id;
+    let admit = |topic_id: TopicId, now: i64| {
+        let mut new = generation(topic_id, now);
+        new.owner_id = UserId(owner.id);
         new.limits = limits;
         new
     };
-    let GenerateOutcome::Created(first) = core
-        .admit(&admit(topics[0], Some("k"), 10_000))
-        .await
-        .unwrap()
+    let GenerateOutcome::Created(first) = core.admit(&admit(topics[0], 10_000)).await.unwrap()
     else {
         panic!("created")
     };
     assert!(matches!(
-        core.admit(&admit(topics[0], Some("k"), 10_001)).await.unwrap(),
-        GenerateOutcome::Replayed(b) if b.id == first.id
+        core.admit(&admit(topics[0], 10_002)).await.unwrap(),
+        GenerateOutcome::InProgress { active_blueprint_id } if active_blueprint_id.0 == first.id
     ));
-    assert!(matches!(
-        core.admit(&admit(topics[0], None, 10_002)).await.unwrap(),
-        GenerateOutcome::InProgress { active_blueprint_id } if active_blueprint_id == first.id
-    ));
-    let mut stranger = admit(topics[1], None, 10_003);
-    stranger.owner_id = second.id;
+    let mut stranger = admit(topics[1], 10_003);
+    stranger.owner_id = UserId(second.id);
     assert!(matches!(
         core.admit(&stranger).await.unwrap(),
         GenerateOutcome::TopicNotFound
     ));
     assert!(matches!(
-        core.admit(&admit(topics[1], None, 20_000)).await.unwrap(),
+        core.admit(&admit(topics[1], 20_000)).await.unwrap(),
         GenerateOutcome::Created(_)
     ));
     assert!(matches!(
-        core.admit(&admit(topics[2], None, 20_001)).await.unwrap(),
+        core.admit(&admit(topics[2], 20_001)).await.unwrap(),
         GenerateOutcome::ActiveLimitReached { limit: 2 }
     ));
-    core.cancel_generation(TopicId(topics[0]), BlueprintId(first.id))
+    core.cancel_generation(topics[0], BlueprintId(first.id))
         .await
         .unwrap();
     // Room for one more active, but two starts in the last minute: the oldest (10 000)
     // leaves the window at 70 000.
     assert!(matches!(
-        core.admit(&admit(topics[2], None, 30_000)).await.unwrap(),
+        core.admit(&admit(topics[2], 30_000)).await.unwrap(),
         GenerateOutcome::RateLimited {
             retry_after_ms: 40_000
         }
     ));
     assert!(matches!(
-        core.admit(&admit(topics[2], None, 70_001)).await.unwrap(),
+        core.admit(&admit(topics[2], 70_001)).await.unwrap(),
         GenerateOutcome::Created(_)
     ));
 
     // Using a credential is noted at most once a minute.
     store
         .create_session(&NewSessionRow {
-            id: Uuid::now_v7(),
+            id: SessionId(Uuid::now_v7()),
             token_hash: "h".into(),
-            user_id: owner.id,
+            user_id: UserId(owner.id),
             now: 100_000,
             expires_at: 1_000_000,
             client: None,
@@ -656,7 +618,7 @@ async fn admission_rules(backend: Backend) {
             .unwrap()
             .expect("found");
         assert_eq!(found.user.id, owner.id);
-        let listed = store.list_sessions(owner.id, now).await.unwrap();
+        let listed = store.list_sessions(UserId(owner.id), now).await.unwrap();
         assert_eq!(listed[0].last_seen_at, noted, "at {now}");
     }
     database.drop_database().await;
@@ -741,7 +703,174 @@ async fn throttle_reservations(backend: Backend) {
     database.drop_database().await;
 }
 
+/// The web form's one-time keys are the core's idempotency rule: one generation per key, the
+/// key given back when the start fails, and a second submission that arrives while the first
+/// is still being admitted waits for it instead of failing.
+async fn form_keys_start_one_generation(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let owner = LOCAL;
+    let tides = topic(&store, owner, "Tides", 1_000).await;
+    let first = core
+        .start_generation_once(owner, tides, 3, "form-1".into())
+        .await
+        .expect("started");
+    let again = core
+        .start_generation_once(owner, tides, 3, "form-1".into())
+        .await
+        .expect("replayed");
+    assert_eq!(again, first);
+    let listed = store
+        .list_blueprints(tides, None, 10, None)
+        .await
+        .unwrap()
+        .expect("topic");
+    assert_eq!(listed.iter().map(|b| b.id).collect::<Vec<_>>(), [first.0]);
+    assert!(matches!(
+        core.start_generation_once(owner, tides, 4, "form-1".into())
+            .await,
+        Err(CoreError::IdempotencyKeyReused)
+    ));
+    // The same key on another topic is another key.
+    let waves = topic(&store, owner, "Waves", 1_000).await;
+    let other = core
+        .start_generation_once(owner, waves, 3, "form-1".into())
+        .await
+        .expect("started");
+    assert_ne!(other, first);
+
+    // Refused (the topic's generation runs), the key is given back: once the running one is
+    // cancelled, the same submission starts a generation.
+    assert!(matches!(
+        core.start_generation_once(owner, tides, 3, "form-2".into())
+            .await,
+        Err(CoreError::GenerationInProgress { blueprint_id, .. }) if blueprint_id == first.0
+    ));
+    core.cancel_generation(tides, first).await.expect("cancel");
+    let second = core
+        .start_generation_once(owner, tides, 3, "form-2".into())
+        .await
+        .expect("started after the refusal");
+    assert_ne!(second, first);
+
+    // While the first submission holds the key, a second one waits for its answer.
+    let request = form_generate_request(owner, waves, 5, "form-3".into());
+    let Claimed::First(held) = core.claim_idempotency_key(&request).await.expect("claim") else {
+        panic!("the key is new")
+    };
+    assert!(matches!(
+        core.claim_idempotency_key(&request).await,
+        Err(CoreError::IdempotencyKeyInFlight)
+    ));
+    let waiter = {
+        let core = core.clone();
+        tokio::spawn(async move {
+            core.start_generation_once(owner, waves, 5, "form-3".into())
+                .await
+        })
+    };
+    let mut waiter = std::pin::pin!(waiter);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), waiter.as_mut())
+            .await
+            .is_err(),
+        "the second submission waits while the first holds the key"
+    );
+    let answer = StoredAnswer {
+        status: 202,
+        location: None,
+        body: other.to_string(),
+    };
+    held.complete(&answer).await.expect("complete");
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .expect("woken")
+        .expect("joined")
+        .expect("the first submission's generation");
+    assert_eq!(waited, other);
+    database.drop_database().await;
+}
+
+/// Who may see what, as the core rules it: a topic is its owner's alone, the jobs dashboard
+/// shows an admin everyone's generations and anyone else their own, and only a completed
+/// blueprint is exported.
+async fn access_rules(backend: Backend) {
+    let (database, store) = open(backend).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let SignupOutcome::Created(admin) = core.create_user(&new_user("a@b.co")).await.unwrap() else {
+        panic!("created")
+    };
+    let SignupOutcome::Created(bob) = core.create_user(&new_user("b@b.co")).await.unwrap() else {
+        panic!("created")
+    };
+    let (admin_id, bob_id) = (UserId(admin.id), UserId(bob.id));
+    let bobs = topic(&store, bob_id, "Bob's", 1_000).await;
+    core.check_topic_owner(bobs, bob_id).await.expect("his own");
+    for _ in 0..2 {
+        // Asked twice: the second answer comes from the cache and must say the same.
+        assert!(matches!(
+            core.check_topic_owner(bobs, admin_id).await,
+            Err(CoreError::TopicNotFound)
+        ));
+    }
+    assert!(matches!(
+        core.check_topic_owner(TopicId(Uuid::now_v7()), bob_id)
+            .await,
+        Err(CoreError::TopicNotFound)
+    ));
+
+    let mut new = generation(bobs, 2_000);
+    new.owner_id = bob_id;
+    let GenerateOutcome::Created(running) = core.admit(&new).await.unwrap() else {
+        panic!("created")
+    };
+    let seen = |viewer: &quizmaster::domain::User| {
+        let (core, viewer) = (core.clone(), viewer.clone());
+        async move {
+            core.jobs_visible_to(&viewer, 0, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|job| job.blueprint.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(seen(&admin).await, [running.id], "an admin sees everyone's");
+    assert_eq!(seen(&bob).await, [running.id]);
+    let mut carol = bob.clone();
+    carol.id = Uuid::now_v7();
+    assert!(seen(&carol).await.is_empty(), "anyone else their own");
+
+    assert!(matches!(
+        core.exportable_blueprint(bobs, BlueprintId(running.id))
+            .await,
+        Err(CoreError::NotCompleted(BlueprintStatus::Queued))
+    ));
+    let job = store
+        .claim_next_job("w", 3_000, 60_000, 3)
+        .await
+        .unwrap()
+        .expect("claimed");
+    core.finish_generation(
+        BlueprintId(running.id),
+        Attempt(job.blueprint.attempt),
+        &Finish::Completed { quality: None },
+        4_000,
+    )
+    .await
+    .unwrap()
+    .expect("finished");
+    let exported = core
+        .exportable_blueprint(bobs, BlueprintId(running.id))
+        .await
+        .expect("completed");
+    assert_eq!(exported.status, BlueprintStatus::Completed);
+    database.drop_database().await;
+}
+
 on_both_backends!(
+    access_rules,
+    form_keys_start_one_generation,
     throttle_reservations,
     write_transaction_primitives,
     one_active_blueprint_per_topic_is_the_databases_guarantee,
@@ -752,3 +881,40 @@ on_both_backends!(
     listings_page_by_cursor,
     admission_rules,
 );
+
+/// PostgreSQL runs claims and endings at once: a claim skips a job whose blueprint another
+/// transaction holds (a cancel, a finish, which lock the blueprint before its job) instead of
+/// waiting for it, so the two can never wait on each other. (SQLite has one writer at a time.)
+#[tokio::test]
+async fn a_claim_skips_a_job_whose_blueprint_is_held() {
+    if !helpers::postgres_available().await {
+        return;
+    }
+    let (database, store) = open(Backend::Postgres).await;
+    let core = Core::new(store.clone(), StatusHub::new(), GenerationLimits::default());
+    let tides = topic(&store, LOCAL, "Tides", 1_000).await;
+    let GenerateOutcome::Created(queued) = core.admit(&generation(tides, 2_000)).await.unwrap()
+    else {
+        panic!("created")
+    };
+    let other = sqlx::PgPool::connect(&database.url).await.expect("connect");
+    let mut holder = other.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM blueprints WHERE id = $1 FOR UPDATE")
+        .bind(queued.id)
+        .execute(&mut *holder)
+        .await
+        .expect("lock the blueprint");
+    let claimed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        store.claim_next_job("w", 3_000, 1_000, 3),
+    )
+    .await
+    .expect("the claim does not wait for the held blueprint")
+    .unwrap();
+    assert!(claimed.is_none(), "the held job is skipped");
+    holder.rollback().await.expect("release");
+    let claimed = store.claim_next_job("w", 3_001, 1_000, 3).await.unwrap();
+    assert_eq!(claimed.map(|job| job.blueprint.id), Some(queued.id));
+    other.close().await;
+    database.drop_database().await;
+}

@@ -11,10 +11,12 @@ use quizmaster::generator::{quality, sense, source};
 use uuid::Uuid;
 
 /// The gate's thresholds (also in the README's generator section).
-/// Issue 12 asks for 70 %; the generator reaches about 56.5 % on this corpus today (a blind read kept more of
-/// its objectives when it paired fewer concepts). The gate holds
-/// what is reached so that it cannot slip back, and is raised as the generator improves.
-const MIN_MEAN_COVERAGE: f64 = 0.56;
+/// Issue 12 asks for 70 %; the generator reaches 54 % on this corpus today. It reached 56.5 %
+/// before it stopped connecting concepts from anywhere in a section (readers dropped those
+/// connections, and the eighth blind read kept 39.6 % of the objectives against 29.4 % before,
+/// in one read by the same readers), so the gate was lowered to what is reached then: it
+/// holds that so that it cannot slip back, and is raised as the generator improves.
+const MIN_MEAN_COVERAGE: f64 = 0.54;
 const TARGET: usize = 10;
 
 struct Text {
@@ -160,6 +162,10 @@ fn markdown(text: &Text, plan: &BlueprintPlan, verdict: &Verdict) -> String {
         verdict.coverage * 100.0,
         verdict.missing.join(", ")
     );
+    for check in quality.checks.iter().filter(|c| !c.passed) {
+        out.push_str(&format!("failed {}: {}\n", check.name, check.detail));
+    }
+    out.push('\n');
     for (i, t) in plan.terminals.iter().enumerate() {
         out.push_str(&format!(
             "## {}. {} *({})*\n",
@@ -247,7 +253,7 @@ fn real_texts_pass_the_gate() {
     }
     let mean = coverages.iter().sum::<f64>() / coverages.len() as f64;
     report.push_str(&format!(
-        "mean expert-concept coverage {:.1} %\n",
+        "mean expert-concept coverage {:.2} %\n",
         mean * 100.0
     ));
     println!("{report}");

@@ -85,6 +85,13 @@ pub enum Fact {
     Example {
         sentence: usize,
     },
+    /// The text says how to do something with it: "how to use a RegexSet to match multiple
+    /// regular expressions", "To obtain better compression, concatenate …". `clause` is the
+    /// task as "how to …".
+    HowTo {
+        sentence: usize,
+        clause: String,
+    },
 }
 
 impl Fact {
@@ -99,7 +106,8 @@ impl Fact {
             | Fact::Date { sentence }
             | Fact::Returns { sentence, .. }
             | Fact::UsedWith { sentence, .. }
-            | Fact::Example { sentence } => *sentence,
+            | Fact::Example { sentence }
+            | Fact::HowTo { sentence, .. } => *sentence,
         }
     }
 }
@@ -168,6 +176,14 @@ const STATISTIC_HEADS: &[&str] = &[
 ];
 
 const EVENT_HEADS: &[&str] = &[
+    // A stretch of time is an event only with a name: "the Year Without a Summer", "the
+    // Great Depression", "the Ice Age" (see `weak_head`).
+    "summer",
+    "winter",
+    "year",
+    "depression",
+    "age",
+    "era",
     "war",
     "revolution",
     "eruption",
@@ -378,9 +394,27 @@ pub fn kind_of(concept: &Concept, analysis: &Analysis) -> ConceptKind {
     });
     let weak_head = matches!(
         head,
-        "change" | "transition" | "adoption" | "migration" | "fall" | "reform" | "collapse"
+        "change"
+            | "transition"
+            | "adoption"
+            | "migration"
+            | "fall"
+            | "reform"
+            | "collapse"
+            | "summer"
+            | "winter"
+            | "year"
+            | "depression"
+            | "age"
+            | "era"
     );
-    if EVENT_HEADS.contains(&head) && specific && (named || !weak_head) {
+    // "Plinian eruptions" is a kind of eruption, not one event.
+    let plural = concept
+        .name
+        .rsplit(' ')
+        .next()
+        .is_some_and(|last| last.to_lowercase() != head && last.ends_with('s'));
+    if EVENT_HEADS.contains(&head) && specific && (named || !weak_head) && !plural {
         return ConceptKind::Event;
     }
     // "measure of centre" names a family of measures (mean, median, mode), not one to compute.
@@ -491,7 +525,28 @@ pub fn is_named_method(concept: &Concept, analysis: &Analysis) -> bool {
 }
 
 pub fn is_statistic(concept: &Concept) -> bool {
-    STATISTIC_HEADS.contains(&head(&concept.key))
+    // "a narrow range", "the whole range" say how far something reaches, not a statistic.
+    let extent = concept.key.split(' ').next().is_some_and(|w| {
+        matches!(
+            w,
+            "narrow"
+                | "wide"
+                | "broad"
+                | "large"
+                | "small"
+                | "whole"
+                | "full"
+                | "same"
+                | "entire"
+                | "limited"
+                | "certain"
+                | "high"
+                | "low"
+        )
+    });
+    // A p-value or a test statistic comes from a test, not from a list of values.
+    let from_a_test = matches!(concept.key.as_str(), "p-value" | "test statistic");
+    STATISTIC_HEADS.contains(&head(&concept.key)) && !extent && !from_a_test
 }
 
 /// The facts the text states about a concept, in text order, at most a few of each kind.
@@ -596,6 +651,18 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
         }
         if has(EXAMPLE_CUES) {
             facts.push(Fact::Example { sentence: s });
+        }
+        if analysis.language == "en" {
+            if let Some(clause) = how_to_clause(&sentence.text) {
+                let named = written(sentence, concept)
+                    .is_some_and(|w| find_word(&clause.to_lowercase(), &w).is_some());
+                if named {
+                    facts.push(Fact::HowTo {
+                        sentence: s,
+                        clause,
+                    });
+                }
+            }
         }
         if sentence.words.iter().any(|w| is_year(w)) {
             facts.push(Fact::Date { sentence: s });
@@ -753,6 +820,122 @@ fn find_word(haystack: &str, needle: &str) -> Option<usize> {
         })
 }
 
+/// The condition a sentence opens with, when it is about the concept: "If the compressed
+/// file name is too long for its file system, gzip truncates it." gives "if the compressed
+/// file name is too long for its file system". A question on it ("what happens if …") is
+/// what a teacher asks of a rule; "Explain the rule the text gives for X" was too vague.
+pub fn opening_condition(sentence: &Sentence, concept: &Concept) -> Option<String> {
+    let text = sentence.text.trim();
+    let lower = text.to_lowercase();
+    let cue = ["if ", "when "]
+        .into_iter()
+        .find(|c| lower.starts_with(c))?;
+    let end = text.find(',')?;
+    let clause = text[..end].trim();
+    let words: Vec<&str> = clause.split_whitespace().collect();
+    // A clause that points back ("If it is …", "If so") or runs long reads badly alone.
+    const BACK: &[&str] = &[
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "they",
+        "so",
+        "not",
+        "necessary",
+        "possible",
+        "present",
+        "needed",
+        "any",
+        "such",
+    ];
+    let second = words.get(1).map(|w| w.to_lowercase())?;
+    if !(4..=16).contains(&words.len())
+        || BACK.contains(&second.as_str())
+        || clause.contains(['(', ')', ';', ':', '"', '`'])
+    {
+        return None;
+    }
+    let named = written(sentence, concept)?;
+    find_word(&lower[..end], &named)?;
+    Some(format!("{}{}", cue, clause[cue.len()..].trim()))
+}
+
+/// The task a sentence teaches, as "how to …": "This demonstrates how to use a RegexSet to
+/// match multiple (possibly overlapping) regular expressions in a single scan:" and "To
+/// obtain better compression, concatenate all input files" give "how to use a RegexSet to
+/// match multiple regular expressions in a single scan" and "how to obtain better
+/// compression". A task that points back ("how to do this", "such a file") is left out.
+pub fn how_to_clause(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    // "See the rebar documentation for more details on how to …": the text points elsewhere
+    // for the way; it does not teach it.
+    if lower.starts_with("see ")
+        || [
+            "more details",
+            "more information",
+            "further details",
+            "documentation for",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
+    {
+        return None;
+    }
+    let task = if let Some(at) = find_word(&lower, "how to") {
+        let rest = &text[at + "how to".len()..];
+        let end = rest.find([':', ';', '.', '?', '!']).unwrap_or(rest.len());
+        rest[..end].to_string()
+    } else if let Some(rest) = text.strip_prefix("To ") {
+        // "To extract zip files with several members, use unzip": a purpose, then the way.
+        let comma = rest.find(',')?;
+        let first = rest.split_whitespace().next()?;
+        if !first.chars().all(|c| c.is_ascii_lowercase()) {
+            return None;
+        }
+        rest[..comma].to_string()
+    } else {
+        return None;
+    };
+    // Without asides: "(possibly overlapping)".
+    let mut plain = String::new();
+    let mut depth = 0usize;
+    for ch in task.chars() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => plain.push(ch),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = plain.split_whitespace().collect();
+    const BACK: &[&str] = &[
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "them",
+        "such",
+        "so",
+        "above",
+        "below",
+        "following",
+        "here",
+        "there",
+    ];
+    if !(2..=16).contains(&words.len())
+        || words
+            .iter()
+            .any(|w| BACK.contains(&w.to_lowercase().trim_matches(',')))
+        || plain.contains(['"', '`', '[', ']', '{', '}'])
+    {
+        return None;
+    }
+    Some(format!("how to {}", words.join(" ")))
+}
+
 /// "types of X": words that announce the kinds of what follows them.
 const KINDS_BEFORE: &[&str] = &[
     "types of ",
@@ -789,7 +972,7 @@ fn is_year(word: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_file_name, kind_of, ConceptKind};
+    use super::{how_to_clause, is_file_name, kind_of, opening_condition, ConceptKind};
     use crate::domain::Topic;
     use crate::generator::source::analyse;
 
@@ -836,5 +1019,59 @@ mod tests {
         ] {
             assert!(!is_file_name(other), "{other} is no file");
         }
+    }
+
+    #[test]
+    fn a_how_to_is_the_task_the_sentence_teaches() {
+        assert_eq!(
+            how_to_clause(
+                "This demonstrates how to use a RegexSet to match multiple (possibly \
+                 overlapping) regular expressions in a single scan of the search text:"
+            )
+            .as_deref(),
+            Some("how to use a RegexSet to match multiple regular expressions in a single scan of the search text")
+        );
+        assert_eq!(
+            how_to_clause("To obtain better compression, concatenate all input files first.")
+                .as_deref(),
+            Some("how to obtain better compression")
+        );
+        // Pointers elsewhere and tasks that point back teach nothing here.
+        assert_eq!(
+            how_to_clause(
+                "See the rebar documentation for more details on how to compare results."
+            ),
+            None
+        );
+        assert_eq!(how_to_clause("To do this, run the script."), None);
+        assert_eq!(how_to_clause("To Whom It May Concern, hello."), None);
+    }
+
+    #[test]
+    fn a_rule_that_opens_with_its_condition_is_asked_as_that_condition() {
+        let topic = Topic {
+            id: uuid::Uuid::nil(),
+            title: "Compressing files".into(),
+            description: None,
+            source_text: Some(
+                "If the compressed file name is too long for its file system, gzip truncates \
+                 it. The compressed file name ends with .gz. If it is too long, nothing \
+                 happens."
+                    .into(),
+            ),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let analysis = analyse(&topic);
+        let concept = analysis
+            .concept("compressed file name")
+            .unwrap_or_else(|| panic!("{:?}", analysis.concepts));
+        assert_eq!(
+            opening_condition(&analysis.sentences[0], concept).as_deref(),
+            Some("if the compressed file name is too long for its file system")
+        );
+        // Not the concept's condition, and a condition that points back.
+        assert_eq!(opening_condition(&analysis.sentences[1], concept), None);
+        assert_eq!(opening_condition(&analysis.sentences[2], concept), None);
     }
 }

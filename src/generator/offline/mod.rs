@@ -7,6 +7,7 @@
 
 pub mod facts;
 pub mod outline;
+mod reference;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -101,11 +102,25 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
     // The whole title ("Volcanoes") is the context of every objective, not a concept to set
     // beside the others ("Compare volcanoes with the hotspot").
     let whole_title = crate::generator::source::phrases::phrase_key(topic.title.split_whitespace());
+    // "El ciclo del agua" is the topic "ciclo del agua" with its article.
+    const ARTICLES: &[&str] = &[
+        "the", "a", "an", "el", "la", "los", "las", "le", "les", "der", "die", "das", "un", "une",
+        "ein", "eine",
+    ];
+    let title_without_article = crate::generator::source::phrases::phrase_key(
+        topic
+            .title
+            .split_whitespace()
+            .skip_while(|w| ARTICLES.contains(&w.to_lowercase().as_str())),
+    );
     let pool: Vec<&Concept> = analysis
         .concepts
         .iter()
-        .filter(|c| !(analysis.has_source && c.key == whole_title))
-        .take(80)
+        .filter(|c| {
+            !(analysis.has_source && (c.key == whole_title || c.key == title_without_article))
+        })
+        // Enough candidates for a long blueprint: four per terminal objective asked.
+        .take((target * 4).max(80))
         .collect();
     let mut planner = Planner {
         analysis,
@@ -148,10 +163,47 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
             terminals.push((group.first_sentence(), terminal));
         }
     }
+    // A reference that documents a command's options one by one (a man page): which option
+    // a task needs is what a teacher asks of it.
+    let (option_terminals, option_names) = planner.option_terminals(2);
+    for key in &option_names {
+        mains.insert(key.as_str());
+    }
+    for (place, terminal) in option_terminals {
+        if terminals.len() >= limit {
+            break;
+        }
+        if let Some(section) = analysis.sentences.get(place).map(|s| s.section) {
+            sections_used.insert(section);
+        }
+        terminals.push((place, terminal));
+    }
+    // The messages a man page explains: what each reports.
+    if terminals.len() < limit {
+        if let Some((place, terminal)) = planner.message_terminal() {
+            terminals.push((place, terminal));
+        }
+    }
+    // A section headed by a task ("Usage: match multiple regular expressions simultaneously")
+    // that shows an API name doing it: using that name for the task.
+    for (place, terminal, main) in planner.task_terminals() {
+        if terminals.len() >= limit {
+            break;
+        }
+        if let Some(section) = analysis.sentences.get(place).map(|s| s.section) {
+            sections_used.insert(section);
+        }
+        concepts.push((place, main));
+        terminals.push((place, terminal));
+    }
     // Then one terminal objective per section of the text not yet used, best concept first,
     // so the blueprint spans the whole text; then the best of what is left.
     // A concept an earlier objective already teaches gives way to one not yet taught: only
     // the last pass takes those.
+    // The terms the author stresses (headings, marked and defined terms, API names the prose
+    // discusses) before the rest: they are what a teacher would test first.
+    let mut stressed_first: Vec<&Concept> = pool.clone();
+    stressed_first.sort_by_key(|c| !analysis.reference.contains(&c.key));
     for (spread, untaught) in [(true, true), (false, true), (false, false)] {
         // The spreading pass looks only at the strongest concepts.
         let considered = if spread {
@@ -159,7 +211,12 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
         } else {
             pool.len()
         };
-        for concept in &pool[..considered] {
+        let candidates = if spread {
+            &pool[..considered]
+        } else {
+            &stressed_first[..]
+        };
+        for concept in candidates {
             if terminals.len() >= limit {
                 break;
             }
@@ -270,6 +327,9 @@ struct Option_ {
     condition: Option<String>,
     criterion: Option<String>,
     sentence: Option<usize>,
+    /// A second sentence the evidence needs: the one next to `sentence` that names the
+    /// other concept of a connection.
+    also: Option<usize>,
     task: String,
 }
 
@@ -286,6 +346,7 @@ fn option(verb: &'static str, text: String, sentence: Option<usize>, task: Strin
         condition: None,
         criterion: None,
         sentence,
+        also: None,
         task,
     }
 }
@@ -405,6 +466,13 @@ impl Planner<'_> {
     }
 
     fn fresh(&self, option: &Option_) -> bool {
+        // "Describe the median as the text presents it" after "Define the median …" asks the
+        // same again.
+        if let Some(key) = option.task.strip_prefix("describe:") {
+            if self.tasks.contains(&format!("define:{key}")) {
+                return false;
+            }
+        }
         // Without source text there is no "text" for an objective to point at.
         let fits = self.analysis.has_source || !option.text.contains("the text");
         let rule_asked = is_rule_task(&option.task)
@@ -804,7 +872,16 @@ impl Planner<'_> {
         let sentence = option
             .sentence
             .or_else(|| self.analysis.best_passage(&option.text))?;
-        self.analysis.evidence(sentence)
+        match option.also.and_then(|s| self.analysis.sentences.get(s)) {
+            Some(next) => {
+                let first = self.analysis.sentences.get(sentence)?;
+                Some(source::clip_evidence(&format!(
+                    "{} {}",
+                    first.text, next.text
+                )))
+            }
+            None => self.analysis.evidence(sentence),
+        }
     }
 
     /// Terminal objectives that fit the concept's kind and the facts the text gives, best
@@ -873,11 +950,21 @@ impl Planner<'_> {
                     if let Some(r) = self.named_key(other) {
                         out.push(option(
                             "Examine",
-                            format!("Examine the link between {n} and {r} that the text describes"),
+                            format!("Examine the link the text describes between {n} and {r}"),
                             Some(*sentence),
                             pair_task("link", key, other),
                         ));
                     }
+                }
+                Fact::HowTo { sentence, clause } => {
+                    let mut o = option(
+                        "Demonstrate",
+                        format!("Demonstrate {clause}"),
+                        Some(*sentence),
+                        format!("how:{clause}"),
+                    );
+                    o.criterion = Some("Follows the way the text gives".into());
+                    out.push(o);
                 }
                 // "Perform test" on the numbered questions under "Test yourself": a bare
                 // everyday word is no procedure to carry out.
@@ -951,7 +1038,11 @@ impl Planner<'_> {
                 ));
             }
             // "Perform compression", "Perform the binding": only a named method is performed.
-            ConceptKind::Procedure if facts::is_named_method(c, self.analysis) => {
+            // Only where the text says what it is or how it goes: "Perform lzh compression
+            // method" on a name the text only mentions asks for what it never taught.
+            ConceptKind::Procedure
+                if facts::is_named_method(c, self.analysis) && rule.or(definition).is_some() =>
+            {
                 out.push(option(
                     "Perform",
                     format!("Perform {n} on a given case"),
@@ -981,6 +1072,15 @@ impl Planner<'_> {
                     format!("Evaluate the consequences of {n}"),
                     cause.or(first),
                     format!("consequences:{key}"),
+                ));
+            }
+            // A scale or an index ("the Volcanic Explosivity Index") places cases on it.
+            ConceptKind::Measure if matches!(c.key.rsplit(' ').next(), Some("index" | "scale")) => {
+                out.push(option(
+                    "Rank",
+                    format!("Rank given examples on {n}"),
+                    definition.or(first),
+                    format!("rank:{key}"),
                 ));
             }
             ConceptKind::Procedure | ConceptKind::Measure => {}
@@ -1026,7 +1126,11 @@ impl Planner<'_> {
                 // "étapes") has no role teachers would ask about.
                 let stressed = c.in_heading || c.marked || c.definition.is_some();
                 // German writes its compounds as one word ("Versionsnummer", "Epoche" not).
+                // A phrase of everyday words only ("file name", "the command line", "the
+                // compressed data") names no idea of the field a role could be asked of.
                 let phrase = c.key.contains(' ')
+                    && (self.analysis.language != "en"
+                        || c.key.split(' ').any(|w| !source::is_common_english(w)))
                     || self.analysis.language == "de" && c.name.chars().count() >= 9;
                 if stressed && c.sentences.len() >= 2
                     || phrase && c.sentences.len() >= 2
@@ -1123,7 +1227,8 @@ impl Planner<'_> {
                         ));
                     }
                 }
-                Fact::Cause { sentence, other } => {
+                // Under "Analyze the causes of X" a cause connected to X is its answer.
+                Fact::Cause { sentence, other } if terminal.task != format!("causes:{key}") => {
                     if let Some(r) = self.named_key(other) {
                         out.push(option(
                             "Explain",
@@ -1133,6 +1238,12 @@ impl Planner<'_> {
                         ));
                     }
                 }
+                Fact::HowTo { sentence, clause } => out.push(option(
+                    "Explain",
+                    format!("Explain {clause}"),
+                    Some(*sentence),
+                    format!("how:{clause}"),
+                )),
                 Fact::Comparison { sentence, other } => {
                     if let Some(r) = self.named_key(other) {
                         out.push(option(
@@ -1155,18 +1266,25 @@ impl Planner<'_> {
                     format!("when:{key}"),
                 ));
             }
-            out.push(option(
-                "List",
-                format!("List the main events of {n} in order"),
-                first,
-                format!("events:{key}"),
-            ));
-            out.push(option(
-                "Summarize",
-                format!("Summarize {n} in a short paragraph"),
-                first,
-                format!("describe:{key}"),
-            ));
+            // A source that tells the event in a sentence or two gives no sequence to list or
+            // summarise; readers dropped both there. Without a source they are what is left.
+            let told_at_length = c.sentences.len() >= 3 || c.in_title;
+            if told_at_length || !self.analysis.has_source {
+                out.push(option(
+                    "List",
+                    format!("List the main events of {n} in order"),
+                    first,
+                    format!("events:{key}"),
+                ));
+            }
+            if !self.analysis.has_source {
+                out.push(option(
+                    "Summarize",
+                    format!("Summarize {n} in a short paragraph"),
+                    first,
+                    format!("describe:{key}"),
+                ));
+            }
         }
         if let Some(p) = partner {
             let r = self.named(p);
@@ -1181,7 +1299,7 @@ impl Planner<'_> {
         // The concepts the text discusses with this one (in its sentences, else its
         // sections), the ones it stresses and not yet taught first: an enabling objective
         // each connects them to this one.
-        let mut partners: Vec<(u8, usize, &Concept, usize)> = Vec::new();
+        let mut partners: Vec<(u8, usize, &Concept, usize, Option<usize>)> = Vec::new();
         for (rank, other) in self.pool.iter().enumerate() {
             if other.key == *key
                 || self.covered.contains(&other.key)
@@ -1198,35 +1316,59 @@ impl Planner<'_> {
                 .iter()
                 .copied()
                 .find(|s| other.sentences.contains(s) && self.close_in(*s, key, &other.key));
-            let same_section = || {
-                other.sentences.iter().copied().find(|s| {
-                    let section = self.analysis.sentences[*s].section;
-                    c.sentences
+            // A sentence that relates the two, or two sentences side by side in one
+            // paragraph ("… sulfur dioxide … . The cooling … Year Without a Summer"): readers
+            // dropped connections drawn from anywhere in a section, whose evidence named only
+            // one of the pair.
+            let next_to = || {
+                c.sentences.iter().copied().find_map(|m| {
+                    other
+                        .sentences
                         .iter()
-                        .any(|m| self.analysis.sentences[*m].section == section)
+                        .copied()
+                        .find(|s| {
+                            s.abs_diff(m) == 1
+                                && self.analysis.sentences[*s].paragraph
+                                    == self.analysis.sentences[m].paragraph
+                        })
+                        .map(|s| (m.min(s), m.max(s)))
                 })
-            };
-            let stressed_partner =
-                other.in_heading || other.marked || other.definition.is_some() || other.api;
-            // Beyond one sentence, only a concept the author stresses in the same section.
-            let Some(sentence) = same_sentence.or_else(|| {
-                if stressed_partner {
-                    same_section()
-                } else {
-                    None
-                }
-            }) else {
-                continue;
             };
             let stressed =
                 other.in_heading || other.marked || other.definition.is_some() || other.api;
-            let closeness = u8::from(!stressed) * 2 + u8::from(same_sentence.is_none());
-            partners.push((closeness, rank, other, sentence));
+            let (sentence, also) = match same_sentence {
+                Some(s) => (s, None),
+                None => match next_to().filter(|_| stressed) {
+                    Some((a, b)) => (a, Some(b)),
+                    None => continue,
+                },
+            };
+            let closeness = u8::from(!stressed) + 2 * u8::from(also.is_some());
+            partners.push((closeness, rank, other, sentence, also));
         }
-        partners.sort_by_key(|(closeness, rank, _, _)| (*closeness, *rank));
+        partners.sort_by_key(|(closeness, rank, ..)| (*closeness, *rank));
         // Only partners the text stresses or that are terms of the field: "the connection
         // between nonlocal and rules" teaches nothing.
-        partners.retain(|(_, _, other, _)| {
+        // Nor a fragment: "we use 0-based indexing", "instructs tar", "2048 bytes", the same
+        // name in other letters ("regex" and "Regex"), a lone adjective ("non-optional").
+        partners.retain(|(_, _, other, ..)| {
+            let first = other.name.split(' ').next().unwrap_or("").to_lowercase();
+            let fragment = matches!(
+                first.as_str(),
+                "we" | "you" | "it" | "they" | "i" | "he" | "she" | "this" | "these" | "those"
+            ) || other
+                .name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+                || other.name.eq_ignore_ascii_case(&c.name)
+                || self.analysis.language == "en"
+                    && !other.api
+                    && !other.key.contains(' ')
+                    && !source::phrases::can_be_noun(&other.key);
+            !fragment
+        });
+        partners.retain(|(_, _, other, ..)| {
             other.in_heading
                 || other.marked
                 || other.definition.is_some()
@@ -1240,14 +1382,16 @@ impl Planner<'_> {
                     && (other.key.contains(' ') || other.name.chars().count() >= 6)
         });
         // One connection per terminal objective: a second read as padding to teachers.
-        for (_, _, other, sentence) in partners.into_iter().take(1) {
+        for (_, _, other, sentence, also) in partners.into_iter().take(1) {
             let r = self.named(other);
-            out.push(option(
+            let mut o = option(
                 "Explain",
                 format!("Explain the connection between {n} and {r}"),
                 Some(sentence),
                 pair_task(key, &other.key),
-            ));
+            );
+            o.also = also;
+            out.push(o);
         }
         match kind {
             ConceptKind::ApiFunction
@@ -1277,7 +1421,23 @@ impl Planner<'_> {
                 }
             }
         }
-        if let Some(sentence) = rule {
+        // A rule that opens with its condition is asked as that condition; another is
+        // only named.
+        let conditioned = facts.iter().find_map(|f| match f {
+            Fact::Rule { sentence, .. } => {
+                facts::opening_condition(&self.analysis.sentences[*sentence], c)
+                    .map(|clause| (*sentence, clause))
+            }
+            _ => None,
+        });
+        if let Some((sentence, clause)) = conditioned {
+            out.push(option(
+                "Predict",
+                format!("Predict what happens {clause}"),
+                Some(sentence),
+                format!("explain-rule:{key}"),
+            ));
+        } else if let Some(sentence) = rule {
             out.push(option(
                 "Explain",
                 format!("Explain the rule the text gives for {n}"),
@@ -1325,6 +1485,8 @@ fn is_proper_name(c: &Concept, language: &str) -> bool {
         && !c.api
         && c.name
             .split(' ')
+            // "Pompeii and Herculaneum", "Year Without a Summer": the small words stay small.
+            .filter(|w| !matches!(*w, "and" | "of" | "the" | "a" | "an" | "on" | "in" | "de"))
             .all(|w| w.chars().next().is_some_and(char::is_uppercase))
         && !c
             .name

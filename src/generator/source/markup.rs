@@ -15,6 +15,8 @@ pub struct Document {
     pub marked_terms: Vec<String>,
     /// Every identifier met in code (variables too), to know `strm` in prose for code.
     pub code_identifiers: BTreeSet<String>,
+    /// The command a man page documents (the first name of its NAME section: "gzip").
+    pub command: Option<String>,
 }
 
 /// A heading and the prose under it (the first section may have no heading).
@@ -29,6 +31,10 @@ pub struct Paragraph {
     /// The prose with markup taken out (inline code keeps its text).
     pub text: String,
     pub kind: ParagraphKind,
+    /// The reference entry this paragraph describes, as the entry's names: a man page's
+    /// option ("-k", "--keep") or a message it lists under DIAGNOSTICS ("not in gzip
+    /// format"). Empty for other paragraphs.
+    pub entry: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +94,9 @@ const MAN_BOILERPLATE_SECTIONS: &[&str] = &[
     "TRADUCTION",
     "ÜBERSETZER",
 ];
+
+/// Man page sections that name the command ("NAME", "BEZEICHNUNG").
+const MAN_NAME_SECTIONS: &[&str] = &["NAME", "BEZEICHNUNG", "NOM", "NOMBRE"];
 
 /// Man page sections whose body is command syntax, not prose.
 const MAN_SYNTAX_SECTIONS: &[&str] = &["SYNOPSIS", "ÜBERSICHT", "SYNOPSE", "SINOPSIS"];
@@ -219,6 +228,8 @@ struct Builder {
     current: Section,
     paragraph: Vec<String>,
     paragraph_kind: Option<ParagraphKind>,
+    /// The names of the entry whose description the next paragraph is.
+    pending_entry: Vec<String>,
 }
 
 impl Builder {
@@ -231,6 +242,7 @@ impl Builder {
             .trim_end_matches('#')
             .trim()
             .to_string();
+        self.pending_entry.clear();
         if heading.is_empty() {
             return;
         }
@@ -285,7 +297,11 @@ impl Builder {
         }
         // A run-in heading ("Evaporación. El calor del Sol ...", "Divergent plate boundaries.
         // Where two plates ...") marks its term.
-        if let Some((term, rest)) = text.split_once(". ") {
+        // Not an option's description ("Use synchronous output. With this option …").
+        if let Some((term, rest)) = text
+            .split_once(". ")
+            .filter(|_| self.pending_entry.is_empty())
+        {
             let words = term.split_whitespace().count();
             if (1..=4).contains(&words)
                 && rest.split_whitespace().count() >= 5
@@ -296,7 +312,10 @@ impl Builder {
             }
         }
         if text.chars().filter(|c| c.is_alphabetic()).count() >= 3 {
-            self.current.paragraphs.push(Paragraph { text, kind });
+            let entry = std::mem::take(&mut self.pending_entry);
+            self.current
+                .paragraphs
+                .push(Paragraph { text, kind, entry });
         }
     }
 
@@ -682,6 +701,9 @@ fn is_definition_term(lines: &[&str], i: usize) -> bool {
 
 fn parse_man(source: &str, builder: &mut Builder) {
     let mut skipping = false;
+    let mut in_name = false;
+    let mut diagnostics = false;
+    let mut previous_was_option = false;
     let mut syntax = false;
     let mut body_indent = usize::MAX;
     let lines: Vec<&str> = source.lines().collect();
@@ -694,6 +716,8 @@ fn parse_man(source: &str, builder: &mut Builder) {
             let heading = trimmed.to_uppercase();
             skipping = MAN_BOILERPLATE_SECTIONS.contains(&heading.as_str());
             syntax = MAN_SYNTAX_SECTIONS.contains(&heading.as_str());
+            in_name = MAN_NAME_SECTIONS.contains(&heading.as_str());
+            diagnostics = heading == "DIAGNOSTICS" || heading == "DIAGNOSTIK";
             builder.end_paragraph();
             if !skipping {
                 builder.heading(&title_case_heading(trimmed));
@@ -721,18 +745,44 @@ fn parse_man(source: &str, builder: &mut Builder) {
             continue;
         }
         body_indent = body_indent.min(indent);
+        if in_name && builder.doc.command.is_none() {
+            // "gzip, gunzip, zcat - compress or expand files"
+            let first = trimmed
+                .split([',', ' '])
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(['\\', '-']);
+            if !first.is_empty() && first.len() <= 40 {
+                builder.doc.command = Some(first.to_string());
+            }
+        }
         // An option's name line ("-c, --create") starts an entry; its description is prose.
+        // A line that goes on a sentence of the same or a deeper paragraph ("... if the
+        // option\n --stdout is also given") is no name line.
+        let previous = i
+            .checked_sub(1)
+            .and_then(|p| lines.get(p))
+            .copied()
+            .unwrap_or("");
+        let goes_on = !previous.trim().is_empty()
+            && !is_man_heading(previous)
+            && previous.len() - previous.trim_start().len() <= indent
+            && !previous_was_option;
+        previous_was_option = false;
         if trimmed.starts_with('-')
+            && !goes_on
             && trimmed
                 .chars()
                 .nth(1)
-                .is_some_and(|c| c.is_alphanumeric() || c == '-')
+                .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '#')
         {
             builder.end_paragraph();
             let (names, rest) = split_option_line(trimmed);
             for name in &names {
                 builder.api(name);
             }
+            previous_was_option = rest.is_empty();
+            builder.pending_entry = names;
             if !rest.is_empty() {
                 builder.line(rest, Some(ParagraphKind::Prose));
             }
@@ -743,6 +793,17 @@ fn parse_man(source: &str, builder: &mut Builder) {
         let next_deeper = lines
             .get(i + 1)
             .is_some_and(|n| !n.trim().is_empty() && (n.len() - n.trim_start().len()) > indent);
+        // Under DIAGNOSTICS such a line is a message the program prints ("file: not in gzip
+        // format"), an entry whose description follows.
+        if diagnostics && indent == body_indent && next_deeper && builder.paragraph.is_empty() {
+            let message = trimmed.strip_prefix("file: ").unwrap_or(trimmed).trim();
+            // "Corrupt input. Use zcat to recover some data": the message, not the advice.
+            let message = message.split(". ").next().unwrap_or(message);
+            if !message.contains(['[', '(', '?']) && message.split_whitespace().count() <= 8 {
+                builder.pending_entry = vec![message.trim_end_matches('.').to_string()];
+                continue;
+            }
+        }
         if indent == body_indent
             && next_deeper
             && builder.paragraph.is_empty()
@@ -789,10 +850,14 @@ fn split_option_line(line: &str) -> (Vec<String>, &str) {
         } else if after.starts_with('[') {
             after = after.trim_start_matches(|c: char| !c.is_whitespace() && c != ',');
         } else if let Some(stripped) = after.strip_prefix(' ') {
-            // "-f FILE, --file=FILE": an upper-case placeholder word.
+            // "-f FILE, --file=FILE": an upper-case placeholder word; "-S .suf --suffix .suf":
+            // any word between two names, or one word after the last before the line ends.
             let word_end = stripped.find([' ', ',']).unwrap_or(stripped.len());
             let word = &stripped[..word_end];
-            if !word.is_empty() && word.chars().all(|c| c.is_uppercase() || c == '_') {
+            let next = stripped[word_end..].trim_start_matches(',').trim_start();
+            let placeholder = word.chars().all(|c| c.is_uppercase() || c == '_')
+                || !word.starts_with('-') && (next.starts_with('-') || next.is_empty());
+            if !word.is_empty() && placeholder {
                 after = &stripped[word_end..];
             }
         }

@@ -31,6 +31,8 @@ pub struct Sentence {
     pub phrases: Vec<Phrase>,
     /// The lower-case words, for cue-word matching.
     pub words: Vec<String>,
+    /// The reference entry (a man page's option) this sentence opens the description of.
+    pub entry: Vec<String>,
 }
 
 /// A candidate concept: a noun phrase of the prose with what the text does with it.
@@ -316,6 +318,31 @@ const META_WORDS: &[&str] = &[
     "thumb",
 ];
 
+/// Words that alone name how software is packaged, documented or measured, not what it
+/// teaches: "Compare crate with regex", "Use APIs objects", "regex and milliseconds". In a
+/// phrase they may be a term ("crate features", "public API").
+const LONE_META_WORDS: &[&str] = &[
+    "crate",
+    "crates",
+    "api",
+    "apis",
+    "library",
+    "libraries",
+    "package",
+    "packages",
+    "project",
+    "documentation",
+    "docs",
+    "repository",
+    "bytes",
+    "kilobytes",
+    "megabytes",
+    "milliseconds",
+    "seconds",
+    "microseconds",
+    "nanoseconds",
+];
+
 /// How many recently read topics [`analyse_shared`] keeps.
 const RECENT_READS: usize = 8;
 
@@ -376,7 +403,7 @@ pub fn analyse(topic: &Topic) -> Analysis {
     let mut prose = String::new();
     for (section_index, section) in document.sections.iter().enumerate() {
         for paragraph in &section.paragraphs {
-            for sentence in phrases::sentences(&paragraph.text) {
+            for (n, sentence) in phrases::sentences(&paragraph.text).into_iter().enumerate() {
                 prose.push_str(&sentence);
                 prose.push(' ');
                 sentences.push(Sentence {
@@ -386,6 +413,11 @@ pub fn analyse(topic: &Topic) -> Analysis {
                     paragraph: paragraph_index,
                     phrases: Vec::new(),
                     words: Vec::new(),
+                    entry: if n == 0 {
+                        paragraph.entry.clone()
+                    } else {
+                        Vec::new()
+                    },
                 });
             }
             paragraph_index += 1;
@@ -438,7 +470,14 @@ pub fn analyse(topic: &Topic) -> Analysis {
         reference: Vec::new(),
         prose_chars: prose.chars().count(),
         prose_lower,
-        title_keys: title_phrases.iter().map(|p| p.key.clone()).collect(),
+        // The whole title too: objectives on a non-English source quote it whole.
+        title_keys: title_phrases
+            .iter()
+            .map(|p| p.key.clone())
+            .chain(std::iter::once(phrases::phrase_key(
+                topic.title.split_whitespace(),
+            )))
+            .collect(),
     };
     analysis.concepts = rank_concepts(&analysis, &title_phrases, &description_phrases, &stop);
     analysis.reference = reference_terms(&analysis, &stop);
@@ -581,6 +620,7 @@ pub fn is_concept_phrase(key: &str, text: &str, api: bool, stop: &BTreeSet<Strin
             .any(|p| text.to_lowercase().contains(p));
         return text.chars().filter(|c| c.is_alphabetic()).count() >= 2
             && !placeholder
+            && !LONE_META_WORDS.contains(&text.to_lowercase().as_str())
             && !matches!(
                 text,
                 "self" | "cls" | "args" | "kwargs" | "None" | "True" | "False"
@@ -615,7 +655,8 @@ pub fn is_concept_phrase(key: &str, text: &str, api: bool, stop: &BTreeSet<Strin
     let short_fragment = words.len() == 1
         && text.chars().count() <= 3
         && !text.chars().all(|c| c.is_uppercase() || c.is_ascii_digit());
-    let meta = words.iter().any(|w| META_WORDS.contains(w));
+    let meta = words.iter().any(|w| META_WORDS.contains(w))
+        || words.len() == 1 && LONE_META_WORDS.contains(&text.to_lowercase().as_str());
     // Words in capitals beside others ("ZEXTERN int ZEXPORT", "SATURDAY value") are macros
     // and constants of code the prose quotes, not a concept named in words.
     // Acronyms ("HTTP request", "ASCII characters") stay.

@@ -9,13 +9,10 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::accounts::{self, hash_secret, new_secret, API_TOKEN_PREFIX, SESSION_PREFIX};
-use crate::config::SignupMode;
-use crate::db::{NewApiToken, NewSessionRow, NewUser, SignupOutcome};
-use crate::domain::account::{describe_client, SessionInfo};
+use crate::domain::account::SessionInfo;
 use crate::domain::requests::{CreateTokenRequest, LoginRequest, RequestBody, SignupRequest};
 use crate::domain::time::now_ms;
-use crate::domain::{ApiTokenInfo, ClientAddr, Credentials, SessionId, TokenId, User};
+use crate::domain::{ApiTokenInfo, ClientAddr, Credentials, SessionId, TokenId, User, UserId};
 use crate::http::auth::{
     authenticate, clear_session_cookie, session_cookie, session_cookie_header, Credential,
     CurrentUser,
@@ -24,35 +21,8 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Ids, JsonBody};
 use crate::http::openapi::ErrorBody;
 use crate::http::AppState;
-use crate::telemetry::LOGINS;
 
-/// A session just started: the user and the secret for the cookie.
-pub struct NewSession {
-    pub user: User,
-    pub secret: String,
-}
-
-async fn start_session(
-    state: &AppState,
-    user: User,
-    client: ClientAddr,
-    user_agent: Option<&str>,
-) -> ApiResult<NewSession> {
-    let secret = new_secret(SESSION_PREFIX);
-    let now = now_ms();
-    state
-        .store
-        .create_session(&NewSessionRow {
-            id: Uuid::new_v4(),
-            token_hash: hash_secret(&secret),
-            user_id: user.id,
-            now,
-            expires_at: now + state.auth.session_ttl_ms,
-            client: Some(describe_client(user_agent, &client.ip.to_string())),
-        })
-        .await?;
-    Ok(NewSession { user, secret })
-}
+pub use crate::core::NewSession;
 
 /// The `User-Agent` of a request, for the sessions list.
 pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
@@ -61,113 +31,38 @@ pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// Creates an account and starts its session. Shared by the JSON API and the sign-up page.
-/// Every attempt from a client address counts against `QUIZMASTER_SIGNUPS_PER_HOUR` before the
-/// email is looked up or the password hashed (only the machine itself is exempt), so a taken
-/// email costs no hashing and cannot be probed for without limit.
+/// Creates an account and starts its session ([`crate::core::Core::sign_up`]). Shared by the
+/// JSON API and the sign-up page.
 pub async fn sign_up(
     state: &AppState,
     credentials: Credentials,
     client: ClientAddr,
     user_agent: Option<&str>,
 ) -> ApiResult<NewSession> {
-    if !state.auth.enabled() {
-        return Err(ApiError::AuthDisabled);
-    }
-    if state.auth.signup == SignupMode::Closed {
-        return Err(ApiError::SignupClosed);
-    }
-    let store = state.store.as_ref();
-    if let Err(wait) = state
-        .auth
-        .throttle
-        .reserve_sign_up(store, client, now_ms())
-        .await?
-    {
-        return Err(ApiError::TooManySignups(wait));
-    }
-    if store.email_registered(&credentials.email).await? {
-        return Err(ApiError::EmailTaken);
-    }
-    let password_hash = accounts::hash_password(credentials.password)
-        .await
-        .map_err(ApiError::Internal)?;
-    let new = NewUser {
-        id: Uuid::now_v7(),
-        email: credentials.email,
-        password_hash,
-        now: now_ms(),
-    };
-    match state.core.create_user(&new).await? {
-        SignupOutcome::Created(user) => {
-            tracing::info!(user_id = %user.id, admin = user.is_admin, "account created");
-            start_session(state, user, client, user_agent).await
-        }
-        SignupOutcome::EmailTaken => Err(ApiError::EmailTaken),
-    }
+    Ok(state
+        .core
+        .sign_up(&state.auth.rules(), credentials, client, user_agent)
+        .await?)
 }
 
-/// Checks a password and starts a session; throttled per account and per client address.
-/// The attempt is reserved before the password is checked, so parallel attempts cannot pass
-/// the limit together. An unknown email costs the same Argon2 work as a wrong password and gets
-/// the same answer.
+/// Checks a password and starts a session ([`crate::core::Core::log_in`]). Shared by the JSON
+/// API and the log-in page.
 pub async fn log_in(
     state: &AppState,
     credentials: Credentials,
     client: ClientAddr,
     user_agent: Option<&str>,
 ) -> ApiResult<NewSession> {
-    if !state.auth.enabled() {
-        return Err(ApiError::AuthDisabled);
-    }
-    let throttle = &state.auth.throttle;
-    let store = state.store.as_ref();
-    let attempt = match throttle
-        .reserve_log_in(store, &credentials.email, client, now_ms())
-        .await?
-    {
-        Ok(attempt) => attempt,
-        Err(wait) => {
-            metrics::counter!(LOGINS, "outcome" => "throttled").increment(1);
-            return Err(ApiError::TooManyAttempts(wait));
-        }
-    };
-    let checked = async {
-        let found = store.user_credentials(&credentials.email).await?;
-        let (user, stored) = match found {
-            Some((user, hash)) => (Some(user), Some(hash)),
-            None => (None, None),
-        };
-        let matches = accounts::verify_password(credentials.password, stored)
-            .await
-            .map_err(ApiError::Internal)?;
-        Ok::<_, ApiError>(user.filter(|_| matches))
-    }
-    .await;
-    match checked {
-        Ok(Some(user)) => {
-            throttle.log_in_succeeded(store, attempt).await?;
-            metrics::counter!(LOGINS, "outcome" => "success").increment(1);
-            start_session(state, user, client, user_agent).await
-        }
-        Ok(None) => {
-            metrics::counter!(LOGINS, "outcome" => "invalid_credentials").increment(1);
-            tracing::info!(client = %client, "failed log-in");
-            Err(ApiError::InvalidCredentials)
-        }
-        Err(err) => {
-            if let Err(release) = throttle.log_in_abandoned(store, attempt).await {
-                tracing::warn!(error = %release, "could not give back a log-in attempt");
-            }
-            Err(err)
-        }
-    }
+    Ok(state
+        .core
+        .log_in(&state.auth.rules(), credentials, client, user_agent)
+        .await?)
 }
 
 /// Ends the session a request carries, if any.
 pub async fn log_out(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     if let Some(secret) = session_cookie(headers) {
-        state.store.delete_session(&hash_secret(secret)).await?;
+        state.core.log_out(secret).await?;
         state.auth.forget_credentials();
     }
     Ok(())
@@ -293,37 +188,25 @@ pub struct CreatedToken {
     pub expires_at: Option<i64>,
 }
 
-/// Creates an API token for the caller, lasting `expires_in_days` (`None`: for ever). Only a
-/// log-in session (or the local user) may: a token that could mint tokens would outlive its
-/// own revocation. Shared by the JSON API and the token page.
+/// Creates an API token for the caller ([`crate::core::Core::create_api_token`]). Shared by
+/// the JSON API and the token page.
 pub async fn create_token(
     state: &AppState,
     caller: &CurrentUser,
     name: &str,
     expires_in_days: Option<i64>,
 ) -> ApiResult<CreatedToken> {
-    if matches!(caller.credential, Credential::Token(_)) {
-        return Err(ApiError::SessionRequired);
-    }
-    let secret = new_secret(API_TOKEN_PREFIX);
-    let now = now_ms();
-    let info = state
-        .store
-        .create_api_token(&NewApiToken {
-            id: Uuid::now_v7(),
-            user_id: caller.id(),
-            name: name.to_string(),
-            token_hash: hash_secret(&secret),
-            now,
-            expires_at: expires_in_days.map(|days| now + days * 24 * 3600 * 1000),
-        })
+    let by_api_token = matches!(caller.credential, Credential::Token(_));
+    let created = state
+        .core
+        .create_api_token(caller.user_id(), by_api_token, name, expires_in_days)
         .await?;
     Ok(CreatedToken {
-        id: info.id,
-        name: info.name,
-        token: secret,
-        created_at: info.created_at,
-        expires_at: info.expires_at,
+        id: created.info.id,
+        name: created.info.name,
+        token: created.secret,
+        created_at: created.info.created_at,
+        expires_at: created.info.expires_at,
     })
 }
 
@@ -352,6 +235,7 @@ pub async fn create_api_token(
     body: JsonBody,
 ) -> ApiResult<Response> {
     if matches!(caller.credential, Credential::Token(_)) {
+        // Before the body is read: the core refuses it too.
         return Err(ApiError::SessionRequired);
     }
     let token =
@@ -371,7 +255,7 @@ pub async fn list_api_tokens(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
 ) -> ApiResult<Json<TokenList>> {
-    let items = state.store.list_api_tokens(caller.id()).await?;
+    let items = state.store.list_api_tokens(caller.user_id()).await?;
     Ok(Json(TokenList {
         items,
         next_cursor: None,
@@ -391,22 +275,19 @@ pub async fn list_api_tokens(
 pub async fn revoke_api_token(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
-    Ids(TokenId(id)): Ids<TokenId>,
+    Ids(id): Ids<TokenId>,
 ) -> ApiResult<StatusCode> {
-    revoke_token(&state, caller.id(), id).await?;
+    revoke_token(&state, caller.user_id(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Revokes one of the owner's tokens; it is refused from the next request on. Shared by the
 /// JSON API and the token page.
-pub async fn revoke_token(state: &AppState, owner: Uuid, id: Uuid) -> ApiResult<()> {
-    if state.store.delete_api_token(owner, id).await? {
-        // Drop what the credential cache believes, so this process refuses the token at once.
-        state.auth.forget_credentials();
-        Ok(())
-    } else {
-        Err(ApiError::TokenNotFound)
-    }
+pub async fn revoke_token(state: &AppState, owner: UserId, id: TokenId) -> ApiResult<()> {
+    state.core.revoke_api_token(owner, id).await?;
+    // Drop what the credential cache believes, so this process refuses the token at once.
+    state.auth.forget_credentials();
+    Ok(())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -419,7 +300,10 @@ pub struct SessionList {
 
 /// The caller's unexpired sessions, the current one marked. Shared with the sessions page.
 pub async fn sessions_of(state: &AppState, caller: &CurrentUser) -> ApiResult<Vec<SessionInfo>> {
-    let mut items = state.store.list_sessions(caller.id(), now_ms()).await?;
+    let mut items = state
+        .store
+        .list_sessions(caller.user_id(), now_ms())
+        .await?;
     if let Credential::Session(current) = caller.credential {
         for item in &mut items {
             item.current = item.id == current;
@@ -429,12 +313,9 @@ pub async fn sessions_of(state: &AppState, caller: &CurrentUser) -> ApiResult<Ve
 }
 
 /// Ends one of the caller's sessions; from now on it is refused in every process.
-pub async fn end_session(state: &AppState, caller: &CurrentUser, id: Uuid) -> ApiResult<()> {
-    if !state.store.delete_user_session(caller.id(), id).await? {
-        return Err(ApiError::SessionNotFound);
-    }
+pub async fn end_session(state: &AppState, caller: &CurrentUser, id: SessionId) -> ApiResult<()> {
+    state.core.end_session(caller.user_id(), id).await?;
     state.auth.forget_credentials();
-    tracing::info!(user_id = %caller.id(), session_id = %id, "session ended");
     Ok(())
 }
 
@@ -442,12 +323,14 @@ pub async fn end_session(state: &AppState, caller: &CurrentUser, id: Uuid) -> Ap
 /// an API token, every session. Returns how many ended.
 pub async fn end_other_sessions(state: &AppState, caller: &CurrentUser) -> ApiResult<u64> {
     let keep = match caller.credential {
-        Credential::Session(id) => Some(id),
+        Credential::Session(id) => Some(SessionId(id)),
         Credential::Token(_) | Credential::Local => None,
     };
-    let ended = state.store.delete_other_sessions(caller.id(), keep).await?;
+    let ended = state
+        .core
+        .end_other_sessions(caller.user_id(), keep)
+        .await?;
     state.auth.forget_credentials();
-    tracing::info!(user_id = %caller.id(), ended, "other sessions ended");
     Ok(ended)
 }
 
@@ -496,7 +379,7 @@ pub async fn end_sessions(
 pub async fn end_one_session(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
-    Ids(SessionId(id)): Ids<SessionId>,
+    Ids(id): Ids<SessionId>,
 ) -> ApiResult<StatusCode> {
     end_session(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)

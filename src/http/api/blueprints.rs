@@ -132,9 +132,8 @@ pub async fn generate(
     let start = || async {
         let blueprint = state
             .core
-            .start_generation(caller.id(), topic_id, target, None)
-            .await?
-            .blueprint;
+            .start_generation(caller.user_id(), topic_id, target)
+            .await?;
         let mut response = status_response(&blueprint, StatusCode::ACCEPTED);
         if let Ok(location) = HeaderValue::from_str(&status_url(topic_id.0, blueprint.id)) {
             response.headers_mut().insert(header::LOCATION, location);
@@ -144,7 +143,7 @@ pub async fn generate(
     let scope = topic_id.to_string();
     let mut response = idempotent(
         &state.core,
-        caller.id(),
+        caller.user_id(),
         "generate_blueprint",
         scope,
         &headers,
@@ -314,7 +313,10 @@ pub async fn cancel(
 async fn document(state: &AppState, blueprint: &Blueprint) -> ApiResult<BlueprintDocument> {
     Ok(BlueprintDocument {
         status: blueprint.status_view(),
-        terminal_objectives: state.store.get_objectives(blueprint.id).await?,
+        terminal_objectives: state
+            .store
+            .get_objectives(BlueprintId(blueprint.id))
+            .await?,
         quality: blueprint.quality.as_deref().cloned(),
     })
 }
@@ -366,7 +368,7 @@ pub async fn list(
     };
     let rows = state
         .store
-        .list_blueprints(topic_id.0, status, limit + 1, cursor)
+        .list_blueprints(topic_id, status, limit + 1, cursor)
         .await?
         .ok_or(ApiError::TopicNotFound)?;
     Ok(Json(page_of(
@@ -421,10 +423,7 @@ pub async fn export(
             ApiError::validation("format", "format must be one of markdown, csv, json")
         })?,
     };
-    let blueprint = find(&state, topic_id, id).await?;
-    if blueprint.status != BlueprintStatus::Completed {
-        return Err(ApiError::NotCompleted(blueprint.status));
-    }
+    let blueprint = state.core.exportable_blueprint(topic_id, id).await?;
     let body = export::render(&document(&state, &blueprint).await?, format);
     let disposition = format!(
         "attachment; filename=\"blueprint-{id}.{}\"",

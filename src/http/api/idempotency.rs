@@ -9,10 +9,10 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
-use uuid::Uuid;
 
-use crate::core::{fingerprint, Core, IdempotentRequest};
+use crate::core::{fingerprint, Claimed, Core, IdempotentRequest};
 use crate::db::{IdempotencyScope, StoredAnswer};
+use crate::domain::UserId;
 use crate::http::error::{ApiError, ApiResult};
 
 /// A stored answer larger than this is not kept (the API's answers are a few KiB).
@@ -35,7 +35,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 /// the first request runs.
 pub async fn idempotent<F, Fut>(
     core: &Arc<Core>,
-    user_id: Uuid,
+    user_id: UserId,
     route: &'static str,
     scope: String,
     headers: &HeaderMap,
@@ -60,21 +60,17 @@ where
         },
         fingerprint: fingerprint(&canonical),
     };
-    if let Some(answer) = core.claim_idempotency_key(&request).await? {
-        return Ok(replay(answer));
-    }
-    let mut claim = Claim {
-        core: Arc::clone(core),
-        request: Some(request),
+    let claim = match core.claim_idempotency_key(&request).await? {
+        Claimed::Replay(answer) => return Ok(replay(answer)),
+        // Dropped on any early return (or if this handler is dropped), it releases the key.
+        Claimed::First(claim) => claim,
     };
     let response = match create().await {
         Ok(response) if response.status().is_success() => response,
         failed => {
             // Released before answering, so that the client's retry finds the key free.
-            if let Some(request) = claim.request.take() {
-                if let Err(err) = core.finish_idempotent(&request, None).await {
-                    tracing::warn!(error = %err, "could not release an idempotency key");
-                }
+            if let Err(err) = claim.release().await {
+                tracing::warn!(error = %err, "could not release an idempotency key");
             }
             return failed;
         }
@@ -92,12 +88,10 @@ where
             .map(str::to_string),
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
-    if let Some(request) = claim.request.take() {
-        // The thing is created: a failure to store the answer must not turn the answer into an
-        // error. The key stays in flight and is abandoned after a minute.
-        if let Err(err) = core.finish_idempotent(&request, Some(&answer)).await {
-            tracing::warn!(error = %err, "could not store an idempotent answer");
-        }
+    // The thing is created: a failure to store the answer must not turn the answer into an
+    // error. The key stays in flight and is abandoned after a minute.
+    if let Err(err) = claim.complete(&answer).await {
+        tracing::warn!(error = %err, "could not store an idempotent answer");
     }
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }
@@ -116,24 +110,4 @@ fn replay(answer: StoredAnswer) -> Response {
     }
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
-}
-
-/// A claimed key whose request has not stored its answer: released when dropped (the request
-/// failed, or its client went away and the handler was dropped), so that a retry may run.
-struct Claim {
-    core: Arc<Core>,
-    request: Option<IdempotentRequest>,
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        if let Some(request) = self.request.take() {
-            let core = Arc::clone(&self.core);
-            tokio::spawn(async move {
-                if let Err(err) = core.finish_idempotent(&request, None).await {
-                    tracing::warn!(error = %err, "could not release an idempotency key");
-                }
-            });
-        }
-    }
 }

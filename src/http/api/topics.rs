@@ -5,12 +5,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::idempotency::idempotent;
 use crate::db::Cursor;
 use crate::domain::requests::{CreateTopicRequest, RequestBody, UpdateTopicRequest};
-use crate::domain::time::now_ms;
 use crate::domain::Topic;
 use crate::domain::TopicId;
 use crate::http::auth::CurrentUser;
@@ -83,10 +81,7 @@ pub async fn create(
     let input = CreateTopicRequest::validate_json(&value).map_err(ApiError::Validation)?;
     let body = Some(value);
     let create = || async {
-        let topic = state
-            .store
-            .create_topic(caller.id(), Uuid::now_v7(), &input, now_ms())
-            .await?;
+        let topic = state.core.create_topic(caller.user_id(), &input).await?;
         let location = format!("/api/topics/{}", topic.id);
         Ok((
             StatusCode::CREATED,
@@ -97,7 +92,7 @@ pub async fn create(
     };
     idempotent(
         &state.core,
-        caller.id(),
+        caller.user_id(),
         "create_topic",
         String::new(),
         &headers,
@@ -126,7 +121,7 @@ pub async fn list(
     let (limit, cursor) = page_params(&query)?;
     let rows = state
         .store
-        .list_topics(caller.id(), limit + 1, cursor)
+        .list_topics(caller.user_id(), limit + 1, cursor)
         .await?;
     Ok(Json(page_of(
         rows,
@@ -151,7 +146,7 @@ pub async fn list(
 pub async fn get(State(state): State<AppState>, Ids(id): Ids<TopicId>) -> ApiResult<Json<Topic>> {
     let topic = state
         .store
-        .get_topic(id.0)
+        .get_topic(id)
         .await?
         .ok_or(ApiError::TopicNotFound)?;
     Ok(Json(topic))
@@ -177,11 +172,7 @@ pub async fn update(
 ) -> ApiResult<Json<Topic>> {
     let patch =
         UpdateTopicRequest::validate_json(&body.required()?).map_err(ApiError::Validation)?;
-    let topic = state
-        .store
-        .update_topic(id.0, &patch, now_ms())
-        .await?
-        .ok_or(ApiError::TopicNotFound)?;
+    let topic = state.core.update_topic(id, &patch).await?;
     Ok(Json(topic))
 }
 

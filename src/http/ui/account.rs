@@ -10,7 +10,6 @@ use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use uuid::Uuid;
 
 use super::forms::{sentence, FormFields};
 use super::pages::{page_id, query_get, query_pairs, render, render_fresh, PageResult};
@@ -22,7 +21,7 @@ use crate::domain::requests::{
     CreateTokenRequest, Field, LoginRequest, RequestBody, SignupRequest,
 };
 use crate::domain::time::rfc3339;
-use crate::domain::{ApiTokenInfo, FieldError};
+use crate::domain::{ApiTokenInfo, FieldError, SessionId, TokenId};
 use crate::http::api::auth::{
     client_ip, create_token, end_other_sessions, end_session, log_in, log_out, revoke_token,
     sessions_of, sign_up, user_agent, CreatedToken, NewSession,
@@ -423,7 +422,7 @@ async fn tokens_page(
     caller: &CurrentUser,
     viewer: Option<Viewer>,
 ) -> Result<TokensPage, UiError> {
-    let tokens = state.store.list_api_tokens(caller.id()).await?;
+    let tokens = state.store.list_api_tokens(caller.user_id()).await?;
     Ok(TokensPage {
         title: "API tokens".into(),
         nav: "tokens",
@@ -503,8 +502,8 @@ pub async fn revoke_api_token(
     Extension(caller): Extension<CurrentUser>,
     Path(token_id): Path<String>,
 ) -> PageResult {
-    let id: Uuid = page_id(&token_id)?;
-    let next = match revoke_token(&state, caller.id(), id).await {
+    let id = TokenId(page_id(&token_id)?);
+    let next = match revoke_token(&state, caller.user_id(), id).await {
         Ok(()) => format!("{TOKENS_PAGE}?notice=revoked"),
         // Not theirs, or revoked already: nothing to report either way.
         Err(ApiError::TokenNotFound) => TOKENS_PAGE.to_string(),
@@ -579,7 +578,7 @@ pub async fn end_one_session(
     Extension(caller): Extension<CurrentUser>,
     Path(session_id): Path<String>,
 ) -> PageResult {
-    let id: Uuid = page_id(&session_id)?;
+    let id = SessionId(page_id(&session_id)?);
     let next = match end_session(&state, &caller, id).await {
         Ok(()) => format!("{SESSIONS_PAGE}?notice=ended"),
         Err(ApiError::SessionNotFound) => SESSIONS_PAGE.to_string(),

@@ -15,7 +15,7 @@ use crate::core::CoreError;
 use crate::db::{BlueprintLookup, Cursor};
 use crate::domain::blueprint::{Blueprint, TARGET_DEFAULT, TARGET_MAX, TARGET_MIN};
 use crate::domain::time::now_ms;
-use crate::domain::{BlueprintId, BlueprintStatus, Topic, TopicId};
+use crate::domain::{BlueprintId, Topic, TopicId};
 use crate::http::auth::CurrentUser;
 use crate::http::error::retry_after_secs;
 use crate::http::AppState;
@@ -62,11 +62,19 @@ pub(super) fn query_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option
 }
 
 async fn load_topic(state: &AppState, id: Uuid) -> Result<Topic, UiError> {
-    state.store.get_topic(id).await?.ok_or(UiError::NotFound)
+    state
+        .store
+        .get_topic(TopicId(id))
+        .await?
+        .ok_or(UiError::NotFound)
 }
 
 async fn load_blueprint(state: &AppState, topic_id: Uuid, id: Uuid) -> Result<Blueprint, UiError> {
-    match state.store.get_blueprint(topic_id, id).await? {
+    match state
+        .store
+        .get_blueprint(TopicId(topic_id), BlueprintId(id))
+        .await?
+    {
         BlueprintLookup::Found(blueprint) => Ok(blueprint),
         BlueprintLookup::TopicNotFound | BlueprintLookup::BlueprintNotFound => {
             Err(UiError::NotFound)
@@ -75,7 +83,8 @@ async fn load_blueprint(state: &AppState, topic_id: Uuid, id: Uuid) -> Result<Bl
 }
 
 /// A fresh key for a form that starts a generation: a double submit (or a resubmit after a
-/// lost answer) then replays the first generation instead of starting a second.
+/// lost answer) then leads to the first generation instead of starting a second (the core's
+/// idempotency rule, [`crate::core::Core::start_generation_once`]).
 fn form_key() -> String {
     format!("web-form-{}", Uuid::new_v4().simple())
 }
@@ -107,7 +116,7 @@ async fn topics_page(
 ) -> Result<TopicsPage, UiError> {
     let mut rows = state
         .store
-        .list_topics(caller.id(), TOPICS_PER_PAGE + 1, cursor)
+        .list_topics(caller.user_id(), TOPICS_PER_PAGE + 1, cursor)
         .await?;
     let more = rows.len() as i64 > TOPICS_PER_PAGE;
     rows.truncate(TOPICS_PER_PAGE as usize);
@@ -163,10 +172,7 @@ pub async fn create_topic(
     let form = FormFields::from_request(request, "source_file").await?;
     match forms::parse_topic(&form) {
         Ok(input) => {
-            let topic = state
-                .store
-                .create_topic(caller.id(), Uuid::now_v7(), &input, now_ms())
-                .await?;
+            let topic = state.core.create_topic(caller.user_id(), &input).await?;
             Ok(Redirect::to(&topic_url(topic.id)).into_response())
         }
         Err(invalid) => {
@@ -212,7 +218,7 @@ pub async fn topic(
     let topic = load_topic(&state, id).await?;
     let blueprints = state
         .store
-        .list_blueprints(id, None, BLUEPRINTS_SHOWN, None)
+        .list_blueprints(TopicId(id), None, BLUEPRINTS_SHOWN, None)
         .await?
         .ok_or(UiError::NotFound)?;
     let now = now_ms();
@@ -264,7 +270,7 @@ async fn generate_page_for(
 ) -> Result<GeneratePage, UiError> {
     let active = state
         .store
-        .list_blueprints(topic.id, None, BLUEPRINTS_SHOWN, None)
+        .list_blueprints(TopicId(topic.id), None, BLUEPRINTS_SHOWN, None)
         .await?
         .unwrap_or_default()
         .iter()
@@ -319,12 +325,21 @@ pub async fn start_generation(
     };
     // The page's own one-time key; one that is not a valid key (tampered) is simply not used.
     let key = crate::domain::text::parse_idempotency_key(form.get("idempotency_key")).ok();
-    let admitted = state
-        .core
-        .start_generation(caller.id(), TopicId(topic_id), target, key)
-        .await;
+    let admitted = match key {
+        Some(key) => {
+            state
+                .core
+                .start_generation_once(caller.user_id(), TopicId(topic_id), target, key)
+                .await
+        }
+        None => state
+            .core
+            .start_generation(caller.user_id(), TopicId(topic_id), target)
+            .await
+            .map(|blueprint| BlueprintId(blueprint.id)),
+    };
     let next = match admitted {
-        Ok(admission) => status_page_url(topic_id, admission.blueprint.id),
+        Ok(blueprint_id) => status_page_url(topic_id, blueprint_id.0),
         Err(CoreError::GenerationInProgress { blueprint_id, .. }) => format!(
             "{}&notice=already-running",
             status_page_url(topic_id, blueprint_id)
@@ -463,9 +478,12 @@ pub async fn blueprint_page(
     let blueprint_id = page_id(&blueprint_id)?;
     let topic = load_topic(&state, topic_id).await?;
     let blueprint = load_blueprint(&state, topic_id, blueprint_id).await?;
-    let objectives = state.store.get_objectives(blueprint_id).await?;
+    let objectives = state
+        .store
+        .get_objectives(BlueprintId(blueprint_id))
+        .await?;
     let api = format!("/api/topics/{topic_id}/blueprints/{blueprint_id}/export");
-    let exports = if blueprint.status == BlueprintStatus::Completed {
+    let exports = if blueprint.status.is_exportable() {
         vec![
             ("Markdown", format!("{api}?format=markdown")),
             ("CSV", format!("{api}?format=csv")),
@@ -537,15 +555,14 @@ pub async fn jobs(
     let now = now_ms();
     // An admin sees everyone's jobs; anyone else their own. (With accounts off the local user
     // is the admin, and owners are nothing to show.)
-    let owner = (!caller.user.is_admin).then(|| caller.id());
     let everyone = caller.user.is_admin && state.auth.enabled();
     let listings = state
-        .store
-        .list_jobs(owner, now - JOBS_RECENT_MS, JOBS_SHOWN)
+        .core
+        .jobs_visible_to(&caller.user, now - JOBS_RECENT_MS, JOBS_SHOWN)
         .await?;
     let rows: Vec<JobRow> = listings
         .iter()
-        .map(|l| JobRow::new(l, now, caller.id()))
+        .map(|l| JobRow::new(l, now, caller.user_id()))
         .collect();
     let active_count = rows.iter().filter(|r| r.job.active).count();
     if query_get(&query_pairs(query), "fragment") == Some("table") {

@@ -11,7 +11,7 @@ use crate::db::JobListing;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::objective::{Objective, TerminalObjective};
 use crate::domain::time::rfc3339;
-use crate::domain::{BloomLevel, BlueprintStatus, Topic};
+use crate::domain::{BloomLevel, BlueprintStatus, Topic, UserId};
 use crate::http::auth::CurrentUser;
 use crate::http::AppState;
 
@@ -276,7 +276,7 @@ pub struct JobRow {
 }
 
 impl JobRow {
-    pub fn new(listing: &JobListing, now: i64, viewer_id: Uuid) -> Self {
+    pub fn new(listing: &JobListing, now: i64, viewer_id: UserId) -> Self {
         Self {
             job: JobView::new(&listing.blueprint, now),
             topic_title: listing.topic_title.clone(),
