@@ -170,7 +170,7 @@ pub async fn create_topic(
     match forms::parse_topic(&form) {
         Ok(input) => {
             let topic = state.core.create_topic(caller.user_id(), &input).await?;
-            Ok(Redirect::to(&topic_url(topic.id)).into_response())
+            Ok(Redirect::to(&topic_url(TopicId(topic.id))).into_response())
         }
         Err(invalid) => {
             let page = topics_page(
@@ -233,7 +233,7 @@ pub async fn topic(
         topic: TopicRow::new(&topic),
         blueprints: blueprints.iter().map(BlueprintRow::new).collect(),
         active,
-        generate_url: generate_action(id.0),
+        generate_url: generate_action(id),
     };
     render(&page, StatusCode::OK)
 }
@@ -277,7 +277,7 @@ async fn generate_page_for(
         nav: "topics",
         viewer,
         topic: TopicRow::new(topic),
-        action: generate_action(topic.id),
+        action: generate_action(TopicId(topic.id)),
         target_value,
         target_error,
         target_min: TARGET_MIN,
@@ -334,10 +334,10 @@ pub async fn start_generation(
             .map(|blueprint| BlueprintId(blueprint.id)),
     };
     let next = match admitted {
-        Ok(blueprint_id) => status_page_url(topic_id.0, blueprint_id.0),
+        Ok(blueprint_id) => status_page_url(topic_id, blueprint_id),
         Err(CoreError::GenerationInProgress { blueprint_id, .. }) => format!(
             "{}&notice=already-running",
-            status_page_url(topic_id.0, blueprint_id.0)
+            status_page_url(topic_id, blueprint_id)
         ),
         Err(CoreError::RateLimited { retry_after_ms }) => {
             let secs = retry_after_secs(retry_after_ms);
@@ -405,7 +405,7 @@ pub async fn status_page(
         status_api: format!("{api}/status"),
         events_api: format!("{api}/events"),
         cancel_api: format!("{api}/cancel"),
-        retry_action: generate_action(topic_id.0),
+        retry_action: generate_action(topic_id),
         retry_key: form_key(),
     };
     render_fresh(&page, StatusCode::OK)
@@ -427,7 +427,7 @@ pub async fn cancel(
     let next = if form.get("return_to") == "jobs" {
         "/jobs".to_string()
     } else {
-        status_page_url(topic_id.0, blueprint_id.0)
+        status_page_url(topic_id, blueprint_id)
     };
     Ok(Redirect::to(&next).into_response())
 }
