@@ -2,10 +2,12 @@
 //!
 //! Every `/api/topics...` route and every page sits behind [`require_user`] (API) or
 //! [`require_page_user`] (pages): they authenticate the caller (a bearer token, else the
-//! session cookie; with `QUIZMASTER_AUTH=off` always the built-in local user) and, when the
-//! route names a `{topic_id}`, check that the caller owns that topic. Someone else's topic
-//! answers exactly as a missing one does (`404 topic_not_found`), so ids leak nothing.
-//! Because the check sits on the routes, not in each handler, a new route cannot forget it.
+//! session cookie; with `QUIZMASTER_AUTH=off` always the built-in local user). That the
+//! caller owns the topic in the address is part of extracting the ids
+//! ([`crate::http::extract::Ids`], [`crate::http::ui`]'s `PageIds`): a handler gets no
+//! `TopicId` from its path before the core has checked it, whatever the route's parameter is
+//! named. Someone else's topic answers exactly as a missing one does
+//! (`404 topic_not_found`), so ids leak nothing.
 //!
 //! Cross-site requests: [`refuse_cross_site`] turns away state-changing requests that a browser
 //! says come from another site, unless they carry a bearer token (which a foreign page cannot
@@ -15,7 +17,7 @@ use crate::core::{AccountRules, CredentialKind};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{RawPathParams, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,9 +28,8 @@ use crate::accounts::throttle::{Throttle, ThrottlePolicy};
 use crate::config::{AccountsConfig, AuthMode, SignupMode, Toggle};
 use crate::db::GenerationLimits;
 use crate::domain::time::now_ms;
-use crate::domain::{SessionId, TokenId, TopicId, User, UserId};
+use crate::domain::{SessionId, TokenId, User, UserId};
 use crate::http::error::ApiError;
-use crate::http::extract::parse_id;
 use crate::http::streams::StreamCaps;
 use crate::http::ui::UiError;
 use crate::http::AppState;
@@ -250,45 +251,26 @@ pub fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Checks that the `{topic_id}` of the matched route, if any, belongs to the caller.
-async fn check_topic_owner(
-    state: &AppState,
-    params: &RawPathParams,
-    caller: &CurrentUser,
-) -> Result<(), ApiError> {
-    let Some((_, raw)) = params.iter().find(|(name, _)| *name == "topic_id") else {
-        return Ok(());
-    };
-    let topic_id = TopicId(parse_id(raw)?);
-    Ok(state
-        .core
-        .check_topic_owner(topic_id, caller.user_id())
-        .await?)
-}
-
-/// Who the caller is, and that they own the route's topic: what both access layers check.
+/// Who the caller is: what both access layers check. Whether the caller owns the topic in the
+/// address is checked where the ids are extracted ([`crate::http::extract::Ids`]).
 async fn admit(
-    state: &AppState,
-    params: &RawPathParams,
     method: &Method,
     headers: &HeaderMap,
+    state: &AppState,
 ) -> Result<CurrentUser, ApiError> {
-    let caller = authenticate(state, headers, changes_state(method))
+    authenticate(state, headers, changes_state(method))
         .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    check_topic_owner(state, params, &caller).await?;
-    Ok(caller)
+        .ok_or(ApiError::Unauthenticated)
 }
 
 /// The API's access layer: `401 unauthenticated` without a valid credential, `404` for a topic
 /// of someone else's.
 pub async fn require_user(
     State(state): State<AppState>,
-    params: RawPathParams,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match admit(&state, &params, request.method(), request.headers()).await {
+    match admit(request.method(), request.headers(), &state).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
@@ -301,11 +283,10 @@ pub async fn require_user(
 /// someone else's topic is the same "Page not found" as a missing one.
 pub async fn require_page_user(
     State(state): State<AppState>,
-    params: RawPathParams,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match admit(&state, &params, request.method(), request.headers()).await {
+    match admit(request.method(), request.headers(), &state).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await

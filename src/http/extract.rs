@@ -4,13 +4,16 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::auth::CurrentUser;
 use super::error::ApiError;
+use super::ui::UiError;
+use super::AppState;
 use crate::domain::{BlueprintId, SessionId, TokenId, TopicId};
 
 /// The body limit of the contract.
@@ -102,16 +105,28 @@ impl QueryParams {
 /// The ids of a route's path, typed: `Ids<TopicId>` for `/topics/{topic_id}`,
 /// `Ids<(TopicId, BlueprintId)>` for `.../{topic_id}/blueprints/{blueprint_id}`. A segment
 /// that is not a UUID is rejected with the contract's `400 invalid_id`.
+///
+/// Ownership is part of the extraction: ids under a topic are only handed to a handler once
+/// the core has checked that the caller owns that topic (someone else's topic is
+/// `404 topic_not_found`, like a missing one). The ids are taken by position, not by the
+/// route parameter's name, so renaming a parameter cannot skip the check; and a handler
+/// cannot get a `TopicId` from its path without it.
 pub struct Ids<T>(pub T);
 
 /// What [`Ids`] can extract: the path's parameters, in order.
 pub trait PathIds: Sized {
+    /// Whether the first id is the topic everything else sits under, which only its owner
+    /// may reach.
+    const UNDER_TOPIC: bool;
+
     fn from_segments(segments: &[String]) -> Result<Self, ApiError>;
 }
 
 macro_rules! one_path_id {
-    ($($id:ty),*) => {$(
+    ($($id:ty => $under_topic:expr),*) => {$(
         impl PathIds for $id {
+            const UNDER_TOPIC: bool = $under_topic;
+
             fn from_segments(segments: &[String]) -> Result<Self, ApiError> {
                 match segments {
                     [id] => Ok(parse_id(id)?.into()),
@@ -122,9 +137,12 @@ macro_rules! one_path_id {
     )*};
 }
 
-one_path_id!(TopicId, TokenId, SessionId);
+// Tokens and sessions are checked against their owner by the core's operations on them.
+one_path_id!(TopicId => true, TokenId => false, SessionId => false);
 
 impl PathIds for (TopicId, BlueprintId) {
+    const UNDER_TOPIC: bool = true;
+
     fn from_segments(segments: &[String]) -> Result<Self, ApiError> {
         match segments {
             [topic_id, blueprint_id] => {
@@ -138,7 +156,12 @@ impl PathIds for (TopicId, BlueprintId) {
     }
 }
 
-impl<S: Send + Sync, T: PathIds> FromRequestParts<S> for Ids<T> {
+impl<S, T> FromRequestParts<S> for Ids<T>
+where
+    S: Send + Sync,
+    T: PathIds,
+    AppState: FromRef<S>,
+{
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
@@ -146,7 +169,43 @@ impl<S: Send + Sync, T: PathIds> FromRequestParts<S> for Ids<T> {
         let Path(segments) = Path::<Vec<String>>::from_request_parts(parts, state)
             .await
             .map_err(|rejection| ApiError::InvalidId(format!("{:?}", rejection.body_text())))?;
+        if T::UNDER_TOPIC {
+            // The topic first (as the access layers always did): someone else's topic is
+            // "not found" whatever the ids after it look like.
+            let topic_id = TopicId(parse_id(segments.first().map_or("", String::as_str))?);
+            // The access layers put the caller there; a route outside them fails closed.
+            let caller = parts.extensions.get::<CurrentUser>().ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "a route under a topic is outside the access layer"
+                ))
+            })?;
+            AppState::from_ref(state)
+                .core
+                .check_topic_owner(topic_id, caller.user_id())
+                .await?;
+        }
         T::from_segments(&segments).map(Ids)
+    }
+}
+
+/// [`Ids`] for the HTML pages: the same typed ids and the same ownership check, but a
+/// malformed id, a missing topic and someone else's topic are the pages' "Page not found"
+/// (404, HTML), never the API's JSON.
+pub struct PageIds<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PageIds<T>
+where
+    S: Send + Sync,
+    T: PathIds,
+    AppState: FromRef<S>,
+{
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ids::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Ids(ids)| PageIds(ids))
+            .map_err(UiError::from)
     }
 }
 

@@ -373,6 +373,16 @@ async fn nobody_sees_or_touches_anybody_elses_work(backend: Backend) {
             assert_error(response, 404, "topic_not_found").await;
         }
     }
+    // The topic is checked before the ids after it, so a malformed one tells Bob nothing.
+    let probe = send(
+        &app,
+        &bob_session,
+        Method::DELETE,
+        &format!("/api/topics/{topic}/blueprints/not-a-uuid"),
+        None,
+    )
+    .await;
+    assert_error(probe, 404, "topic_not_found").await;
     // Ada's blueprint under Bob's own topic is simply not there either.
     let bobs_topic = create_topic_as(&app, &bob_session, "Bob's topic").await;
     let cross = send(

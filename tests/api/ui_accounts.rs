@@ -433,6 +433,59 @@ async fn nobody_sees_anybody_elses_pages(backend: Backend) {
         )
         .await;
     assert_eq!(cancel.status(), 404);
+    assert!(cancel
+        .text()
+        .await
+        .expect("html")
+        .contains("Page not found"));
+    // Ada's generation is as it was (not cancelled, not gone).
+    let status = ada
+        .get(&format!(
+            "/api/topics/{topic}/blueprints/{blueprint}/status"
+        ))
+        .await;
+    assert_eq!(status.status(), 200);
+    assert_ne!(
+        status.json::<Value>().await.expect("status")["status"],
+        "cancelled"
+    );
+
+    // A malformed id in a page's address is the same HTML "Page not found", never the API's
+    // JSON error, for the owner too.
+    let malformed = [
+        "/topics/not-a-uuid".to_string(),
+        "/topics/not-a-uuid/blueprints/generate".to_string(),
+        format!("/topics/{topic}/blueprints/not-a-uuid"),
+        format!("/topics/not-a-uuid/blueprints/{blueprint}"),
+        format!("/topics/{topic}/blueprints/generate-status?blueprint=not-a-uuid"),
+    ];
+    for page in &malformed {
+        let response = ada.get(page).await;
+        assert_eq!(response.status(), 404, "{page}");
+        assert!(
+            header(&response, "content-type").starts_with("text/html"),
+            "{page}"
+        );
+        assert!(response
+            .text()
+            .await
+            .expect("html")
+            .contains("Page not found"));
+    }
+    for post in [
+        format!("/topics/{topic}/blueprints/not-a-uuid/cancel"),
+        "/topics/not-a-uuid/blueprints/generate".to_string(),
+        "/account/tokens/not-a-uuid/revoke".to_string(),
+        "/account/sessions/not-a-uuid/end".to_string(),
+    ] {
+        let response = ada.post_form(&post, &[]).await;
+        assert_eq!(response.status(), 404, "{post}");
+        assert!(response
+            .text()
+            .await
+            .expect("html")
+            .contains("Page not found"));
+    }
 
     assert!(ada.html("/topics").await.contains("Ada secret topic"));
     let bobs = bob.html("/topics").await;

@@ -6,13 +6,13 @@
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
+use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 
 use super::forms::{sentence, FormFields};
-use super::pages::{page_id, query_get, query_pairs, render, render_fresh, PageResult};
+use super::pages::{query_get, query_pairs, render, render_fresh, PageResult};
 use super::views::{human_time, Viewer};
 use super::UiError;
 use crate::config::SignupMode;
@@ -28,6 +28,7 @@ use crate::http::api::auth::{
     sessions_of, sign_up, user_agent, CreatedToken, NewSession,
 };
 use crate::http::auth::{authenticate, clear_session_cookie, session_cookie_header, CurrentUser};
+use crate::http::extract::PageIds;
 use crate::http::AppState;
 
 /// Where people land after logging in when no (acceptable) `next` was given.
@@ -500,9 +501,8 @@ pub async fn create_api_token(
 pub async fn revoke_api_token(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
-    Path(token_id): Path<String>,
+    PageIds(id): PageIds<TokenId>,
 ) -> PageResult {
-    let id = TokenId(page_id(&token_id)?);
     let next = match revoke_token(&state, caller.user_id(), id).await {
         Ok(()) => format!("{TOKENS_PAGE}?notice=revoked"),
         // Not theirs, or revoked already: nothing to report either way.
@@ -576,9 +576,8 @@ pub async fn sessions(
 pub async fn end_one_session(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
-    Path(session_id): Path<String>,
+    PageIds(id): PageIds<SessionId>,
 ) -> PageResult {
-    let id = SessionId(page_id(&session_id)?);
     let next = match end_session(&state, &caller, id).await {
         Ok(()) => format!("{SESSIONS_PAGE}?notice=ended"),
         Err(CoreError::SessionNotFound) => SESSIONS_PAGE.to_string(),

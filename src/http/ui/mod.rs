@@ -29,8 +29,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The HTML pages, their form posts and the static assets. Every page but sign-up, log-in and
-/// the assets sits behind the pages' access layer (log in first; someone else's topic is
-/// "not found").
+/// the assets sits behind the pages' access layer (log in first); the handlers read their ids
+/// with `PageIds`, which checks the topic's owner (someone else's topic is "not found").
 pub fn router(state: &AppState) -> Router<AppState> {
     let pages = Router::new()
         .route("/topics", get(pages::topics).post(pages::create_topic))

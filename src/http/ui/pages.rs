@@ -2,7 +2,7 @@
 //! act through the same operations as the JSON API, and redirect (303) to the page to see next.
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
@@ -18,6 +18,7 @@ use crate::domain::time::now_ms;
 use crate::domain::{BlueprintId, Topic, TopicId};
 use crate::http::auth::CurrentUser;
 use crate::http::error::retry_after_secs;
+use crate::http::extract::PageIds;
 use crate::http::AppState;
 
 pub(super) type PageResult = Result<Response, UiError>;
@@ -61,20 +62,16 @@ pub(super) fn query_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option
         .map(|(_, value)| value.as_str())
 }
 
-async fn load_topic(state: &AppState, id: Uuid) -> Result<Topic, UiError> {
-    state
-        .store
-        .get_topic(TopicId(id))
-        .await?
-        .ok_or(UiError::NotFound)
+async fn load_topic(state: &AppState, id: TopicId) -> Result<Topic, UiError> {
+    state.store.get_topic(id).await?.ok_or(UiError::NotFound)
 }
 
-async fn load_blueprint(state: &AppState, topic_id: Uuid, id: Uuid) -> Result<Blueprint, UiError> {
-    match state
-        .store
-        .get_blueprint(TopicId(topic_id), BlueprintId(id))
-        .await?
-    {
+async fn load_blueprint(
+    state: &AppState,
+    topic_id: TopicId,
+    id: BlueprintId,
+) -> Result<Blueprint, UiError> {
+    match state.store.get_blueprint(topic_id, id).await? {
         BlueprintLookup::Found(blueprint) => Ok(blueprint),
         BlueprintLookup::TopicNotFound | BlueprintLookup::BlueprintNotFound => {
             Err(UiError::NotFound)
@@ -173,7 +170,7 @@ pub async fn create_topic(
     match forms::parse_topic(&form) {
         Ok(input) => {
             let topic = state.core.create_topic(caller.user_id(), &input).await?;
-            Ok(Redirect::to(&topic_url(topic.id)).into_response())
+            Ok(Redirect::to(&topic_url(TopicId(topic.id))).into_response())
         }
         Err(invalid) => {
             let page = topics_page(
@@ -212,13 +209,12 @@ struct TopicPage {
 pub async fn topic(
     State(state): State<AppState>,
     viewer: Option<Viewer>,
-    Path(topic_id): Path<String>,
+    PageIds(id): PageIds<TopicId>,
 ) -> PageResult {
-    let id = page_id(&topic_id)?;
     let topic = load_topic(&state, id).await?;
     let blueprints = state
         .store
-        .list_blueprints(TopicId(id), None, BLUEPRINTS_SHOWN, None)
+        .list_blueprints(id, None, BLUEPRINTS_SHOWN, None)
         .await?
         .ok_or(UiError::NotFound)?;
     let now = now_ms();
@@ -281,7 +277,7 @@ async fn generate_page_for(
         nav: "topics",
         viewer,
         topic: TopicRow::new(topic),
-        action: generate_action(topic.id),
+        action: generate_action(TopicId(topic.id)),
         target_value,
         target_error,
         target_min: TARGET_MIN,
@@ -295,9 +291,9 @@ async fn generate_page_for(
 pub async fn generate_page(
     State(state): State<AppState>,
     viewer: Option<Viewer>,
-    Path(topic_id): Path<String>,
+    PageIds(topic_id): PageIds<TopicId>,
 ) -> PageResult {
-    let topic = load_topic(&state, page_id(&topic_id)?).await?;
+    let topic = load_topic(&state, topic_id).await?;
     let page = generate_page_for(&state, viewer, &topic, TARGET_DEFAULT.to_string(), None).await?;
     render_fresh(&page, StatusCode::OK)
 }
@@ -309,10 +305,9 @@ pub async fn start_generation(
     State(state): State<AppState>,
     Extension(caller): Extension<CurrentUser>,
     viewer: Option<Viewer>,
-    Path(topic_id): Path<String>,
+    PageIds(topic_id): PageIds<TopicId>,
     request: Request,
 ) -> PageResult {
-    let topic_id = page_id(&topic_id)?;
     let form = FormFields::from_request(request, "").await?;
     let target = match forms::parse_target(form.get("target_terminal_objectives")) {
         Ok(target) => target,
@@ -329,20 +324,20 @@ pub async fn start_generation(
         Some(key) => {
             state
                 .core
-                .start_generation_once(caller.user_id(), TopicId(topic_id), target, key)
+                .start_generation_once(caller.user_id(), topic_id, target, key)
                 .await
         }
         None => state
             .core
-            .start_generation(caller.user_id(), TopicId(topic_id), target)
+            .start_generation(caller.user_id(), topic_id, target)
             .await
             .map(|blueprint| BlueprintId(blueprint.id)),
     };
     let next = match admitted {
-        Ok(blueprint_id) => status_page_url(topic_id, blueprint_id.0),
+        Ok(blueprint_id) => status_page_url(topic_id, blueprint_id),
         Err(CoreError::GenerationInProgress { blueprint_id, .. }) => format!(
             "{}&notice=already-running",
-            status_page_url(topic_id, blueprint_id.0)
+            status_page_url(topic_id, blueprint_id)
         ),
         Err(CoreError::RateLimited { retry_after_ms }) => {
             let secs = retry_after_secs(retry_after_ms);
@@ -386,12 +381,11 @@ struct StatusPage {
 pub async fn status_page(
     State(state): State<AppState>,
     viewer: Option<Viewer>,
-    Path(topic_id): Path<String>,
+    PageIds(topic_id): PageIds<TopicId>,
     RawQuery(query): RawQuery,
 ) -> PageResult {
-    let topic_id = page_id(&topic_id)?;
     let pairs = query_pairs(query);
-    let blueprint_id = page_id(query_get(&pairs, "blueprint").unwrap_or(""))?;
+    let blueprint_id = BlueprintId(page_id(query_get(&pairs, "blueprint").unwrap_or(""))?);
     let topic = load_topic(&state, topic_id).await?;
     let blueprint = load_blueprint(&state, topic_id, blueprint_id).await?;
     let notice = match query_get(&pairs, "notice") {
@@ -422,17 +416,11 @@ pub async fn status_page(
 /// ended is not an error to the person: the page they land on shows how it ended.
 pub async fn cancel(
     State(state): State<AppState>,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    PageIds((topic_id, blueprint_id)): PageIds<(TopicId, BlueprintId)>,
     request: Request,
 ) -> PageResult {
-    let topic_id = page_id(&topic_id)?;
-    let blueprint_id = page_id(&blueprint_id)?;
     let form = FormFields::from_request(request, "").await?;
-    match state
-        .core
-        .cancel_generation(TopicId(topic_id), BlueprintId(blueprint_id))
-        .await
-    {
+    match state.core.cancel_generation(topic_id, blueprint_id).await {
         Ok(_) | Err(CoreError::NotCancellable(_)) => {}
         Err(err) => return Err(err.into()),
     }
@@ -472,16 +460,11 @@ struct BlueprintPage {
 pub async fn blueprint_page(
     State(state): State<AppState>,
     viewer: Option<Viewer>,
-    Path((topic_id, blueprint_id)): Path<(String, String)>,
+    PageIds((topic_id, blueprint_id)): PageIds<(TopicId, BlueprintId)>,
 ) -> PageResult {
-    let topic_id = page_id(&topic_id)?;
-    let blueprint_id = page_id(&blueprint_id)?;
     let topic = load_topic(&state, topic_id).await?;
     let blueprint = load_blueprint(&state, topic_id, blueprint_id).await?;
-    let objectives = state
-        .store
-        .get_objectives(BlueprintId(blueprint_id))
-        .await?;
+    let objectives = state.store.get_objectives(blueprint_id).await?;
     let api = format!("/api/topics/{topic_id}/blueprints/{blueprint_id}/export");
     let exports = if blueprint.status.is_exportable() {
         vec![

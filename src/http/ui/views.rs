@@ -11,7 +11,7 @@ use crate::db::JobListing;
 use crate::domain::blueprint::Blueprint;
 use crate::domain::objective::{Objective, TerminalObjective};
 use crate::domain::time::rfc3339;
-use crate::domain::{BloomLevel, BlueprintStatus, Topic, UserId};
+use crate::domain::{BloomLevel, BlueprintId, BlueprintStatus, Topic, TopicId, UserId};
 use crate::http::auth::CurrentUser;
 use crate::http::AppState;
 
@@ -113,23 +113,23 @@ pub fn excerpt(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end_matches([',', '.', ';', ':']))
 }
 
-pub fn topic_url(topic_id: Uuid) -> String {
+pub fn topic_url(topic_id: TopicId) -> String {
     format!("/topics/{topic_id}")
 }
 
-pub fn status_page_url(topic_id: Uuid, blueprint_id: Uuid) -> String {
+pub fn status_page_url(topic_id: TopicId, blueprint_id: BlueprintId) -> String {
     format!("/topics/{topic_id}/blueprints/generate-status?blueprint={blueprint_id}")
 }
 
-pub fn blueprint_url(topic_id: Uuid, blueprint_id: Uuid) -> String {
+pub fn blueprint_url(topic_id: TopicId, blueprint_id: BlueprintId) -> String {
     format!("/topics/{topic_id}/blueprints/{blueprint_id}")
 }
 
-pub fn cancel_action(topic_id: Uuid, blueprint_id: Uuid) -> String {
+pub fn cancel_action(topic_id: TopicId, blueprint_id: BlueprintId) -> String {
     format!("/topics/{topic_id}/blueprints/{blueprint_id}/cancel")
 }
 
-pub fn generate_action(topic_id: Uuid) -> String {
+pub fn generate_action(topic_id: TopicId) -> String {
     format!("/topics/{topic_id}/blueprints/generate")
 }
 
@@ -146,7 +146,7 @@ pub struct TopicRow {
 impl TopicRow {
     pub fn new(topic: &Topic) -> Self {
         Self {
-            url: topic_url(topic.id),
+            url: topic_url(TopicId(topic.id)),
             title: topic.title.clone(),
             summary: topic
                 .description
@@ -178,9 +178,9 @@ pub struct BlueprintRow {
 impl BlueprintRow {
     pub fn new(b: &Blueprint) -> Self {
         let url = if b.status == BlueprintStatus::Completed {
-            blueprint_url(b.topic_id, b.id)
+            blueprint_url(TopicId(b.topic_id), BlueprintId(b.id))
         } else {
-            status_page_url(b.topic_id, b.id)
+            status_page_url(TopicId(b.topic_id), BlueprintId(b.id))
         };
         Self {
             url,
@@ -253,9 +253,9 @@ impl JobView {
             finished_iso: b.finished_at.map(rfc3339),
             created: human_time(b.created_at),
             created_iso: rfc3339(b.created_at),
-            status_url: status_page_url(b.topic_id, b.id),
-            blueprint_url: blueprint_url(b.topic_id, b.id),
-            cancel_action: cancel_action(b.topic_id, b.id),
+            status_url: status_page_url(TopicId(b.topic_id), BlueprintId(b.id)),
+            blueprint_url: blueprint_url(TopicId(b.topic_id), BlueprintId(b.id)),
+            cancel_action: cancel_action(TopicId(b.topic_id), BlueprintId(b.id)),
         }
     }
 
@@ -280,7 +280,7 @@ impl JobRow {
         Self {
             job: JobView::new(&listing.blueprint, now),
             topic_title: listing.topic_title.clone(),
-            topic_url: topic_url(listing.blueprint.topic_id),
+            topic_url: topic_url(TopicId(listing.blueprint.topic_id)),
             owner_email: listing.owner_email.clone(),
             owned: listing.owner_id == viewer_id,
         }
