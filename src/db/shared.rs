@@ -7,9 +7,11 @@
 //! - `db_id(id)`: an id (a `Uuid` or one of the domain's typed ids) as the driver stores it
 //!   (PostgreSQL `uuid`, SQLite text);
 //! - `uuid_col(&DbRow, &str)` and `opt_uuid_col(&DbRow, &str)`: an id column read back;
-//! - on the store, `write_tx()`: a write transaction (SQLite: `BEGIN IMMEDIATE`), and
-//!   `write_optional(query)` and `write_execute(query)`: one write statement run so that a
-//!   failed commit is reported (SQLite: in an explicit transaction);
+//! - on the store, `write_tx()`: a write transaction (SQLite: `BEGIN IMMEDIATE`, on the one
+//!   connection of the write pool), and `write_optional(query)` and `write_execute(query)`: one
+//!   write statement run so that a failed commit is reported (SQLite: in an explicit
+//!   transaction on the write pool). Every write goes through one of these, never straight to
+//!   `self.pool` (SQLite's read pool), and none is called while a write transaction is held;
 //! - `CLAIM_CANDIDATE`: the statement that picks the oldest claimable job (`$1` now, `$2` the
 //!   most attempts) and makes it the transaction's: PostgreSQL locks it `FOR UPDATE SKIP
 //!   LOCKED`, SQLite's write lock already does;
@@ -357,10 +359,10 @@ macro_rules! store_impl {
                 id: impl Into<Uuid> + Send,
                 now: i64,
             ) -> StoreResult<()> {
-                sqlx::query(statement)
+                self.write_execute(sqlx::query(statement)
                     .bind(now)
                     .bind(db_id(id))
-                    .execute(&self.pool)
+                    )
                     .await?;
                 Ok(())
             }
@@ -386,12 +388,11 @@ macro_rules! store_impl {
                 user_id: UserId,
                 id: impl Into<Uuid> + Send,
             ) -> StoreResult<bool> {
-                let deleted = sqlx::query(statement)
+                let deleted = self.write_execute(sqlx::query(statement)
                     .bind(db_id(id))
                     .bind(db_id(user_id))
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
+                    )
+                    .await?;
                 Ok(deleted > 0)
             }
         }
@@ -448,9 +449,9 @@ macro_rules! store_impl {
             }
 
             async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                self.write_execute(sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash.to_string())
-                    .execute(&self.pool)
+                    )
                     .await?;
                 Ok(())
             }
@@ -524,9 +525,9 @@ macro_rules! store_impl {
             }
 
             async fn clear_throttle_events(&self, key: &str) -> StoreResult<()> {
-                sqlx::query("DELETE FROM throttle_events WHERE key = $1")
+                self.write_execute(sqlx::query("DELETE FROM throttle_events WHERE key = $1")
                     .bind(key.to_string())
-                    .execute(&self.pool)
+                    )
                     .await?;
                 Ok(())
             }
@@ -740,7 +741,7 @@ macro_rules! store_impl {
                 now: i64,
                 lease_ms: i64,
             ) -> StoreResult<bool> {
-                let renewed = sqlx::query(
+                let renewed = self.write_execute(sqlx::query(
                     "UPDATE generation_jobs SET lease_expires_at = $1, heartbeat_at = $2 \
                      WHERE blueprint_id = $3 AND finished_at IS NULL AND worker_id IS NOT NULL \
                        AND EXISTS (SELECT 1 FROM blueprints b WHERE b.id = $3 \
@@ -750,14 +751,13 @@ macro_rules! store_impl {
                 .bind(now)
                 .bind(db_id(id))
                 .bind(attempt.0)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+                )
+                .await?;
                 Ok(renewed > 0)
             }
 
             async fn release_lease(&self, id: BlueprintId, attempt: Attempt) -> StoreResult<bool> {
-                let released = sqlx::query(
+                let released = self.write_execute(sqlx::query(
                     "UPDATE generation_jobs SET worker_id = NULL, lease_expires_at = NULL \
                      WHERE blueprint_id = $1 AND finished_at IS NULL \
                        AND EXISTS (SELECT 1 FROM blueprints b WHERE b.id = $1 \
@@ -765,9 +765,8 @@ macro_rules! store_impl {
                 )
                 .bind(db_id(id))
                 .bind(attempt.0)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+                )
+                .await?;
                 Ok(released > 0)
             }
 
@@ -963,14 +962,13 @@ macro_rules! store_impl {
                 keep: Option<SessionId>,
             ) -> StoreResult<u64> {
                 // With nothing to keep (NULL), every session ends.
-                let deleted = sqlx::query(
+                let deleted = self.write_execute(sqlx::query(
                     "DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2",
                 )
                 .bind(db_id(user_id))
                 .bind(keep.map(db_id))
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+                )
+                .await?;
                 Ok(deleted)
             }
 
@@ -1327,11 +1325,10 @@ macro_rules! store_impl {
                     ("DELETE FROM generation_starts WHERE started_at < $1", keys_before),
                     ("DELETE FROM throttle_events WHERE at < $1", keys_before),
                 ] {
-                    purged += sqlx::query(statement)
+                    purged += self.write_execute(sqlx::query(statement)
                         .bind(before)
-                        .execute(&self.pool)
-                        .await?
-                        .rows_affected();
+                        )
+                        .await?;
                 }
                 Ok(purged)
             }

@@ -1,6 +1,14 @@
 //! The SQLite backend: the embedded default. One file, WAL, and write transactions that take
 //! the write lock up front (`BEGIN IMMEDIATE`) so that two writers never deadlock upgrading a
 //! read lock. SQLite serializes writers, so a claim in a write transaction is already exclusive.
+//!
+//! Every write of this process (a [`WriteTx`] or a single statement) runs on one dedicated
+//! connection (`write_pool`, one connection), so this process's writers queue in the pool,
+//! without sleeping, instead of racing for SQLite's lock and losing in its busy handler (which
+//! sleeps in steps of up to 100 ms). Reads use the other pool. Only writers of other processes
+//! sharing the file still meet in the busy handler. Consequence: no code may wait for a write
+//! while it holds a write transaction (it would wait for its own connection until the acquire
+//! timeout); a [`WriteTx`] only runs statements on itself.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,7 +31,10 @@ use crate::domain::{Attempt, BloomLevel, ObjectiveDraft, LOCAL_USER_ID};
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
+    /// Reads.
     pool: SqlitePool,
+    /// Writes: one connection, so that this process's writers take turns here.
+    write_pool: SqlitePool,
     url: String,
 }
 
@@ -38,26 +49,31 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
-            // A COMMIT that fails (SQLITE_FULL on a full disk) leaves sqlx believing the
-            // connection is still inside a transaction, and every later `BEGIN` on it fails
-            // ("non-zero transaction depth"). Such a connection is closed instead of reused;
-            // a healthy one whose rollback is still queued may be closed too, which is harmless.
-            .before_acquire(|conn, _| {
-                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
-            })
-            .connect_with(options)
-            .await?;
+        let pool_options = |max_connections| {
+            SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                // A COMMIT that fails (SQLITE_FULL on a full disk) leaves sqlx believing the
+                // connection is still inside a transaction, and every later `BEGIN` on it fails
+                // ("non-zero transaction depth"). Such a connection is closed instead of reused;
+                // a healthy one whose rollback is still queued may be closed too, which is
+                // harmless.
+                .before_acquire(|conn, _| {
+                    Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+                })
+        };
+        // The write pool first: it creates the file and switches it to WAL.
+        let write_pool = pool_options(1).connect_with(options.clone()).await?;
+        let pool = pool_options(8).connect_with(options).await?;
         Ok(Self {
             pool,
+            write_pool,
             url: url.to_string(),
         })
     }
 
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        self.write_pool.begin_with("BEGIN IMMEDIATE").await
     }
 
     /// Runs one write in an explicit transaction: in autocommit mode the commit runs when the
@@ -127,7 +143,7 @@ const DELETE_ONE_THROTTLE_EVENT: &str = "DELETE FROM throttle_events WHERE rowid
 store_impl!(SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR
-            .run(&self.pool)
+            .run(&self.write_pool)
             .await
             .context("Failed to apply the SQLite migrations")?;
         Ok(())
