@@ -820,6 +820,29 @@ fn find_word(haystack: &str, needle: &str) -> Option<usize> {
         })
 }
 
+/// Words that point back to something said before ("If it is …", "how to do this", "such a
+/// file"): a clause holding one reads badly on its own.
+const POINTING_BACK: &[&str] = &["it", "this", "that", "these", "those", "so", "such"];
+
+fn points_back(word: &str) -> bool {
+    POINTING_BACK.contains(&word)
+}
+
+/// Besides those, the second word of a condition that leaves it empty ("If not", "If
+/// necessary", "If present").
+const CONDITION_BACK: &[&str] = &[
+    "they",
+    "not",
+    "necessary",
+    "possible",
+    "present",
+    "needed",
+    "any",
+];
+
+/// Besides those, words of a how-to that point at text around it ("the following", "above").
+const HOW_TO_BACK: &[&str] = &["them", "above", "below", "following", "here", "there"];
+
 /// The condition a sentence opens with, when it is about the concept: "If the compressed
 /// file name is too long for its file system, gzip truncates it." gives "if the compressed
 /// file name is too long for its file system". A question on it ("what happens if …") is
@@ -834,25 +857,10 @@ pub fn opening_condition(sentence: &Sentence, concept: &Concept) -> Option<Strin
     let clause = text[..end].trim();
     let words: Vec<&str> = clause.split_whitespace().collect();
     // A clause that points back ("If it is …", "If so") or runs long reads badly alone.
-    const BACK: &[&str] = &[
-        "it",
-        "this",
-        "that",
-        "these",
-        "those",
-        "they",
-        "so",
-        "not",
-        "necessary",
-        "possible",
-        "present",
-        "needed",
-        "any",
-        "such",
-    ];
     let second = words.get(1).map(|w| w.to_lowercase())?;
     if !(4..=16).contains(&words.len())
-        || BACK.contains(&second.as_str())
+        || points_back(&second)
+        || CONDITION_BACK.contains(&second.as_str())
         || clause.contains(['(', ')', ';', ':', '"', '`'])
     {
         return None;
@@ -910,25 +918,12 @@ pub fn how_to_clause(text: &str) -> Option<String> {
         }
     }
     let words: Vec<&str> = plain.split_whitespace().collect();
-    const BACK: &[&str] = &[
-        "it",
-        "this",
-        "that",
-        "these",
-        "those",
-        "them",
-        "such",
-        "so",
-        "above",
-        "below",
-        "following",
-        "here",
-        "there",
-    ];
     if !(2..=16).contains(&words.len())
-        || words
-            .iter()
-            .any(|w| BACK.contains(&w.to_lowercase().trim_matches(',')))
+        || words.iter().any(|w| {
+            let w = w.to_lowercase();
+            let w = w.trim_matches(',');
+            points_back(w) || HOW_TO_BACK.contains(&w)
+        })
         || plain.contains(['"', '`', '[', ']', '{', '}'])
     {
         return None;
