@@ -418,7 +418,22 @@ pub fn kind_of(concept: &Concept, analysis: &Analysis) -> ConceptKind {
         return ConceptKind::Event;
     }
     // "measure of centre" names a family of measures (mean, median, mode), not one to compute.
-    if MEASURE_HEADS.contains(&head) && !concept.key.starts_with("measure of") {
+    // "the operation mode", "Unicode mode": a setting, not the statistic. "an outer level",
+    // "the top level": a place in a hierarchy, not an amount ("the upper quartile" is one).
+    let setting = head == "mode"
+        && concept
+            .key
+            .split(" of ")
+            .next()
+            .is_some_and(|core| core.contains(' '));
+    let place = concept.key.split(' ').next().is_some_and(|w| {
+        matches!(
+            w,
+            "outer" | "inner" | "top" | "next" | "previous" | "same" | "deeper" | "module"
+        )
+    }) && concept.key.contains(' ');
+    if MEASURE_HEADS.contains(&head) && !concept.key.starts_with("measure of") && !setting && !place
+    {
         return ConceptKind::Measure;
     }
     if METHOD_HEADS.contains(&head) || ACTIVITY_HEADS.contains(&head) || is_gerund(head) {
@@ -858,7 +873,17 @@ pub fn opening_condition(sentence: &Sentence, concept: &Concept) -> Option<Strin
     let words: Vec<&str> = clause.split_whitespace().collect();
     // A clause that points back ("If it is …", "If so") or runs long reads badly alone.
     let second = words.get(1).map(|w| w.to_lowercase())?;
+    // "If you want to recompress concatenated files …" states a wish, not a condition: the
+    // sentence tells how to do something (see `how_to_clause`).
+    let wish = matches!(second.as_str(), "you" | "one" | "we")
+        && words.get(2).is_some_and(|w| {
+            matches!(
+                w.to_lowercase().as_str(),
+                "want" | "wish" | "need" | "would" | "prefer" | "like"
+            )
+        });
     if !(4..=16).contains(&words.len())
+        || wish
         || points_back(&second)
         || CONDITION_BACK.contains(&second.as_str())
         || clause.contains(['(', ')', ';', ':', '"', '`'])
@@ -1000,6 +1025,34 @@ mod tests {
     }
 
     #[test]
+    fn a_setting_or_a_place_in_a_hierarchy_is_no_measure() {
+        let topic = Topic {
+            id: uuid::Uuid::nil(),
+            title: "Handlers".into(),
+            description: None,
+            source_text: Some(
+                "The operation mode decides what tar does. An outer level handles what the \
+                 inner handler passes on. The mode of the data is its most frequent value. \
+                 The upper quartile splits off the top quarter of the data."
+                    .into(),
+            ),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let analysis = analyse(&topic);
+        let kind = |key: &str| {
+            let concept = analysis
+                .concept(key)
+                .unwrap_or_else(|| panic!("{key} is a concept: {:?}", analysis.concepts));
+            kind_of(concept, &analysis)
+        };
+        assert_eq!(kind("operation mode"), ConceptKind::Entity);
+        assert_eq!(kind("outer level"), ConceptKind::Entity);
+        assert_eq!(kind("mode of data"), ConceptKind::Measure);
+        assert_eq!(kind("upper quartile"), ConceptKind::Measure);
+    }
+
+    #[test]
     fn file_names_are_told_from_methods_and_versions() {
         for file in ["sources.list", "server.c", "Cargo.toml", "zlib.h"] {
             assert!(is_file_name(file), "{file} is a file");
@@ -1068,5 +1121,30 @@ mod tests {
         // Not the concept's condition, and a condition that points back.
         assert_eq!(opening_condition(&analysis.sentences[1], concept), None);
         assert_eq!(opening_condition(&analysis.sentences[2], concept), None);
+    }
+
+    #[test]
+    fn a_wish_is_no_condition() {
+        let topic = Topic {
+            id: uuid::Uuid::nil(),
+            title: "Compressing files".into(),
+            description: None,
+            source_text: Some(
+                "If you want the original files back, decompress the original files. If the \
+                 original files are large, gzip is slow."
+                    .into(),
+            ),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let analysis = analyse(&topic);
+        let concept = analysis
+            .concept("file")
+            .unwrap_or_else(|| panic!("{:?}", analysis.concepts));
+        assert_eq!(opening_condition(&analysis.sentences[0], concept), None);
+        assert_eq!(
+            opening_condition(&analysis.sentences[1], concept).as_deref(),
+            Some("if the original files are large")
+        );
     }
 }

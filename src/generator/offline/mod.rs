@@ -131,6 +131,7 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
         covered: BTreeSet::new(),
         verb_uses: Default::default(),
         rule_sentences: BTreeSet::new(),
+        role_fallback: false,
     };
     // Each terminal objective with its place in the text, so the blueprint follows the text.
     let mut terminals: Vec<(usize, TerminalDraft)> = Vec::new();
@@ -204,7 +205,20 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
     // discusses) before the rest: they are what a teacher would test first.
     let mut stressed_first: Vec<&Concept> = pool.clone();
     stressed_first.sort_by_key(|c| !analysis.reference.contains(&c.key));
-    for (spread, untaught) in [(true, true), (false, true), (false, false)] {
+    // A last pass, only where the source gave nothing more specific to ask about anything
+    // (a few sentences of notes): the roles of the concepts it stresses.
+    for (spread, untaught, role_fallback) in [
+        (true, true, false),
+        (false, true, false),
+        (false, false, false),
+        (false, false, true),
+    ] {
+        if role_fallback {
+            if !terminals.is_empty() {
+                break;
+            }
+            planner.role_fallback = true;
+        }
         // The spreading pass looks only at the strongest concepts.
         let considered = if spread {
             (limit * 2).min(pool.len())
@@ -217,7 +231,8 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
             &stressed_first[..]
         };
         for concept in candidates {
-            if terminals.len() >= limit {
+            // The fallback gives one objective: more would be more of the same vague task.
+            if terminals.len() >= limit || role_fallback && !terminals.is_empty() {
                 break;
             }
             if mains.contains(concept.key.as_str())
@@ -247,8 +262,18 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
         }
     }
     // A title-only topic whose title yields no concept still gets one honest objective on it.
+    // A source too thin for any of that gets an objective on its title: as the concept it
+    // is (an event's causes) where the plan can ask one, else the plain fallback.
     if terminals.is_empty() && target > 0 {
-        if let Some(terminal) = planner.title_terminal(&subject) {
+        let title_concept = analysis
+            .concepts
+            .iter()
+            .find(|c| c.key == whole_title || c.key == title_without_article)
+            .and_then(|c| planner.terminal_for(c).map(|t| (t, c.name.clone())));
+        if let Some(((terminal, place), name)) = title_concept {
+            concepts.push((place, name));
+            terminals.push((place, terminal));
+        } else if let Some(terminal) = planner.title_terminal(&subject) {
             concepts.push((0, subject.clone()));
             terminals.push((0, terminal));
         }
@@ -366,6 +391,9 @@ struct Planner<'a> {
     /// Sentences a rule objective already rests on: one rule ("If the p-value is smaller than
     /// the significance level, reject H0") is asked once, not once per concept it names.
     rule_sentences: BTreeSet<usize>,
+    /// Whether "Examine the role of X" may be asked although there is a source: only when
+    /// the source gave nothing more specific for any objective.
+    role_fallback: bool,
 }
 
 impl Planner<'_> {
@@ -407,6 +435,14 @@ impl Planner<'_> {
     fn named_key(&self, key: &str) -> Option<String> {
         self.concept(key)
             .filter(|c| !is_weak_partner(c, self.analysis.language))
+            .map(|c| self.named(c))
+    }
+
+    /// How a partner concept reads where the pair must be two terms of the field (a cause, a
+    /// comparison), or `None`.
+    fn named_term(&self, key: &str) -> Option<String> {
+        self.concept(key)
+            .filter(|c| is_term(c, self.analysis.language))
             .map(|c| self.named(c))
     }
 
@@ -922,7 +958,10 @@ impl Planner<'_> {
                     }
                 }
                 Fact::Comparison { sentence, other } => {
-                    if let Some(r) = self.named_key(other) {
+                    if let Some(r) = self
+                        .named_term(other)
+                        .filter(|_| is_term(c, self.analysis.language))
+                    {
                         let mut o = option(
                             "Compare",
                             format!("Compare {n} with {r}, using the account the text gives"),
@@ -947,7 +986,10 @@ impl Planner<'_> {
                     }
                 }
                 Fact::Cause { sentence, other } if kind != ConceptKind::Event => {
-                    if let Some(r) = self.named_key(other) {
+                    if let Some(r) = self
+                        .named_term(other)
+                        .filter(|_| is_term(c, self.analysis.language))
+                    {
                         out.push(option(
                             "Examine",
                             format!("Examine the link the text describes between {n} and {r}"),
@@ -1111,7 +1153,27 @@ impl Planner<'_> {
                         format!("judge:{key}"),
                     ));
                 }
-                if normative_rule.is_some() {
+                // A rule that opens with its condition ("If the parameter flush is set to
+                // Z_SYNC_FLUSH, …") is applied as that condition: tracing its outcome in a new
+                // case, which says what to do where "the rule the text gives" does not.
+                let conditioned = facts.iter().find_map(|f| match f {
+                    Fact::Rule { sentence, .. } => {
+                        facts::opening_condition(&self.analysis.sentences[*sentence], c)
+                            .map(|clause| (*sentence, clause))
+                    }
+                    _ => None,
+                });
+                if let Some((sentence, clause)) = conditioned {
+                    let mut o = option(
+                        "Trace",
+                        format!("Trace what happens {clause}"),
+                        Some(sentence),
+                        format!("rule:{key}"),
+                    );
+                    o.condition = Some("Given a new case".into());
+                    o.criterion = Some("Follows the rule the text states".into());
+                    out.push(o);
+                } else if normative_rule.is_some() {
                     out.push(option(
                         "Apply",
                         format!("Apply the rule the text gives for {n} to a new case"),
@@ -1119,23 +1181,21 @@ impl Planner<'_> {
                         format!("rule:{key}"),
                     ));
                 }
-                // Its role, only for a concept the text stresses or keeps coming back to.
-                // (Other languages have few cue words to find facts by, so this is most of
-                // what their sources support.)
-                // A single word the author does not stress ("directory", "utilisateurs",
-                // "étapes") has no role teachers would ask about.
+                // Its role, for an English text only where there is no source: no reader in
+                // eight blind reads kept "Examine the role of X in <topic>" where the text was
+                // there to ask something more specific (0 of 36 in the eighth); such a concept
+                // gives way to one the text says more about, or to a shorter blueprint. Other
+                // languages have few cue words to find facts by, so there it is most of what
+                // their sources support: for a concept the author stresses or keeps coming
+                // back to.
                 let stressed = c.in_heading || c.marked || c.definition.is_some();
                 // German writes its compounds as one word ("Versionsnummer", "Epoche" not).
-                // A phrase of everyday words only ("file name", "the command line", "the
-                // compressed data") names no idea of the field a role could be asked of.
                 let phrase = c.key.contains(' ')
-                    && (self.analysis.language != "en"
-                        || c.key.split(' ').any(|w| !source::is_common_english(w)))
                     || self.analysis.language == "de" && c.name.chars().count() >= 9;
-                if stressed && c.sentences.len() >= 2
-                    || phrase && c.sentences.len() >= 2
-                    || !self.analysis.has_source
-                {
+                let other_language = self.analysis.language != "en"
+                    && (stressed || phrase)
+                    && c.sentences.len() >= 2;
+                if !self.analysis.has_source || other_language || self.role_fallback {
                     out.push(option(
                         "Examine",
                         format!("Examine the role of {n} in {}", self.subject),
@@ -1229,7 +1289,10 @@ impl Planner<'_> {
                 }
                 // Under "Analyze the causes of X" a cause connected to X is its answer.
                 Fact::Cause { sentence, other } if terminal.task != format!("causes:{key}") => {
-                    if let Some(r) = self.named_key(other) {
+                    if let Some(r) = self
+                        .named_term(other)
+                        .filter(|_| is_term(c, self.analysis.language))
+                    {
                         out.push(option(
                             "Explain",
                             format!("Explain the connection between {n} and {r}"),
@@ -1245,7 +1308,10 @@ impl Planner<'_> {
                     format!("how:{clause}"),
                 )),
                 Fact::Comparison { sentence, other } => {
-                    if let Some(r) = self.named_key(other) {
+                    if let Some(r) = self
+                        .named_term(other)
+                        .filter(|_| is_term(c, self.analysis.language))
+                    {
                         out.push(option(
                             "Distinguish",
                             format!("Distinguish {n} from {r}"),
@@ -1284,6 +1350,37 @@ impl Planner<'_> {
                     first,
                     format!("describe:{key}"),
                 ));
+            }
+        }
+        // Tracing a rule's outcome needs the terms its condition names ("a free variable", "a
+        // global statement"): what each is.
+        if terminal.verb == "Trace" {
+            if let Some(rule_sentence) = terminal.sentence {
+                let named_there = self.pool.iter().filter(|o| {
+                    o.key != *key
+                        && !o.key.contains(key.as_str())
+                        && !key.contains(o.key.as_str())
+                        && o.sentences.contains(&rule_sentence)
+                        && is_term(o, self.analysis.language)
+                        && !is_weak_partner(o, self.analysis.language)
+                });
+                for other in named_there.take(2) {
+                    let r = self.named(other);
+                    out.push(match other.definition {
+                        Some(d) if !is_proper_name(other, self.analysis.language) => option(
+                            "Define",
+                            format!("Define {r} in the words of the text"),
+                            Some(d),
+                            format!("define:{}", other.key),
+                        ),
+                        _ => option(
+                            "Describe",
+                            format!("Describe {r} as the text presents it"),
+                            other.sentences.first().copied(),
+                            format!("describe:{}", other.key),
+                        ),
+                    });
+                }
             }
         }
         if let Some(p) = partner {
@@ -1368,19 +1465,7 @@ impl Planner<'_> {
                     && !source::phrases::can_be_noun(&other.key);
             !fragment
         });
-        partners.retain(|(_, _, other, ..)| {
-            other.in_heading
-                || other.marked
-                || other.definition.is_some()
-                || other.api
-                || other.key.contains(' ')
-                    && other.key.split(' ').any(|w| !source::is_common_english(w))
-                || !other.key.contains(' ')
-                    && !source::is_common_english(&other.key)
-                    && self.analysis.language == "en"
-                || self.analysis.language != "en"
-                    && (other.key.contains(' ') || other.name.chars().count() >= 6)
-        });
+        partners.retain(|(_, _, other, ..)| is_term(other, self.analysis.language));
         // One connection per terminal objective: a second read as padding to teachers.
         for (_, _, other, sentence, also) in partners.into_iter().take(1) {
             let r = self.named(other);
@@ -1398,7 +1483,9 @@ impl Planner<'_> {
             | ConceptKind::ApiType
             | ConceptKind::ApiConstant
             | ConceptKind::ApiOption => {}
-            ConceptKind::Measure => {
+            // Only a statistic has values to interpret: readers dropped "Interpret a given
+            // value of a boolean value" and "… of an outer level" (0 of 5 kept).
+            ConceptKind::Measure if facts::is_statistic(c) => {
                 out.push(option(
                     "Interpret",
                     format!("Interpret a given value of {n}"),
@@ -1410,8 +1497,17 @@ impl Planner<'_> {
                 // "Define X" already asks for what X is; describing it again is padding, and
                 // teachers found "Describe X in your own words" vague wherever the text gave
                 // anything more specific to ask.
+                // Where there is an English source it only fills the second place beside a
+                // specific one (readers dropped it, but kept what it stood beside: "State when
+                // the Year Without a Summer took place"); a concept with nothing specific to
+                // ask gives way. Other languages have few cues to find more by.
                 let defined = out.iter().any(|o| o.task == format!("define:{key}"));
-                if !defined && out.len() < 2 {
+                let filler = out.len() == 1
+                    || out.is_empty()
+                        && (!self.analysis.has_source
+                            || self.analysis.language != "en"
+                            || self.role_fallback);
+                if !defined && filler {
                     out.push(option(
                         "Describe",
                         format!("Describe {n} in your own words"),
@@ -1465,6 +1561,18 @@ fn is_weak_main(c: &Concept, language: &str) -> bool {
         c.key.chars().count() < 7 && c.sentences.len() < 3
     };
     single && everyday || is_proper_name(c, language) && c.sentences.len() < 5
+}
+
+/// A term of the field, which a connection may name: one the author stresses, an API name,
+/// or words that are not all everyday English ("an outer level", "the offending piece" and
+/// "statement" are not; "reference cycle" with "garbage collection" are, by their rarer word).
+fn is_term(c: &Concept, language: &str) -> bool {
+    c.in_heading
+        || c.marked
+        || c.definition.is_some()
+        || c.api
+        || language == "en" && c.key.split(' ').any(|w| !source::is_common_english(w))
+        || language != "en" && (c.key.contains(' ') || c.name.chars().count() >= 6)
 }
 
 /// A concept too plain to pair another with: an everyday word, or a word that is mostly a

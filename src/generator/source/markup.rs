@@ -392,6 +392,8 @@ pub fn looks_like_code(line: &str) -> bool {
         || t.starts_with("use ") && t.ends_with(';')
         || t.starts_with("pub ")
         || t.starts_with("return ") && t.ends_with(';')
+        // A grammar production ("try_stmt ::= try1_stmt | try2_stmt").
+        || t.contains("::=")
     {
         return true;
     }
@@ -482,10 +484,21 @@ fn parse_markup(source: &str, builder: &mut Builder) {
     let mut code_block_indent: Option<usize> = None;
     let mut literal_follows = false;
     let mut table_header_seen = false;
+    // Indentation of the indented code line just read: the lines right under it, as deep or
+    // deeper, continue it (a grammar production's alternatives, a call's arguments).
+    let mut code_line_indent: Option<usize> = None;
     while i < lines.len() {
         let line = lines[i];
         let trimmed = line.trim();
         let indent = line.len() - line.trim_start().len();
+        if let Some(base) = code_line_indent.take() {
+            if !trimmed.is_empty() && indent >= base {
+                harvest_code(line, builder);
+                code_line_indent = Some(base);
+                i += 1;
+                continue;
+            }
+        }
 
         // Fenced code (Markdown), skipped whole.
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
@@ -599,12 +612,16 @@ fn parse_markup(source: &str, builder: &mut Builder) {
         // as code.
         if indent >= 4 && builder.paragraph.is_empty() && looks_like_code(line) {
             harvest_code(line, builder);
+            code_line_indent = Some(indent);
             i += 1;
             continue;
         }
         if looks_like_code(line) && (indent >= 2 || trimmed.ends_with(';')) {
             builder.end_paragraph();
             harvest_code(line, builder);
+            if indent >= 2 {
+                code_line_indent = Some(indent);
+            }
             i += 1;
             continue;
         }
@@ -1325,6 +1342,20 @@ mod tests {
         assert!(doc.api_names.contains("Z_STREAM_END"));
         assert!(doc.api_names.contains("Z_FINISH"));
         assert_eq!(doc.sections[0].heading.as_deref(), Some("Usage"));
+    }
+
+    #[test]
+    fn a_grammar_production_and_its_continuation_lines_are_code() {
+        let doc = parse(
+            "The try statement\n\nThe try statement specifies exception handlers:\n\n   try_stmt  ::= try1_stmt | try2_stmt\n   try1_stmt ::= \"try\" \":\" suite\n                 [\"finally\" \":\" suite]\n\nAn except clause names the exceptions it handles.\n",
+        );
+        let text = prose(&doc);
+        assert!(!text.contains("try_stmt"), "{text}");
+        assert!(!text.contains("finally"), "{text}");
+        assert!(
+            text.contains("An except clause names the exceptions it handles."),
+            "{text}"
+        );
     }
 
     #[test]
