@@ -786,8 +786,13 @@ fn parse_man(source: &str, builder: &mut Builder) {
             && previous.len() - previous.trim_start().len() <= indent
             && !previous_was_option;
         previous_was_option = false;
+        // "-- Harald Tveit Alvestrand, in RFC 1766": a dash before a quotation's author, no
+        // option.
+        let dash_before_words =
+            trimmed.starts_with("--") && !trimmed.chars().nth(2).is_some_and(char::is_alphanumeric);
         if trimmed.starts_with('-')
             && !goes_on
+            && !dash_before_words
             && trimmed
                 .chars()
                 .nth(1)
@@ -1388,6 +1393,19 @@ mod tests {
         assert!(!text.contains("[-f ARCHIVE]"), "{text}");
         assert!(doc.api_names.contains("--create"));
         assert!(doc.api_names.contains("-c"));
+    }
+
+    #[test]
+    fn a_dash_before_a_quotations_author_is_no_option() {
+        let doc = parse(
+            "NAME\n    Locale::Maketext::TPJ13 -- article about software localization\n\nDESCRIPTION\n    A Localization Horror Story\n        \"There are a number of languages spoken by human beings.\"\n\n        -- Harald Tveit Alvestrand, in RFC 1766\n\n    Imagine that your task is to localize a piece of software.\n",
+        );
+        assert!(!doc.api_names.contains("--"), "{:?}", doc.api_names);
+        assert!(
+            !doc.api_names.iter().any(|n| n.starts_with('-')),
+            "{:?}",
+            doc.api_names
+        );
     }
 
     #[test]
