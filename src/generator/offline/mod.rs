@@ -262,18 +262,8 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
         }
     }
     // A title-only topic whose title yields no concept still gets one honest objective on it.
-    // A source too thin for any of that gets an objective on its title: as the concept it
-    // is (an event's causes) where the plan can ask one, else the plain fallback.
     if terminals.is_empty() && target > 0 {
-        let title_concept = analysis
-            .concepts
-            .iter()
-            .find(|c| c.key == whole_title || c.key == title_without_article)
-            .and_then(|c| planner.terminal_for(c).map(|t| (t, c.name.clone())));
-        if let Some(((terminal, place), name)) = title_concept {
-            concepts.push((place, name));
-            terminals.push((place, terminal));
-        } else if let Some(terminal) = planner.title_terminal(&subject) {
+        if let Some(terminal) = planner.title_terminal(&subject) {
             concepts.push((0, subject.clone()));
             terminals.push((0, terminal));
         }
@@ -439,11 +429,24 @@ impl Planner<'_> {
     }
 
     /// How a partner concept reads where the pair must be two terms of the field (a cause, a
-    /// comparison), or `None`.
-    fn named_term(&self, key: &str) -> Option<String> {
+    /// comparison), or `None` when either is not one.
+    fn named_term_pair(&self, concept: &Concept, key: &str) -> Option<String> {
+        let language = self.analysis.language;
         self.concept(key)
-            .filter(|c| is_term(c, self.analysis.language))
-            .map(|c| self.named(c))
+            .filter(|other| is_term(concept, language) && is_term(other, language))
+            .map(|other| self.named(other))
+    }
+
+    /// The first rule about a concept that opens with its condition, with that condition
+    /// ("if the parameter flush is set to Z_SYNC_FLUSH").
+    fn conditioned_rule(&self, concept: &Concept, facts: &[Fact]) -> Option<(usize, String)> {
+        facts.iter().find_map(|f| match f {
+            Fact::Rule { sentence, .. } => {
+                facts::opening_condition(&self.analysis.sentences[*sentence], concept)
+                    .map(|clause| (*sentence, clause))
+            }
+            _ => None,
+        })
     }
 
     /// Whether one sentence connects two concepts: written near each other (within one
@@ -958,10 +961,7 @@ impl Planner<'_> {
                     }
                 }
                 Fact::Comparison { sentence, other } => {
-                    if let Some(r) = self
-                        .named_term(other)
-                        .filter(|_| is_term(c, self.analysis.language))
-                    {
+                    if let Some(r) = self.named_term_pair(c, other) {
                         let mut o = option(
                             "Compare",
                             format!("Compare {n} with {r}, using the account the text gives"),
@@ -986,10 +986,7 @@ impl Planner<'_> {
                     }
                 }
                 Fact::Cause { sentence, other } if kind != ConceptKind::Event => {
-                    if let Some(r) = self
-                        .named_term(other)
-                        .filter(|_| is_term(c, self.analysis.language))
-                    {
+                    if let Some(r) = self.named_term_pair(c, other) {
                         out.push(option(
                             "Examine",
                             format!("Examine the link the text describes between {n} and {r}"),
@@ -1156,14 +1153,7 @@ impl Planner<'_> {
                 // A rule that opens with its condition ("If the parameter flush is set to
                 // Z_SYNC_FLUSH, …") is applied as that condition: tracing its outcome in a new
                 // case, which says what to do where "the rule the text gives" does not.
-                let conditioned = facts.iter().find_map(|f| match f {
-                    Fact::Rule { sentence, .. } => {
-                        facts::opening_condition(&self.analysis.sentences[*sentence], c)
-                            .map(|clause| (*sentence, clause))
-                    }
-                    _ => None,
-                });
-                if let Some((sentence, clause)) = conditioned {
+                if let Some((sentence, clause)) = self.conditioned_rule(c, facts) {
                     let mut o = option(
                         "Trace",
                         format!("Trace what happens {clause}"),
@@ -1289,10 +1279,7 @@ impl Planner<'_> {
                 }
                 // Under "Analyze the causes of X" a cause connected to X is its answer.
                 Fact::Cause { sentence, other } if terminal.task != format!("causes:{key}") => {
-                    if let Some(r) = self
-                        .named_term(other)
-                        .filter(|_| is_term(c, self.analysis.language))
-                    {
+                    if let Some(r) = self.named_term_pair(c, other) {
                         out.push(option(
                             "Explain",
                             format!("Explain the connection between {n} and {r}"),
@@ -1308,10 +1295,7 @@ impl Planner<'_> {
                     format!("how:{clause}"),
                 )),
                 Fact::Comparison { sentence, other } => {
-                    if let Some(r) = self
-                        .named_term(other)
-                        .filter(|_| is_term(c, self.analysis.language))
-                    {
+                    if let Some(r) = self.named_term_pair(c, other) {
                         out.push(option(
                             "Distinguish",
                             format!("Distinguish {n} from {r}"),
@@ -1519,14 +1503,7 @@ impl Planner<'_> {
         }
         // A rule that opens with its condition is asked as that condition; another is
         // only named.
-        let conditioned = facts.iter().find_map(|f| match f {
-            Fact::Rule { sentence, .. } => {
-                facts::opening_condition(&self.analysis.sentences[*sentence], c)
-                    .map(|clause| (*sentence, clause))
-            }
-            _ => None,
-        });
-        if let Some((sentence, clause)) = conditioned {
+        if let Some((sentence, clause)) = self.conditioned_rule(c, facts) {
             out.push(option(
                 "Predict",
                 format!("Predict what happens {clause}"),
