@@ -1312,8 +1312,16 @@ pub fn defines(sentence: &Sentence, key: &str) -> bool {
             )
         });
         // "Magma is molten or partly molten rock": a copula, a few modifiers, then the noun
-        // phrase that says what it is.
+        // phrase that says what it is. Not a negation ("Exception messages are not part of
+        // the Python API"): that says what it is not.
+        let states_what_it_is = after.get(1).is_none_or(|w| {
+            !matches!(
+                *w,
+                "not" | "never" | "no" | "nicht" | "kein" | "keine" | "pas"
+            )
+        });
         let names_a_thing = copula
+            && states_what_it_is
             && sentence.phrases.get(1).is_some_and(|what| {
                 let lower = sentence.text.to_lowercase();
                 let what = what.text.to_lowercase();
@@ -1327,7 +1335,7 @@ pub fn defines(sentence: &Sentence, key: &str) -> bool {
                             && !between.split_whitespace().any(|w| {
                                 matches!(
                                     w.trim_matches(','),
-                                    "which" | "that" | "when" | "if" | "because"
+                                    "which" | "that" | "when" | "if" | "because" | "unless"
                                 )
                             })
                             && between.split_whitespace().count() <= 5
@@ -1448,6 +1456,25 @@ fn reference_terms(analysis: &Analysis, stop: &BTreeSet<String>) -> Vec<String> 
 mod tests {
     use super::*;
     use crate::domain::{BloomLevel, ObjectiveDraft, TerminalDraft};
+
+    #[test]
+    fn a_negation_after_the_copula_is_no_definition() {
+        let analysis = analyse(&topic(Some(
+            "Magma is molten or partly molten rock below the surface. Exception messages are \
+             not part of the Python API. A caldera is defined as a large hollow left after an \
+             eruption.",
+        )));
+        let defined = |key: &str| {
+            analysis
+                .concept(key)
+                .unwrap_or_else(|| panic!("{key} is a concept: {:?}", analysis.concepts))
+                .definition
+                .is_some()
+        };
+        assert!(defined("magma"));
+        assert!(defined("caldera"));
+        assert!(!defined("exception message"));
+    }
 
     fn topic(source: Option<&str>) -> Topic {
         Topic {
