@@ -34,6 +34,7 @@ const TASK_WORDS: &[&str] = &[
     "option",
     "account",
     "rule",
+    "statement",
     "answer",
     "scenario",
     "situation",

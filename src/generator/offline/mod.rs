@@ -21,6 +21,7 @@ use super::{GenerateError, GenerationRequest, Generator, ObjectiveSink};
 use crate::domain::objective::verb_level;
 use crate::domain::{BloomLevel, ObjectiveDraft, TerminalDraft, Topic};
 use facts::{ConceptKind, Fact};
+use harper_brill::UPOS;
 
 pub struct OfflineGenerator {
     /// Pause after each stored terminal objective (demos and tests of progress).
@@ -80,6 +81,10 @@ pub const TITLE_ONLY_MAX_TERMINALS: usize = 3;
 
 /// The most tokens between the ends of two phrases that one sentence is taken to connect.
 const MAX_CONNECTED_DISTANCE: usize = 10;
+/// The longest predicate between two concepts that an objective quotes.
+const MAX_RELATION_WORDS: usize = 6;
+/// The longest sentence an objective quotes as a statement to explain.
+const MAX_STATEMENT_WORDS: usize = 20;
 
 /// Plans the blueprint for a topic. Pure and deterministic.
 pub fn plan_blueprint(topic: &Topic, target: usize) -> BlueprintPlan {
@@ -346,6 +351,9 @@ struct Option_ {
     /// other concept of a connection.
     also: Option<usize>,
     task: String,
+    /// Asked only where the terminal objective would otherwise have too few enabling
+    /// objectives: readers dropped most of these.
+    filler: bool,
 }
 
 impl Option_ {
@@ -363,6 +371,7 @@ fn option(verb: &'static str, text: String, sentence: Option<usize>, task: Strin
         sentence,
         also: None,
         task,
+        filler: false,
     }
 }
 
@@ -399,6 +408,10 @@ impl Planner<'_> {
         }
         match concept.determiner.as_deref() {
             Some("the") if !concept.api => format!("the {}", concept.name),
+            // The text may say "an exception handler" once and "exception handlers" most.
+            Some("a") | Some("an") if !concept.api && looks_plural(&concept.name) => {
+                concept.name.clone()
+            }
             Some("a") | Some("an") if !concept.api => {
                 format!("{} {}", indefinite_article(&concept.name), concept.name)
             }
@@ -504,6 +517,265 @@ impl Planner<'_> {
         })
     }
 
+    /// What one sentence says one concept does to another, in its own words, where the
+    /// first is the sentence's subject and a short predicate leads to the second: "the
+    /// Python interpreter raises an exception" (from "The Python interpreter raises an
+    /// exception when it detects a run-time error"). Readers dropped "Explain the connection
+    /// between X and Y" for its vagueness; the text's own verb says which connection.
+    fn relation_clause(&self, sentence: usize, a: &str, b: &str) -> Option<(&'static str, String)> {
+        if self.analysis.language != "en" {
+            return None;
+        }
+        let sentence = self.analysis.sentences.get(sentence)?;
+        let api_names = &self.analysis.document.api_names;
+        let mut tokens = source::phrases::tokenize(&sentence.text, api_names);
+        source::phrases::tag(&mut tokens);
+        let width =
+            |p: &source::phrases::Phrase| source::phrases::tokenize(&p.text, api_names).len();
+        let [subject, object] = [a, b].map(|k| self.concept(k));
+        let (subject, object) = (subject?, object?);
+        for (s, o) in [(subject, object), (object, subject)] {
+            let Some(head) = sentence
+                .phrases
+                .iter()
+                .find(|p| p.key == s.key && p.at_start)
+            else {
+                continue;
+            };
+            let Some(tail) = sentence
+                .phrases
+                .iter()
+                .find(|p| p.key == o.key && p.end.saturating_sub(width(p)) >= head.end)
+            else {
+                continue;
+            };
+            let start = tail.end.saturating_sub(width(tail));
+            let between = tokens.get(head.end..start)?;
+            if between.is_empty() || between.len() > MAX_RELATION_WORDS {
+                continue;
+            }
+            let verb = |t: &source::phrases::Token| matches!(t.tag, Some(UPOS::VERB | UPOS::AUX));
+            // The predicate starts right after the subject with its verb, and stays in
+            // one clause: no punctuation, no relative word or conjunction opening another.
+            // Not a participle ("a boolean value indicating whether …"): that is still the
+            // subject's noun phrase.
+            let first_verb = between.iter().find(|t| verb(t));
+            let opens_with_verb = between
+                .first()
+                .is_some_and(|t| verb(t) || matches!(t.tag, Some(UPOS::ADV)))
+                && first_verb.is_some_and(|t| !t.lower.ends_with("ing"));
+            let one_clause = between.iter().all(|t| {
+                t.word
+                    && !t.api
+                    && !matches!(
+                        t.lower.as_str(),
+                        "which"
+                            | "that"
+                            | "who"
+                            | "whom"
+                            | "whose"
+                            | "where"
+                            | "when"
+                            | "if"
+                            | "whether"
+                            | "because"
+                            | "and"
+                            | "or"
+                            | "but"
+                            | "while"
+                            | "although"
+                            | "unless"
+                            | "since"
+                            | "so"
+                            | "than"
+                            | "it"
+                            | "they"
+                    )
+            });
+            // A copula alone ("X is a Y") is a definition, asked as one elsewhere.
+            let has_verb = between.iter().any(|t| {
+                matches!(t.tag, Some(UPOS::VERB))
+                    && !matches!(
+                        t.lower.as_str(),
+                        "is" | "are" | "was" | "were" | "be" | "been"
+                    )
+            });
+            // A lone uninflected verb after a singular subject is no predicate: "the GNU
+            // find -print0 option" is one noun phrase.
+            let agrees = match between {
+                [only] => {
+                    only.lower.ends_with('s') || only.lower.ends_with("ed") || s.name.ends_with('s')
+                }
+                _ => true,
+            };
+            if !(opens_with_verb && one_clause && has_verb && agrees) {
+                continue;
+            }
+            let predicate = source_span(&sentence.text, &tokens, head.end, tail.end)?;
+            // What follows says which question the sentence answers: "… raises an exception
+            // when it detects a run-time error" tells when, not how.
+            let question = match tokens.get(tail.end).map(|t| t.lower.as_str()) {
+                Some("when" | "whenever" | "if" | "once" | "after" | "before" | "until") => "when",
+                Some("because" | "since" | "so") => "why",
+                _ => "how",
+            };
+            return Some((question, format!("{} {predicate}", self.named(s))));
+        }
+        None
+    }
+
+    /// A short sentence that relates two concepts, as a clause to explain ("the namespace of
+    /// the class definition becomes the attribute dictionary of the class"): a statement
+    /// with its subject first, one clause long, naming both.
+    fn statement_clause(&self, sentence: usize, a: &str, b: &str) -> Option<String> {
+        self.statement(sentence, &[a, b], false)
+    }
+
+    /// A sentence to quote as a statement (see `statement_clause`) naming every one of
+    /// `keys`; `conditional` lets it open with its condition ("if a name is bound in a
+    /// block, it is a local variable of that block").
+    fn statement(&self, sentence: usize, keys: &[&str], conditional: bool) -> Option<String> {
+        if self.analysis.language != "en" {
+            return None;
+        }
+        let sentence = self.analysis.sentences.get(sentence)?;
+        if matches!(sentence.kind, source::markup::ParagraphKind::TableRow) {
+            return None;
+        }
+        let text = without_parentheses(&sentence.text);
+        let text = text.trim().trim_end_matches('.').trim();
+        // Straight quotes in pairs mark keywords ("nonlocal"); anything else breaks the
+        // sentence into parts a clause cannot hold.
+        // Nor does code ("strm->next_out").
+        if text.contains([
+            ':', ';', '?', '!', '\'', '“', '”', '(', ')', '[', '&', '<', '>', '=', '{', '`', '|',
+            '\\',
+        ]) || text.matches('"').count() % 2 == 1
+        {
+            return None;
+        }
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if !(5..=MAX_STATEMENT_WORDS).contains(&words.len()) {
+            return None;
+        }
+        // Out of its passage a sentence that points elsewhere ("does this for you", "as
+        // described above") says nothing.
+        let points_away = words.iter().any(|w| {
+            let w = w
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase();
+            matches!(
+                w.as_str(),
+                "it" | "they" | "them" | "this" | "these" | "those" | "above" | "below" | "here"
+            )
+        });
+        if points_away {
+            return None;
+        }
+        let api_names = &self.analysis.document.api_names;
+        let mut tokens = source::phrases::tokenize(text, api_names);
+        let chunks = source::phrases::tag(&mut tokens);
+        let phrases = source::phrases::english_phrases(&tokens, &chunks);
+        let named = |k: &str| phrases.iter().any(|p| p.key == k);
+        let condition =
+            conditional && matches!(tokens.first()?.lower.as_str(), "if" | "when" | "unless");
+        // Its subject first: a determiner or a term, not a condition ("If …"), an
+        // instruction ("Use …") or a pronoun.
+        let first = tokens.first()?;
+        let opens = matches!(first.lower.as_str(), "the" | "a" | "an" | "each" | "every")
+            || first.api
+            || condition
+            || phrases
+                .first()
+                .is_some_and(|p| p.at_start && keys.contains(&p.key.as_str()));
+        // Its main verb comes before any clause it opens: not "a boolean value indicating
+        // whether this thread is a daemon thread".
+        // (After its condition, where it opens with one.)
+        let main = match condition {
+            true => tokens
+                .iter()
+                .position(|t| t.text == ",")
+                .map_or(&tokens[..0], |i| &tokens[i + 1..]),
+            false => &tokens[..],
+        };
+        let finite = main
+            .iter()
+            .take_while(|t| {
+                !matches!(
+                    t.lower.as_str(),
+                    "whether"
+                        | "which"
+                        | "who"
+                        | "that"
+                        | "if"
+                        | "when"
+                        | "unless"
+                        | "because"
+                        | "until"
+                        | "while"
+                )
+            })
+            .any(|t| matches!(t.tag, Some(UPOS::VERB | UPOS::AUX)) && !t.lower.ends_with("ing"));
+        if !(opens && finite && keys.iter().all(|k| named(k))) {
+            return None;
+        }
+        let lead = match first.lower.as_str() {
+            "the" | "a" | "an" | "each" | "every" | "if" | "when" | "unless" => {
+                format!("{}{}", first.lower, &text[first.text.len()..])
+            }
+            // A term opening the sentence ("Magma is …") reads as it does inside one.
+            _ => {
+                let inside = phrases
+                    .first()
+                    .filter(|p| p.at_start)
+                    .and_then(|p| self.concept(&p.key))
+                    .and_then(|c| c.name.split(' ').next())
+                    .filter(|w| w.eq_ignore_ascii_case(&first.text));
+                match inside {
+                    Some(word) => format!("{word}{}", &text[first.text.len()..]),
+                    None => text.to_string(),
+                }
+            }
+        };
+        Some(lead)
+    }
+
+    /// An enabling objective on what a sentence says of two concepts: in the text's own
+    /// words where it has them, else as their connection.
+    fn connection(&self, sentence: usize, c: &Concept, other: &str, r: &str) -> Option_ {
+        let text = match self.relation_clause(sentence, &c.key, other) {
+            Some((_, clause))
+                if clause
+                    .split(' ')
+                    .any(|w| matches!(w, "not" | "never" | "cannot")) =>
+            {
+                format!("Explain why {clause}")
+            }
+            Some((question, clause)) => format!("Explain {question} {clause}"),
+            None => match self.statement_clause(sentence, &c.key, other) {
+                Some(statement) => format!("Explain the statement that {statement}"),
+                // Readers kept a bare connection between two API names a third of the
+                // time and dropped one between other terms over half the time.
+                None => {
+                    let text = format!("Explain the connection between {} and {r}", self.named(c));
+                    let mut o = option("Explain", text, Some(sentence), pair_task(&c.key, other));
+                    // Readers kept a bare connection between two API names a third of the
+                    // time and dropped one between other terms over half the time; one to a
+                    // term the author stresses still teaches that term. Other languages have
+                    // no statement to quote in English objectives.
+                    let partner = self.concept(other);
+                    o.filler = !(c.api
+                        || partner.is_some_and(|o| {
+                            o.api || o.in_heading || o.marked || o.definition.is_some()
+                        })
+                        || self.analysis.language != "en");
+                    return o;
+                }
+            },
+        };
+        option("Explain", text, Some(sentence), pair_task(&c.key, other))
+    }
+
     fn fresh(&self, option: &Option_) -> bool {
         // "Describe the median as the text presents it" after "Define the median …" asks the
         // same again.
@@ -518,7 +790,13 @@ impl Planner<'_> {
             && option
                 .sentence
                 .is_some_and(|s| self.rule_sentences.contains(&s));
+        // One sentence is quoted once: "Explain the rule that compression is always
+        // performed …" after "Explain the statement that compression is always performed …"
+        // asks it again.
+        let quoted_again = quoted_statement(&option.text)
+            .is_some_and(|q| self.texts.iter().any(|t| quoted_statement(t) == Some(q)));
         fits && !rule_asked
+            && !quoted_again
             && !self.tasks.contains(&option.task)
             && self
                 .texts
@@ -549,14 +827,7 @@ impl Planner<'_> {
             .min_by_key(|(i, o)| (self.verb_uses.get(o.verb).copied().unwrap_or(0), *i))
             .map(|(_, o)| o)?;
         let candidates = self.enabling_options(concept, kind, &facts, &terminal);
-        // Two enabling objectives that rest on one sentence have one answer ("Explain the
-        // connection between release() and the semaphore" and "... release() and acquire()" on
-        // the same line); only where the text gives too little for two otherwise may they
-        // share it.
-        let mut enabling = self.choose_enabling(&terminal, &candidates, true);
-        if enabling.len() < 2 {
-            enabling = self.choose_enabling(&terminal, &candidates, false);
-        }
+        let mut enabling = self.pick_enabling(&terminal, &candidates);
         if enabling.len() < 2 {
             return None;
         }
@@ -808,11 +1079,28 @@ impl Planner<'_> {
         Some((self.commit(terminal, enabling), shown))
     }
 
+    /// The enabling objectives of a terminal objective, relaxing in steps until there are
+    /// two. Two that rest on one sentence have one answer ("Explain the connection between
+    /// release() and the semaphore" and "... release() and acquire()" on the same line); only
+    /// where the text gives too little for two otherwise may they share it, and only then is
+    /// a filler asked.
+    fn pick_enabling(&self, terminal: &Option_, candidates: &[Option_]) -> Vec<Option_> {
+        let mut enabling = Vec::new();
+        for (one_per_sentence, fillers) in [(true, false), (false, false), (false, true)] {
+            enabling = self.choose_enabling(terminal, candidates, one_per_sentence, fillers);
+            if enabling.len() >= 2 {
+                break;
+            }
+        }
+        enabling
+    }
+
     fn choose_enabling(
         &self,
         terminal: &Option_,
         candidates: &[Option_],
         one_per_sentence: bool,
+        fillers: bool,
     ) -> Vec<Option_> {
         let mut enabling: Vec<Option_> = Vec::new();
         for candidate in candidates {
@@ -825,10 +1113,16 @@ impl Planner<'_> {
                 && is_rule_task(&terminal.task)
                 && candidate.sentence == terminal.sentence;
             if candidate.level() >= terminal.level()
+                || candidate.filler && !fillers
                 || same_rule
                 || candidate.task == terminal.task
                 || !self.fresh(candidate)
                 || enabling.iter().any(|e| e.task == candidate.task)
+                || quoted_statement(&candidate.text).is_some_and(|q| {
+                    std::iter::once(terminal)
+                        .chain(enabling.iter())
+                        .any(|e| quoted_statement(&e.text) == Some(q))
+                })
                 || one_per_sentence
                     && candidate.sentence.is_some()
                     && enabling.iter().any(|e| e.sentence == candidate.sentence)
@@ -987,9 +1281,15 @@ impl Planner<'_> {
                 }
                 Fact::Cause { sentence, other } if kind != ConceptKind::Event => {
                     if let Some(r) = self.named_term_pair(c, other) {
+                        let text = match self.relation_clause(*sentence, key, other) {
+                            Some((_, clause)) => format!("Examine why {clause}"),
+                            None => {
+                                format!("Examine the link the text describes between {n} and {r}")
+                            }
+                        };
                         out.push(option(
                             "Examine",
-                            format!("Examine the link the text describes between {n} and {r}"),
+                            text,
                             Some(*sentence),
                             pair_task("link", key, other),
                         ));
@@ -1163,13 +1463,14 @@ impl Planner<'_> {
                     o.condition = Some("Given a new case".into());
                     o.criterion = Some("Follows the rule the text states".into());
                     out.push(o);
-                } else if normative_rule.is_some() {
-                    out.push(option(
-                        "Apply",
-                        format!("Apply the rule the text gives for {n} to a new case"),
-                        normative_rule,
-                        format!("rule:{key}"),
-                    ));
+                } else if let Some(sentence) = normative_rule {
+                    // Readers edited "Apply the rule the text gives for X" to say which rule
+                    // (84 %): it is quoted where it is one clear sentence.
+                    let text = match self.statement(sentence, &[key], true) {
+                        Some(statement) => format!("Apply the rule that {statement} to a new case"),
+                        None => format!("Apply the rule the text gives for {n} to a new case"),
+                    };
+                    out.push(option("Apply", text, normative_rule, format!("rule:{key}")));
                 }
                 // Its role, for an English text only where there is no source: no reader in
                 // eight blind reads kept "Examine the role of X in <topic>" where the text was
@@ -1280,12 +1581,7 @@ impl Planner<'_> {
                 // Under "Analyze the causes of X" a cause connected to X is its answer.
                 Fact::Cause { sentence, other } if terminal.task != format!("causes:{key}") => {
                     if let Some(r) = self.named_term_pair(c, other) {
-                        out.push(option(
-                            "Explain",
-                            format!("Explain the connection between {n} and {r}"),
-                            Some(*sentence),
-                            pair_task(key, other),
-                        ));
+                        out.push(self.connection(*sentence, c, other, &r));
                     }
                 }
                 Fact::HowTo { sentence, clause } => out.push(option(
@@ -1451,17 +1747,24 @@ impl Planner<'_> {
         });
         partners.retain(|(_, _, other, ..)| is_term(other, self.analysis.language));
         // One connection per terminal objective: a second read as padding to teachers.
-        for (_, _, other, sentence, also) in partners.into_iter().take(1) {
-            let r = self.named(other);
-            let mut o = option(
-                "Explain",
-                format!("Explain the connection between {n} and {r}"),
-                Some(sentence),
-                pair_task(key, &other.key),
-            );
-            o.also = also;
-            out.push(o);
-        }
+        let connections: Vec<Option_> = partners
+            .into_iter()
+            .map(|(_, _, other, sentence, also)| {
+                let r = self.named(other);
+                let mut o = self.connection(sentence, c, &other.key, &r);
+                o.also = also;
+                o
+            })
+            .collect();
+        // The best partner one sentence says something specific about, else the best at all
+        // (a filler). Not a term from the next sentence: that one deserves its own terminal
+        // objective more than a mention here ("carbon fixation" beside "the Calvin cycle").
+        let connection = connections
+            .iter()
+            .find(|o| !o.filler && o.also.is_none())
+            .or(connections.first())
+            .cloned();
+        out.extend(connection);
         match kind {
             ConceptKind::ApiFunction
             | ConceptKind::ApiType
@@ -1511,9 +1814,15 @@ impl Planner<'_> {
                 format!("explain-rule:{key}"),
             ));
         } else if let Some(sentence) = rule {
+            // The rule itself where it is one clear sentence: "the rule the text gives"
+            // left readers asking which.
+            let text = match self.statement(sentence, &[key], true) {
+                Some(statement) => format!("Explain the rule that {statement}"),
+                None => format!("Explain the rule the text gives for {n}"),
+            };
             out.push(option(
                 "Explain",
-                format!("Explain the rule the text gives for {n}"),
+                text,
                 Some(sentence),
                 format!("explain-rule:{key}"),
             ));
@@ -1538,6 +1847,69 @@ fn is_weak_main(c: &Concept, language: &str) -> bool {
         c.key.chars().count() < 7 && c.sentences.len() < 3
     };
     single && everyday || is_proper_name(c, language) && c.sentences.len() < 5
+}
+
+/// The sentence an objective quotes ("Explain the rule that …"), if it quotes one.
+fn quoted_statement(text: &str) -> Option<&str> {
+    [
+        "Explain the statement that ",
+        "Explain the rule that ",
+        "Apply the rule that ",
+    ]
+    .iter()
+    .find_map(|p| text.strip_prefix(p))
+    .map(|q| q.strip_suffix(" to a new case").unwrap_or(q))
+}
+
+/// Whether a noun phrase reads as a plural ("exception handlers", not "analysis" or "bus").
+fn looks_plural(name: &str) -> bool {
+    let last = name.rsplit(' ').next().unwrap_or(name).to_lowercase();
+    last.chars().count() > 3
+        && last.ends_with('s')
+        && !["ss", "us", "is", "ics"].iter().any(|e| last.ends_with(e))
+        && last
+            .strip_suffix('s')
+            .is_some_and(source::phrases::can_be_noun)
+}
+
+/// A sentence without its parenthetical remarks ("(such as division by zero)").
+fn without_parentheses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for ch in text.chars() {
+        match ch {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(ch),
+            _ => {}
+        }
+    }
+    out.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" ,", ",")
+        .replace(" .", ".")
+}
+
+/// The text of tokens `from..to` of a sentence as written (with its possessives and
+/// hyphens), found by walking the tokens through it in order.
+fn source_span(
+    text: &str,
+    tokens: &[source::phrases::Token],
+    from: usize,
+    to: usize,
+) -> Option<String> {
+    let mut cursor = 0;
+    let (mut start, mut end) = (None, None);
+    for (i, token) in tokens.iter().enumerate().take(to) {
+        let at = cursor + text.get(cursor..)?.find(token.text.as_str())?;
+        cursor = at + token.text.len();
+        if i == from {
+            start = Some(at);
+        }
+        end = Some(cursor);
+    }
+    text.get(start?..end?).map(str::to_string)
 }
 
 /// A term of the field, which a connection may name: one the author stresses, an API name,
@@ -1697,5 +2069,88 @@ fn or_list(items: &[String]) -> String {
         [] => String::new(),
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{looks_plural, plan_blueprint, quoted_statement, without_parentheses};
+    use crate::domain::Topic;
+
+    fn texts(title: &str, source: &str, target: usize) -> Vec<String> {
+        let topic = Topic {
+            id: uuid::Uuid::nil(),
+            title: title.into(),
+            description: None,
+            source_text: Some(source.into()),
+            created_at: 0,
+            updated_at: 0,
+        };
+        plan_blueprint(&topic, target)
+            .terminals
+            .into_iter()
+            .flat_map(|t| std::iter::once(t.objective).chain(t.enabling))
+            .map(|o| o.text)
+            .collect()
+    }
+
+    #[test]
+    fn a_connection_says_what_the_sentence_says() {
+        let source = "Exceptions\n\nAn *exception* is a signal that an error occurred while a \
+            program runs. The Python interpreter raises an exception when it detects a run-time \
+            error (such as division by zero).\n";
+        let all = texts("Error handling", source, 6);
+        // The subject, its verb and the other term, asked as the question the rest of the
+        // sentence answers ("when it detects a run-time error").
+        assert!(
+            all.iter()
+                .any(|t| t == "Explain when the Python interpreter raises an exception"),
+            "{all:#?}"
+        );
+        assert!(
+            !all.iter().any(|t| t.contains("connection between")),
+            "{all:#?}"
+        );
+    }
+
+    #[test]
+    fn a_statement_is_quoted_once_and_only_when_it_stands_alone() {
+        let source = "gzip\n\nThe gzip command reduces the size of the named files. \
+            *Compression* is always performed, even if the compressed file is slightly larger \
+            than the original. The *compressed file* keeps the name of the original file. If \
+            that program is GNU tar, the compressed file does this for you.\n";
+        let all = texts("Compressing files", source, 4);
+        let quoting = |part: &str| {
+            all.iter()
+                .filter(|t| quoted_statement(t).is_some_and(|q| q.contains(part)))
+                .count()
+        };
+        assert_eq!(quoting("compression is always performed"), 1, "{all:#?}");
+        // A sentence that points elsewhere ("does this for you") means nothing alone.
+        assert!(!all.iter().any(|t| t.contains("does this")), "{all:#?}");
+    }
+
+    #[test]
+    fn quoted_statements_are_recognised_and_parentheses_dropped() {
+        assert_eq!(
+            quoted_statement("Apply the rule that the mean is the sum divided by n to a new case"),
+            Some("the mean is the sum divided by n")
+        );
+        assert_eq!(
+            quoted_statement("Explain the connection between a and b"),
+            None
+        );
+        assert_eq!(
+            without_parentheses("It raises an exception (such as division by zero)."),
+            "It raises an exception."
+        );
+    }
+
+    #[test]
+    fn a_plural_takes_no_indefinite_article() {
+        assert!(looks_plural("exception handlers"));
+        for singular in ["analysis", "bus", "process", "statistics", "gas"] {
+            assert!(!looks_plural(singular), "{singular}");
+        }
     }
 }

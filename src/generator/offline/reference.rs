@@ -306,10 +306,7 @@ impl Planner<'_> {
                 continue;
             }
             let candidates = self.enabling_options(api, kind, &facts, &terminal);
-            let mut enabling = self.choose_enabling(&terminal, &candidates, true);
-            if enabling.len() < 2 {
-                enabling = self.choose_enabling(&terminal, &candidates, false);
-            }
+            let mut enabling = self.pick_enabling(&terminal, &candidates);
             if enabling.len() < 2 {
                 continue;
             }
