@@ -136,6 +136,7 @@ pub fn plan_from(analysis: &Analysis, topic: &Topic, target: usize) -> Blueprint
         covered: BTreeSet::new(),
         verb_uses: Default::default(),
         rule_sentences: BTreeSet::new(),
+        defined_sentences: BTreeSet::new(),
         role_fallback: false,
     };
     // Each terminal objective with its place in the text, so the blueprint follows the text.
@@ -390,6 +391,9 @@ struct Planner<'a> {
     /// Sentences a rule objective already rests on: one rule ("If the p-value is smaller than
     /// the significance level, reject H0") is asked once, not once per concept it names.
     rule_sentences: BTreeSet<usize>,
+    /// Sentences a "Define X in the words of the text" already rests on: quoting one again
+    /// as a statement asks the definition twice.
+    defined_sentences: BTreeSet<usize>,
     /// Whether "Examine the role of X" may be asked although there is a source: only when
     /// the source gave nothing more specific for any objective.
     role_fallback: bool,
@@ -887,8 +891,12 @@ impl Planner<'_> {
         // One sentence is quoted once: "Explain the rule that compression is always
         // performed …" after "Explain the statement that compression is always performed …"
         // asks it again.
-        let quoted_again = quoted_statement(&option.text)
-            .is_some_and(|q| self.texts.iter().any(|t| quoted_statement(t) == Some(q)));
+        let quoted_again = quoted_statement(&option.text).is_some_and(|q| {
+            self.texts.iter().any(|t| quoted_statement(t) == Some(q))
+                || option
+                    .sentence
+                    .is_some_and(|s| self.defined_sentences.contains(&s))
+        });
         fits && !rule_asked
             && !quoted_again
             && !self.tasks.contains(&option.task)
@@ -1291,6 +1299,9 @@ impl Planner<'_> {
             self.tasks.insert(o.task.clone());
             if is_rule_task(&o.task) {
                 self.rule_sentences.extend(o.sentence);
+            }
+            if o.task.starts_with("define:") {
+                self.defined_sentences.extend(o.sentence);
             }
             self.texts.push(o.text.clone());
             for c in self.pool {
