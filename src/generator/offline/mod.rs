@@ -2057,6 +2057,11 @@ fn source_span(
 /// or words that are not all everyday English ("an outer level", "the offending piece" and
 /// "statement" are not; "reference cycle" with "garbage collection" are, by their rarer word).
 fn is_term(c: &Concept, language: &str) -> bool {
+    // A verb's -ing form met in passing ("re-entering") names an action, not a term.
+    let stressed = c.in_heading || c.marked || c.definition.is_some() || c.api;
+    if language == "en" && !stressed && !c.key.contains(' ') && c.key.ends_with("ing") {
+        return false;
+    }
     c.in_heading
         || c.marked
         || c.definition.is_some()

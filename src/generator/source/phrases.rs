@@ -213,6 +213,23 @@ const GENERIC_HEADS: &[&str] = &[
     "revision",
 ];
 
+/// Heads that name a part of what follows "of" ("a piece of code", "the end of the file").
+const PARTITIVE_HEADS: &[&str] = &[
+    "piece",
+    "pieces",
+    "part",
+    "parts",
+    "portion",
+    "portions",
+    "end",
+    "beginning",
+    "middle",
+    "top",
+    "bottom",
+    "half",
+    "fraction",
+];
+
 /// Heads that only count, sort or point at what follows "of" ("a number of", "kinds of").
 const OF_QUANTIFIERS: &[&str] = &[
     "number",
@@ -737,8 +754,16 @@ pub fn english_phrases(tokens: &[Token], np: &[bool]) -> Vec<Phrase> {
             i += 1;
         }
     }
+    // A head that is only part of what follows "of" ("the offending piece of code", "the top
+    // of the stack") is no concept without it: readers dropped "the offending piece".
+    let partial = |e: usize| {
+        e > 0
+            && PARTITIVE_HEADS.contains(&tokens[e - 1].lower.as_str())
+            && tokens.get(e).is_some_and(|t| t.lower == "of")
+    };
     let mut phrases: Vec<Phrase> = simple
         .iter()
+        .filter(|(_, e, _)| !partial(*e))
         .map(|(s, e, det)| make_phrase(tokens, *s, *e, det.clone()))
         .collect();
     phrases.extend(capitalised_names(tokens));
@@ -1294,6 +1319,18 @@ mod tests {
             .into_iter()
             .map(|p| p.text)
             .collect()
+    }
+
+    #[test]
+    fn a_part_is_no_concept_without_what_it_is_part_of() {
+        let phrases = english(
+            "An exception handler cannot repair the cause of the error and retry the failing \
+             operation (except by re-entering the offending piece of code from the top).",
+        );
+        assert!(!phrases.iter().any(|p| p.ends_with("piece")), "{phrases:?}");
+        assert!(phrases.contains(&"code".to_string()), "{phrases:?}");
+        // Not every head before "of" is a part: "the cause of the error" stays.
+        assert!(phrases.contains(&"cause".to_string()), "{phrases:?}");
     }
 
     #[test]
