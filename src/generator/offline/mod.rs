@@ -1860,23 +1860,22 @@ impl Planner<'_> {
         });
         partners.retain(|(_, _, other, ..)| is_term(other, self.analysis.language));
         // One connection per terminal objective: a second read as padding to teachers.
-        let connections: Vec<Option_> = partners
-            .into_iter()
-            .map(|(_, _, other, sentence, also)| {
-                let r = self.named(other);
-                let mut o = self.connection(sentence, c, &other.key, &r);
-                o.also = also;
-                o
-            })
-            .collect();
         // The best partner one sentence says something specific about, else the best at all
         // (a filler). Not a term from the next sentence: that one deserves its own terminal
         // objective more than a mention here ("carbon fixation" beside "the Calvin cycle").
-        let connection = connections
-            .iter()
-            .find(|o| !o.filler && o.also.is_none())
-            .or(connections.first())
-            .cloned();
+        // Each partner costs a tagged sentence, so the search stops at the first that serves.
+        let mut connection: Option<Option_> = None;
+        for (_, _, other, sentence, also) in partners {
+            let r = self.named(other);
+            let mut o = self.connection(sentence, c, &other.key, &r);
+            o.also = also;
+            let specific = !o.filler && o.also.is_none();
+            if specific {
+                connection = Some(o);
+                break;
+            }
+            connection.get_or_insert(o);
+        }
         out.extend(connection);
         // What the text states about the concept, with the concept as its subject, in a
         // sentence no other objective here rests on: readers kept "Explain the statement
