@@ -616,9 +616,18 @@ pub fn facts_of(concept: &Concept, analysis: &Analysis, others: &[&Concept]) -> 
         if concept.api && has(RETURN_CUES) {
             // The constant must be what is returned: "returns Z_STREAM_END", not the
             // "Z_FINISH" passed in the same sentence.
+            // And the concept must be what returns it: "If deflate returns Z_OK and with zero
+            // avail_out" says nothing of avail_out's return.
+            let returner = written(sentence, concept);
             let returned = |o: &&&Concept| {
-                written(sentence, o)
-                    .is_some_and(|w| RETURN_CUES.iter().any(|cue| follows_cue(&lower, cue, &w)))
+                written(sentence, o).is_some_and(|w| {
+                    RETURN_CUES.iter().any(|cue| {
+                        returns_value(&lower, cue, &w)
+                            && returner
+                                .as_deref()
+                                .is_some_and(|r| precedes_cue(&lower, cue, r))
+                    })
+                })
             };
             if let Some(other) = partners
                 .iter()
@@ -823,6 +832,32 @@ fn follows_cue(lower: &str, cue: &str, phrase: &str) -> bool {
     })
 }
 
+/// Whether `value` is what follows `cue`: "returns Z_OK", "returns with Z_OK", not "returns
+/// early when Z_BLOCK is used" (a flush value that makes it return).
+fn returns_value(lower: &str, cue: &str, value: &str) -> bool {
+    lower.match_indices(cue).any(|(at, _)| {
+        let rest = &lower[at + cue.len()..];
+        find_word(rest, value).is_some_and(|d| {
+            rest[..d]
+                .split_whitespace()
+                .all(|w| matches!(w, "with" | "either" | "only" | "the" | "value" | "code"))
+        })
+    })
+}
+
+/// Whether `phrase` is the last name before `cue` in its clause ("inflate() will return",
+/// "inflate() should be called until it returns"), with no other API name between.
+fn precedes_cue(lower: &str, cue: &str, phrase: &str) -> bool {
+    lower.match_indices(cue).any(|(at, _)| {
+        let before = &lower[..at];
+        before.match_indices(phrase).any(|(p, _)| {
+            let gap = &before[p + phrase.len()..];
+            gap.split_whitespace().count() <= 10
+                && !gap.contains([',', '.', ';', '(', '_', '-'])
+        })
+    })
+}
+
 /// Byte position of `needle` in `haystack` as whole words.
 fn find_word(haystack: &str, needle: &str) -> Option<usize> {
     let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '_');
@@ -992,7 +1027,10 @@ fn is_year(word: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{how_to_clause, is_file_name, kind_of, opening_condition, ConceptKind};
+    use super::{
+        how_to_clause, is_file_name, kind_of, opening_condition, precedes_cue, returns_value,
+        ConceptKind,
+    };
     use crate::domain::Topic;
     use crate::generator::source::analyse;
 
@@ -1146,5 +1184,34 @@ mod tests {
             opening_condition(&analysis.sentences[1], concept).as_deref(),
             Some("if the original files are large")
         );
+    }
+
+    #[test]
+    fn what_returns_a_value_is_the_name_right_before_the_verb() {
+        let lower = "if deflate() returns z_ok and with zero avail_out, call it again";
+        assert!(precedes_cue(lower, "returns", "deflate()"));
+        assert!(!precedes_cue(lower, "returns", "avail_out"));
+        assert!(precedes_cue(
+            "inflate() will return z_buf_error",
+            "return",
+            "inflate()"
+        ));
+        assert!(returns_value(lower, "returns", "z_ok"));
+        assert!(returns_value("it returns with z_ok", "returns", "z_ok"));
+        assert!(!returns_value(
+            "inflate() returns early when z_block is used",
+            "returns",
+            "z_block"
+        ));
+        assert!(precedes_cue(
+            "inflate() should be called until it returns z_stream_end",
+            "returns",
+            "inflate()"
+        ));
+        assert!(!precedes_cue(
+            "the flush parameter of inflate(), z_block, returns",
+            "returns",
+            "inflate()"
+        ));
     }
 }

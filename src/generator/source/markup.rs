@@ -307,6 +307,7 @@ impl Builder {
                 && rest.split_whitespace().count() >= 5
                 && term.chars().next().is_some_and(char::is_uppercase)
                 && !term.contains(',')
+                && !super::phrases::has_verb(term)
             {
                 self.doc.marked_terms.push(term.to_string());
             }
@@ -1378,6 +1379,25 @@ mod tests {
         assert!(text.contains("The scope decides visibility."), "{text}");
         assert!(doc.marked_terms.contains(&"name".to_string()));
         assert!(doc.api_names.contains("setattr"));
+    }
+
+    #[test]
+    fn a_run_in_heading_names_something_and_a_short_sentence_is_none() {
+        let doc = parse(
+            "Divergent plate boundaries. Where two plates move apart, magma rises to fill the gap.\n\n*Names* refer to objects.  Names are introduced by name binding operations.\n",
+        );
+        assert!(
+            doc.marked_terms
+                .contains(&"Divergent plate boundaries".to_string()),
+            "{:?}",
+            doc.marked_terms
+        );
+        assert!(
+            !doc.marked_terms.iter().any(|t| t.contains("refer")),
+            "{:?}",
+            doc.marked_terms
+        );
+        assert!(doc.marked_terms.contains(&"Names".to_string()));
     }
 
     #[test]

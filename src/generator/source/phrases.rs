@@ -587,6 +587,16 @@ static TAGGER: LazyLock<std::sync::Arc<harper_brill::BrillTagger<harper_brill::F
 static CHUNKER: LazyLock<std::sync::Arc<harper_brill::BrillChunker>> =
     LazyLock::new(harper_brill::brill_chunker);
 
+/// Whether a short line says something rather than names something ("Names refer to objects"
+/// is a sentence, "Divergent plate boundaries" a run-in heading).
+pub fn has_verb(text: &str) -> bool {
+    let mut tokens = tokenize(text, &BTreeSet::new());
+    tag(&mut tokens);
+    tokens
+        .iter()
+        .any(|t| t.word && matches!(t.tag, Some(UPOS::VERB | UPOS::AUX)))
+}
+
 /// Tags English tokens with their part of speech (API names count as proper nouns).
 pub fn tag(tokens: &mut [Token]) -> Vec<bool> {
     let strings: Vec<String> = tokens.iter().map(|t| t.text.clone()).collect();
