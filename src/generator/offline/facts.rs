@@ -852,8 +852,7 @@ fn precedes_cue(lower: &str, cue: &str, phrase: &str) -> bool {
         let before = &lower[..at];
         before.match_indices(phrase).any(|(p, _)| {
             let gap = &before[p + phrase.len()..];
-            gap.split_whitespace().count() <= 10
-                && !gap.contains([',', '.', ';', '(', '_', '-'])
+            gap.split_whitespace().count() <= 10 && !gap.contains([',', '.', ';', '(', '_', '-'])
         })
     })
 }

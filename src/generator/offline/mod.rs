@@ -2023,9 +2023,15 @@ fn looks_plural(name: &str) -> bool {
     last.chars().count() > 3
         && last.ends_with('s')
         && !["ss", "us", "is", "ics"].iter().any(|e| last.ends_with(e))
-        && last
+        && (last
             .strip_suffix('s')
             .is_some_and(source::phrases::can_be_noun)
+            || last
+                .strip_suffix("ies")
+                .is_some_and(|stem| source::phrases::can_be_noun(&format!("{stem}y")))
+            || last
+                .strip_suffix("es")
+                .is_some_and(source::phrases::can_be_noun))
 }
 
 /// A sentence without its parenthetical remarks ("(such as division by zero)").

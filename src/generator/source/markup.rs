@@ -395,6 +395,10 @@ pub fn looks_like_code(line: &str) -> bool {
         || t.starts_with("return ") && t.ends_with(';')
         // A grammar production ("try_stmt ::= try1_stmt | try2_stmt").
         || t.contains("::=")
+        // A call with a string literal (`printf("I scanned %g directories.",`).
+        || t.contains("(\"") && !t.ends_with('.')
+        // A line of a program's variables (`$file_count, $directory_count,`).
+        || t.starts_with('$') && t.split_whitespace().all(|w| w.starts_with('$'))
     {
         return true;
     }

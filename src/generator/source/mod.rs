@@ -534,14 +534,35 @@ fn introduced_terms(document: &Document) -> Vec<String> {
                 found.push(term);
             }
         }
-        // A short phrase in quotes, capitalised or not, of two to five words.
+        // A short phrase in quotes, capitalised or not, of two to five words, that names
+        // something: not a quoted message ("I searched 0 directories") or a fragment of one
+        // ("in any directories").
         for (i, part) in text.split(['"', '“', '”']).enumerate() {
             let words = part.split_whitespace().count();
+            let first = part.split_whitespace().next().unwrap_or("");
+            let fragment = matches!(
+                first,
+                "I" | "you"
+                    | "we"
+                    | "in"
+                    | "on"
+                    | "at"
+                    | "of"
+                    | "to"
+                    | "for"
+                    | "with"
+                    | "by"
+                    | "from"
+                    | "and"
+                    | "or"
+            );
             if i % 2 == 1
                 && (2..=5).contains(&words)
                 && part
                     .chars()
                     .all(|c| c.is_alphanumeric() || c == ' ' || c == '-')
+                && !fragment
+                && !phrases::has_verb(part)
             {
                 found.push(part.trim().to_string());
             }

@@ -533,12 +533,24 @@ pub fn tokenize(sentence: &str, api_names: &BTreeSet<String>) -> Vec<Token> {
                 .unwrap_or(text)
                 .to_string();
             let api = api_names.contains(&text) || reads_as_identifier(&text);
+            // A printf conversion ("in %g directories") is a placeholder, no word; nor is a
+            // dash ("foolproof -- which"), which trims to nothing.
+            // A program's own variable ("$directory_count is 0") names no concept of the
+            // text; an environment variable ("$PATH") does.
+            let variable =
+                start > 0 && chars[start - 1] == '$' && text.chars().any(|c| c.is_lowercase());
+            let conversion = start > 0 && chars[start - 1] == '%' || text.is_empty() || variable;
+            let text = if text.is_empty() {
+                chars[start..i].iter().collect()
+            } else {
+                text
+            };
             tokens.push(Token {
                 lower: text.to_lowercase(),
                 text,
                 tag: None,
                 api,
-                word: true,
+                word: !conversion,
             });
         } else {
             tokens.push(Token {
@@ -1454,5 +1466,38 @@ mod tests {
             vec!["Pyroclastic flows", "fast-moving currents"]
         );
         assert!(english("The instruction set.").contains(&"instruction set".to_string()));
+    }
+
+    #[test]
+    fn a_dash_and_a_printf_conversion_are_no_words() {
+        let tokens = tokenize(
+            "it is foolproof -- which is good, in %g directories if $dir_count is 0 and $PATH set",
+            &BTreeSet::new(),
+        );
+        let words: Vec<&str> = tokens
+            .iter()
+            .filter(|t| t.word)
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "it",
+                "is",
+                "foolproof",
+                "which",
+                "is",
+                "good",
+                "in",
+                "directories",
+                "if",
+                "is",
+                "0",
+                "and",
+                "PATH",
+                "set"
+            ]
+        );
+        assert!(tokens.iter().all(|t| !t.text.is_empty()));
     }
 }
