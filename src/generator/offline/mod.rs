@@ -639,12 +639,12 @@ impl Planner<'_> {
     /// `keys`; `conditional` lets it open with its condition ("if a name is bound in a
     /// block, it is a local variable of that block").
     fn statement(&self, sentence: usize, keys: &[&str], conditional: bool) -> Option<String> {
-        if self.analysis.language != "en" {
-            return None;
-        }
         let sentence = self.analysis.sentences.get(sentence)?;
         if matches!(sentence.kind, source::markup::ParagraphKind::TableRow) {
             return None;
+        }
+        if self.analysis.language != "en" {
+            return foreign_statement(&sentence.text, keys);
         }
         let whole = without_parentheses(&sentence.text);
         let whole = whole.trim().trim_end_matches('.').trim();
@@ -873,7 +873,7 @@ impl Planner<'_> {
                     let partner = self.concept(other);
                     let belongs = c.api && partner.is_some_and(|p| p.in_heading)
                         || c.in_heading && partner.is_some_and(|p| p.api);
-                    o.filler = self.analysis.language == "en" && !belongs;
+                    o.filler = !belongs;
                     return o;
                 }
             },
@@ -2006,6 +2006,40 @@ fn is_weak_main(c: &Concept, language: &str) -> bool {
 }
 
 /// The sentence an objective quotes ("Explain the rule that …"), if it quotes one.
+/// A sentence of a source in another language to quote whole, in quotation marks, where it
+/// is one short clean sentence that names every one of `keys`: objectives in English have no
+/// words of their own to ask what it says ("Explain the statement that \"Die Epoche ist eine
+/// einzelne vorzeichenlose Ganzzahl\""). Readers kept none of "Describe X in your own words"
+/// or "Explain the connection between X and Y" for such sources where the text had more.
+fn foreign_statement(text: &str, keys: &[&str]) -> Option<String> {
+    let text = without_parentheses(text);
+    let text = text.trim().trim_end_matches(['.', ':']).trim();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let code = text.contains([
+        ';', ':', '?', '!', '"', '“', '”', '«', '»', '„', '[', '&', '<', '>', '=', '{', '`', '|',
+        '\\', '/',
+    ]) || text.contains(" - ")
+        || text.contains(" -- ");
+    let starts_as_sentence = text.chars().next().is_some_and(char::is_uppercase);
+    if code || !starts_as_sentence || !(5..=MAX_STATEMENT_WORDS).contains(&words.len()) {
+        return None;
+    }
+    let key = source::phrases::phrase_key(
+        words
+            .iter()
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '-'))
+            .filter(|w| !w.is_empty()),
+    );
+    let names = |k: &str| {
+        let k = k.to_lowercase();
+        key.split(' ')
+            .collect::<Vec<_>>()
+            .windows(k.split(' ').count())
+            .any(|w| w.join(" ") == k)
+    };
+    keys.iter().all(|k| names(k)).then(|| format!("\"{text}\""))
+}
+
 fn quoted_statement(text: &str) -> Option<&str> {
     [
         "Explain the statement that ",
@@ -2241,7 +2275,9 @@ fn or_list(items: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{looks_plural, plan_blueprint, quoted_statement, without_parentheses};
+    use super::{
+        foreign_statement, looks_plural, plan_blueprint, quoted_statement, without_parentheses,
+    };
     use crate::domain::Topic;
 
     fn texts(title: &str, source: &str, target: usize) -> Vec<String> {
@@ -2333,6 +2369,37 @@ mod tests {
             all.iter()
                 .any(|t| t == "Explain the statement that the median is resistant to outliers"),
             "{all:#?}"
+        );
+    }
+
+    #[test]
+    fn a_sentence_in_another_language_is_quoted_whole_where_it_names_the_concept() {
+        assert_eq!(
+            foreign_statement(
+                "Für diesen Zweck zählt die leere Zeichenkette als Null.",
+                &["zeichenkette"]
+            )
+            .as_deref(),
+            Some("\"Für diesen Zweck zählt die leere Zeichenkette als Null\"")
+        );
+        // Not where it does not name it, is code, or is a fragment.
+        assert_eq!(
+            foreign_statement(
+                "Für diesen Zweck zählt die leere Kette als Null.",
+                &["zeichenkette"]
+            ),
+            None
+        );
+        assert_eq!(
+            foreign_statement(
+                "Die Epoche wird mit epoch=1 gesetzt und ist klein.",
+                &["epoche"]
+            ),
+            None
+        );
+        assert_eq!(
+            foreign_statement("und die Epoche ist eine kleine Zahl.", &["epoche"]),
+            None
         );
     }
 }
