@@ -410,8 +410,11 @@ impl Planner<'_> {
         if self.analysis.language != "en" && !concept.api {
             return format!("\"{}\"", concept.name);
         }
+        // An acronym reads bare: "the GNU" and "the POSIX" were "the GNU project" and "the
+        // POSIX standard" in the text.
+        let acronym = is_acronym(&concept.name);
         match concept.determiner.as_deref() {
-            Some("the") if !concept.api => format!("the {}", concept.name),
+            Some("the") if !concept.api && !acronym => format!("the {}", concept.name),
             // The text may say "an exception handler" once and "exception handlers" most.
             Some("a") | Some("an") if !concept.api && looks_plural(&concept.name) => {
                 concept.name.clone()
@@ -2051,6 +2054,15 @@ fn quoted_statement(text: &str) -> Option<&str> {
     .map(|q| q.strip_suffix(" to a new case").unwrap_or(q))
 }
 
+/// One word in capitals ("GNU", "POSIX", "UTF8").
+fn is_acronym(name: &str) -> bool {
+    !name.contains(' ')
+        && name.chars().filter(|c| c.is_alphabetic()).count() >= 2
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
 /// Whether a noun phrase reads as a plural ("exception handlers", not "analysis" or "bus").
 fn looks_plural(name: &str) -> bool {
     let last = name.rsplit(' ').next().unwrap_or(name).to_lowercase();
@@ -2276,7 +2288,8 @@ fn or_list(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::{
-        foreign_statement, looks_plural, plan_blueprint, quoted_statement, without_parentheses,
+        foreign_statement, is_acronym, looks_plural, plan_blueprint, quoted_statement,
+        without_parentheses,
     };
     use crate::domain::Topic;
 
@@ -2347,6 +2360,16 @@ mod tests {
             without_parentheses("It raises an exception (such as division by zero)."),
             "It raises an exception."
         );
+    }
+
+    #[test]
+    fn an_acronym_is_one_word_in_capitals() {
+        for acronym in ["GNU", "POSIX", "UTF8"] {
+            assert!(is_acronym(acronym), "{acronym}");
+        }
+        for other in ["Lock", "GNU tar", "A", "Z_OK2x"] {
+            assert!(!is_acronym(other), "{other}");
+        }
     }
 
     #[test]
