@@ -457,6 +457,16 @@ impl Planner<'_> {
             .map(|other| self.named(other))
     }
 
+    /// A pair to compare: two terms of one sort. Readers dropped "Compare a fixed-size heap
+    /// with heappop()" and "Compare a generator with iterable" (a thing with a function, a
+    /// thing with a property).
+    fn comparable_pair(&self, concept: &Concept, key: &str) -> Option<String> {
+        let other = self.concept(key)?;
+        (other.api == concept.api)
+            .then(|| self.named_term_pair(concept, key))
+            .flatten()
+    }
+
     /// The first rule about a concept that opens with its condition, with that condition
     /// ("if the parameter flush is set to Z_SYNC_FLUSH").
     fn conditioned_rule(&self, concept: &Concept, facts: &[Fact]) -> Option<(usize, String)> {
@@ -646,6 +656,17 @@ impl Planner<'_> {
         if matches!(sentence.kind, source::markup::ParagraphKind::TableRow) {
             return None;
         }
+        // An exercise ("Explica por qué la lluvia es agua dulce …") asks; it states nothing.
+        let exercise = self
+            .analysis
+            .document
+            .sections
+            .get(sentence.section)
+            .and_then(|s| s.heading.as_deref())
+            .is_some_and(is_exercise_heading);
+        if exercise {
+            return None;
+        }
         if self.analysis.language != "en" {
             return foreign_statement(&sentence.text, keys);
         }
@@ -653,8 +674,10 @@ impl Planner<'_> {
         let whole = whole.trim().trim_end_matches('.').trim();
         // A sentence of several clauses gives the one that names them all: "… is the zlib
         // format, which is a zlib wrapper …; it is wrapped around a deflate stream".
+        // (A colon in a path, "regex::Regex", divides nothing.)
         let clauses = whole
-            .split([';', ':'])
+            .split("; ")
+            .flat_map(|part| part.split(": "))
             .flat_map(|part| {
                 part.split(", but ")
                     .flat_map(|p| p.split(", while "))
@@ -1380,7 +1403,7 @@ impl Planner<'_> {
                     }
                 }
                 Fact::Comparison { sentence, other } => {
-                    if let Some(r) = self.named_term_pair(c, other) {
+                    if let Some(r) = self.comparable_pair(c, other) {
                         let mut o = option(
                             "Compare",
                             format!("Compare {n} with {r}, using the account the text gives"),
@@ -1721,7 +1744,7 @@ impl Planner<'_> {
                     format!("how:{clause}"),
                 )),
                 Fact::Comparison { sentence, other } => {
-                    if let Some(r) = self.named_term_pair(c, other) {
+                    if let Some(r) = self.comparable_pair(c, other) {
                         out.push(option(
                             "Distinguish",
                             format!("Distinguish {n} from {r}"),
@@ -2024,6 +2047,23 @@ fn foreign_statement(text: &str, keys: &[&str]) -> Option<String> {
     ]) || text.contains(" - ")
         || text.contains(" -- ");
     let starts_as_sentence = text.chars().next().is_some_and(char::is_uppercase);
+    // Out of its passage a sentence that points elsewhere ("wird nachfolgend beschrieben")
+    // says nothing.
+    let lower = text.to_lowercase();
+    let points_away = [
+        "nachfolgend",
+        "unten",
+        "oben",
+        "ci-dessous",
+        "ci-dessus",
+        "a continuación",
+        "más abajo",
+    ]
+    .iter()
+    .any(|w| lower.split_whitespace().any(|x| x == *w) || w.contains(' ') && lower.contains(w));
+    if points_away {
+        return None;
+    }
     if code || !starts_as_sentence || !(5..=MAX_STATEMENT_WORDS).contains(&words.len()) {
         return None;
     }
@@ -2052,6 +2092,30 @@ fn quoted_statement(text: &str) -> Option<&str> {
     .iter()
     .find_map(|p| text.strip_prefix(p))
     .map(|q| q.strip_suffix(" to a new case").unwrap_or(q))
+}
+
+/// A section of exercises: "Exercises", "Actividades", "Übungen", "Questions" …
+fn is_exercise_heading(heading: &str) -> bool {
+    let first = heading
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    [
+        "exercise",
+        "activit",
+        "question",
+        "actividad",
+        "ejercicio",
+        "pregunta",
+        "übung",
+        "aufgabe",
+        "frage",
+        "exercice",
+        "activité",
+    ]
+    .iter()
+    .any(|stem| first.starts_with(stem))
 }
 
 /// One word in capitals ("GNU", "POSIX", "UTF8").
@@ -2288,8 +2352,8 @@ fn or_list(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::{
-        foreign_statement, is_acronym, looks_plural, plan_blueprint, quoted_statement,
-        without_parentheses,
+        foreign_statement, is_acronym, is_exercise_heading, looks_plural, plan_blueprint,
+        quoted_statement, without_parentheses,
     };
     use crate::domain::Topic;
 
@@ -2363,6 +2427,21 @@ mod tests {
     }
 
     #[test]
+    fn an_exercise_section_is_told_by_its_heading() {
+        for heading in [
+            "Actividades",
+            "Exercises",
+            "Übungen",
+            "Questions for review",
+        ] {
+            assert!(is_exercise_heading(heading), "{heading}");
+        }
+        for heading in ["Evaporación", "Binding of names", "Exceptions"] {
+            assert!(!is_exercise_heading(heading), "{heading}");
+        }
+    }
+
+    #[test]
     fn an_acronym_is_one_word_in_capitals() {
         for acronym in ["GNU", "POSIX", "UTF8"] {
             assert!(is_acronym(acronym), "{acronym}");
@@ -2422,6 +2501,13 @@ mod tests {
         );
         assert_eq!(
             foreign_statement("und die Epoche ist eine kleine Zahl.", &["epoche"]),
+            None
+        );
+        assert_eq!(
+            foreign_statement(
+                "Das Verhalten der Epoche wird nachfolgend beschrieben.",
+                &["epoche"]
+            ),
             None
         );
     }
