@@ -858,10 +858,27 @@ impl Planner<'_> {
                 format!("describe:{}", c.key),
             ),
             None => {
+                let evidence = c.definition.or(c.sentences.first().copied());
+                // An API name is asked what it is for (readers kept "State what Z_OK
+                // signals …" and "State the purpose of …" three times in four, "Describe
+                // heappush() as the text presents it" under half the time).
+                let api = match facts::kind_of(c, self.analysis) {
+                    ConceptKind::ApiConstant => {
+                        Some(format!("State what {r} signals to the caller"))
+                    }
+                    ConceptKind::ApiFunction | ConceptKind::ApiType | ConceptKind::ApiOption => {
+                        Some(format!("State the purpose of {r} in one sentence"))
+                    }
+                    _ => None,
+                };
+                let purpose = format!("purpose:{}", c.key);
+                if let Some(text) = api.filter(|_| !self.tasks.contains(&purpose)) {
+                    return option("State", text, evidence, purpose);
+                }
                 let mut o = option(
                     "Describe",
                     format!("Describe {r} as the text presents it"),
-                    c.definition.or(c.sentences.first().copied()),
+                    evidence,
                     format!("describe:{}", c.key),
                 );
                 o.filler = !self.presents(c);
@@ -2046,7 +2063,33 @@ fn foreign_statement(text: &str, keys: &[&str]) -> Option<String> {
         '\\', '/',
     ]) || text.contains(" - ")
         || text.contains(" -- ");
-    let starts_as_sentence = text.chars().next().is_some_and(char::is_uppercase);
+    // A definition list's term run into its body ("Upstream-Version Dies ist der Hauptteil
+    // …") is no sentence.
+    let run_in = words.get(1).is_some_and(|w| {
+        matches!(
+            *w,
+            "Dies"
+                | "Dieser"
+                | "Diese"
+                | "Dieses"
+                | "Der"
+                | "Die"
+                | "Das"
+                | "Ce"
+                | "Cette"
+                | "Le"
+                | "La"
+                | "Les"
+                | "El"
+                | "Los"
+                | "Las"
+                | "Este"
+                | "Esta"
+                | "Il"
+                | "Elle"
+        )
+    });
+    let starts_as_sentence = !run_in && text.chars().next().is_some_and(char::is_uppercase);
     // Out of its passage a sentence that points elsewhere ("wird nachfolgend beschrieben")
     // says nothing.
     let lower = text.to_lowercase();
@@ -2501,6 +2544,13 @@ mod tests {
         );
         assert_eq!(
             foreign_statement("und die Epoche ist eine kleine Zahl.", &["epoche"]),
+            None
+        );
+        assert_eq!(
+            foreign_statement(
+                "Epoche Dies ist eine einzelne vorzeichenlose Ganzzahl.",
+                &["epoche"]
+            ),
             None
         );
         assert_eq!(

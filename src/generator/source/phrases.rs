@@ -549,7 +549,7 @@ pub fn tokenize(sentence: &str, api_names: &BTreeSet<String>) -> Vec<Token> {
                 lower: text.to_lowercase(),
                 text,
                 tag: None,
-                api,
+                api: api && !conversion,
                 word: !conversion,
             });
         } else {
@@ -1499,5 +1499,6 @@ mod tests {
             ]
         );
         assert!(tokens.iter().all(|t| !t.text.is_empty()));
+        assert!(tokens.iter().all(|t| t.text != "dir_count" || !t.api));
     }
 }
