@@ -11,7 +11,7 @@ use quizmaster::generator::{quality, sense, source};
 use uuid::Uuid;
 
 /// The gate's thresholds (also in the README's generator section).
-/// Issue 12 asks for 70 %; the generator reaches 52 % on this corpus today. It reached 56.5 %
+/// Issue 12 asks for 70 %; the generator reaches 53.9 % on this corpus today. It reached 56.5 %
 /// before it stopped connecting concepts from anywhere in a section, and 54 % before it
 /// stopped asking "Examine the role of X" and "Describe X in your own words" of English
 /// sources (readers kept 4 % and 11 % of those): each time the ninth and eighth blind reads
@@ -19,7 +19,7 @@ use uuid::Uuid;
 /// each in one read by the same readers), and some of the dropped objectives had named an
 /// expert concept. The gate holds what is reached so that it cannot slip back, and is raised
 /// as the generator improves.
-const MIN_MEAN_COVERAGE: f64 = 0.52;
+const MIN_MEAN_COVERAGE: f64 = 0.53;
 const TARGET: usize = 10;
 
 struct Text {
