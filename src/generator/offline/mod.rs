@@ -1610,8 +1610,11 @@ impl Planner<'_> {
                 ));
             }
             ConceptKind::Entity => {
-                if let Some(sentence) =
-                    definition.filter(|_| !is_proper_name(c, self.analysis.language))
+                // Only a category has examples to judge: readers kept it for "Epoche" and
+                // "Plinian eruptions", dropped it for a program ("GNU tar"), a discipline
+                // ("volcanology") and a bare plural ("directories").
+                if let Some(sentence) = definition
+                    .filter(|_| !is_proper_name(c, self.analysis.language) && is_category(&c.name))
                 {
                     out.push(option(
                         "Judge",
@@ -2161,6 +2164,19 @@ fn is_exercise_heading(heading: &str) -> bool {
     .any(|stem| first.starts_with(stem))
 }
 
+/// Whether a term names a category a given example may or may not belong to: not a
+/// discipline ("volcanology", "statistics"), not a name with an acronym in it ("GNU tar"), not
+/// one bare plural ("directories").
+fn is_category(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    let discipline = ["ology", "ography", "onomy", "ics"]
+        .iter()
+        .any(|end| lower.ends_with(end));
+    let named = name.split(' ').any(is_acronym);
+    let bare_plural = !name.contains(' ') && looks_plural(name);
+    !(discipline || named || bare_plural)
+}
+
 /// One word in capitals ("GNU", "POSIX", "UTF8").
 fn is_acronym(name: &str) -> bool {
     !name.contains(' ')
@@ -2395,8 +2411,8 @@ fn or_list(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::{
-        foreign_statement, is_acronym, is_exercise_heading, looks_plural, plan_blueprint,
-        quoted_statement, without_parentheses,
+        foreign_statement, is_acronym, is_category, is_exercise_heading, looks_plural,
+        plan_blueprint, quoted_statement, without_parentheses,
     };
     use crate::domain::Topic;
 
@@ -2481,6 +2497,21 @@ mod tests {
         }
         for heading in ["Evaporación", "Binding of names", "Exceptions"] {
             assert!(!is_exercise_heading(heading), "{heading}");
+        }
+    }
+
+    #[test]
+    fn only_a_category_has_examples_to_judge() {
+        for category in [
+            "Plinian eruptions",
+            "Epoche",
+            "a caldera",
+            "exception handler",
+        ] {
+            assert!(is_category(category), "{category}");
+        }
+        for other in ["volcanology", "statistics", "GNU tar", "directories"] {
+            assert!(!is_category(other), "{other}");
         }
     }
 
