@@ -397,6 +397,8 @@ pub fn looks_like_code(line: &str) -> bool {
         || t.contains("::=")
         // A call with a string literal (`printf("I scanned %g directories.",`).
         || t.contains("(\"") && !t.ends_with('.')
+        // A literal of a program's table (`"directory" : "directories",`).
+        || t.starts_with('"') && (t.contains("\" : \"") || t.contains("\": \"") || t.contains("\" => "))
         // A line of a program's variables (`$file_count, $directory_count,`).
         || t.starts_with('$') && t.split_whitespace().all(|w| w.starts_with('$'))
     {
@@ -1383,6 +1385,23 @@ mod tests {
         assert!(text.contains("The scope decides visibility."), "{text}");
         assert!(doc.marked_terms.contains(&"name".to_string()));
         assert!(doc.api_names.contains("setattr"));
+    }
+
+    #[test]
+    fn program_lines_without_much_punctuation_are_code() {
+        for code in [
+            "printf(\"I scanned %g directories.\",",
+            "$file_count, $directory_count,",
+            "\"directory\" : \"directories\",",
+        ] {
+            assert!(looks_like_code(code), "{code}");
+        }
+        for prose in [
+            "The \"finally\" clause can be used to specify cleanup code.",
+            "Call deflate() with Z_FINISH once all input has been given.",
+        ] {
+            assert!(!looks_like_code(prose), "{prose}");
+        }
     }
 
     #[test]
