@@ -1367,17 +1367,18 @@ mod tests {
         );
     }
 
+    /// The words of a sentence as the tokenizer finds them.
+    fn words(sentence: &str) -> Vec<String> {
+        tokenize(sentence, &BTreeSet::new())
+            .into_iter()
+            .filter(|t| t.word)
+            .map(|t| t.text)
+            .collect()
+    }
+
     #[test]
     fn identifiers_stay_whole() {
-        let tokens = tokenize(
-            "If deflate() returns Z_BUF_ERROR, pass --create to os.path.",
-            &BTreeSet::new(),
-        );
-        let words: Vec<&str> = tokens
-            .iter()
-            .filter(|t| t.word)
-            .map(|t| t.text.as_str())
-            .collect();
+        let words = words("If deflate() returns Z_BUF_ERROR, pass --create to os.path.");
         assert_eq!(
             words,
             vec![
@@ -1390,6 +1391,10 @@ mod tests {
                 "to",
                 "os.path"
             ]
+        );
+        let tokens = tokenize(
+            "If deflate() returns Z_BUF_ERROR, pass --create to os.path.",
+            &BTreeSet::new(),
         );
         assert!(tokens.iter().filter(|t| t.api).count() >= 3);
     }
@@ -1470,17 +1475,10 @@ mod tests {
 
     #[test]
     fn a_dash_and_a_printf_conversion_are_no_words() {
-        let tokens = tokenize(
-            "it is foolproof -- which is good, in %g directories if $dir_count is 0 and $PATH set",
-            &BTreeSet::new(),
-        );
-        let words: Vec<&str> = tokens
-            .iter()
-            .filter(|t| t.word)
-            .map(|t| t.text.as_str())
-            .collect();
+        let sentence =
+            "it is foolproof -- which is good, in %g directories if $dir_count is 0 and $PATH set";
         assert_eq!(
-            words,
+            words(sentence),
             [
                 "it",
                 "is",
@@ -1498,6 +1496,7 @@ mod tests {
                 "set"
             ]
         );
+        let tokens = tokenize(sentence, &BTreeSet::new());
         assert!(tokens.iter().all(|t| !t.text.is_empty()));
         assert!(tokens.iter().all(|t| t.text != "dir_count" || !t.api));
     }
