@@ -901,18 +901,12 @@ impl Planner<'_> {
             Some((question, clause)) => format!("Explain {question} {clause}"),
             None => match self.statement_clause(sentence, &c.key, other) {
                 Some(statement) => format!("Explain the statement that {statement}"),
-                // Readers kept a bare connection between two API names a third of the
-                // time and dropped one between other terms over half the time.
                 None => {
                     let text = format!("Explain the connection between {} and {r}", self.named(c));
                     let mut o = option("Explain", text, Some(sentence), pair_task(&c.key, other));
-                    // Readers kept a bare connection between two API names a third of the
-                    // time and dropped one between other terms over half the time; one to a
-                    // term the author stresses still teaches that term. Other languages have
-                    // no statement to quote in English objectives.
-                    // Readers kept a bare connection one time in eleven; what it still
-                    // teaches is where an API name belongs ("release() and a semaphore" in
-                    // the section on semaphores).
+                    // Readers kept a bare connection 7 times in 80 (the thirteenth read); it
+                    // only fills, unless it tells where an API name belongs ("release() and a
+                    // semaphore" in the section on semaphores).
                     let partner = self.concept(other);
                     let belongs = c.api && partner.is_some_and(|p| p.in_heading)
                         || c.in_heading && partner.is_some_and(|p| p.api);
@@ -2051,12 +2045,11 @@ fn is_weak_main(c: &Concept, language: &str) -> bool {
     single && everyday || is_proper_name(c, language) && c.sentences.len() < 5
 }
 
-/// The sentence an objective quotes ("Explain the rule that …"), if it quotes one.
 /// A sentence of a source in another language to quote whole, in quotation marks, where it
 /// is one short clean sentence that names every one of `keys`: objectives in English have no
 /// words of their own to ask what it says ("Explain the statement that \"Die Epoche ist eine
-/// einzelne vorzeichenlose Ganzzahl\""). Readers kept none of "Describe X in your own words"
-/// or "Explain the connection between X and Y" for such sources where the text had more.
+/// einzelne vorzeichenlose Ganzzahl\""). Readers dropped most of "Describe X in your own
+/// words" and "Explain the connection between X and Y" for such sources (the thirteenth read).
 fn foreign_statement(text: &str, keys: &[&str]) -> Option<String> {
     let text = without_parentheses(text);
     let text = text.trim().trim_end_matches(['.', ':']).trim();
@@ -2129,6 +2122,7 @@ fn foreign_statement(text: &str, keys: &[&str]) -> Option<String> {
     keys.iter().all(|k| names(k)).then(|| format!("\"{text}\""))
 }
 
+/// The sentence an objective quotes ("Explain the rule that …"), if it quotes one.
 fn quoted_statement(text: &str) -> Option<&str> {
     [
         "Explain the statement that ",
