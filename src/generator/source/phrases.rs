@@ -539,7 +539,7 @@ pub fn tokenize(sentence: &str, api_names: &BTreeSet<String>) -> Vec<Token> {
             // text; an environment variable ("$PATH") does.
             let variable =
                 start > 0 && chars[start - 1] == '$' && text.chars().any(|c| c.is_lowercase());
-            let conversion = start > 0 && chars[start - 1] == '%' || text.is_empty() || variable;
+            let placeholder = start > 0 && chars[start - 1] == '%' || text.is_empty() || variable;
             let text = if text.is_empty() {
                 chars[start..i].iter().collect()
             } else {
@@ -549,8 +549,8 @@ pub fn tokenize(sentence: &str, api_names: &BTreeSet<String>) -> Vec<Token> {
                 lower: text.to_lowercase(),
                 text,
                 tag: None,
-                api: api && !conversion,
-                word: !conversion,
+                api: api && !placeholder,
+                word: !placeholder,
             });
         } else {
             tokens.push(Token {
