@@ -259,10 +259,19 @@ async fn two_hundred_jobs_over_two_worker_processes_all_complete() {
         assert_eq!(done["status"], "completed", "{done}");
         assert_eq!(done["terminal_objectives_count"], 3);
     }
-    let (by_first, by_second) = (
-        first.log_count("generation ended status"),
-        second.log_count("generation ended status"),
-    );
+    // A worker writes its log line just after the status it logs is visible: wait (with a
+    // deadline) for the lines to catch up before counting.
+    let counts = || {
+        (
+            first.log_count("generation ended status"),
+            second.log_count("generation ended status"),
+        )
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while counts().0 + counts().1 < 200 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (by_first, by_second) = counts();
     assert_eq!(by_first + by_second, 200, "every job ended exactly once");
     assert!(
         by_first > 0 && by_second > 0,
