@@ -268,7 +268,11 @@ async fn two_hundred_jobs_over_two_worker_processes_all_complete() {
         )
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while counts().0 + counts().1 < 200 && std::time::Instant::now() < deadline {
+    while {
+        let (a, b) = counts();
+        a + b < 200
+    } && std::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (by_first, by_second) = counts();

@@ -2152,7 +2152,6 @@ fn is_exercise_heading(heading: &str) -> bool {
         "aufgabe",
         "frage",
         "exercice",
-        "activité",
     ]
     .iter()
     .any(|stem| first.starts_with(stem))
