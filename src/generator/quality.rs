@@ -4,7 +4,7 @@
 //! weighted mean. The per-objective checks ([`objective_problems`], [`terminal_problems`]) are
 //! also what the `openai` generator runs on every objective before it stores it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::objective::{verb_level, TerminalObjective, BANNED_PHRASES, BANNED_VERBS};
 use crate::domain::{
@@ -269,6 +269,11 @@ pub fn assess_against(
             notes,
         };
     }
+    // Several checks ask which concepts an objective names; reading it is the costly part.
+    let named: Named = objectives
+        .iter()
+        .map(|o| (o.text.as_str(), sense::named_concepts(&analysis, &o.text)))
+        .collect();
     let checks = vec![
         share_check(
             "measurable_verb",
@@ -323,10 +328,10 @@ pub fn assess_against(
         near_duplicate_check(&objectives),
         spread_check(&objectives, terminals.len()),
         grammar_check(&analysis, &objectives),
-        grounded_check(&analysis, &objectives),
-        paired_check(&analysis, &objectives),
+        grounded_check(&analysis, &named, &objectives),
+        paired_check(&analysis, &named, &objectives),
         coverage_check(&analysis, &objectives),
-        leads_to_terminal_check(&analysis, terminals),
+        leads_to_terminal_check(&named, terminals),
         evidence_check(&analysis, &objectives),
     ];
     let total_weight: u32 = checks.iter().map(|c| c.weight).sum();
@@ -531,7 +536,7 @@ fn grammar_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored 
     let mut failing = 0;
     let source_words = analysis.source_words();
     for o in objectives {
-        let found = sense::grammar_problems_in(&o.text, &source_words, &analysis.prose_lower);
+        let found = sense::grammar_problems_in(&o.text, source_words, &analysis.prose_lower);
         if !found.is_empty() {
             failing += 1;
             problems.extend(found);
@@ -560,7 +565,14 @@ fn grammar_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored 
 
 /// Every concept an objective names is a noun phrase of the source's prose (not code, not a
 /// URL, not a function word, not something the source never says).
-fn grounded_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
+/// The concept keys each objective names ([`sense::named_concepts`]), by objective text.
+type Named<'a> = BTreeMap<&'a str, Vec<String>>;
+
+fn named_in<'a>(named: &'a Named, text: &str) -> &'a [String] {
+    named.get(text).map_or(&[], Vec::as_slice)
+}
+
+fn grounded_check(analysis: &Analysis, named: &Named, objectives: &[&ObjectiveDraft]) -> Scored {
     if !analysis.has_source {
         return Scored {
             name: "grounded_concepts",
@@ -573,9 +585,9 @@ fn grounded_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored
     let mut strays: Vec<String> = Vec::new();
     let mut failing = 0;
     for o in objectives {
-        let named = sense::named_concepts(analysis, &o.text);
-        let missing: Vec<String> = named
-            .into_iter()
+        let missing: Vec<&str> = named_in(named, &o.text)
+            .iter()
+            .map(String::as_str)
             .filter(|k| !sense::in_prose(analysis, k) && !analysis.is_title_part(k))
             .collect();
         if !missing.is_empty() {
@@ -607,14 +619,14 @@ fn grounded_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored
 
 /// Objectives that name two concepts pair them only where the source relates them (one
 /// sentence or one section).
-fn paired_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored {
+fn paired_check(analysis: &Analysis, named: &Named, objectives: &[&ObjectiveDraft]) -> Scored {
     let mut pairs = 0;
     let mut unrelated: Vec<String> = Vec::new();
     if analysis.has_source {
         for o in objectives {
             // The title is the context of every objective, not a concept paired with another.
-            let named: Vec<String> = sense::named_concepts(analysis, &o.text)
-                .into_iter()
+            let named: Vec<&String> = named_in(named, &o.text)
+                .iter()
                 .filter(|k| sense::in_prose(analysis, k) && !analysis.is_title_part(k))
                 .collect();
             for (i, a) in named.iter().enumerate() {
@@ -696,17 +708,17 @@ fn coverage_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored
 }
 
 /// Each enabling objective names a concept of its terminal objective, so it leads there.
-fn leads_to_terminal_check(analysis: &Analysis, terminals: &[TerminalDraft]) -> Scored {
+fn leads_to_terminal_check(named: &Named, terminals: &[TerminalDraft]) -> Scored {
     let mut total = 0;
     let mut astray: Vec<&str> = Vec::new();
     for t in terminals {
-        let aims = sense::named_concepts(analysis, &t.objective.text);
+        let aims = named_in(named, &t.objective.text);
         for e in &t.enabling {
             total += 1;
             // It names one of the terminal's concepts, or shares a content word with one.
             let words: BTreeSet<String> = content_tokens(&e.text).into_iter().collect();
             let leads = aims.iter().any(|k| sense::names_concept(&e.text, k))
-                || sense::named_concepts(analysis, &e.text)
+                || named_in(named, &e.text)
                     .iter()
                     .any(|k| sense::names_concept(&t.objective.text, k))
                 || aims

@@ -113,7 +113,11 @@ struct SharedLinter {
 }
 
 fn curated_linter() -> LintGroup {
-    LintGroup::new_curated(FstDictionary::curated(), Dialect::American)
+    let mut linter = LintGroup::new_curated(FstDictionary::curated(), Dialect::American);
+    // Spelling lints are dropped below (technical terms), and the spell checker is the
+    // costliest rule: it builds a Levenshtein automaton for every word it does not know.
+    linter.config.set_rule_enabled("SpellCheck", false);
+    linter
 }
 
 static LINTER: LazyLock<Mutex<SharedLinter>> = LazyLock::new(|| {
@@ -322,12 +326,7 @@ pub fn in_prose(analysis: &Analysis, key: &str) -> bool {
         || {
             let words: Vec<&str> = key.split(' ').collect();
             analysis.sentences.iter().any(|s| {
-                let normal: Vec<String> = s
-                    .words
-                    .iter()
-                    .map(|w| phrases::phrase_key(std::iter::once(w.as_str())))
-                    .collect();
-                normal
+                s.word_keys
                     .windows(words.len())
                     .any(|w| w.iter().zip(&words).all(|(a, b)| a == b))
             })

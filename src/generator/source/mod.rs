@@ -9,7 +9,7 @@ pub mod markup;
 pub mod phrases;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use crate::domain::Topic;
 use markup::{Document, ParagraphKind};
@@ -31,6 +31,9 @@ pub struct Sentence {
     pub phrases: Vec<Phrase>,
     /// The lower-case words, for cue-word matching.
     pub words: Vec<String>,
+    /// The same words as concept keys (plurals folded, an article empty), computed once:
+    /// the checks look up every concept an objective names in every sentence.
+    pub word_keys: Vec<String>,
     /// The reference entry (a man page's option) this sentence opens the description of.
     pub entry: Vec<String>,
 }
@@ -74,27 +77,32 @@ pub struct Analysis {
     pub prose_lower: String,
     /// Keys of the title's phrases: the whole topic, the context of every objective.
     pub title_keys: Vec<String>,
+    /// [`Analysis::source_words`], worked out on first use.
+    source_words: OnceLock<BTreeSet<String>>,
 }
 
 impl Analysis {
     /// The source's own spellings an objective may copy: API names, and the words of its
     /// prose that harper's dictionary does not know or knows only capitalised.
-    pub fn source_words(&self) -> BTreeSet<String> {
-        use harper_core::spell::Dictionary;
-        let dictionary = harper_core::spell::FstDictionary::curated();
-        let mut words: BTreeSet<String> = self.document.api_names.clone();
-        for sentence in &self.sentences {
-            for phrase in &sentence.phrases {
-                for word in phrase.text.split_whitespace() {
-                    let chars: Vec<char> = word.chars().collect();
-                    let known_as_written = dictionary.contains_exact_word(&chars);
-                    if !known_as_written || word.contains(['-', '.', '_']) {
-                        words.insert(word.to_string());
-                    }
+    pub fn source_words(&self) -> &BTreeSet<String> {
+        self.source_words.get_or_init(|| {
+            use harper_core::spell::Dictionary;
+            let dictionary = harper_core::spell::FstDictionary::curated();
+            let written: BTreeSet<&str> = self
+                .sentences
+                .iter()
+                .flat_map(|s| &s.phrases)
+                .flat_map(|p| p.text.split_whitespace())
+                .collect();
+            let mut words: BTreeSet<String> = self.document.api_names.clone();
+            for word in written {
+                let chars: Vec<char> = word.chars().collect();
+                if word.contains(['-', '.', '_']) || !dictionary.contains_exact_word(&chars) {
+                    words.insert(word.to_string());
                 }
             }
-        }
-        words
+            words
+        })
     }
 
     /// Whether a concept key is (part of) the title: the topic itself, context not content.
@@ -126,12 +134,10 @@ impl Analysis {
             .collect();
         let mut best = (0usize, 0usize);
         for (i, sentence) in self.sentences.iter().enumerate() {
-            let words: BTreeSet<String> = sentence
-                .words
+            let shared = wanted
                 .iter()
-                .map(|w| crate::generator::text::normalise_word(w))
-                .collect();
-            let shared = wanted.iter().filter(|w| words.contains(*w)).count();
+                .filter(|w| sentence.word_keys.contains(w))
+                .count();
             if shared > best.1 {
                 best = (i, shared);
             }
@@ -413,6 +419,7 @@ pub fn analyse(topic: &Topic) -> Analysis {
                     paragraph: paragraph_index,
                     phrases: Vec::new(),
                     words: Vec::new(),
+                    word_keys: Vec::new(),
                     entry: if n == 0 {
                         paragraph.entry.clone()
                     } else {
@@ -446,6 +453,10 @@ pub fn analyse(topic: &Topic) -> Analysis {
             &document.api_names,
         );
         sentence.phrases = found;
+        sentence.word_keys = words
+            .iter()
+            .map(|w| phrases::phrase_key(std::iter::once(w.as_str())))
+            .collect();
         sentence.words = words;
     }
     let (title_phrases, _) = phrases_of(&topic.title, &document.api_names, language, &stop);
@@ -478,6 +489,7 @@ pub fn analyse(topic: &Topic) -> Analysis {
                 topic.title.split_whitespace(),
             )))
             .collect(),
+        source_words: OnceLock::new(),
     };
     analysis.concepts = rank_concepts(&analysis, &title_phrases, &description_phrases, &stop);
     analysis.reference = reference_terms(&analysis, &stop);
@@ -1142,7 +1154,16 @@ fn maximal(found: Vec<Phrase>) -> Vec<Phrase> {
 
 /// Whether `outer` contains `inner` as whole words.
 pub fn contains_phrase(outer: &str, inner: &str) -> bool {
-    outer != inner && format!(" {outer} ").contains(&format!(" {inner} "))
+    if outer == inner || inner.is_empty() || inner.starts_with(' ') || inner.ends_with(' ') {
+        // (The word-boundary search below assumes a trimmed phrase.)
+        return outer != inner && format!(" {outer} ").contains(&format!(" {inner} "));
+    }
+    // Without allocating: the checks call this for every phrase of every sentence.
+    let bytes = outer.as_bytes();
+    outer.match_indices(inner).any(|(at, _)| {
+        let end = at + inner.len();
+        (at == 0 || bytes[at - 1] == b' ') && (end == bytes.len() || bytes[end] == b' ')
+    })
 }
 
 /// The form a concept is shown in: the most frequent, in lower case unless the text writes
@@ -1477,6 +1498,20 @@ fn reference_terms(analysis: &Analysis, stop: &BTreeSet<String>) -> Vec<String> 
 mod tests {
     use super::*;
     use crate::domain::{BloomLevel, ObjectiveDraft, TerminalDraft};
+
+    #[test]
+    fn a_phrase_contains_another_only_as_whole_words() {
+        assert!(contains_phrase("julian calendar", "calendar"));
+        assert!(contains_phrase("calendar reform", "calendar"));
+        assert!(contains_phrase("the julian calendar reform", "julian calendar"));
+        // Repeated: the first occurrence is inside a word, the second is whole.
+        assert!(contains_phrase("calendars and calendar", "calendar"));
+        assert!(!contains_phrase("calendar", "calendar"));
+        assert!(!contains_phrase("calendars", "calendar"));
+        assert!(!contains_phrase("lunar calendars", "calendar"));
+        assert!(!contains_phrase("backup", "up"));
+        assert!(!contains_phrase("julian calendar", ""));
+    }
 
     #[test]
     fn a_negation_after_the_copula_is_no_definition() {
