@@ -39,6 +39,9 @@ pub struct Api {
     pub base: String,
 }
 
+/// The lecture of `tests/fixtures/lecture.md`.
+pub const LECTURE: &str = include_str!("../../tests/fixtures/lecture.md");
+
 impl Api {
     pub fn new(base: &str) -> Self {
         Self {
@@ -48,13 +51,18 @@ impl Api {
     }
 
     pub async fn create_topic(&self, title: &str) -> Result<String> {
+        // A lecture rich enough for thirty terminal objectives (the offline generator writes
+        // only as many as its source supports; tests/fixtures/README.md).
+        self.create_topic_from(title, LECTURE).await
+    }
+
+    /// Creates a topic whose source is `source_text`.
+    pub async fn create_topic_from(&self, title: &str, source_text: &str) -> Result<String> {
         let r = self
             .http
             .post(format!("{}/api/topics", self.base))
             .json(&json!({"title": title, "description": "A benchmark topic",
-                // A lecture rich enough for thirty terminal objectives (the offline generator
-                // writes only as many as its source supports; tests/fixtures/README.md).
-                "source_text": include_str!("../../tests/fixtures/lecture.md")}))
+                "source_text": source_text}))
             .send()
             .await?;
         let status = r.status();

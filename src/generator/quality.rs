@@ -622,6 +622,8 @@ fn grounded_check(analysis: &Analysis, named: &Named, objectives: &[&ObjectiveDr
 fn paired_check(analysis: &Analysis, named: &Named, objectives: &[&ObjectiveDraft]) -> Scored {
     let mut pairs = 0;
     let mut unrelated: Vec<String> = Vec::new();
+    // Where each concept occurs, looked up once however many pairs it is in.
+    let mut found: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     if analysis.has_source {
         for o in objectives {
             // The title is the context of every objective, not a concept paired with another.
@@ -632,7 +634,13 @@ fn paired_check(analysis: &Analysis, named: &Named, objectives: &[&ObjectiveDraf
             for (i, a) in named.iter().enumerate() {
                 for b in &named[i + 1..] {
                     pairs += 1;
-                    if !sense::related_in_source(analysis, a, b) {
+                    for key in [a, b] {
+                        found
+                            .entry(key.as_str())
+                            .or_insert_with(|| sense::occurrences(analysis, key));
+                    }
+                    if !sense::occurrences_related(analysis, &found[a.as_str()], &found[b.as_str()])
+                    {
                         unrelated.push(format!("{a} and {b} in {:?}", o.text));
                     }
                 }

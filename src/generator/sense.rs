@@ -102,12 +102,12 @@ const TASK_WORDS: &[&str] = &[
     "main event",
 ];
 
-/// Harper's linter, shared, and renewed after this many texts: its result caches keep every
-/// text's results for every rule (a map of some hundred rule names each), a lot of memory
-/// for objectives that are linted once and never again.
+/// A linter is renewed after this many texts: its result caches keep every text's results
+/// for every rule (a map of some hundred rule names each), a lot of memory for objectives
+/// that are linted once and never again.
 const LINTS_PER_LINTER: usize = 256;
 
-struct SharedLinter {
+struct PooledLinter {
     linter: LintGroup,
     used: usize,
 }
@@ -120,23 +120,33 @@ fn curated_linter() -> LintGroup {
     linter
 }
 
-static LINTER: LazyLock<Mutex<SharedLinter>> = LazyLock::new(|| {
-    Mutex::new(SharedLinter {
-        linter: curated_linter(),
-        used: 0,
-    })
-});
+/// Idle linters. Linting is most of a generation's CPU work, and a job lints on a core of its
+/// own (`generator::cpu`): one shared linter behind a lock would make the other core wait.
+/// At most one per core is kept; a new one costs a few milliseconds (the dictionary is shared).
+static IDLE_LINTERS: LazyLock<Mutex<Vec<PooledLinter>>> = LazyLock::new(Mutex::default);
 
 fn lint(document: &Document) -> Vec<harper_core::linting::Lint> {
-    let mut shared = LINTER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if shared.used >= LINTS_PER_LINTER {
-        shared.linter = curated_linter();
-        shared.used = 0;
+    let idle = || {
+        IDLE_LINTERS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    let taken = idle().pop();
+    let mut pooled = match taken {
+        Some(pooled) if pooled.used < LINTS_PER_LINTER => pooled,
+        _ => PooledLinter {
+            linter: curated_linter(),
+            used: 0,
+        },
+    };
+    pooled.used += 1;
+    let lints = pooled.linter.lint(document);
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let mut idle = idle();
+    if idle.len() < cores {
+        idle.push(pooled);
     }
-    shared.used += 1;
-    shared.linter.lint(document)
+    lints
 }
 
 /// The grammar problems of one objective: harper's lints, except spelling (technical terms)
@@ -334,7 +344,7 @@ pub fn in_prose(analysis: &Analysis, key: &str) -> bool {
 }
 
 /// Sentence indexes where a concept occurs.
-fn occurrences(analysis: &Analysis, key: &str) -> BTreeSet<usize> {
+pub fn occurrences(analysis: &Analysis, key: &str) -> BTreeSet<usize> {
     let known: BTreeSet<usize> = analysis
         .concept(key)
         .map(|c| c.sentences.iter().copied().collect())
@@ -362,16 +372,27 @@ fn occurrences(analysis: &Analysis, key: &str) -> BTreeSet<usize> {
 
 /// Whether two concepts occur in one sentence, or in one section of the source.
 pub fn related_in_source(analysis: &Analysis, a: &str, b: &str) -> bool {
-    let first = occurrences(analysis, a);
-    let second = occurrences(analysis, b);
-    if first.intersection(&second).next().is_some() {
+    occurrences_related(
+        analysis,
+        &occurrences(analysis, a),
+        &occurrences(analysis, b),
+    )
+}
+
+/// [`related_in_source`] for two concepts' [`occurrences`], found once for many pairs.
+pub fn occurrences_related(
+    analysis: &Analysis,
+    first: &BTreeSet<usize>,
+    second: &BTreeSet<usize>,
+) -> bool {
+    if first.intersection(second).next().is_some() {
         return true;
     }
     let sections = |set: &BTreeSet<usize>| -> BTreeSet<usize> {
         set.iter().map(|i| analysis.sentences[*i].section).collect()
     };
-    sections(&first)
-        .intersection(&sections(&second))
+    sections(first)
+        .intersection(&sections(second))
         .next()
         .is_some()
 }

@@ -140,7 +140,7 @@ fn judge(text: &Text, plan: &BlueprintPlan, analysis: &source::Analysis) -> Verd
     let lints = all
         .iter()
         .flat_map(|o| {
-            sense::grammar_problems_in(&o.text, &analysis.source_words(), &analysis.prose_lower)
+            sense::grammar_problems_in(&o.text, analysis.source_words(), &analysis.prose_lower)
         })
         .collect();
     Verdict {

@@ -1503,7 +1503,10 @@ mod tests {
     fn a_phrase_contains_another_only_as_whole_words() {
         assert!(contains_phrase("julian calendar", "calendar"));
         assert!(contains_phrase("calendar reform", "calendar"));
-        assert!(contains_phrase("the julian calendar reform", "julian calendar"));
+        assert!(contains_phrase(
+            "the julian calendar reform",
+            "julian calendar"
+        ));
         // Repeated: the first occurrence is inside a word, the second is whole.
         assert!(contains_phrase("calendars and calendar", "calendar"));
         assert!(!contains_phrase("calendar", "calendar"));
