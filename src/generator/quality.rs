@@ -563,8 +563,6 @@ fn grammar_check(analysis: &Analysis, objectives: &[&ObjectiveDraft]) -> Scored 
     }
 }
 
-/// Every concept an objective names is a noun phrase of the source's prose (not code, not a
-/// URL, not a function word, not something the source never says).
 /// The concept keys each objective names ([`sense::named_concepts`]), by objective text.
 type Named<'a> = BTreeMap<&'a str, Vec<String>>;
 
@@ -572,6 +570,8 @@ fn named_in<'a>(named: &'a Named, text: &str) -> &'a [String] {
     named.get(text).map_or(&[], Vec::as_slice)
 }
 
+/// Every concept an objective names is a noun phrase of the source's prose (not code, not a
+/// URL, not a function word, not something the source never says).
 fn grounded_check(analysis: &Analysis, named: &Named, objectives: &[&ObjectiveDraft]) -> Scored {
     if !analysis.has_source {
         return Scored {

@@ -1159,11 +1159,19 @@ pub fn contains_phrase(outer: &str, inner: &str) -> bool {
         return outer != inner && format!(" {outer} ").contains(&format!(" {inner} "));
     }
     // Without allocating: the checks call this for every phrase of every sentence.
+    // Every match, overlapping ones too ("a a" in "ba a a": the first is inside a word).
     let bytes = outer.as_bytes();
-    outer.match_indices(inner).any(|(at, _)| {
+    let step = inner.chars().next().map_or(1, char::len_utf8);
+    let mut from = 0;
+    while let Some(found) = outer[from..].find(inner) {
+        let at = from + found;
         let end = at + inner.len();
-        (at == 0 || bytes[at - 1] == b' ') && (end == bytes.len() || bytes[end] == b' ')
-    })
+        if (at == 0 || bytes[at - 1] == b' ') && (end == bytes.len() || bytes[end] == b' ') {
+            return true;
+        }
+        from = at + step;
+    }
+    false
 }
 
 /// The form a concept is shown in: the most frequent, in lower case unless the text writes
@@ -1509,6 +1517,9 @@ mod tests {
         ));
         // Repeated: the first occurrence is inside a word, the second is whole.
         assert!(contains_phrase("calendars and calendar", "calendar"));
+        // Overlapping: the first match starts inside a word, the whole one overlaps it.
+        assert!(contains_phrase("ba a a", "a a"));
+        assert!(contains_phrase("über straße", "straße"));
         assert!(!contains_phrase("calendar", "calendar"));
         assert!(!contains_phrase("calendars", "calendar"));
         assert!(!contains_phrase("lunar calendars", "calendar"));
