@@ -315,6 +315,8 @@ impl Bench {
                 self.sizes.gens_sqlite
             ),
         ));
+        // The lecture's server is done; only one server may use the cores.
+        drop(server);
         // Teachers' notes differ: the same lecture for every topic flatters the generator's
         // caches (harper's linter remembers the objectives it has seen).
         let sources = corpus_sources()?;
