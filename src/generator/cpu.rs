@@ -7,13 +7,18 @@ use std::sync::LazyLock;
 
 use tokio::sync::Semaphore;
 
-static CORES: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(
-        std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(2),
-    )
+static CORE_COUNT: LazyLock<usize> = LazyLock::new(|| {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2)
 });
+
+static CORES: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(cores()));
+
+/// How many pieces of CPU work may run at once: the machine's cores, read once.
+pub fn cores() -> usize {
+    *CORE_COUNT
+}
 
 /// Why CPU work did not finish.
 #[derive(Debug, thiserror::Error)]

@@ -141,9 +141,8 @@ fn lint(document: &Document) -> Vec<harper_core::linting::Lint> {
     };
     pooled.used += 1;
     let lints = pooled.linter.lint(document);
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let mut idle = idle();
-    if idle.len() < cores {
+    if idle.len() < super::cpu::cores() {
         idle.push(pooled);
     }
     lints
